@@ -1,0 +1,13 @@
+"""codeml_repro: run CODEML artifact notebooks, check claims, record badges.
+
+Importing the package is cheap on purpose: it runs inside artifact kernels
+(for :func:`record`) and in the skip check of 100 unchanged submissions.
+Everything heavy is imported by the module that needs it.
+"""
+
+from __future__ import annotations
+
+from codeml_repro.record import record
+
+__all__ = ["record", "__version__"]
+__version__ = "0.1.0"

@@ -1,0 +1,113 @@
+"""Read recorded values from an executed notebook and compare them with claims.
+
+Values are parsed as literals (JSON, then ``ast.literal_eval``), never
+evaluated: a notebook's outputs are untrusted.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from codeml_repro.result import ClaimResult
+from codeml_repro.submission import Claim
+
+SCRAP_MIMES = ("application/scrapbook.scrap.json+json", "application/scrapbook.scrap.text+json")
+_NUMPY_WRAPPER = re.compile(r"^(?:np|numpy)\.(?:float|int|uint|bool_?|str_)\w*\((.*)\)$", re.S)
+_MISSING = object()
+
+
+def parse_literal(text: str) -> Any:
+    """A value from its text/plain repr, or the text itself if it is no literal."""
+    text = text.strip()
+    match = _NUMPY_WRAPPER.match(text)  # numpy 2 reprs: np.float64(0.95)
+    if match:
+        text = match.group(1).strip()
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text
+
+
+def _value_of(output: Mapping[str, Any]) -> Any:
+    data = output.get("data") or {}
+    for mime in SCRAP_MIMES:
+        if mime in data:
+            scrap = data[mime]
+            if isinstance(scrap, str):
+                scrap = json.loads(scrap)
+            return scrap.get("data") if isinstance(scrap, dict) else scrap
+    plain = data.get("text/plain")
+    if plain is None:
+        return _MISSING
+    return parse_literal("".join(plain) if isinstance(plain, list) else plain)
+
+
+def recorded_values(cells: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Every value glued or recorded in the notebook; the last one wins."""
+    values: dict[str, Any] = {}
+    for cell in cells:
+        for output in cell.get("outputs", ()) or ():
+            name = ((output.get("metadata") or {}).get("scrapbook") or {}).get("name")
+            if not isinstance(name, str):
+                continue
+            value = _value_of(output)
+            if value is not _MISSING:
+                values[name] = value
+    return values
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def matches(claim: Claim, observed: Any) -> bool:
+    """Within tolerance for numbers; equal otherwise."""
+    expected = claim.expected
+    if _is_number(expected) and _is_number(observed):
+        if claim.rel_tol is None and claim.abs_tol is None:
+            return bool(observed == expected)
+        if not math.isfinite(float(observed)):
+            return False
+        return math.isclose(
+            float(observed), float(expected), rel_tol=claim.rel_tol or 0.0, abs_tol=claim.abs_tol or 0.0
+        )
+    return type(observed) is type(expected) and bool(observed == expected)
+
+
+def check_claims(claims: Iterable[Claim], values: Mapping[str, Any]) -> list[ClaimResult]:
+    """One result per claim; a claim never recorded fails."""
+    out = []
+    for claim in claims:
+        recorded = claim.name in values
+        observed = values.get(claim.name)
+        out.append(
+            ClaimResult(
+                name=claim.name,
+                expected=claim.expected,
+                observed=observed,
+                ok=recorded and matches(claim, observed),
+                rel_tol=claim.rel_tol,
+                abs_tol=claim.abs_tol,
+                description=claim.description,
+                recorded=recorded,
+            )
+        )
+    return out
+
+
+def describe_tolerance(claim: ClaimResult) -> str:
+    parts = []
+    if claim.rel_tol is not None:
+        parts.append(f"rel_tol {claim.rel_tol:g}")
+    if claim.abs_tol is not None:
+        parts.append(f"abs_tol {claim.abs_tol:g}")
+    return ", ".join(parts) or "exact"

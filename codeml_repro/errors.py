@@ -1,0 +1,56 @@
+"""One exception root for everything the toolkit raises on purpose.
+
+A notebook that fails is *not* an exception here: the runner returns a result
+for it. These errors mean the tool itself could not do its job, or an input
+is invalid; each renders as one line (what, where, how to fix).
+"""
+
+from __future__ import annotations
+
+
+class ReproError(Exception):
+    """Root of every error codeml_repro raises deliberately."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __reduce__(self) -> tuple[type[ReproError], tuple[str]]:
+        # Errors cross process boundaries (--jobs): keep them picklable.
+        return (type(self), (self.message,))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(ReproError):
+    """A file written by a person (submission.yml, book data, notebook) is invalid."""
+
+    @classmethod
+    def at(cls, path: object, field: str | None, problem: str) -> InputError:
+        where = f"{path}: {field}" if field else f"{path}"
+        return cls(f"{where}: {problem}")
+
+
+class SubmissionInvalid(InputError):
+    """submission.yml or the artifact notebook cannot be used."""
+
+
+class DataInvalid(InputError):
+    """A book data file (book/_data/*.yml) is invalid."""
+
+
+class SandboxUnavailable(ReproError):
+    """The sandbox was required but cannot be started."""
+
+
+class EnvironmentFailed(ReproError):
+    """A per-submission environment could not be created."""
+
+
+class StoreError(ReproError):
+    """Results on disk cannot be read or written."""
+
+
+class MergeError(ReproError):
+    """Shard results cannot be combined."""

@@ -1,0 +1,93 @@
+"""The result of one submission's run: what ``status --json`` prints.
+
+Frozen pydantic models, so results validate when read back from disk and
+pickle across worker processes.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FORMAT_VERSION = 1
+
+
+class Status(str, Enum):
+    REPRODUCED = "reproduced"
+    FUNCTIONAL = "functional"
+    NOT_REPRODUCED = "not_reproduced"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    KERNEL_DIED = "kernel_died"
+    OUTPUT_LIMIT = "output_limit"
+    INVALID = "invalid"
+    PENDING = "pending"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class ErrorInfo(_Frozen):
+    """Why a run did not complete: the kernel's own exception name, and where."""
+
+    type: str
+    message: str
+    cell: int | None = None
+
+
+class ClaimResult(_Frozen):
+    name: str
+    expected: Any
+    observed: Any = None
+    ok: bool = False
+    rel_tol: float | None = None
+    abs_tol: float | None = None
+    description: str = ""
+    recorded: bool = False
+
+
+class RunRecord(_Frozen):
+    """One line of ``results/history/<slug>.jsonl``."""
+
+    status: Status
+    finished_at: str
+    duration_s: float
+    key: str = ""
+    flaky: bool = False
+    error_type: str | None = None
+
+
+class Result(_Frozen):
+    slug: str
+    status: Status
+    badges: list[str] = Field(default_factory=list)
+    claims: list[ClaimResult] = Field(default_factory=list)
+    duration_s: float = 0.0
+    error: ErrorInfo | None = None
+    flaky: bool = False
+    finished_at: str | None = None
+    format_version: int = FORMAT_VERSION
+    key: str = ""
+    title: str = ""
+    sandbox: str = "off"
+    environment: dict[str, Any] = Field(default_factory=dict)
+    notebook: str | None = None
+    output_truncated: bool = False
+    repeats: int = 1
+    warnings: list[str] = Field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def to_record(self) -> RunRecord:
+        return RunRecord(
+            status=self.status,
+            finished_at=self.finished_at or "",
+            duration_s=self.duration_s,
+            key=self.key,
+            flaky=self.flaky,
+            error_type=self.error.type if self.error else None,
+        )

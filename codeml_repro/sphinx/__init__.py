@@ -1,0 +1,18 @@
+"""The Sphinx extension the CODEML book loads (``sphinx: extra_extensions``).
+
+Each component registers itself in its own ``setup_*`` function, imported
+lazily here so that importing ``codeml_repro`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def setup(app: Any) -> dict[str, Any]:
+    from codeml_repro.sphinx.listing import setup_listing
+    from codeml_repro.sphinx.site import setup_site
+
+    setup_site(app)
+    setup_listing(app)
+    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,250 @@
+"""The submission model: ``submissions/<slug>/submission.yml``, validated.
+
+Every problem is reported as one line naming the file and the field, with a
+did-you-mean for misspelt keys, so an author can fix it without reading code.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from codeml_repro.errors import SubmissionInvalid
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+SUBMISSION_FILE = "submission.yml"
+MAX_TIMEOUT_S = 1800
+URL_RE = re.compile(r"^https?://[^\s<>\"']+$")
+
+Scalar = float | int | str | bool
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _check_url(value: str | None) -> str | None:
+    if value is not None and not URL_RE.match(value):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+class Author(_Strict):
+    name: str = Field(min_length=1, description="Full name as on the paper.")
+    affiliation: str | None = Field(default=None, description="Institution or company.")
+    url: str | None = Field(default=None, description="Home page (http/https).")
+
+    _url = field_validator("url")(_check_url)
+
+
+class Links(_Strict):
+    openreview: str | None = Field(default=None, description="OpenReview forum URL.")
+    pdf: str | None = Field(default=None, description="PDF of the paper.")
+    code: str | None = Field(default=None, description="Code repository.")
+    video: str | None = Field(default=None, description="Recorded talk.")
+    poster: str | None = Field(default=None, description="Poster PDF or image.")
+
+    _urls = field_validator("openreview", "pdf", "code", "video", "poster")(_check_url)
+
+
+class Artifact(_Strict):
+    notebook: str = Field(default="artifact.ipynb", description="Notebook path inside the folder.")
+    parameters: dict[str, Any] = Field(
+        default_factory=dict, description="Values injected by papermill into the parameters cell."
+    )
+    timeout: int | None = Field(
+        default=None, gt=0, le=MAX_TIMEOUT_S, description=f"Whole-run seconds, at most {MAX_TIMEOUT_S}."
+    )
+    requirements: str | None = Field(
+        default=None, description="requirements.txt for a separate environment."
+    )
+
+    @field_validator("notebook", "requirements")
+    @classmethod
+    def _inside_folder(cls, value: str | None) -> str | None:
+        if value is not None and (value.startswith("/") or ".." in Path(value).parts):
+            raise ValueError("must be a relative path inside the submission folder")
+        return value
+
+    @field_validator("parameters")
+    @classmethod
+    def _identifiers(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if not key.isidentifier():
+                raise ValueError(f"parameter name {key!r} is not a Python identifier")
+        json.dumps(value)
+        return value
+
+
+class Claim(_Strict):
+    name: str = Field(description="The name the notebook records the value under.")
+    expected: Scalar = Field(description="The value the paper reports.")
+    rel_tol: float | None = Field(default=None, ge=0, description="Relative tolerance.")
+    abs_tol: float | None = Field(default=None, ge=0, description="Absolute tolerance.")
+    description: str = Field(default="", description="Where the paper reports it.")
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not value.isidentifier():
+            raise ValueError(f"{value!r} is not a Python identifier")
+        return value
+
+
+class SubmissionSpec(_Strict):
+    """What an author writes in submission.yml."""
+
+    title: str = Field(min_length=1)
+    authors: list[Author] = Field(min_length=1)
+    abstract: str = ""
+    links: Links = Field(default_factory=Links)
+    session: str | None = None
+    example: bool = Field(default=False, description="True for the toolkit's own examples.")
+    artifact: Artifact = Field(default_factory=Artifact)
+    claims: list[Claim] = Field(default_factory=list)
+
+    @field_validator("claims")
+    @classmethod
+    def _unique_claims(cls, value: list[Claim]) -> list[Claim]:
+        names = [c.name for c in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"claim names must be unique; repeated: {', '.join(dupes)}")
+        return value
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A validated submission and where it lives."""
+
+    slug: str
+    folder: Path
+    spec: SubmissionSpec
+
+    @property
+    def notebook_path(self) -> Path:
+        return self.folder / self.spec.artifact.notebook
+
+    @property
+    def requirements_path(self) -> Path | None:
+        req = self.spec.artifact.requirements
+        if req is None and (self.folder / "requirements.txt").is_file():
+            req = "requirements.txt"
+        return self.folder / req if req else None
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _model_fields(loc: tuple[int | str, ...]) -> list[str]:
+    model: Any = SubmissionSpec
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        candidates = [ann, *args]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if model is None:
+            return []
+    return list(model.model_fields)
+
+
+def describe_error(path: Path, err: ValidationError) -> str:
+    """The first validation problem as 'file: field: problem (hint)'."""
+    first = err.errors()[0]
+    loc = tuple(first["loc"])
+    field = _field_path(loc) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        known = _model_fields(loc)
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else f"; allowed: {', '.join(known)}"
+        return f"{path}: {field}: unknown key{hint}"
+    msg = first["msg"].removeprefix("Value error, ")
+    return f"{path}: {field}: {msg}"
+
+
+def check_slug(slug: str) -> None:
+    """Slugs become URLs and file names: keep them plain."""
+    if not SLUG_RE.match(slug):
+        raise SubmissionInvalid(
+            f"submissions/{slug}: slug '{slug}' must be lowercase letters, digits and '-' "
+            "(e.g. 'my-paper-2025')"
+        )
+
+
+def load_spec(path: Path) -> SubmissionSpec:
+    """Parse and validate one submission.yml."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SubmissionInvalid(f"{path}: file not found (create it with 'codeml-repro new')") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        problem = " ".join(str(exc).split())
+        raise SubmissionInvalid(f"{path}: not valid YAML: {problem}") from None
+    if not isinstance(raw, dict):
+        raise SubmissionInvalid(f"{path}: (top level): must be a mapping of keys to values")
+    try:
+        return SubmissionSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SubmissionInvalid(describe_error(path, exc)) from None
+
+
+def load_submission(folder: Path) -> Submission:
+    """Load ``folder/submission.yml``; the folder name is the slug."""
+    check_slug(folder.name)
+    spec = load_spec(folder / SUBMISSION_FILE)
+    return Submission(slug=folder.name, folder=folder, spec=spec)
+
+
+def check_notebook(sub: Submission) -> None:
+    """The artifact exists, is JSON and is a valid nbformat v4 notebook."""
+    path = sub.notebook_path
+    field = f"{sub.folder / SUBMISSION_FILE}: artifact.notebook"
+    if not path.is_file():
+        raise SubmissionInvalid(f"{field}: {path} does not exist")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SubmissionInvalid(f"{path}: not JSON ({exc}); save it again from Jupyter") from None
+    import nbformat
+    from nbformat.validator import ValidationError as NbValidationError
+
+    if not isinstance(raw, dict) or raw.get("nbformat") != 4:
+        raise SubmissionInvalid(f"{path}: nbformat: must be a version 4 notebook")
+    try:
+        nbformat.validate(nbformat.from_dict(raw))
+    except NbValidationError as exc:
+        where = "/".join(str(p) for p in exc.path) if getattr(exc, "path", None) else "(notebook)"
+        raise SubmissionInvalid(f"{path}: {where}: not a valid notebook: {exc.message}") from None
+    req = sub.requirements_path
+    if sub.spec.artifact.requirements and req is not None and not req.is_file():
+        raise SubmissionInvalid(f"{sub.folder / SUBMISSION_FILE}: artifact.requirements: {req} does not exist")
+
+
+def discover(root: Path, slugs: list[str] | None = None) -> list[Path]:
+    """Submission folders under ``root/submissions``, sorted by slug."""
+    base = root / "submissions"
+    if slugs:
+        missing = [s for s in slugs if not (base / s).is_dir()]
+        if missing:
+            raise SubmissionInvalid(f"{base}: no submission named {', '.join(missing)}")
+        return [base / s for s in sorted(set(slugs))]
+    if not base.is_dir():
+        return []
+    return sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
