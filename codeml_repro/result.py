@@ -71,6 +71,7 @@ class Result(_Frozen):
     finished_at: str | None = None
     format_version: int = FORMAT_VERSION
     key: str = ""
+    inputs_key: str = ""
     title: str = ""
     sandbox: str = "off"
     environment: dict[str, Any] = Field(default_factory=dict)

@@ -233,7 +233,8 @@ def check_notebook(sub: Submission) -> None:
         raise SubmissionInvalid(f"{path}: {where}: not a valid notebook: {exc.message}") from None
     req = sub.requirements_path
     if sub.spec.artifact.requirements and req is not None and not req.is_file():
-        raise SubmissionInvalid(f"{sub.folder / SUBMISSION_FILE}: artifact.requirements: {req} does not exist")
+        where = f"{sub.folder / SUBMISSION_FILE}: artifact.requirements"
+        raise SubmissionInvalid(f"{where}: {req} does not exist")
 
 
 def discover(root: Path, slugs: list[str] | None = None) -> list[Path]:

@@ -1,0 +1,231 @@
+"""The ``codeml-repro`` command: a thin layer over the library.
+
+Exit codes: 0 when the command did its job (``run``: every submission got a
+status, whatever it is); 1 when ``validate``/``check`` found a problem with a
+submission; 2 when the tool itself could not work (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from codeml_repro.errors import ReproError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+root_option = click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder holding submissions/ and results/.",
+)
+
+
+def _one_line_errors(func: F) -> F:
+    """Tool errors print one line, never a traceback, and exit 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ReproError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _policy_options(func: F) -> F:
+    from codeml_repro.policy import RunPolicy
+
+    defaults = RunPolicy()
+    options = [
+        click.option("--timeout", "timeout_s", type=float, default=None,
+                     help=f"Whole-run seconds per notebook [default: {defaults.timeout_s:g}, "
+                     "or artifact.timeout]."),
+        click.option("--cell-timeout", "cell_timeout_s", type=float, default=defaults.cell_timeout_s,
+                     show_default=True, help="Seconds per cell."),
+        click.option("--max-output-bytes", type=int, default=defaults.max_output_bytes,
+                     show_default=True, help="Cap on all outputs; the kernel is stopped past it."),
+        click.option("--sandbox", type=click.Choice(["required", "auto", "off"]), default=None,
+                     help="bwrap isolation [default: required when CI is set, else auto]."),
+        click.option("--env", "env", type=click.Choice(["auto", "current"]), default="auto",
+                     show_default=True,
+                     help="auto: a uv venv per requirements.txt; current: this Python."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _policy(timeout_s: float | None, cell_timeout_s: float, max_output_bytes: int,
+            sandbox: str | None, env: str) -> Any:
+    from pydantic import ValidationError
+
+    from codeml_repro.policy import RunPolicy, default_sandbox_mode
+
+    values: dict[str, Any] = {
+        "cell_timeout_s": cell_timeout_s,
+        "max_output_bytes": max_output_bytes,
+        "sandbox": sandbox or default_sandbox_mode(),
+        "env": env,
+    }
+    if timeout_s is not None:
+        values.update(timeout_s=timeout_s, max_timeout_s=timeout_s)
+    try:
+        return RunPolicy(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise click.BadParameter(f"{first['loc'][0]}: {first['msg']}") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="codeml_repro")
+def cli() -> None:
+    """Run CODEML artifact notebooks, check the claimed numbers, record badges."""
+
+
+@cli.command()
+@click.argument("slugs", nargs=-1)
+@root_option
+@_one_line_errors
+def validate(slugs: tuple[str, ...], root: Path) -> None:
+    """Check submission.yml and the notebook of SLUGS (default: all); no execution."""
+    from codeml_repro.pipeline import plan
+    from codeml_repro.policy import RunPolicy
+    from codeml_repro.submission import discover
+
+    folders = discover(root, list(slugs) or None)
+    bad = 0
+    for folder in folders:
+        planned = plan(folder, RunPolicy())
+        if planned.problem:
+            bad += 1
+            click.echo(planned.problem, err=True)
+        else:
+            click.echo(f"ok: {planned.slug}")
+    click.echo(f"{len(folders) - bad} valid, {bad} invalid", err=True)
+    sys.exit(1 if bad else 0)
+
+
+@cli.command()
+@click.argument("slugs", nargs=-1)
+@root_option
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Notebooks run in parallel [default: number of cores].")
+@click.option("--force", is_flag=True, help="Run even when nothing changed since the last run.")
+@click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Run each notebook N times; differing values mark it flaky.")
+@click.option("--shard", default=None, metavar="I/N", help="Run only shard I of N (0-based).")
+@_policy_options
+@_one_line_errors
+def run(slugs: tuple[str, ...], root: Path, jobs: int | None, force: bool, repeat: int,
+        shard: str | None, **policy_args: Any) -> None:
+    """Run the artifact notebooks of SLUGS (default: all) and record results."""
+    import os
+
+    from codeml_repro.merge import parse_shard
+    from codeml_repro.pipeline import RunOptions, run_all
+    from codeml_repro.progress import RunProgress, print_summary
+
+    policy = _policy(**policy_args)
+    options = RunOptions(
+        slugs=list(slugs) or None,
+        jobs=jobs or os.cpu_count() or 1,
+        force=force,
+        repeat=repeat,
+        shard=parse_shard(shard) if shard else None,
+    )
+    with RunProgress() as progress:
+        report = run_all(root, policy, options, on_start=progress.start, on_result=progress.advance)
+    for problem in report.problems:
+        click.echo(f"warning: {problem}", err=True)
+    print_summary(report)
+
+
+@cli.command()
+@root_option
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array sorted by slug.")
+@_one_line_errors
+def status(root: Path, as_json: bool) -> None:
+    """Show the last recorded status of every submission."""
+    from codeml_repro.pipeline import current_status
+    from codeml_repro.progress import print_status_table
+
+    results, problems = current_status(root)
+    for problem in problems:
+        click.echo(f"warning: {problem}", err=True)
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in results], indent=2))
+    else:
+        print_status_table(results)
+
+
+@cli.command()
+@click.argument("slug")
+@root_option
+@_one_line_errors
+def new(slug: str, root: Path) -> None:
+    """Scaffold submissions/SLUG/ with a template, a notebook and a claim."""
+    from codeml_repro.scaffold import new_submission
+
+    folder = new_submission(root, slug)
+    click.echo(f"created {folder}: edit submission.yml and artifact.ipynb, then run "
+               f"'codeml-repro check {folder}'")
+
+
+@cli.command()
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@_policy_options
+@_one_line_errors
+def check(path: Path, **policy_args: Any) -> None:
+    """Validate and run one submission as CI would, and explain the outcome."""
+    from codeml_repro.advice import check_path
+
+    report = check_path(path, _policy(**policy_args))
+    click.echo("\n".join(report.lines))
+    sys.exit(0 if report.ok else 1)
+
+
+@cli.command()
+@click.argument("dirs", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@root_option
+@_one_line_errors
+def merge(dirs: tuple[Path, ...], root: Path) -> None:
+    """Combine the results of CI shards (DIRS) into ROOT/results."""
+    from codeml_repro.merge import merge_results
+
+    report = merge_results(list(dirs), root)
+    click.echo(str(report))
+
+
+@cli.command()
+@click.option("--write", is_flag=True, help="Write submission.schema.json into --root.")
+@root_option
+@_one_line_errors
+def schema(write: bool, root: Path) -> None:
+    """Print (or write) the JSON Schema of submission.yml."""
+    from codeml_repro.schema import submission_schema
+
+    text = json.dumps(submission_schema(), indent=2) + "\n"
+    if write:
+        from codeml_repro.store import atomic_write
+
+        atomic_write(root / "submission.schema.json", text.encode())
+        click.echo(f"wrote {root / 'submission.schema.json'}")
+    else:
+        click.echo(text, nl=False)
+
+
+def main() -> None:
+    cli(prog_name="codeml-repro")
+

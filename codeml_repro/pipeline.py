@@ -1,0 +1,260 @@
+"""From submissions to recorded results: validate, skip, run, check, store.
+
+This is the library API the CLI is a thin layer over. ``run_submission``
+returns a :class:`Result` for every outcome; only tool failures raise.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from codeml_repro.badges import badges_for
+from codeml_repro.errors import ReproError, SubmissionInvalid
+from codeml_repro.policy import RunPolicy
+from codeml_repro.result import ClaimResult, ErrorInfo, Result, Status
+from codeml_repro.skipkey import inputs_key, skip_key
+from codeml_repro.store import ResultStore
+from codeml_repro.submission import Submission, check_notebook, discover, load_submission
+
+if TYPE_CHECKING:
+    from codeml_repro.runner import Execution
+
+_RUN_STATUS = {
+    "failed": Status.FAILED,
+    "timeout": Status.TIMEOUT,
+    "kernel_died": Status.KERNEL_DIED,
+    "output_limit": Status.OUTPUT_LIMIT,
+}
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A submission folder, loaded or not, with the keys of its inputs."""
+
+    slug: str
+    folder: Path
+    submission: Submission | None
+    problem: str | None
+    inputs: str
+    key: str
+
+
+def plan(folder: Path, policy: RunPolicy) -> Planned:
+    """Load and validate one folder; cheap (no notebook execution imports)."""
+    sub: Submission | None = None
+    problem: str | None = None
+    try:
+        sub = load_submission(folder)
+        check_notebook(sub)
+    except SubmissionInvalid as exc:
+        problem = exc.message
+    notebook = sub.notebook_path if sub else folder / "artifact.ipynb"
+    inputs = inputs_key(folder, notebook)
+    timeout = policy.effective_timeout(sub.spec.artifact.timeout if sub else None)
+    key = skip_key(inputs, {**policy.budget_key(), "effective_timeout_s": timeout})
+    return Planned(folder.name, folder, sub if problem is None else None, problem, inputs, key)
+
+
+def invalid_result(planned: Planned) -> Result:
+    return Result(
+        slug=planned.slug,
+        status=Status.INVALID,
+        badges=badges_for(Status.INVALID),
+        error=ErrorInfo(type="SubmissionInvalid", message=planned.problem or "invalid", cell=None),
+        finished_at=now_iso(),
+        key=planned.key,
+        inputs_key=planned.inputs,
+    )
+
+
+def final_status(outcome: str, claims: list[ClaimResult]) -> Status:
+    """The design's status table, from the runner's outcome and the claims."""
+    if outcome != "completed":
+        return _RUN_STATUS[outcome]
+    if not claims:
+        return Status.FUNCTIONAL
+    return Status.REPRODUCED if all(c.ok for c in claims) else Status.NOT_REPRODUCED
+
+
+def _result_from(planned: Planned, sub: Submission, ex: Execution, claims: list[ClaimResult]) -> Result:
+    status = final_status(ex.outcome, claims)
+    return Result(
+        slug=planned.slug,
+        status=status,
+        badges=badges_for(status),
+        claims=claims,
+        duration_s=round(ex.duration_s, 3),
+        error=ex.error,
+        finished_at=now_iso(),
+        key=planned.key,
+        inputs_key=planned.inputs,
+        title=sub.spec.title,
+        sandbox=ex.sandbox,
+        environment=ex.environment,
+        notebook=f"notebooks/{planned.slug}.ipynb",
+        output_truncated=ex.output_truncated,
+        warnings=list(ex.warnings),
+    )
+
+
+def _execute_once(planned: Planned, sub: Submission, policy: RunPolicy) -> tuple[Result, Any]:
+    from codeml_repro.claims import check_claims, recorded_values
+    from codeml_repro.runner import execute
+
+    timeout = policy.effective_timeout(sub.spec.artifact.timeout)
+    ex = execute(sub, policy, timeout_s=timeout)
+    values = recorded_values(ex.notebook.get("cells", []))
+    claims = check_claims(sub.spec.claims, values)
+    return _result_from(planned, sub, ex, claims), ex.notebook
+
+
+def run_planned(planned: Planned, policy: RunPolicy, store: ResultStore | None, repeat: int = 1) -> Result:
+    """Run one planned submission ``repeat`` times and record the last run."""
+    if planned.submission is None:
+        result = invalid_result(planned)
+        if store is not None:
+            store.write(result)
+        return result
+    runs = [_execute_once(planned, planned.submission, policy) for _ in range(max(1, repeat))]
+    result, notebook = runs[-1]
+    observed = {tuple((c.name, repr(c.observed)) for c in r.claims) for r, _ in runs}
+    statuses = {r.status for r, _ in runs}
+    flaky = len(observed) > 1 or len(statuses) > 1
+    result = result.model_copy(update={"flaky": flaky, "repeats": len(runs)})
+    if store is not None:
+        import nbformat
+
+        store.write(result, nbformat.writes(notebook).encode("utf-8"))
+    return result
+
+
+def run_submission(
+    sub: Submission, policy: RunPolicy, root: Path, *, force: bool = True, repeat: int = 1, save: bool = True
+) -> Result:
+    """Run one loaded submission (the authors' ``check`` path)."""
+    planned = plan(sub.folder, policy)
+    store = ResultStore(root)
+    if not force:
+        previous = store.read(planned.slug)
+        if previous is not None and previous.key == planned.key:
+            return previous
+    return run_planned(planned, policy, store if save else None, repeat)
+
+
+@dataclass
+class RunReport:
+    """What ``run`` did: every result, and which were skipped."""
+
+    results: list[Result] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    slugs: list[str] | None = None
+    jobs: int = 1
+    force: bool = False
+    repeat: int = 1
+    shard: tuple[int, int] | None = None
+
+
+def select(root: Path, options: RunOptions, store: ResultStore) -> list[Path]:
+    """The folders this run is responsible for (after sharding)."""
+    folders = discover(root, options.slugs)
+    if options.shard is None:
+        return folders
+    from codeml_repro.merge import select_shard
+
+    durations = {slug: r.duration_s for slug, r in store.read_all().items() if r.duration_s}
+    chosen = set(select_shard([f.name for f in folders], *options.shard, durations=durations))
+    return [f for f in folders if f.name in chosen]
+
+
+def _todo(
+    folders: list[Path], policy: RunPolicy, options: RunOptions, store: ResultStore, report: RunReport
+) -> list[Planned]:
+    todo = []
+    for folder in folders:
+        planned = plan(folder, policy)
+        previous = store.read(planned.slug)
+        if not options.force and previous is not None and previous.key == planned.key:
+            report.skipped.append(planned.slug)
+            report.results.append(previous)
+        else:
+            todo.append(planned)
+    return todo
+
+
+def _run_pool(todo: list[Planned], policy: RunPolicy, root: Path, options: RunOptions) -> Iterator[Result]:
+    if options.jobs <= 1 or len(todo) <= 1:
+        store = ResultStore(root)
+        for planned in todo:
+            yield run_planned(planned, policy, store, options.repeat)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with ProcessPoolExecutor(max_workers=min(options.jobs, len(todo)), mp_context=ctx) as pool:
+        futures = [pool.submit(_worker, p, policy, root, options.repeat) for p in todo]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def _worker(planned: Planned, policy: RunPolicy, root: Path, repeat: int) -> Result:
+    return run_planned(planned, policy, ResultStore(root), repeat)
+
+
+def run_all(
+    root: Path,
+    policy: RunPolicy,
+    options: RunOptions,
+    on_start: Callable[[int, int], None] | None = None,
+    on_result: Callable[[Result], None] | None = None,
+) -> RunReport:
+    """Run every selected submission that needs it; never raises for a notebook."""
+    store = ResultStore(root)
+    report = RunReport()
+    todo = _todo(select(root, options, store), policy, options, store, report)
+    if on_start is not None:
+        on_start(len(todo), len(report.skipped))
+    for result in _run_pool(todo, policy, root, options):
+        report.results.append(result)
+        if on_result is not None:
+            on_result(result)
+    report.results.sort(key=lambda r: r.slug)
+    report.problems.extend(store.problems)
+    return report
+
+
+def current_status(root: Path) -> tuple[list[Result], list[str]]:
+    """The status of every submission: its last result, or pending."""
+    store = ResultStore(root)
+    out = []
+    for folder in discover(root):
+        result = store.read(folder.name)
+        notebook = folder / "artifact.ipynb"
+        try:
+            notebook = load_submission(folder).notebook_path
+        except ReproError:
+            pass
+        if result is None or result.inputs_key != inputs_key(folder, notebook):
+            result = pending_result(folder.name, previous=result)
+        out.append(result)
+    return out, store.problems
+
+
+def pending_result(slug: str, previous: Result | None = None) -> Result:
+    """Never run, or its inputs changed since the last run."""
+    base = previous.title if previous else ""
+    return Result(slug=slug, status=Status.PENDING, badges=badges_for(Status.PENDING), title=base)

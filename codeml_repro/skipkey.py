@@ -1,0 +1,64 @@
+"""The skip key: what a run's outcome depends on, hashed.
+
+Code cells' source, parameters, requirements, the other files of the
+submission folder, the budgets and the result-format version. Not outputs,
+metadata or execution counts, so re-saving a notebook after running it does
+not trigger a re-run. Only the standard library and the notebook's JSON are
+used: checking 100 unchanged submissions must not import papermill.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from codeml_repro.result import FORMAT_VERSION
+
+_IGNORED_DIRS = {".ipynb_checkpoints", "__pycache__", ".git"}
+
+
+def _code_sources(notebook: Path) -> list[str]:
+    try:
+        nb = json.loads(notebook.read_text(encoding="utf-8"))
+        cells = nb.get("cells", [])
+        sources = []
+        for cell in cells:
+            if cell.get("cell_type") == "code":
+                src = cell.get("source", "")
+                sources.append("".join(src) if isinstance(src, list) else str(src))
+        return sources
+    except (OSError, ValueError, AttributeError):
+        # An unreadable notebook still gets a key: its raw bytes.
+        return [hashlib.sha256(notebook.read_bytes()).hexdigest()] if notebook.is_file() else []
+
+
+def _other_files(folder: Path, notebook: Path) -> list[tuple[str, str]]:
+    out = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if path == notebook or not path.is_file() or _IGNORED_DIRS.intersection(rel.parts):
+            continue
+        out.append((rel.as_posix(), hashlib.sha256(path.read_bytes()).hexdigest()))
+    return out
+
+
+def inputs_key(folder: Path, notebook: Path) -> str:
+    """Hash of what the author controls: code, parameters, files."""
+    payload: dict[str, Any] = {
+        "code": _code_sources(notebook),
+        "files": _other_files(folder, notebook),  # submission.yml carries parameters & claims
+        "format": FORMAT_VERSION,
+    }
+    return _digest(payload)
+
+
+def skip_key(inputs: str, budgets: dict[str, object]) -> str:
+    """The inputs plus the budgets the run was held to."""
+    return _digest({"inputs": inputs, "budgets": budgets})
+
+
+def _digest(payload: dict[str, Any]) -> str:
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

