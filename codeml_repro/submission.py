@@ -166,7 +166,9 @@ def _model_fields(loc: tuple[int | str, ...]) -> list[str]:
 
 def describe_error(path: Path, err: ValidationError) -> str:
     """The first validation problem as 'file: field: problem (hint)'."""
-    first = err.errors()[0]
+    errors = err.errors()
+    # A misspelt key also makes its correct twin "missing": report the typo.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(first["loc"])
     field = _field_path(loc) or "(top level)"
     if first["type"] == "extra_forbidden":
