@@ -229,3 +229,7 @@ def schema(write: bool, root: Path) -> None:
 def main() -> None:
     cli(prog_name="codeml-repro")
 
+
+
+if __name__ == "__main__":
+    main()
