@@ -7,6 +7,10 @@ is invalid; each renders as one line (what, where, how to fix).
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+_E = TypeVar("_E", bound="InputError")
+
 
 class ReproError(Exception):
     """Root of every error codeml_repro raises deliberately."""
@@ -27,7 +31,7 @@ class InputError(ReproError):
     """A file written by a person (submission.yml, book data, notebook) is invalid."""
 
     @classmethod
-    def at(cls, path: object, field: str | None, problem: str) -> InputError:
+    def at(cls: type[_E], path: object, field: str | None, problem: str) -> _E:
         where = f"{path}: {field}" if field else f"{path}"
         return cls(f"{where}: {problem}")
 
