@@ -1,0 +1,146 @@
+"""End to end through the library and the CLI, with real papermill kernels."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codeml_repro.pipeline import RunOptions, current_status, run_all
+from codeml_repro.policy import RunPolicy
+from codeml_repro.result import Status
+from codeml_repro.store import ResultStore
+
+from .conftest import REPO, MakeSubmission
+
+POLICY = RunPolicy(sandbox="off", env="current", timeout_s=60, cell_timeout_s=30)
+
+
+def _run(root: Path, **options: Any) -> dict[str, Any]:
+    report = run_all(root, POLICY, RunOptions(**options))
+    return {r.slug: r for r in report.results}
+
+
+def test_claim_statuses_and_recording_formats(make_submission: MakeSubmission, tmp_path: Path) -> None:
+    claim = {"claims": [{"name": "acc", "expected": 0.95, "rel_tol": 0.01}]}
+    make_submission("good", "from codeml_repro import record\nrecord('acc', 0.951)", spec=claim)
+    make_submission("off", "from codeml_repro import record\nrecord('acc', 0.80)", spec=claim)
+    make_submission("never", "x = 1", spec=claim)
+    make_submission("glue", "from myst_nb import glue\nimport numpy as np\nglue('acc', np.float64(0.95))",
+                    spec=claim)
+    make_submission("scrap", "import scrapbook as sb\nsb.glue('acc', 0.949)", spec=claim)
+    make_submission("noclaims", "print('hello')")
+    make_submission("raises", "x = 1", "1 / 0", spec=claim)
+    results = _run(tmp_path, jobs=2)
+    assert results["good"].status is Status.REPRODUCED
+    assert results["good"].badges == ["available", "functional", "reproduced"]
+    assert results["off"].status is Status.NOT_REPRODUCED
+    assert results["off"].claims[0].observed == 0.80
+    assert results["never"].status is Status.NOT_REPRODUCED and not results["never"].claims[0].recorded
+    assert results["glue"].status is Status.REPRODUCED
+    assert results["scrap"].status is Status.REPRODUCED
+    assert results["noclaims"].status is Status.FUNCTIONAL
+    raised = results["raises"]
+    assert raised.status is Status.FAILED and raised.badges == ["available"]
+    assert raised.error is not None and raised.error.type == "ZeroDivisionError" and raised.error.cell == 1
+    store = ResultStore(tmp_path)
+    saved = json.loads(store.notebook_path("raises").read_text())
+    assert any(o.get("ename") == "ZeroDivisionError" for c in saved["cells"] for o in c.get("outputs", []))
+
+
+def test_parameters_with_quotes_and_newlines(make_submission: MakeSubmission, tmp_path: Path) -> None:
+    text = 'He said "hi" and \'bye\'\nsecond line \\ end'
+    make_submission(
+        "params",
+        "from codeml_repro import record\nrecord('text', text)\nrecord('n', n * 2)",
+        params="text = ''\nn = 1",
+        spec={"artifact": {"parameters": {"text": text, "n": 21}},
+              "claims": [{"name": "text", "expected": text}, {"name": "n", "expected": 42}]},
+    )
+    result = _run(tmp_path)["params"]
+    assert result.status is Status.REPRODUCED, result
+
+
+def test_notebook_kernelspec_cannot_pick_a_kernel(make_submission: MakeSubmission, tmp_path: Path) -> None:
+    make_submission("kernel", "x = 1", kernel="no-such-kernel-xyz")
+    assert _run(tmp_path)["kernel"].status is Status.FUNCTIONAL
+
+
+def test_invalid_submission_gets_invalid_status(make_submission: MakeSubmission, tmp_path: Path) -> None:
+    folder = make_submission("broken", "x = 1")
+    (folder / "submission.yml").write_text("title: T\nauthors: [{name: A}]\nartefact: {}\n")
+    result = _run(tmp_path)["broken"]
+    assert result.status is Status.INVALID and result.badges == []
+    assert result.error is not None and "did you mean 'artifact'" in result.error.message
+
+
+def test_repeat_marks_flaky(make_submission: MakeSubmission, tmp_path: Path) -> None:
+    make_submission("flaky", "import random\nfrom codeml_repro import record\nrecord('v', random.random())",
+                    spec={"claims": [{"name": "v", "expected": 0.5, "abs_tol": 0.5}]})
+    make_submission("steady", "from codeml_repro import record\nrecord('v', 0.5)",
+                    spec={"claims": [{"name": "v", "expected": 0.5, "abs_tol": 0.5}]})
+    results = _run(tmp_path, repeat=2)
+    assert results["flaky"].flaky and results["flaky"].repeats == 2
+    assert not results["steady"].flaky
+
+
+def test_changed_inputs_show_pending(make_submission: MakeSubmission, tmp_path: Path) -> None:
+    folder = make_submission("p", "x = 1")
+    _run(tmp_path)
+    [before], _ = current_status(tmp_path)
+    assert before.status is Status.FUNCTIONAL
+    (folder / "extra.txt").write_text("changed")
+    [after], _ = current_status(tmp_path)
+    assert after.status is Status.PENDING
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "codeml_repro.cli", *args], capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def examples_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("examples")
+    shutil.copytree(REPO / "submissions", root / "submissions")
+    return root
+
+
+def test_examples_via_cli_then_skip(examples_root: Path) -> None:
+    args = ["--root", str(examples_root), "--sandbox", "off"]
+    first = _cli("run", *args)
+    assert first.returncode == 0, first.stderr
+    statuses = {r["slug"]: r["status"] for r in json.loads(_cli("status", "--json", "--root", str(examples_root)).stdout)}
+    assert statuses == {
+        "example-digits-logreg": "reproduced",
+        "example-lstsq-demo": "functional",
+        "example-monte-carlo-pi": "reproduced",
+    }
+    second = _cli("run", *args)
+    assert second.returncode == 0
+    assert "3 unchanged submission(s) skipped" in second.stderr
+    history = ResultStore(examples_root).history("example-lstsq-demo")
+    assert len(history) == 1  # the skipped run recorded nothing new
+
+
+def test_status_json_shape(examples_root: Path) -> None:
+    data = json.loads(_cli("status", "--json", "--root", str(examples_root)).stdout)
+    assert [r["slug"] for r in data] == sorted(r["slug"] for r in data)
+    for row in data:
+        for key in ("slug", "status", "badges", "claims", "duration_s", "error", "flaky", "finished_at"):
+            assert key in row
+        for claim in row["claims"]:
+            assert {"name", "expected", "observed", "ok"} <= set(claim)
+
+
+def test_cli_errors_are_one_line(tmp_path: Path) -> None:
+    (tmp_path / "submissions").mkdir()
+    proc = _cli("run", "nope", "--root", str(tmp_path), "--sandbox", "off")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "no submission named nope" in proc.stderr
+    bad_shard = _cli("run", "--shard", "3/3", "--root", str(tmp_path))
+    assert bad_shard.returncode != 0 and "Traceback" not in bad_shard.stderr
