@@ -172,12 +172,14 @@ def status(root: Path, as_json: bool) -> None:
 @cli.command()
 @click.argument("slug")
 @root_option
+@click.option("--requirements", is_flag=True,
+              help="Also write a requirements.txt (the run then builds its own environment).")
 @_one_line_errors
-def new(slug: str, root: Path) -> None:
+def new(slug: str, root: Path, requirements: bool) -> None:
     """Scaffold submissions/SLUG/ with a template, a notebook and a claim."""
     from codeml_repro.scaffold import new_submission
 
-    folder = new_submission(root, slug)
+    folder = new_submission(root, slug, requirements=requirements)
     click.echo(f"created {folder}: edit submission.yml and artifact.ipynb, then run "
                f"'codeml-repro check {folder}'")
 

@@ -1,0 +1,165 @@
+"""The authors' guide (book/authors.md) cannot drift from the tool.
+
+Its ``shell`` blocks are run in a temporary root, its sample outputs are
+compared with real ones, its YAML example is validated, and its tables are
+checked against the schema, the run policy and the badge tiers.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from markdown_it import MarkdownIt
+
+from codeml_repro.advice import build_report
+from codeml_repro.badges import TIER_LABELS
+from codeml_repro.policy import RunPolicy
+from codeml_repro.result import ClaimResult, Result, Status
+from codeml_repro.scaffold import new_submission
+from codeml_repro.schema import schema_text, submission_schema
+from codeml_repro.submission import SubmissionSpec, load_submission
+from tests.conftest import REPO
+
+GUIDE = REPO / "book" / "authors.md"
+FAILING = [s for s in Status if s not in {Status.REPRODUCED, Status.FUNCTIONAL, Status.PENDING}]
+
+
+def guide() -> str:
+    return GUIDE.read_text(encoding="utf-8")
+
+
+def blocks(lang: str) -> list[str]:
+    tokens = MarkdownIt().parse(guide())
+    return [t.content for t in tokens if t.type == "fence" and t.info.strip() == lang]
+
+
+def commands() -> list[str]:
+    lines = [ln.strip() for block in blocks("shell") for ln in block.splitlines()]
+    return [ln for ln in lines if ln and not ln.startswith("#")]
+
+
+def run_command(line: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    args = shlex.split(line)
+    assert args[0] == "codeml-repro", f"the guide's shell blocks hold only codeml-repro commands: {line}"
+    if args[1] == "check":
+        args += ["--sandbox", "off"]  # the test machine may lack bwrap; CI checks the sandbox
+    cmd = [sys.executable, "-c", "from codeml_repro.cli import main; main()", *args[1:]]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=240, check=False)
+
+
+def field_names(schema: dict[str, Any], node: dict[str, Any] | None = None, prefix: str = "") -> list[str]:
+    """Every field as the guide writes it: ``artifact.timeout``, ``claims[].name``."""
+    node = schema if node is None else node
+    if "$ref" in node:
+        node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+    out = []
+    for name, prop in node.get("properties", {}).items():
+        dotted = f"{prefix}{name}"
+        out.append(dotted)
+        if prop.get("type") == "array" and "$ref" in prop.get("items", {}):
+            out += field_names(schema, prop["items"], f"{dotted}[].")
+        elif "$ref" in prop:
+            out += field_names(schema, prop, f"{dotted}.")
+    return out
+
+
+def test_guide_has_runnable_commands() -> None:
+    cmds = commands()
+    assert any(c.startswith("codeml-repro new ") for c in cmds)
+    assert any(c.startswith("codeml-repro check ") for c in cmds)
+
+
+@pytest.mark.slow
+def test_guide_commands_run_and_match_the_sample_output(tmp_path: Path) -> None:
+    outputs = {}
+    for line in commands():
+        proc = run_command(line, tmp_path)
+        assert proc.returncode == 0, f"{line}\n{proc.stdout}\n{proc.stderr}"
+        outputs[line] = proc.stdout
+    check = next(out for cmd, out in outputs.items() if cmd.startswith("codeml-repro check "))
+    sample = blocks("text")[0].splitlines()
+    real = [ln.rstrip() for ln in check.splitlines()]
+    for line in sample:
+        if not line.startswith("ran in "):  # duration and sandbox differ per machine
+            assert line.rstrip() in real, f"guide sample line not in real output: {line!r}\n{check}"
+    schema_out = next(out for cmd, out in outputs.items() if cmd == "codeml-repro schema")
+    assert schema_out == schema_text()
+
+
+def test_not_reproduced_sample_matches_the_report(tmp_path: Path) -> None:
+    sub = load_submission(new_submission(tmp_path, "my-paper"))
+    claim = ClaimResult(
+        name="pi_estimate",
+        expected=3.2,
+        observed=3.148,
+        rel_tol=0.01,
+        recorded=True,
+        description="Table 1: Monte Carlo estimate of pi",
+    )
+    res = Result(slug="my-paper", status=Status.NOT_REPRODUCED, claims=[claim])
+    report = build_report(res, sub, RunPolicy(), 600)
+    sample = next(b for b in blocks("text") if "[FAIL]" in b)
+    for line in sample.splitlines():
+        assert line.rstrip() in report.lines, f"{line!r} not in\n{report.text}"
+
+
+def test_yaml_example_is_valid_and_has_every_top_level_field() -> None:
+    (example,) = blocks("yaml")
+    data = yaml.safe_load(example)
+    SubmissionSpec.model_validate(data)
+    jsonschema.validate(data, submission_schema())
+    missing = set(submission_schema()["properties"]) - set(data) - {"example"}
+    assert not missing
+
+
+def test_field_table_lists_every_field() -> None:
+    text = guide()
+    names = field_names(submission_schema())
+    assert "claims[].rel_tol" in names and "artifact.timeout" in names
+    missing = [n for n in names if f"| `{n}` |" not in text]
+    assert not missing, f"fields missing from the guide's table: {missing}"
+
+
+def test_python_snippets_compile() -> None:
+    snippets = blocks("python")
+    assert len(snippets) >= 3
+    text = "\n".join(snippets)
+    assert "from codeml_repro import record" in text
+    assert "from myst_nb import glue" in text
+    assert "sb.glue(" in text
+    for snippet in snippets:
+        compile(snippet, str(GUIDE), "exec")
+
+
+def test_budget_defaults_match_the_run_policy() -> None:
+    text = guide()
+    policy = RunPolicy()
+    expected = {
+        "whole run (wall clock)": f"{policy.timeout_s:g} s",
+        "each cell": f"{policy.cell_timeout_s:g} s",
+        "all outputs together": f"{policy.max_output_bytes / 1e6:g} MB",
+        "memory (address space)": f"{policy.memory_bytes / 1024**3:g} GiB",
+        "processes": f"{policy.max_processes}",
+        "largest file written": f"{policy.max_file_bytes / 1024**2:g} MiB",
+        "CPU time of the kernel": f"{policy.cpu_seconds} s",
+    }
+    for budget, value in expected.items():
+        assert f"| {budget} | {value} |" in text, budget
+    assert f"up to {policy.max_timeout_s:g} s" in text
+
+
+def test_badges_and_fixes_cover_every_status() -> None:
+    text = guide()
+    for label in TIER_LABELS.values():
+        assert label in text
+    for status in Status:
+        assert f"| `{status.value}` |" in text, status
+    for status in FAILING:
+        assert f"### `{status.value}`" in text, status
