@@ -58,3 +58,7 @@ class StoreError(ReproError):
 
 class MergeError(ReproError):
     """Shard results cannot be combined."""
+
+
+class ShardError(ReproError):
+    """A --shard value or a shard plan is malformed."""

