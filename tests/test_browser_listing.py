@@ -1,0 +1,151 @@
+"""The listing's client-side filter in headless Chromium (Debian's /usr/bin/chromium).
+
+Serves the session build of ``test_listing`` on 127.0.0.1, filters by tier and
+by text, checks the visible cards and that the page logs no console error and
+makes no request off the local server; saves screenshots under
+``artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.test_listing import REPO, book  # noqa: F401  (session fixture shared with the listing tests)
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = REPO / "artifacts" / "screenshots"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium"),
+]
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def site(book: dict[str, Path]) -> Iterator[str]:  # noqa: F811
+    handler = functools.partial(_Quiet, directory=str(book["html"]))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _visible(page: Any) -> list[str]:
+    ids: list[str] = page.eval_on_selector_all(
+        ".codeml-card", "cards => cards.filter(c => !c.hidden && c.offsetParent !== null).map(c => c.id)"
+    )
+    return sorted(i.removeprefix("poster-") for i in ids)
+
+
+def _console(errors: list[str], message: Any) -> None:
+    where = (message.location or {}).get("url", "")
+    if message.type == "error":
+        errors.append(f"{message.text} ({where})")
+
+
+def _open(browser: Any, url: str, errors: list[str], foreign: list[str]) -> Any:
+    page = browser.new_page(viewport={"width": 1280, "height": 1400})
+    page.on("console", lambda m: _console(errors, m))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    origin = url.split("/book/", 1)[0]
+    page.on("request", lambda r: None if r.url.startswith((origin, "data:")) else foreign.append(r.url))
+    page.goto(url, wait_until="networkidle")
+    return page
+
+
+def test_filter_by_tier_and_text(browser: Any, site: str) -> None:
+    errors: list[str] = []
+    foreign: list[str] = []
+    page = _open(browser, f"{site}/book/posters.html", errors, foreign)
+    everyone = ["alpha", "beta", "delta", "epsilon", "gamma", "xss", "zeta"]
+    assert _visible(page) == everyone
+    assert page.text_content("#codeml-filter-count") == "Showing 7 of 7"
+
+    page.select_option("#codeml-filter-tier", "reproduced")
+    assert _visible(page) == ["alpha"]
+    page.select_option("#codeml-filter-tier", "functional")
+    assert _visible(page) == ["alpha", "beta", "delta", "epsilon"]
+    page.select_option("#codeml-filter-tier", "available")
+    assert _visible(page) == everyone
+
+    page.select_option("#codeml-filter-tier", "")
+    page.fill("#codeml-filter-text", "gamma university")
+    assert _visible(page) == ["gamma"]
+    page.fill("#codeml-filter-text", "grace")
+    assert _visible(page) == [s for s in everyone if s != "xss"]  # the attack has a single author
+    page.fill("#codeml-filter-text", "regressed")
+    assert _visible(page) == ["epsilon"]
+    page.select_option("#codeml-filter-tier", "reproduced")
+    assert _visible(page) == []
+    assert page.text_content("#codeml-filter-count") == "Showing 0 of 7"
+    page.select_option("#codeml-filter-tier", "")
+    page.fill("#codeml-filter-text", "")
+    assert _visible(page) == everyone
+
+    assert page.evaluate("window.__xss === undefined")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "posters.png"), full_page=True)
+    assert errors == [] and foreign == []
+
+
+def test_without_javascript_all_cards_show(browser: Any, site: str) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{site}/book/posters.html")
+    assert len(_visible(page)) == 7
+    assert page.query_selector("#codeml-filter-tier") is None
+    context.close()
+
+
+def test_submission_page_and_dashboard_render(browser: Any, site: str) -> None:
+    errors: list[str] = []
+    foreign: list[str] = []
+    page = _open(browser, f"{site}/book/posters/alpha.html", errors, foreign)
+    assert page.text_content(".codeml-submission h1") == "Alpha: a reproduced paper"
+    assert page.is_visible(".codeml-claim-pass")
+    assert page.evaluate("document.querySelector('.codeml-tiers-img').naturalWidth") > 0
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "submission-alpha.png"), full_page=True)
+    attack = _open(browser, f"{site}/book/posters/xss.html", errors, foreign)
+    assert "<script>alert(1)</script>" in (attack.text_content(".codeml-submission h1") or "")
+    dash = _open(browser, f"{site}/book/dashboard.html", errors, foreign)
+    assert dash.is_visible("svg.codeml-chart")
+    dash.screenshot(path=str(SHOTS / "dashboard.png"), full_page=True)
+    assert errors == [] and foreign == []

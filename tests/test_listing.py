@@ -1,0 +1,397 @@
+"""The poster listing, per-submission pages and dashboard, from a real book build.
+
+One session-scoped build (``jupyter-book build -W``) of a temporary root holding
+the repository's ``_config.yml``, ``_toc.yml`` and ``book/`` plus generated
+submissions whose results are written by ``codeml-repro run``. The security
+and browser tests use the same build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+import yaml
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+REPO = Path(__file__).resolve().parents[1]
+PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+XSS = "<script>alert(1)</script> <img src=x onerror=alert(1)>"
+MYST = (
+    "```{raw} html\n<script>alert('raw')</script>\n```\n\n```{eval-rst}\n.. raw:: html\n\n   <b>rst</b>\n```"
+)
+MARKER_NAME = "executed-by-build.marker"
+
+# slug -> (title, cells, claims, session)
+CASES: dict[str, tuple[str, list[str], list[dict[str, Any]], str | None]] = {
+    "alpha": (
+        "Alpha: a reproduced paper",
+        [
+            "from codeml_repro.record import record\nprint('hello from alpha')\nrecord('accuracy', 0.95)",
+            "from IPython.display import Image\nimport base64\n"
+            f"Image(data=base64.b64decode('{PNG_1PX}'), format='png')",
+        ],
+        [{"name": "accuracy", "expected": 0.95, "rel_tol": 0.01, "description": "Table 2"}],
+        "Poster session A",
+    ),
+    "beta": ("Beta: runs, claims nothing", ["x = 1 + 1\nx"], [], "Poster session B"),
+    "gamma": ("Gamma: raises", ["y = 2", "1 / 0"], [], None),
+    "delta": (
+        "Delta: numbers differ",
+        ["from codeml_repro.record import record\nrecord('loss', 0.5)"],
+        [{"name": "loss", "expected": 0.9, "abs_tol": 0.01, "description": "Figure 3"}],
+        None,
+    ),
+    "epsilon": (
+        "Epsilon: used to reproduce",
+        ["from codeml_repro.record import record\nrecord('score', 1.0)"],
+        [{"name": "score", "expected": 1.0, "abs_tol": 0.001, "description": "Section 4"}],
+        None,
+    ),
+}
+
+
+def write_submission(
+    root: Path,
+    slug: str,
+    title: str,
+    cells: list[str],
+    claims: list[dict[str, Any]] | None = None,
+    session: str | None = None,
+    extra: dict[str, Any] | None = None,
+    notebook: Any = None,
+) -> Path:
+    """submissions/<slug>/ with a submission.yml and an artifact notebook."""
+    folder = root / "submissions" / slug
+    folder.mkdir(parents=True, exist_ok=True)
+    spec: dict[str, Any] = {
+        "title": title,
+        "authors": [
+            {
+                "name": f"Ada {slug.title()}",
+                "affiliation": f"{slug.title()} University",
+                "url": "https://example.org/ada",
+            },
+            {"name": "Grace Coauthor"},
+        ],
+        "abstract": f"We study {slug}.\n\nSecond paragraph of {slug}.",
+        "links": {
+            "openreview": f"https://openreview.net/forum?id={slug}",
+            "code": "https://example.org/code",
+        },
+        "claims": claims or [],
+    }
+    if session:
+        spec["session"] = session
+    spec.update(extra or {})
+    (folder / "submission.yml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    nb = notebook or new_notebook(cells=[new_code_cell(c) for c in cells])
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata.setdefault("kernelspec", kernel)
+    nbformat.write(nb, folder / "artifact.ipynb")
+    return folder
+
+
+def copy_book(root: Path) -> None:
+    """The repository's book sources into ``root`` (missing toc files get a stub)."""
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(REPO / name, root / name)
+    shutil.copytree(REPO / "book", root / "book", ignore=shutil.ignore_patterns("_build", "generated"))
+    toc = (REPO / "_toc.yml").read_text(encoding="utf-8")
+    for doc in re.findall(r"(?:root|file):\s*(\S+)", toc):
+        if not any((root / f"{doc}{ext}").exists() for ext in (".md", ".ipynb", ".rst")):
+            (root / f"{doc}.md").parent.mkdir(parents=True, exist_ok=True)
+            (root / f"{doc}.md").write_text(f"# {Path(doc).name}\n\nNot written yet.\n", encoding="utf-8")
+
+
+def run_cli(root: Path, *slugs: str) -> None:
+    exe = shutil.which("codeml-repro")
+    cmd = [exe] if exe else [sys.executable, "-m", "codeml_repro.cli"]
+    args = [*cmd, "run", *slugs, "--root", str(root), "--sandbox", "off", "--env", "current", "--jobs", "2"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, f"codeml-repro run failed:\n{proc.stdout}\n{proc.stderr}"
+
+
+def build_book(root: Path, out: Path | None = None) -> Path:
+    """``jupyter-book build root -W``; returns the HTML directory."""
+    args = ["jupyter-book", "build", str(root), "-W", "--keep-going"]
+    if out is not None:
+        args += ["--path-output", str(out)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, f"book build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
+    return (out or root) / "_build" / "html"
+
+
+def make_runs(root: Path) -> None:
+    """Real results: all cases once; epsilon changed and run again (regressed)."""
+    for slug, (title, cells, claims, session) in CASES.items():
+        write_submission(root, slug, title, cells, claims, session)
+    run_cli(root)
+    title, _, claims, _ = CASES["epsilon"]
+    write_submission(
+        root, "epsilon", title, ["from codeml_repro.record import record\nrecord('score', 0.2)"], claims
+    )
+    run_cli(root, "epsilon")
+    write_submission(root, "zeta", "Zeta: never run", ["print('never')"])
+
+
+def attack_notebook(marker: Path) -> Any:
+    """An executed-looking notebook with unsafe outputs and forced-execution metadata."""
+    code = new_code_cell(f"open({str(marker)!r}, 'w').write('ran')")
+    code.outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={
+                "text/html": "<script>alert('html-out')</script><b id='live-html'>bold</b>",
+                "application/javascript": "alert('js-out')",
+                "image/svg+xml": "<svg xmlns='http://www.w3.org/2000/svg'><script>alert('svg-out')</script></svg>",
+                "application/vnd.jupyter.widget-view+json": {"model_id": "abc", "version_major": 2},
+            },
+        ),
+        nbformat.v4.new_output("stream", name="stdout", text="<script>alert('stream')</script>\n"),
+        nbformat.v4.new_output(
+            "error",
+            ename="ValueError",
+            evalue="bad <b>",
+            traceback=["\x1b[0;31mValueError\x1b[0m: <script>alert('tb')</script>"],
+        ),
+        nbformat.v4.new_output("display_data", data={"image/png": PNG_1PX, "text/plain": "<Figure>"}),
+    ]
+    code.execution_count = 1
+    nb = new_notebook(cells=[new_markdown_cell("<script>alert('md')</script>\n" + MYST), code])
+    nb.metadata["mystnb"] = {"execution_mode": "force"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def add_attack(root: Path) -> Path:
+    """The malicious submission and a recorded result for it (not run: its outputs are crafted)."""
+    from codeml_repro.result import ErrorInfo, Result, Status
+    from codeml_repro.store import ResultStore
+
+    marker = root / MARKER_NAME
+    nb = attack_notebook(marker)
+    write_submission(
+        root,
+        "xss",
+        f"Attack {XSS}",
+        [],
+        session=XSS,
+        notebook=nb,
+        extra={
+            "authors": [{"name": XSS, "affiliation": "```{raw} html\n<script>alert(2)</script>\n```"}],
+            "abstract": f"{XSS}\n\n{MYST}",
+            "claims": [{"name": "acc", "expected": 1.0, "description": XSS}],
+        },
+    )
+    result = Result(
+        slug="xss",
+        status=Status.FAILED,
+        badges=["available"],
+        duration_s=1.0,
+        error=ErrorInfo(type="ValueError", message=XSS, cell=1),
+        finished_at="2025-01-01T00:00:00Z",
+        environment={"python": XSS},
+        notebook="results/notebooks/xss.ipynb",
+    )
+    ResultStore(root).write(result, notebook=nbformat.writes(nb).encode())
+    return marker
+
+
+@pytest.fixture(scope="session")
+def book(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Build once: {"root": ..., "html": ..., "marker": ...}."""
+    if shutil.which("jupyter-book") is None:
+        pytest.skip("jupyter-book is not installed")
+    root = tmp_path_factory.mktemp("book")
+    copy_book(root)
+    make_runs(root)
+    marker = add_attack(root)
+    return {"root": root, "html": build_book(root), "marker": marker}
+
+
+class _Cards(HTMLParser):
+    """Collects the ids and classes of the poster cards, in document order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cards: list[tuple[str, list[str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        classes = (found.get("class") or "").split()
+        if tag == "div" and "codeml-card" in classes:
+            self.cards.append(((found.get("id") or "").removeprefix("poster-"), classes))
+
+
+def read(html: Path, rel: str) -> str:
+    return (html / rel).read_text(encoding="utf-8")
+
+
+def cards(text: str) -> list[tuple[str, list[str]]]:
+    parser = _Cards()
+    parser.feed(text)
+    return parser.cards
+
+
+def test_listing_has_one_card_per_submission_sorted_by_title(book: dict[str, Path]) -> None:
+    found = cards(read(book["html"], "book/posters.html"))
+    slugs = [slug for slug, _ in found]
+    assert sorted(slugs) == sorted([*CASES, "zeta", "xss"])
+    titles = {**{k: v[0] for k, v in CASES.items()}, "zeta": "Zeta: never run", "xss": f"Attack {XSS}"}
+    assert slugs == sorted(slugs, key=lambda s: titles[s].casefold())
+
+
+def test_cards_carry_status_and_tiers_from_real_results(book: dict[str, Path]) -> None:
+    found = dict(cards(read(book["html"], "book/posters.html")))
+    expected = {
+        "alpha": ("reproduced", "reproduced"),
+        "beta": ("functional", "functional"),
+        "gamma": ("failed", "available"),
+        "delta": ("not_reproduced", "functional"),
+        "epsilon": ("not_reproduced", "functional"),
+        "zeta": ("pending", "available"),
+    }
+    for slug, (status, top) in expected.items():
+        assert f"codeml-status-{status}" in found[slug], slug
+        assert f"codeml-top-{top}" in found[slug], slug
+
+
+def test_card_content(book: dict[str, Path]) -> None:
+    text = read(book["html"], "book/posters.html")
+    card = text.split('id="poster-alpha"', 1)[1].split('id="poster-', 1)[0]
+    for piece in (
+        "Alpha: a reproduced paper",
+        "Ada Alpha",
+        "(Alpha University)",
+        "Grace Coauthor",
+        "Poster session A",
+        "https://openreview.net/forum?id=alpha",
+        ">OpenReview<",
+        "Results Reproduced",
+        'href="posters/alpha.html"',
+    ):
+        assert piece in card, piece
+    assert "codeml-listing.js" in text and "codeml-listing.css" in text
+
+
+def test_no_external_requests_from_listing_assets(book: dict[str, Path]) -> None:
+    js = read(book["html"], "_static/codeml-listing.js")
+    css = read(book["html"], "_static/codeml-listing.css")
+    assert "http" not in js and "http" not in css
+    assert "innerHTML" not in js
+
+
+def test_submission_page_reproduced(book: dict[str, Path]) -> None:
+    page = read(book["html"], "book/posters/alpha.html")
+    for piece in (
+        "<h1>Alpha: a reproduced paper</h1>",
+        "We study alpha.",
+        "Second paragraph of alpha.",
+        "<code>accuracy</code>",
+        "Table 2",
+        "0.95",
+        "relative 0.01",
+        "codeml-claim-pass",
+        "hello from alpha",
+        "data:image/png;base64,",
+        "Download the executed notebook",
+        "img.shields.io/endpoint?url=",
+        "/badges/alpha.json",
+        "/badges/alpha.svg",
+        "All posters",
+    ):
+        assert piece in page, piece
+    assert "&lt;span" not in page and "&amp;" not in page.split('id="embed"')[0]  # no double escaping
+    assert 'href="../../notebooks/alpha.ipynb"' in page
+    assert 'src="../../badges/alpha-tiers.svg"' in page
+    nb = json.loads(read(book["html"], "notebooks/alpha.ipynb"))
+    assert nb["cells"][0]["outputs"], "the copied notebook is the executed one"
+
+
+def test_submission_page_failed_shows_error_cell(book: dict[str, Path]) -> None:
+    page = read(book["html"], "book/posters/gamma.html")
+    assert "<code>ZeroDivisionError</code>" in page
+    assert 'href="#nb-cell-1"' in page and 'id="nb-cell-1"' in page
+    assert "codeml-nb-error" in page
+    assert "\x1b" not in page and "[0;31m" not in page
+
+
+def test_submission_page_history_marks_regression(book: dict[str, Path]) -> None:
+    page = read(book["html"], "book/posters/epsilon.html")
+    history = page.split('id="history"', 1)[1].split("</section>", 1)[0]
+    assert history.count("<tr>") == 3  # header + two runs
+    assert "regressed" in history and "codeml-regressed-note" in history
+    assert "codeml-claim-fail" in page
+    listing = read(book["html"], "book/posters.html")
+    assert "regressed" in listing.split('id="poster-epsilon"', 1)[1].split('id="poster-', 1)[0]
+
+
+def test_pending_submission_page(book: dict[str, Path]) -> None:
+    page = read(book["html"], "book/posters/zeta.html")
+    assert "has not been run yet" in page and "No runs recorded yet" in page
+    assert "No executed notebook recorded yet" in page
+
+
+def test_badges_published_beside_html(book: dict[str, Path]) -> None:
+    badges = book["html"] / "badges"
+    for slug, status in (("alpha", "reproduced"), ("zeta", "pending"), ("delta", "not reproduced")):
+        endpoint = json.loads((badges / f"{slug}.json").read_text(encoding="utf-8"))
+        assert endpoint["schemaVersion"] == 1 and endpoint["message"] == status
+        assert (badges / f"{slug}.svg").read_text(encoding="utf-8").startswith("<svg")
+
+
+def test_dashboard(book: dict[str, Path]) -> None:
+    page = read(book["html"], "book/dashboard.html")
+    assert "Last run: 20" in page
+    assert "<svg" in page and "codeml-chart" in page
+    for piece in (
+        "Alpha: a reproduced paper",
+        "Zeta: never run",
+        "not reproduced",
+        "regressed",
+        'href="posters/alpha.html"',
+        "Results Reproduced",
+    ):
+        assert piece in page, piece
+    table = page.split("codeml-status-counts", 1)[1].split("</table>", 1)[0]
+    assert re.search(r"<p>reproduced</p></td>\s*<td><p>1</p>", table), table
+
+
+def test_build_without_results_is_all_pending(tmp_path: Path) -> None:
+    """No results/: every card is pending and the -W build passes (built in a fresh root)."""
+    if os.environ.get("CODEML_SKIP_SECOND_BUILD"):
+        pytest.skip("CODEML_SKIP_SECOND_BUILD is set")
+    copy_book(tmp_path)
+    write_submission(tmp_path, "only", "Only paper", ["print(1)"])
+    html = build_book(tmp_path)
+    found = cards(read(html, "book/posters.html"))
+    assert [(s, "codeml-status-pending" in c) for s, c in found] == [("only", True)]
+    assert "Last run: never" in read(html, "book/dashboard.html")
+    assert json.loads(read(html, "badges/only.json"))["message"] == "pending"
+
+
+def test_changed_inputs_make_a_result_pending(tmp_path: Path) -> None:
+    """The book shows ``pending`` once a submission's files change after its last run."""
+    from codeml_repro.result import Result, Status
+    from codeml_repro.skipkey import inputs_key
+    from codeml_repro.sphinx.listing import load_entries
+    from codeml_repro.store import ResultStore
+
+    folder = write_submission(tmp_path, "paper", "Paper", ["print(1)"])
+    key = inputs_key(folder, folder / "artifact.ipynb")
+    ResultStore(tmp_path).write(Result(slug="paper", status=Status.FUNCTIONAL, inputs_key=key))
+    (entry,) = load_entries(tmp_path)
+    assert (entry.status, entry.stale) == (Status.FUNCTIONAL, False)
+    write_submission(tmp_path, "paper", "Paper", ["print(2)"])
+    (entry,) = load_entries(tmp_path)
+    assert (entry.status, entry.stale, entry.result is not None) == (Status.PENDING, True, True)
