@@ -38,11 +38,14 @@ def main() -> None:
     idle = make_root(1, "x = 1", prefix="idle")
     common = ["--sandbox", "off", "--env", "current", "--jobs", "1", "--force"]
     base_mb, _ = peak_rss(cli("run", "--root", str(idle), *common))
-    mb, seconds = peak_rss(cli("run", "--root", str(root), *common, "--max-output-bytes", str(args.cap),
-                               "--timeout", "120"))
+    mb, seconds = peak_rss(
+        cli("run", "--root", str(root), *common, "--max-output-bytes", str(args.cap), "--timeout", "120")
+    )
     print(f"\nrunner peak RSS, trivial notebook:           {base_mb:7.1f} MB")
-    print(f"runner peak RSS, endless print (cap {args.cap / 1e6:g} MB): {mb:7.1f} MB "
-          f"(ratio {mb / base_mb:.2f}x, stopped after {seconds:.1f} s; target < 300 MB)")
+    print(
+        f"runner peak RSS, endless print (cap {args.cap / 1e6:g} MB): {mb:7.1f} MB "
+        f"(ratio {mb / base_mb:.2f}x, stopped after {seconds:.1f} s; target < 300 MB)"
+    )
     status = subprocess.run(cli("status", "--root", str(root)), capture_output=True, text=True)
     print(status.stdout)
     for path in (root, idle):

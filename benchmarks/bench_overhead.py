@@ -29,18 +29,29 @@ def main() -> None:
     nb = next((root / "submissions").glob("*/artifact.ipynb"))
     out = Path(tempfile.mkdtemp()) / "out.ipynb"
     rows = {
-        "nbclient (python -c)": median_of(args.runs, lambda: timed([sys.executable, "-c", NBCLIENT, str(nb), str(out)])),
-        "papermill CLI": median_of(args.runs, lambda: timed(["papermill", "-k", "python3", str(nb), str(out)])),
+        "nbclient (python -c)": median_of(
+            args.runs, lambda: timed([sys.executable, "-c", NBCLIENT, str(nb), str(out)])
+        ),
+        "papermill CLI": median_of(
+            args.runs, lambda: timed(["papermill", "-k", "python3", str(nb), str(out)])
+        ),
         "codeml-repro run --sandbox off": median_of(
-            args.runs, lambda: timed(cli("run", "--root", str(root), "--force", "--sandbox", "off", "--env", "current"))
+            args.runs,
+            lambda: timed(cli("run", "--root", str(root), "--force", "--sandbox", "off", "--env", "current")),
         ),
     }
     if shutil.which("bwrap"):
         rows["codeml-repro run --sandbox required"] = median_of(
             args.runs,
-            lambda: timed(cli("run", "--root", str(root), "--force", "--sandbox", "required", "--env", "current")),
+            lambda: timed(
+                cli("run", "--root", str(root), "--force", "--sandbox", "required", "--env", "current")
+            ),
         )
-    report(f"overhead, one trivial notebook (median of {args.runs} whole-process runs)", rows, "nbclient (python -c)")
+    report(
+        f"overhead, one trivial notebook (median of {args.runs} whole-process runs)",
+        rows,
+        "nbclient (python -c)",
+    )
     shutil.rmtree(root, ignore_errors=True)
 
 

@@ -20,8 +20,12 @@ def papermill_loop(root: Path) -> float:
     out = Path(tempfile.mkdtemp())
     start = time.perf_counter()
     for nb in sorted((root / "submissions").glob("*/artifact.ipynb")):
-        subprocess.run(["papermill", "-k", "python3", str(nb), str(out / f"{nb.parent.name}.ipynb")],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            ["papermill", "-k", "python3", str(nb), str(out / f"{nb.parent.name}.ipynb")],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     return time.perf_counter() - start
 
 
@@ -38,7 +42,9 @@ def main() -> None:
         "codeml-repro --jobs 2": median_of(args.runs, lambda: timed(cli(*base, "--jobs", "2"))),
     }
     report(f"throughput, 8 x sleep(1.5) (median of {args.runs})", rows, "codeml-repro --jobs 1")
-    print(f"  --jobs 2 / papermill loop = {rows['codeml-repro --jobs 2'] / rows['papermill loop (serial)']:.2f}")
+    print(
+        f"  --jobs 2 / papermill loop = {rows['codeml-repro --jobs 2'] / rows['papermill loop (serial)']:.2f}"
+    )
     shutil.rmtree(root, ignore_errors=True)
 
 

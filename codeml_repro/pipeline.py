@@ -6,6 +6,7 @@ returns a :class:`Result` for every outcome; only tool failures raise.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -249,10 +250,8 @@ def current_status(root: Path) -> tuple[list[Result], list[str]]:
     for folder in discover(root):
         result = store.read(folder.name)
         notebook = folder / "artifact.ipynb"
-        try:
+        with contextlib.suppress(ReproError):
             notebook = load_submission(folder).notebook_path
-        except ReproError:
-            pass
         if result is None or result.inputs_key != inputs_key(folder, notebook):
             result = pending_result(folder.name, previous=result)
         out.append(result)

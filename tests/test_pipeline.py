@@ -114,7 +114,8 @@ def test_examples_via_cli_then_skip(examples_root: Path) -> None:
     args = ["--root", str(examples_root), "--sandbox", "off"]
     first = _cli("run", *args)
     assert first.returncode == 0, first.stderr
-    statuses = {r["slug"]: r["status"] for r in json.loads(_cli("status", "--json", "--root", str(examples_root)).stdout)}
+    listed = json.loads(_cli("status", "--json", "--root", str(examples_root)).stdout)
+    statuses = {r["slug"]: r["status"] for r in listed}
     assert statuses == {
         "example-digits-logreg": "reproduced",
         "example-lstsq-demo": "functional",
