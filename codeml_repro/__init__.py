@@ -9,5 +9,5 @@ from __future__ import annotations
 
 from codeml_repro.record import record
 
-__all__ = ["record", "__version__"]
+__all__ = ["__version__", "record"]
 __version__ = "0.1.0"

@@ -1,0 +1,111 @@
+"""Shared helpers for the runner, sandbox and environment tests."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import psutil
+from nbformat.v4 import new_code_cell, new_notebook
+
+from codeml_repro.policy import RunPolicy
+from codeml_repro.runner import Execution, execute
+from codeml_repro.sandbox import MARKER_VAR
+from codeml_repro.submission import Submission, SubmissionSpec
+
+NOTEBOOKS = Path(__file__).parent / "notebooks"
+
+
+def make_submission(
+    folder: Path,
+    notebook: str | list[str],
+    *,
+    parameters: dict[str, Any] | None = None,
+    requirements: str | None = None,
+) -> Submission:
+    """A submission in ``folder`` from a fixture notebook name or a list of code cells."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(notebook, str):
+        shutil.copyfile(NOTEBOOKS / f"{notebook}.ipynb", folder / "artifact.ipynb")
+    else:
+        nb = new_notebook(cells=[new_code_cell(src) for src in notebook])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, folder / "artifact.ipynb")
+    artifact: dict[str, Any] = {"notebook": "artifact.ipynb", "parameters": parameters or {}}
+    if requirements is not None:
+        (folder / "requirements.txt").write_text(requirements)
+        artifact["requirements"] = "requirements.txt"
+    spec = SubmissionSpec(title="Test", authors=[{"name": "Tester"}], artifact=artifact)
+    return Submission(folder.name, folder, spec)
+
+
+def run(sub: Submission, *, timeout_s: float = 20, **policy: Any) -> Execution:
+    """Execute with small budgets; unsandboxed unless ``sandbox=`` says otherwise."""
+    settings: dict[str, Any] = {"sandbox": "off", "cell_timeout_s": 10, "env": "current"}
+    settings.update(policy)
+    ex = execute(sub, RunPolicy(**settings), timeout_s=timeout_s)
+    assert ex.run_id and leftover_processes(ex.run_id) == [], "a process of the run survived it"
+    return ex
+
+
+def leftover_processes(run_id: str | None = None) -> list[psutil.Process]:
+    """Processes of a run (or of any run) that are still alive; they carry the run marker."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            value = proc.environ().get(MARKER_VAR)
+            if value and run_id in (None, value) and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def outputs_text(ex: Execution) -> str:
+    """All text outputs of the executed notebook, joined."""
+    parts = []
+    for cell in ex.notebook.cells:
+        for out in cell.get("outputs", []):
+            parts.append(out.get("text", "") or str(out.get("data", {}).get("text/plain", "")))
+    return "".join(parts)
+
+
+def recorded(ex: Execution) -> dict[str, Any]:
+    """Values recorded with codeml_repro.record, by name."""
+    values = {}
+    for cell in ex.notebook.cells:
+        for out in cell.get("outputs", []):
+            scrap = out.get("data", {}).get("application/scrapbook.scrap.json+json")
+            if scrap:
+                values[scrap["name"]] = scrap["data"]
+    return values
+
+
+class PeakRss:
+    """Samples this process's resident memory while a block runs."""
+
+    def __init__(self) -> None:
+        self.base = psutil.Process().memory_info().rss
+        self.peak = self.base
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        proc = psutil.Process()
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, proc.memory_info().rss)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def growth_mb(self) -> float:
+        return (self.peak - self.base) / 1e6

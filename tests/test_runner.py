@@ -1,0 +1,126 @@
+"""The runner classifies every outcome from the exception and the kernel, with real kernels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from codeml_repro.result import ErrorInfo
+from tests.runner_helpers import PeakRss, make_submission, outputs_text, recorded, run
+
+
+def test_passing_notebook_completes(tmp_path: Path) -> None:
+    ex = run(make_submission(tmp_path / "passing", "passing"))
+    assert ex.outcome == "completed"
+    assert ex.error is None
+    assert recorded(ex) == {"total": 45}
+    assert ex.sandbox == "off"
+    assert ex.environment["env_kind"] == "current"
+    assert ex.environment["python"]
+    assert "ipykernel" in ex.environment["packages"]
+
+
+def test_raising_cell_reports_kernel_ename_and_author_index(tmp_path: Path) -> None:
+    # parameters are injected after the "parameters" cell: the author's indices stay.
+    ex = run(make_submission(tmp_path / "raises", "raises", parameters={"x": 2}))
+    assert ex.outcome == "failed"
+    assert ex.error == ErrorInfo(type="ZeroDivisionError", message="division by zero", cell=3)
+    assert not any("codeml_repro_index" in c.metadata for c in ex.notebook.cells)
+
+
+def test_raising_cell_index_without_parameters_cell(tmp_path: Path) -> None:
+    # no "parameters" tag: papermill injects at the top; the index is still the author's.
+    ex = run(make_submission(tmp_path / "top", ["a = 1", "raise KeyError('k')"], parameters={"a": 2}))
+    assert ex.error is not None
+    assert (ex.outcome, ex.error.type, ex.error.cell) == ("failed", "KeyError", 1)
+
+
+def test_infinite_loop_hits_whole_run_budget(tmp_path: Path) -> None:
+    ex = run(make_submission(tmp_path / "loop", "infinite_loop"), timeout_s=5)
+    assert ex.outcome == "timeout"
+    assert ex.error is not None and ex.error.type == "RunTimeout" and ex.error.cell == 0
+    assert ex.duration_s < 12
+
+
+def test_sleep_past_cell_timeout(tmp_path: Path) -> None:
+    ex = run(make_submission(tmp_path / "sleep", "sleep_cell"), cell_timeout_s=2)
+    assert ex.outcome == "timeout"
+    assert ex.error is not None and ex.error.type == "CellTimeout" and ex.error.cell == 0
+    assert ex.duration_s < 10
+
+
+def test_loop_ignoring_sigint_is_stopped(tmp_path: Path) -> None:
+    ex = run(make_submission(tmp_path / "sigint", "ignore_sigint"), cell_timeout_s=2)
+    assert ex.outcome == "timeout"
+    assert ex.duration_s < 10
+
+
+def test_slow_cells_add_up_past_whole_run_budget(tmp_path: Path) -> None:
+    # 8 cells of 1.5 s, each within the 2 s cell budget; the 5 s whole-run budget stops them.
+    ex = run(make_submission(tmp_path / "slow", "slow_cells"), timeout_s=5, cell_timeout_s=2)
+    assert ex.outcome == "timeout"
+    assert ex.error is not None and ex.error.type == "RunTimeout"
+    assert ex.error.cell is not None and 1 <= ex.error.cell <= 4
+    assert ex.duration_s < 10
+
+
+@pytest.mark.parametrize("fixture", ["os_exit", "segfault"])
+def test_kernel_death(tmp_path: Path, fixture: str) -> None:
+    ex = run(make_submission(tmp_path / fixture, fixture))
+    assert ex.outcome == "kernel_died"
+    assert ex.error is not None and ex.error.type == "KernelDied" and ex.error.cell == 0
+    expected = "code 1" if fixture == "os_exit" else "SIGSEGV"
+    assert expected in ex.error.message
+
+
+def test_endless_print_hits_output_cap_with_bounded_memory(tmp_path: Path) -> None:
+    sub = make_submission(tmp_path / "print", "endless_print")
+    with PeakRss() as rss:
+        ex = run(sub, timeout_s=15, max_output_bytes=1_000_000)
+    assert ex.outcome == "output_limit"
+    assert ex.output_truncated
+    assert ex.error is not None and ex.error.type == "OutputLimit" and ex.error.cell == 0
+    assert len(outputs_text(ex)) <= 1_000_000 + 200
+    assert "output stopped" in outputs_text(ex)
+    # bounded by one iopub message (ipykernel batches 0.2 s of prints, ~20 MB here), not by the run
+    assert rss.growth_mb < 200, f"runner memory grew by {rss.growth_mb:.0f} MB"
+    assert ex.duration_s < 10
+
+
+def test_parameters_with_quotes_and_newlines(tmp_path: Path) -> None:
+    text = "it's \"quoted\"\nnext line \\ backslash '''triple'''"
+    ex = run(make_submission(tmp_path / "params", "params", parameters={"text": text, "number": 3}))
+    assert ex.outcome == "completed"
+    assert recorded(ex) == {"text": text, "number": 3}
+
+
+def test_kernelspec_naming_a_missing_kernel_still_runs(tmp_path: Path) -> None:
+    ex = run(make_submission(tmp_path / "ks", "bad_kernelspec"))
+    assert ex.outcome == "completed"
+    assert recorded(ex) == {"ok": 1}
+
+
+def test_scratch_copy_is_used_and_removed(tmp_path: Path) -> None:
+    cell = "import os\nopen('made.txt', 'w').write('x')\nprint(os.getcwd())"
+    sub = make_submission(tmp_path / "scratch", [cell])
+    ex = run(sub)
+    assert ex.outcome == "completed"
+    cwd = Path(outputs_text(ex).strip())
+    assert cwd != sub.folder and not cwd.exists()
+    assert not (sub.folder / "made.txt").exists()
+
+
+def test_secrets_are_not_passed_even_without_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_secret")
+    ex = run(make_submission(tmp_path / "env", ["import os\nprint(os.environ.get('GITHUB_TOKEN'))"]))
+    assert outputs_text(ex).strip() == "None"
+
+
+def test_parallel_runs_do_not_collide(tmp_path: Path) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    subs = [make_submission(tmp_path / f"p{i}", "passing") for i in range(3)]
+    with ProcessPoolExecutor(max_workers=3) as pool:
+        outcomes = [ex.outcome for ex in pool.map(run, subs)]
+    assert outcomes == ["completed"] * 3
