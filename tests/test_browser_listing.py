@@ -8,63 +8,28 @@ makes no request off the local server; saves screenshots under
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.test_listing import REPO, book  # noqa: F401  (session fixture shared with the listing tests)
+from tests.browser import SCREENSHOTS, chromium, needs_chromium, serve
+from tests.test_listing import book  # noqa: F401  (session fixture shared with the listing tests)
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SHOTS = REPO / "artifacts" / "screenshots"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium"),
-]
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 
 @pytest.fixture(scope="module")
 def site(book: dict[str, Path]) -> Iterator[str]:  # noqa: F811
-    handler = functools.partial(_Quiet, directory=str(book["html"]))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(book["html"]) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 def _visible(page: Any) -> list[str]:
@@ -120,8 +85,8 @@ def test_filter_by_tier_and_text(browser: Any, site: str) -> None:
     assert _visible(page) == everyone
 
     assert page.evaluate("window.__xss === undefined")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "posters.png"), full_page=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "posters.png"), full_page=True)
     assert errors == [] and foreign == []
 
 
@@ -141,11 +106,11 @@ def test_submission_page_and_dashboard_render(browser: Any, site: str) -> None:
     assert page.text_content(".codeml-submission h1") == "Alpha: a reproduced paper"
     assert page.is_visible(".codeml-claim-pass")
     assert page.evaluate("document.querySelector('.codeml-tiers-img').naturalWidth") > 0
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "submission-alpha.png"), full_page=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "submission-alpha.png"), full_page=True)
     attack = _open(browser, f"{site}/book/posters/xss.html", errors, foreign)
     assert "<script>alert(1)</script>" in (attack.text_content(".codeml-submission h1") or "")
     dash = _open(browser, f"{site}/book/dashboard.html", errors, foreign)
     assert dash.is_visible("svg.codeml-chart")
-    dash.screenshot(path=str(SHOTS / "dashboard.png"), full_page=True)
+    dash.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
     assert errors == [] and foreign == []
