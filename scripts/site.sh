@@ -9,6 +9,5 @@ if ! command -v bwrap >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap
 fi
 codeml-repro run
-codeml-repro status
 jupyter-book build . -W --keep-going
 echo "book: $(pwd)/_build/html/index.html"
