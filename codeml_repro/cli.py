@@ -93,7 +93,7 @@ def cli() -> None:
     """Run CODEML artifact notebooks, check the claimed numbers, record badges."""
 
 
-@cli.command()
+@cli.command(short_help="Check submissions without running them.")
 @click.argument("slugs", nargs=-1)
 @root_option
 @_one_line_errors
@@ -116,7 +116,7 @@ def validate(slugs: tuple[str, ...], root: Path) -> None:
     sys.exit(1 if bad else 0)
 
 
-@cli.command()
+@cli.command(short_help="Run artifact notebooks and record results.")
 @click.argument("slugs", nargs=-1)
 @root_option
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
@@ -151,7 +151,7 @@ def run(slugs: tuple[str, ...], root: Path, jobs: int | None, force: bool, repea
     print_summary(report)
 
 
-@cli.command()
+@cli.command(short_help="Show the status of every submission.")
 @root_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array sorted by slug.")
 @_one_line_errors
@@ -169,7 +169,7 @@ def status(root: Path, as_json: bool) -> None:
         print_status_table(results)
 
 
-@cli.command()
+@cli.command(short_help="Scaffold a new submission.")
 @click.argument("slug")
 @root_option
 @click.option("--requirements", is_flag=True,
@@ -184,7 +184,7 @@ def new(slug: str, root: Path, requirements: bool) -> None:
                f"'codeml-repro check {folder}'")
 
 
-@cli.command()
+@cli.command(short_help="Check one submission as CI would, with advice.")
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @_policy_options
 @_one_line_errors
@@ -197,7 +197,7 @@ def check(path: Path, **policy_args: Any) -> None:
     sys.exit(0 if report.ok else 1)
 
 
-@cli.command()
+@cli.command(short_help="Combine results of CI shards.")
 @click.argument("dirs", nargs=-1, required=True,
                 type=click.Path(exists=True, file_okay=False, path_type=Path))
 @root_option
@@ -210,7 +210,7 @@ def merge(dirs: tuple[Path, ...], root: Path) -> None:
     click.echo(str(report))
 
 
-@cli.command()
+@cli.command(short_help="Print the JSON Schema of submission.yml.")
 @click.option("--write", is_flag=True, help="Write submission.schema.json into --root.")
 @root_option
 @_one_line_errors
