@@ -13,10 +13,11 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from codeml_repro.record import SCRAP_MIME
 from codeml_repro.result import ClaimResult
 from codeml_repro.submission import Claim
 
-SCRAP_MIMES = ("application/scrapbook.scrap.json+json", "application/scrapbook.scrap.text+json")
+SCRAP_MIMES = (SCRAP_MIME, "application/scrapbook.scrap.text+json")
 _NUMPY_WRAPPER = re.compile(r"^(?:np|numpy)\.(?:float|int|uint|bool_?|str_)\w*\((.*)\)$", re.S)
 _MISSING = object()
 
@@ -43,7 +44,10 @@ def _value_of(output: Mapping[str, Any]) -> Any:
         if mime in data:
             scrap = data[mime]
             if isinstance(scrap, str):
-                scrap = json.loads(scrap)
+                try:
+                    scrap = json.loads(scrap)
+                except ValueError:
+                    return _MISSING  # a malformed scrap is no recorded value
             return scrap.get("data") if isinstance(scrap, dict) else scrap
     plain = data.get("text/plain")
     if plain is None:
@@ -75,11 +79,14 @@ def matches(claim: Claim, observed: Any) -> bool:
     if _is_number(expected) and _is_number(observed):
         if claim.rel_tol is None and claim.abs_tol is None:
             return bool(observed == expected)
-        if not math.isfinite(float(observed)):
+        try:
+            value = float(observed)  # an int past float range raises OverflowError
+        except (OverflowError, ValueError):
             return False
-        return math.isclose(
-            float(observed), float(expected), rel_tol=claim.rel_tol or 0.0, abs_tol=claim.abs_tol or 0.0
-        )
+        if not math.isfinite(value):
+            return False
+        rel, tol = claim.rel_tol or 0.0, claim.abs_tol or 0.0
+        return math.isclose(value, float(expected), rel_tol=rel, abs_tol=tol)
     return type(observed) is type(expected) and bool(observed == expected)
 
 

@@ -35,8 +35,12 @@ class RunPolicy(BaseModel):
         return min(float(artifact_timeout), self.max_timeout_s)
 
     def budget_key(self) -> dict[str, object]:
-        """The part of the policy that changes outcomes (for the skip key)."""
-        return self.model_dump(exclude={"sandbox", "env"})
+        """The part of the policy that changes outcomes (for the skip key).
+
+        Isolation counts too: a result from ``--sandbox off`` must not stand in
+        for a sandboxed run.
+        """
+        return self.model_dump()
 
 
 def default_sandbox_mode() -> SandboxMode:

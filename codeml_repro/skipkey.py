@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -34,21 +35,37 @@ def _code_sources(notebook: Path) -> list[str]:
         return [hashlib.sha256(notebook.read_bytes()).hexdigest()] if notebook.is_file() else []
 
 
-def _other_files(folder: Path, notebook: Path) -> list[tuple[str, str]]:
+def _file_digest(path: Path) -> str:
+    """Content hash; a symlink is hashed as its target's name, never followed."""
+    if path.is_symlink():
+        return "symlink:" + os.readlink(path)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _other_files(folder: Path, skip: set[Path]) -> list[tuple[str, str]]:
     out = []
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if path == notebook or not path.is_file() or _IGNORED_DIRS.intersection(rel.parts):
-            continue
-        out.append((rel.as_posix(), hashlib.sha256(path.read_bytes()).hexdigest()))
-    return out
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if d not in _IGNORED_DIRS)
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if path not in skip:
+                out.append((path.relative_to(folder).as_posix(), _file_digest(path)))
+    return sorted(out)
 
 
-def inputs_key(folder: Path, notebook: Path) -> str:
-    """Hash of what the author controls: code, parameters, files."""
+def inputs_key(folder: Path, notebook: Path, spec: dict[str, Any] | None = None) -> str:
+    """Hash of what the author controls: code, parameters, claims, files.
+
+    ``spec`` is the run-relevant part of a loaded submission.yml (artifact and
+    claims): given it, editing a title or an abstract does not force a re-run.
+    """
+    skip = {notebook}
+    if spec is not None:
+        skip.add(folder / "submission.yml")
     payload: dict[str, Any] = {
         "code": _code_sources(notebook),
-        "files": _other_files(folder, notebook),  # submission.yml carries parameters & claims
+        "spec": spec,
+        "files": _other_files(folder, skip),
         "format": FORMAT_VERSION,
     }
     return _digest(payload)

@@ -79,15 +79,15 @@ class ResultStore:
         """The latest result, or None; a corrupt file is reported, not raised."""
         path = self.result_path(slug)
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
         except FileNotFoundError:
             return None
         except OSError as exc:
             self.problems.append(f"{path}: cannot read ({exc}); it will be replaced on the next run")
             return None
         try:
-            return Result.model_validate_json(text)
-        except ValidationError as exc:
+            return Result.model_validate_json(raw)
+        except ValidationError as exc:  # also bad UTF-8 and bad JSON
             self.problems.append(
                 f"{path}: corrupt result ({exc.errors()[0]['msg']}); it will be replaced on the next run"
             )
@@ -109,7 +109,7 @@ class ResultStore:
         if not path.is_file():
             return []
         records = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for n, line in enumerate(path.read_bytes().splitlines(), 1):
             if not line.strip():
                 continue
             try:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import difflib
 import json
+import keyword
+import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from codeml_repro.errors import SubmissionInvalid
 
@@ -24,6 +27,18 @@ MAX_TIMEOUT_S = 1800
 URL_RE = re.compile(r"^https?://[^\s<>\"']+$")
 
 Scalar = float | int | str | bool
+
+
+def _is_name(text: str) -> bool:
+    return text.isidentifier() and not keyword.iskeyword(text)
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 class _Strict(BaseModel):
@@ -77,9 +92,15 @@ class Artifact(_Strict):
     @classmethod
     def _identifiers(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key in value:
-            if not key.isidentifier():
+            if not _is_name(key):
                 raise ValueError(f"parameter name {key!r} is not a Python identifier")
-        json.dumps(value)
+            try:
+                json.dumps(value[key], allow_nan=False)
+            except (TypeError, ValueError):
+                kind = type(value[key]).__name__
+                raise ValueError(
+                    f"parameter {key!r} is a {kind}, not a JSON value (quote dates and times)"
+                ) from None
         return value
 
 
@@ -93,9 +114,19 @@ class Claim(_Strict):
     @field_validator("name")
     @classmethod
     def _identifier(cls, value: str) -> str:
-        if not value.isidentifier():
+        if not _is_name(value):
             raise ValueError(f"{value!r} is not a Python identifier")
         return value
+
+    @model_validator(mode="after")
+    def _number_when_tolerant(self) -> Claim:
+        expected = self.expected
+        if isinstance(expected, float) and not math.isfinite(expected):
+            raise ValueError("expected: must be a finite number")
+        if isinstance(expected, str) and (self.rel_tol is not None or self.abs_tol is not None):
+            hint = " (YAML reads 1e-3 as text: write 1.0e-3)" if _looks_numeric(expected) else ""
+            raise ValueError(f"expected: {expected!r} is text, but a tolerance needs a number{hint}")
+        return self
 
 
 class SubmissionSpec(_Strict):
@@ -131,6 +162,10 @@ class Submission:
     @property
     def notebook_path(self) -> Path:
         return self.folder / self.spec.artifact.notebook
+
+    def run_inputs(self) -> dict[str, Any]:
+        """The part of submission.yml a run depends on (for the skip key)."""
+        return self.spec.model_dump(mode="json", include={"artifact", "claims"})
 
     @property
     def requirements_path(self) -> Path | None:
@@ -213,8 +248,20 @@ def load_submission(folder: Path) -> Submission:
     return Submission(slug=folder.name, folder=folder, spec=spec)
 
 
+def check_no_symlinks(sub: Submission) -> None:
+    """Files are read on the host: a link could point anywhere on it."""
+    for dirpath, dirnames, filenames in os.walk(sub.folder, followlinks=False):
+        for name in [*dirnames, *filenames]:
+            path = Path(dirpath) / name
+            if path.is_symlink():
+                raise SubmissionInvalid(
+                    f"{path}: is a symbolic link; submissions must hold real files (copy it in)"
+                )
+
+
 def check_notebook(sub: Submission) -> None:
-    """The artifact exists, is JSON and is a valid nbformat v4 notebook."""
+    """No symlinks; the artifact exists, is JSON and is a valid nbformat v4 notebook."""
+    check_no_symlinks(sub)
     path = sub.notebook_path
     field = f"{sub.folder / SUBMISSION_FILE}: artifact.notebook"
     if not path.is_file():

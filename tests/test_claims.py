@@ -60,3 +60,12 @@ def test_tolerances(claim: Claim, observed: Any, ok: bool) -> None:
 def test_claim_never_recorded_fails() -> None:
     [result] = check_claims([Claim(name="missing", expected=1)], {"other": 1})
     assert not result.ok and not result.recorded and result.observed is None
+
+
+def test_hostile_recorded_values_do_not_crash() -> None:
+    broken = {"output_type": "display_data",
+              "data": {"application/scrapbook.scrap.json+json": "{not json"},
+              "metadata": {"scrapbook": {"name": "a"}}}
+    assert recorded_values([{"cell_type": "code", "outputs": [broken]}]) == {}
+    [huge] = check_claims([Claim(name="a", expected=1.0, rel_tol=0.1)], {"a": 10**400})
+    assert not huge.ok and huge.recorded

@@ -47,3 +47,17 @@ def test_key_changes_with_code_params_files_budgets(make_submission: MakeSubmiss
     assert params != reqs
     assert _key(folder, RunPolicy(cell_timeout_s=5)) != params
     assert _key(folder) == params
+
+
+def test_title_and_abstract_edits_do_not_rerun(make_submission: MakeSubmission) -> None:
+    folder = make_submission("cosmetic", "x = 1", spec={"abstract": "Old."})
+    before = _key(folder)
+    yml = folder / "submission.yml"
+    text = yml.read_text().replace("Old.", "A better abstract.")
+    yml.write_text(text.replace("Paper cosmetic", "New title"))
+    assert _key(folder) == before
+
+
+def test_sandbox_mode_is_part_of_the_key(make_submission: MakeSubmission) -> None:
+    folder = make_submission("iso", "x = 1")
+    assert _key(folder, RunPolicy(sandbox="off")) != _key(folder, RunPolicy(sandbox="required"))

@@ -92,3 +92,11 @@ def test_history_appends_and_skips_bad_lines(tmp_path: Path) -> None:
     history = store.history("p")
     assert [r.status for r in history] == [Status.REPRODUCED, Status.NOT_REPRODUCED]
     assert any("unreadable history line" in p for p in store.problems)
+
+
+def test_non_utf8_result_is_reported(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    store.results_dir.mkdir(parents=True)
+    store.result_path("bin").write_bytes(b"\xff\xfe\x00garbage")
+    assert store.read_all() == {}
+    assert "bin.json: corrupt result" in store.problems[0]

@@ -123,3 +123,22 @@ def test_repo_examples_are_valid() -> None:
         sub = load_submission(folder)
         check_notebook(sub)
         assert sub.spec.example
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("artifact: {parameters: {day: 2025-01-01}}\n", "parameter 'day' is a date, not a JSON value"),
+    ("artifact: {parameters: {class: 1}}\n", "parameter name 'class' is not a Python identifier"),
+    ("claims: [{name: a, expected: 1e-3, abs_tol: 0.1}]\n", "write 1.0e-3"),
+    ("claims: [{name: a, expected: .nan}]\n", "must be a finite number"),
+])
+def test_yaml_traps(make_submission: MakeSubmission, text: str, needle: str) -> None:
+    folder = make_submission("trap", "x = 1")
+    _write(folder, "title: T\nauthors: [{name: A}]\n" + text)
+    assert needle in _error(folder)
+
+
+def test_symlinks_are_rejected(make_submission: MakeSubmission) -> None:
+    folder = make_submission("links", "x = 1")
+    (folder / "data.csv").symlink_to("/etc/hostname")
+    message = _error(folder)
+    assert "data.csv: is a symbolic link" in message

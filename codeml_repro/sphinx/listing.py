@@ -68,10 +68,10 @@ def codeml_root(app: Any) -> Path:
 
 
 def _current_inputs(sub: Submission) -> str | None:
-    from codeml_repro.skipkey import inputs_key
+    from codeml_repro.pipeline import submission_inputs
 
     try:
-        return inputs_key(sub.folder, sub.notebook_path)
+        return submission_inputs(sub.folder, sub)
     except OSError:
         return None
 
