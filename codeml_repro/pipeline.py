@@ -37,6 +37,13 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def submission_inputs(folder: Path, sub: Submission | None) -> str:
+    """The inputs key of a folder, loaded or not (an invalid one hashes its raw files)."""
+    if sub is None:
+        return inputs_key(folder, folder / "artifact.ipynb")
+    return inputs_key(folder, sub.notebook_path, sub.run_inputs())
+
+
 @dataclass(frozen=True)
 class Planned:
     """A submission folder, loaded or not, with the keys of its inputs."""
@@ -63,8 +70,7 @@ def plan(folder: Path, policy: RunPolicy, *, check: bool = True) -> Planned:
             check_notebook(sub)
     except SubmissionInvalid as exc:
         problem = exc.message
-    notebook = sub.notebook_path if sub else folder / "artifact.ipynb"
-    inputs = inputs_key(folder, notebook)
+    inputs = submission_inputs(folder, sub)
     timeout = policy.effective_timeout(sub.spec.artifact.timeout if sub else None)
     key = skip_key(inputs, {**policy.budget_key(), "effective_timeout_s": timeout})
     return Planned(folder.name, folder, sub if problem is None else None, problem, inputs, key)
@@ -249,10 +255,10 @@ def current_status(root: Path) -> tuple[list[Result], list[str]]:
     out = []
     for folder in discover(root):
         result = store.read(folder.name)
-        notebook = folder / "artifact.ipynb"
+        sub = None
         with contextlib.suppress(ReproError):
-            notebook = load_submission(folder).notebook_path
-        if result is None or result.inputs_key != inputs_key(folder, notebook):
+            sub = load_submission(folder)
+        if result is None or result.inputs_key != submission_inputs(folder, sub):
             result = pending_result(folder.name, previous=result)
         out.append(result)
     return out, store.problems
