@@ -39,6 +39,9 @@ def _one_line_errors(func: F) -> F:
         except ReproError as exc:
             click.echo(f"error: {exc.message}", err=True)
             sys.exit(2)
+        except OSError as exc:  # a disk, permission or lock problem (filelock.Timeout is one)
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
 
@@ -185,14 +188,19 @@ def new(slug: str, root: Path, requirements: bool) -> None:
 
 
 @cli.command(short_help="Check one submission as CI would, with advice.")
-@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(path_type=Path))
+@root_option
 @_policy_options
 @_one_line_errors
-def check(path: Path, **policy_args: Any) -> None:
-    """Validate and run one submission as CI would, and explain the outcome."""
+def check(path: Path, root: Path, **policy_args: Any) -> None:
+    """Validate and run one submission as CI would, and explain the outcome.
+
+    PATH is the submission folder (or its submission.yml), relative to --root.
+    Nothing is written to results/.
+    """
     from codeml_repro.advice import check_path
 
-    report = check_path(path, _policy(**policy_args))
+    report = check_path(root / path, _policy(**policy_args))
     click.echo("\n".join(report.lines))
     sys.exit(0 if report.ok else 1)
 
@@ -216,9 +224,9 @@ def merge(dirs: tuple[Path, ...], root: Path) -> None:
 @_one_line_errors
 def schema(write: bool, root: Path) -> None:
     """Print (or write) the JSON Schema of submission.yml."""
-    from codeml_repro.schema import submission_schema
+    from codeml_repro.schema import schema_text
 
-    text = json.dumps(submission_schema(), indent=2) + "\n"
+    text = schema_text()
     if write:
         from codeml_repro.store import atomic_write
 
