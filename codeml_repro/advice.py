@@ -14,10 +14,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from codeml_repro.badges import TIER_LABELS, badges_for
-from codeml_repro.claims import describe_tolerance
+from codeml_repro.claims import describe_tolerance, is_number
 from codeml_repro.errors import SubmissionInvalid
 from codeml_repro.policy import RunPolicy
 from codeml_repro.result import ClaimResult, ErrorInfo, Result, Status
@@ -116,10 +115,6 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _claim_line(claim: ClaimResult) -> str:
     mark = "ok" if claim.ok else ("missing" if not claim.recorded else "FAIL")
     observed = repr(claim.observed) if claim.recorded else "never recorded"
@@ -131,7 +126,7 @@ def _claim_line(claim: ClaimResult) -> str:
 
 
 def _allowed_range(claim: ClaimResult) -> str:
-    if not _number(claim.expected) or (claim.rel_tol is None and claim.abs_tol is None):
+    if not is_number(claim.expected) or (claim.rel_tol is None and claim.abs_tol is None):
         return "exact match required"
     expected = float(claim.expected)
     margin = max((claim.rel_tol or 0.0) * abs(expected), claim.abs_tol or 0.0)
@@ -151,10 +146,10 @@ def _claim_advice(claim: ClaimResult) -> list[str]:
         f"claim '{name}' not reproduced: expected {claim.expected!r}, observed {claim.observed!r}, "
         f"tolerance {describe_tolerance(claim)} ({_allowed_range(claim)}"
     )
-    if _number(claim.expected) and not _number(claim.observed):
+    if is_number(claim.expected) and not is_number(claim.observed):
         kind = type(claim.observed).__name__
         return [f"{head})", f"the notebook recorded a {kind}, not a number: record the number itself"]
-    if _number(claim.expected) and _number(claim.observed) and math.isfinite(float(claim.observed)):
+    if is_number(claim.expected) and is_number(claim.observed) and math.isfinite(float(claim.observed)):
         diff = float(claim.observed) - float(claim.expected)
         rel = f", {abs(diff) / abs(float(claim.expected)):.2%}" if claim.expected else ""
         head += f"; off by {diff:+.6g}{rel}"

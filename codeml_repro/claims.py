@@ -69,14 +69,15 @@ def recorded_values(cells: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return values
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """A real number, not a bool (True == 1 in Python)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def matches(claim: Claim, observed: Any) -> bool:
     """Within tolerance for numbers; equal otherwise."""
     expected = claim.expected
-    if _is_number(expected) and _is_number(observed):
+    if is_number(expected) and is_number(observed):
         if claim.rel_tol is None and claim.abs_tol is None:
             return bool(observed == expected)
         try:
@@ -111,7 +112,8 @@ def check_claims(claims: Iterable[Claim], values: Mapping[str, Any]) -> list[Cla
     return out
 
 
-def describe_tolerance(claim: ClaimResult) -> str:
+def describe_tolerance(claim: Claim | ClaimResult) -> str:
+    """The tolerance in the words of submission.yml, e.g. 'rel_tol 0.01'."""
     parts = []
     if claim.rel_tol is not None:
         parts.append(f"rel_tol {claim.rel_tol:g}")

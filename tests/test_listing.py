@@ -300,7 +300,7 @@ def test_submission_page_reproduced(book: dict[str, Path]) -> None:
         "<code>accuracy</code>",
         "Table 2",
         "0.95",
-        "relative 0.01",
+        "rel_tol 0.01",
         "codeml-claim-pass",
         "hello from alpha",
         "data:image/png;base64,",
@@ -382,13 +382,14 @@ def test_build_without_results_is_all_pending(tmp_path: Path) -> None:
 
 def test_changed_inputs_make_a_result_pending(tmp_path: Path) -> None:
     """The book shows ``pending`` once a submission's files change after its last run."""
+    from codeml_repro.pipeline import submission_inputs
     from codeml_repro.result import Result, Status
-    from codeml_repro.skipkey import inputs_key
     from codeml_repro.sphinx.listing import load_entries
     from codeml_repro.store import ResultStore
+    from codeml_repro.submission import load_submission
 
     folder = write_submission(tmp_path, "paper", "Paper", ["print(1)"])
-    key = inputs_key(folder, folder / "artifact.ipynb")
+    key = submission_inputs(folder, load_submission(folder))
     ResultStore(tmp_path).write(Result(slug="paper", status=Status.FUNCTIONAL, inputs_key=key))
     (entry,) = load_entries(tmp_path)
     assert (entry.status, entry.stale) == (Status.FUNCTIONAL, False)

@@ -14,7 +14,7 @@ from typing import Any, TypeAlias
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
-from codeml_repro.badges import TIER_LABELS, TIERS, badges_for, message
+from codeml_repro.badges import TIER_LABELS, TIERS, message, top_tier
 from codeml_repro.result import Status
 from codeml_repro.sphinx.listing import (
     Entry,
@@ -89,8 +89,7 @@ def tiers_over_runs(entries: list[Entry]) -> list[tuple[str, Counter[str]]]:
         for entry in entries:
             done = [r for r in entry.history if r.finished_at and r.finished_at[:10] <= day]
             status = done[-1].status if done else Status.PENDING
-            tiers = badges_for(status)
-            counts[tiers[-1] if tiers else "none"] += 1
+            counts[top_tier(status)] += 1
         series.append((day, counts))
     return series
 

@@ -20,7 +20,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.osutil import relative_uri
 
-from codeml_repro.badges import TIER_LABELS, TIERS, badges_for, message
+from codeml_repro.badges import TIER_LABELS, TIERS, badges_for, message, top_tier
 from codeml_repro.result import Result, RunRecord, Status
 from codeml_repro.submission import Submission, SubmissionSpec
 
@@ -48,7 +48,7 @@ class Entry:
 
     @property
     def top_tier(self) -> str:
-        return self.tiers[-1] if self.tiers else "none"
+        return top_tier(self.status)
 
     @property
     def regressed(self) -> bool:

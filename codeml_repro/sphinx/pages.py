@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from codeml_repro.badges import TIER_LABELS, TIERS, endpoint_json, message, status_svg, tiers_svg
+from codeml_repro.claims import describe_tolerance
 from codeml_repro.result import Result, RunRecord, Status
 from codeml_repro.sphinx.listing import (
     LINK_LABELS,
@@ -39,15 +40,6 @@ def value_text(value: Any) -> str:
     if value is None:
         return "—"
     return value if isinstance(value, str) else json.dumps(value)
-
-
-def tolerance_text(rel_tol: float | None, abs_tol: float | None) -> str:
-    parts = []
-    if rel_tol is not None:
-        parts.append(f"relative {rel_tol:g}")
-    if abs_tol is not None:
-        parts.append(f"absolute {abs_tol:g}")
-    return ", ".join(parts) or "exact"
 
 
 def table(headers: list[str], rows: list[list[Child]], cls: str) -> Markup:
@@ -136,7 +128,7 @@ def claims_html(entry: Entry) -> Markup:
                 claim.description,
                 value_text(claim.expected),
                 shown,
-                tolerance_text(claim.rel_tol, claim.abs_tol),
+                describe_tolerance(claim),
                 tag("span", {"class": f"codeml-claim-{verdict.replace(' ', '-')}"}, verdict),
             ]
         )
