@@ -6,7 +6,6 @@ did-you-mean for misspelt keys, so an author can fix it without reading code.
 
 from __future__ import annotations
 
-import difflib
 import json
 import keyword
 import math
@@ -20,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from codeml_repro.errors import SubmissionInvalid
+from codeml_repro.validation import first_problem
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SUBMISSION_FILE = "submission.yml"
@@ -175,44 +175,10 @@ class Submission:
         return self.folder / req if req else None
 
 
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _model_fields(loc: tuple[int | str, ...]) -> list[str]:
-    model: Any = SubmissionSpec
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part)
-        if field is None:
-            return []
-        ann = field.annotation
-        args = getattr(ann, "__args__", ())
-        candidates = [ann, *args]
-        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
-        if model is None:
-            return []
-    return list(model.model_fields)
-
-
 def describe_error(path: Path, err: ValidationError) -> str:
     """The first validation problem as 'file: field: problem (hint)'."""
-    errors = err.errors()
-    # A misspelt key also makes its correct twin "missing": report the typo.
-    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-    loc = tuple(first["loc"])
-    field = _field_path(loc) or "(top level)"
-    if first["type"] == "extra_forbidden":
-        known = _model_fields(loc)
-        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else f"; allowed: {', '.join(known)}"
-        return f"{path}: {field}: unknown key{hint}"
-    msg = first["msg"].removeprefix("Value error, ")
-    return f"{path}: {field}: {msg}"
+    where, problem = first_problem(SubmissionSpec, err)
+    return f"{path}: {where or '(top level)'}: {problem}"
 
 
 def check_slug(slug: str) -> None:

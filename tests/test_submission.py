@@ -64,7 +64,7 @@ def test_top_level_typo(make_submission: MakeSubmission) -> None:
      "repeated: a"),
     ("- just\n- a list\n", "must be a mapping"),
     ("title: [unclosed\n", "not valid YAML"),
-    ("authors: [{name: A}]\n", "title: Field required"),
+    ("authors: [{name: A}]\n", "title: missing (required)"),
 ])
 def test_bad_submission_yml(make_submission: MakeSubmission, text: str, needle: str) -> None:
     folder = make_submission("bad", "x = 1")

@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from codeml_repro.errors import DataInvalid
+from codeml_repro.validation import first_problem
 
 DATA_FILES = ("workshop", "dates", "cfp", "schedule", "speakers", "organizers", "news")
 TBD = "TBD"
@@ -256,66 +257,10 @@ _MODELS: dict[str, type[_Model]] = {
 }
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
-    """``('speakers', 2, 'visibel')`` -> ``speakers[2].visibel``."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif not text:
-            text = part
-        elif not part.startswith(("function-", "constrained-")):
-            text += f".{part}"
-    return text
-
-
-def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
-    """The model that owns the last key of ``loc`` (for 'did you mean')."""
-    current: type[BaseModel] | None = model
-    for part in loc[:-1]:
-        if isinstance(part, int) or current is None:
-            continue
-        field = current.model_fields.get(part)
-        if field is None:
-            return None
-        annotation = field.annotation
-        args = getattr(annotation, "__args__", ())
-        candidates = [annotation, *args]
-        current = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
-    return current
-
-
-def _problem(model: type[BaseModel], error: Any) -> str:
-    """One short sentence for one pydantic error."""
-    loc: tuple[int | str, ...] = tuple(error["loc"])
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        owner = _model_at(model, loc)
-        known = list(owner.model_fields) if owner else []
-        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
-        return "unknown key" + hint
-    if kind == "missing":
-        return "missing (required)"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    given = error.get("input")
-    if kind != "value_error" and not isinstance(given, dict | list):
-        message += f" (got {given!r:.60})"
-    return message
-
-
 def validation_error(path: str, model: type[BaseModel], exc: ValidationError) -> DataInvalid:
-    """The first pydantic error as one line naming file, entry and field.
-
-    A misspelt key shows up twice (unknown key, and the real key missing):
-    the unknown key is reported, since its 'did you mean' names the fix.
-    """
-    errors = exc.errors()
-    error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-    where = _location(tuple(error["loc"]))
-    invalid = DataInvalid.at(path, where or None, _problem(model, error))
-    assert isinstance(invalid, DataInvalid)  # InputError.at builds the class it is called on
-    return invalid
+    """The first pydantic error as one line naming file, entry and field."""
+    where, problem = first_problem(model, exc)
+    return DataInvalid.at(path, where or None, problem)
 
 
 def _read_yaml(path: Path, shown: str) -> Any:
