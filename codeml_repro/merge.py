@@ -27,9 +27,9 @@ from pydantic import ValidationError
 from codeml_repro.errors import MergeError, ShardError
 from codeml_repro.result import FORMAT_VERSION, Result, RunRecord
 from codeml_repro.store import HISTORY_LIMIT, ResultStore, atomic_write
+from codeml_repro.submission import SLUG_RE
 
 _SHARD_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
-_SLUG_FILE_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 DEFAULT_DURATION_S = 60.0
 """Weight of a submission never run before when no duration is known at all."""
 
@@ -183,7 +183,7 @@ def _read_history(path: Path, warnings: list[str]) -> list[RunRecord]:
 def _slug_files(folder: Path, suffix: str) -> list[Path]:
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.glob(f"*{suffix}") if _SLUG_FILE_RE.match(p.stem))
+    return sorted(p for p in folder.glob(f"*{suffix}") if SLUG_RE.match(p.stem))
 
 
 def _add_result(plan: _Plan, path: Path, results_dir: Path, dest: ResultStore) -> None:

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from codeml_repro.submission import MAX_TIMEOUT_S
+
 SandboxMode = Literal["required", "auto", "off"]
 EnvMode = Literal["auto", "current"]
 
@@ -18,7 +20,7 @@ class RunPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     timeout_s: float = Field(default=600, gt=0, description="Whole-run wall-clock budget.")
-    max_timeout_s: float = Field(default=1800, gt=0, description="Cap on artifact.timeout.")
+    max_timeout_s: float = Field(default=MAX_TIMEOUT_S, gt=0, description="Cap on artifact.timeout.")
     cell_timeout_s: float = Field(default=300, gt=0, description="Per-cell budget.")
     max_output_bytes: int = Field(default=10_000_000, gt=0, description="Cap on all outputs.")
     memory_bytes: int = Field(default=4 * 1024**3, gt=0, description="Address-space cap.")

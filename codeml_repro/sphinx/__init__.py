@@ -10,9 +10,10 @@ from typing import Any
 
 
 def setup(app: Any) -> dict[str, Any]:
+    from codeml_repro import __version__
     from codeml_repro.sphinx.listing import setup_listing
     from codeml_repro.sphinx.site import setup_site
 
     setup_site(app)
     setup_listing(app)
-    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
+    return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}

@@ -22,11 +22,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from codeml_repro.errors import DataInvalid
+from codeml_repro.submission import SLUG_RE
 from codeml_repro.validation import first_problem
 
 DATA_FILES = ("workshop", "dates", "cfp", "schedule", "speakers", "organizers", "news")
 TBD = "TBD"
-_SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 _WHEN = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2}))?$")
 _OFFSET = re.compile(r"^(?:UTC)?([+-])(\d{1,2})(?::?(\d{2}))?$")
@@ -71,7 +71,7 @@ class Workshop(_Model):
 class ImportantDate(_Model):
     """One row of Important Dates: a date, a date-time with time zone, or TBD."""
 
-    id: str = Field(pattern=_SLUG)
+    id: str = Field(pattern=SLUG_RE.pattern)
     label: str = Field(min_length=1)
     when: str | dt.date = Field(description="TBD, YYYY-MM-DD or 'YYYY-MM-DD HH:MM'.")
     timezone: str | None = Field(default=None, description="Needed with a time: AoE, UTC, +HH:MM, IANA.")
@@ -177,7 +177,7 @@ class Schedule(_Model):
 class Speaker(_Model):
     """An invited speaker; ``visible: false`` keeps a draft off the site."""
 
-    id: str = Field(pattern=_SLUG)
+    id: str = Field(pattern=SLUG_RE.pattern)
     name: str = Field(min_length=1)
     url: str = Field(pattern=r"^https?://")
     photo: str | None = Field(default=None, description="Path from the book root, or none.")
