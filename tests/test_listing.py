@@ -396,3 +396,17 @@ def test_changed_inputs_make_a_result_pending(tmp_path: Path) -> None:
     write_submission(tmp_path, "paper", "Paper", ["print(2)"])
     (entry,) = load_entries(tmp_path)
     assert (entry.status, entry.stale, entry.result is not None) == (Status.PENDING, True, True)
+
+
+def test_site_url_for_badge_snippets_comes_from_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from codeml_repro.sphinx.listing import _site_url_from_env
+
+    monkeypatch.setenv("CODEML_SITE_URL", "https://codeml.example.org/site")
+    config = SimpleNamespace(html_baseurl="")
+    _site_url_from_env(None, config)
+    assert config.html_baseurl == "https://codeml.example.org/site/"
+    explicit = SimpleNamespace(html_baseurl="https://set.in.config/")
+    _site_url_from_env(None, explicit)
+    assert explicit.html_baseurl == "https://set.in.config/"
