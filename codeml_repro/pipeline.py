@@ -23,7 +23,7 @@ from codeml_repro.store import ResultStore
 from codeml_repro.submission import Submission, check_notebook, discover, load_submission
 
 if TYPE_CHECKING:
-    from codeml_repro.runner import Execution
+    from codeml_repro.runner import Execution, KernelPipeline
 
 _RUN_STATUS = {
     "failed": Status.FAILED,
@@ -118,25 +118,59 @@ def _result_from(planned: Planned, sub: Submission, ex: Execution, claims: list[
     )
 
 
-def _execute_once(planned: Planned, sub: Submission, policy: RunPolicy) -> tuple[Result, Any]:
+def _timed(planned: Planned | None, policy: RunPolicy) -> tuple[Submission, float] | None:
+    """A planned run's submission and whole-run budget (None when there is nothing to run)."""
+    if planned is None or planned.submission is None:
+        return None
+    sub = planned.submission
+    return sub, policy.effective_timeout(sub.spec.artifact.timeout)
+
+
+def _execute_once(
+    planned: Planned,
+    policy: RunPolicy,
+    runner: KernelPipeline | None = None,
+    then: tuple[Submission, float] | None = None,
+) -> tuple[Result, Any]:
     from codeml_repro.claims import check_claims, recorded_values
     from codeml_repro.runner import execute
 
+    sub = planned.submission
+    assert sub is not None
     timeout = policy.effective_timeout(sub.spec.artifact.timeout)
-    ex = execute(sub, policy, timeout_s=timeout)
+    if runner is None:
+        ex = execute(sub, policy, timeout_s=timeout)
+    else:
+        ex = runner.execute(sub, timeout, then=then)
     values = recorded_values(ex.notebook.get("cells", []))
     claims = check_claims(sub.spec.claims, values)
     return _result_from(planned, sub, ex, claims), ex.notebook
 
 
-def run_planned(planned: Planned, policy: RunPolicy, store: ResultStore | None, repeat: int = 1) -> Result:
-    """Run one planned submission ``repeat`` times and record the last run."""
+def run_planned(
+    planned: Planned,
+    policy: RunPolicy,
+    store: ResultStore | None,
+    repeat: int = 1,
+    *,
+    runner: KernelPipeline | None = None,
+    then: Planned | None = None,
+) -> Result:
+    """Run one planned submission ``repeat`` times and record the last run.
+
+    With a ``runner``, the kernel of the run after each one (the next repeat, else ``then``) is
+    started while it runs.
+    """
     if planned.submission is None:
         result = invalid_result(planned)
         if store is not None:
             store.write(result)
         return result
-    runs = [_execute_once(planned, planned.submission, policy) for _ in range(max(1, repeat))]
+    count = max(1, repeat)
+    runs = []
+    for i in range(count):
+        after = _timed(planned if i + 1 < count else then, policy)
+        runs.append(_execute_once(planned, policy, runner, after))
     result, notebook = runs[-1]
     observed = {tuple((c.name, repr(c.observed)) for c in r.claims) for r, _ in runs}
     statuses = {r.status for r, _ in runs}
@@ -207,24 +241,122 @@ def _todo(
     return todo
 
 
+def prestart_enabled() -> bool:
+    """Kernel pre-start is on unless ``CODEML_PREWARM=0`` (a hidden switch for benchmarks)."""
+    return os.environ.get("CODEML_PREWARM", "1").strip() != "0"
+
+
 def _run_pool(todo: list[Planned], policy: RunPolicy, root: Path, options: RunOptions) -> Iterator[Result]:
-    if options.jobs <= 1 or len(todo) <= 1:
-        store = ResultStore(root)
-        for planned in todo:
-            yield run_planned(planned, policy, store, options.repeat)
+    """Results as they come: in this process for one job, else from worker processes."""
+    if not todo:
         return
+    if options.jobs <= 1 or len(todo) <= 1:
+        yield from _run_serial(iter(todo), policy, ResultStore(root), options.repeat, prestart_enabled())
+        return
+    yield from _run_workers(todo, policy, root, options, prestart_enabled())
+
+
+def _with_next(items: Iterator[Planned], lookahead: bool) -> Iterator[tuple[Planned, Planned | None]]:
+    """Each item with the one after it (taken early: its kernel starts during this one's run)."""
+    current = next(items, None)
+    while current is not None:
+        following = next(items, None) if lookahead else None
+        yield current, following
+        current = following if lookahead else next(items, None)
+
+
+def _run_serial(
+    todo: Iterator[Planned], policy: RunPolicy, store: ResultStore, repeat: int, prestart: bool
+) -> Iterator[Result]:
+    """One notebook after another; with ``prestart`` the next kernel starts during each run."""
+    from codeml_repro.runner import KernelPipeline
+
+    with KernelPipeline(policy, prestart=prestart) as runner:
+        for planned, then in _with_next(todo, prestart):
+            yield run_planned(planned, policy, store, repeat, runner=runner, then=then)
+
+
+def _run_workers(
+    todo: list[Planned], policy: RunPolicy, root: Path, options: RunOptions, prestart: bool
+) -> Iterator[Result]:
+    """Worker processes take submissions from one queue (each holding the next one whose kernel
+    it pre-starts) and send each result back as soon as it is recorded."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with ProcessPoolExecutor(max_workers=min(options.jobs, len(todo)), mp_context=ctx) as pool:
-        futures = [pool.submit(_worker, p, policy, root, options.repeat) for p in todo]
-        for future in as_completed(futures):
-            yield future.result()
+    ctx: Any = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    count = min(options.jobs, len(todo))
+    tasks: Any = ctx.Queue()
+    results: Any = ctx.Queue()
+    for item in [*todo, *[None] * count]:
+        tasks.put(item)
+    args = (tasks, results, policy, root, options.repeat, prestart)
+    workers = [ctx.Process(target=_worker, args=args, name=f"codeml-worker-{i}") for i in range(count)]
+    for proc in workers:
+        proc.start()
+    finished = False
+    try:
+        yield from _collect(results, workers, len(todo))
+        finished = True
+    finally:
+        tasks.cancel_join_thread()
+        _stop_workers(workers, finished)
 
 
-def _worker(planned: Planned, policy: RunPolicy, root: Path, repeat: int) -> Result:
-    return run_planned(planned, policy, ResultStore(root), repeat)
+def _collect(results: Any, workers: list[Any], expected: int) -> Iterator[Result]:
+    """Yield results until ``expected``; re-raise a worker's tool error; fail if workers are gone
+    with results missing (a worker killed from outside loses the submissions it held)."""
+    import queue
+
+    received = 0
+    last_look = False
+    while received < expected:
+        try:
+            kind, payload = results.get(timeout=0.5)
+        except queue.Empty:
+            if all(p.exitcode is not None for p in workers):
+                if last_look:
+                    codes = sorted({p.exitcode for p in workers})
+                    raise ReproError(
+                        f"worker processes ended (exit codes {codes}) before {expected - received} "
+                        "submission(s) got a result; run again, or with --jobs 1"
+                    ) from None
+                last_look = True  # what they sent before exiting is in the pipe: one more look
+            continue
+        if kind == "error":
+            raise payload
+        received += 1
+        yield payload
+
+
+def _stop_workers(workers: list[Any], finished: bool) -> None:
+    """Let finished workers exit; stop the others (SIGTERM: they clean up their runs)."""
+    for proc in workers:
+        if not finished and proc.is_alive():
+            proc.terminate()
+    for proc in workers:
+        proc.join(timeout=15)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+
+
+def _worker(tasks: Any, results: Any, policy: RunPolicy, root: Path, repeat: int, prestart: bool) -> None:
+    """A worker process: run submissions from ``tasks`` until a None, sending each result."""
+    import pickle
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))  # run finally blocks
+    todo = iter(tasks.get, None)
+    try:
+        for result in _run_serial(todo, policy, ResultStore(root), repeat, prestart):
+            results.put(("result", result))
+    except Exception as exc:  # a tool error: the parent raises it
+        try:
+            pickle.dumps(exc)
+        except Exception:
+            exc = ReproError(f"{type(exc).__name__}: {exc}")
+        results.put(("error", exc))
 
 
 def run_all(

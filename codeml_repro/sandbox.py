@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import shutil
 import signal
 import site
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -36,6 +38,8 @@ SandboxKind = Literal["bwrap", "off"]
 
 INSTALL_HINT = "install it with `apt-get install bubblewrap`"
 MARKER_VAR = "CODEML_RUN_ID"
+RUN_DIR_PREFIX = "codeml-run-"
+OWNER_FILE = "owner.json"  # in a run dir: who made it, to clean up after a killed runner
 SANDBOX_UID = 65534
 # Variables copied from the runner; everything else (tokens, keys) is dropped.
 ENV_ALLOW = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
@@ -361,3 +365,67 @@ def sweep(marker: str, *, wait_s: float = 3.0) -> int:
             with contextlib.suppress(psutil.Error):
                 proc.kill()
     return len(found)
+
+
+def remove_tree(root: Path) -> None:
+    """Remove a run's directory even if the notebook made parts of it read-only."""
+
+    def make_writable(func: Any, path: str, _exc: Any) -> None:
+        with contextlib.suppress(OSError):
+            Path(path).parent.chmod(0o700)
+            Path(path).chmod(0o700)
+            func(path)
+
+    shutil.rmtree(root, onerror=make_writable)
+
+
+def record_owner(root: Path, marker: str, cgroup: Path | None) -> None:
+    """Note in a run dir which process owns it (pid and start time), its marker and cgroup."""
+    import psutil
+
+    me = psutil.Process()
+    owner = {"pid": me.pid, "started": me.create_time(), "marker": marker, "cgroup": cgroup and str(cgroup)}
+    tmp = root / f".{OWNER_FILE}.tmp"
+    tmp.write_text(json.dumps(owner))
+    os.replace(tmp, root / OWNER_FILE)
+
+
+def _owner_gone(owner: dict[str, Any]) -> bool:
+    """True when the recorded process has exited (a reused pid has another start time)."""
+    import psutil
+
+    try:
+        proc = psutil.Process(owner["pid"])
+        zombie: bool = proc.status() == psutil.STATUS_ZOMBIE
+        return zombie or abs(proc.create_time() - owner["started"]) > 1.0
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return False  # not ours to judge (e.g. access denied): leave it
+
+
+def _read_owner(root: Path) -> dict[str, Any] | None:
+    try:
+        owner = json.loads((root / OWNER_FILE).read_text())
+    except (OSError, ValueError):
+        return None  # not made by this version, or being created right now: leave it
+    if not isinstance(owner, dict):
+        return None
+    valid = isinstance(owner.get("pid"), int) and isinstance(owner.get("marker"), str)
+    return owner if valid and isinstance(owner.get("started"), (int, float)) else None
+
+
+def clean_stale_runs(base: Path | None = None) -> list[Path]:
+    """Remove what killed runners left: run dirs whose owner is gone, with their processes and cgroup."""
+    removed = []
+    for root in sorted((base or Path(tempfile.gettempdir())).glob(f"{RUN_DIR_PREFIX}*")):
+        owner = _read_owner(root)
+        if owner is None or not _owner_gone(owner):
+            continue
+        sweep(owner["marker"], wait_s=1.0)
+        cgroup = owner.get("cgroup")
+        remove_cgroup(Path(cgroup) if isinstance(cgroup, str) else None)
+        with contextlib.suppress(OSError):
+            remove_tree(root)
+        removed.append(root)
+    return removed

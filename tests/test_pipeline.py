@@ -145,3 +145,36 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert proc.stderr.strip().count("\n") == 0 and "no submission named nope" in proc.stderr
     bad_shard = _cli("run", "--shard", "3/3", "--root", str(tmp_path))
     assert bad_shard.returncode != 0 and "Traceback" not in bad_shard.stderr
+
+
+def test_workers_give_every_submission_a_result_with_repeats(
+    make_submission: MakeSubmission, tmp_path: Path
+) -> None:
+    for i in range(4):
+        make_submission(f"ok-{i}", "from codeml_repro import record\nrecord('v', 1)",
+                        spec={"claims": [{"name": "v", "expected": 1}]})
+    (make_submission("bad", "x = 1") / "submission.yml").write_text("title: T\n")
+    streamed: list[str] = []
+    options = RunOptions(jobs=2, repeat=2)
+    report = run_all(tmp_path, POLICY, options, on_result=lambda r: streamed.append(r.slug))
+    assert sorted(streamed) == ["bad", "ok-0", "ok-1", "ok-2", "ok-3"]
+    results = {r.slug: r for r in report.results}
+    assert results["bad"].status is Status.INVALID
+    for i in range(4):
+        assert results[f"ok-{i}"].status is Status.REPRODUCED and results[f"ok-{i}"].repeats == 2
+
+
+def test_a_tool_error_in_a_worker_reaches_the_caller(
+    make_submission: MakeSubmission, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codeml_repro.errors import SandboxUnavailable
+
+    for i in range(3):
+        make_submission(f"s-{i}", "x = 1")
+    monkeypatch.setenv("CODEML_BWRAP", "")  # bwrap "missing" while the sandbox is required
+    policy = POLICY.model_copy(update={"sandbox": "required"})
+    with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):
+        run_all(tmp_path, policy, RunOptions(jobs=2))
+    import psutil
+
+    assert psutil.Process().children(recursive=True) == []  # the workers were stopped and reaped

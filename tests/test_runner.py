@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
 from codeml_repro.result import ErrorInfo
-from tests.runner_helpers import PeakRss, make_submission, outputs_text, recorded, run
+from codeml_repro.runner import _clean_stale_once, kernel_log_tail
+from codeml_repro.sandbox import OWNER_FILE, clean_stale_runs, record_owner
+from tests.runner_helpers import PeakRss, leftover_processes, make_submission, outputs_text, recorded, run
 
 
 def test_passing_notebook_completes(tmp_path: Path) -> None:
@@ -72,6 +79,27 @@ def test_kernel_death(tmp_path: Path, fixture: str) -> None:
     assert ex.error is not None and ex.error.type == "KernelDied" and ex.error.cell == 0
     expected = "code 1" if fixture == "os_exit" else "SIGSEGV"
     assert expected in ex.error.message
+    if fixture == "segfault":  # the tail of the kernel's stderr says what happened, and where
+        assert "kernel stderr: Fatal Python error: Segmentation fault | <cell>, line" in ex.error.message
+    else:
+        assert "kernel stderr" not in ex.error.message  # nothing useful in the log: nothing added
+
+
+def test_kernel_log_tail_keeps_what_helps(tmp_path: Path) -> None:
+    log = tmp_path / "kernel.log"
+    banner = (
+        "NOTE: When using the `ipython kernel` entry point, Ctrl-C will not work.\n\n"
+        "To connect another client to this kernel, use:\n    --existing /tmp/x/kernel.json\n"
+    )
+    log.write_text(banner)
+    assert kernel_log_tail(log) == ""
+    log.write_text(banner + "Traceback (most recent call last):\n  File \"x.py\", line 1\n"
+                   "ModuleNotFoundError: No module named 'ipykernel'\nsome trailing note\n")
+    assert kernel_log_tail(log) == "ModuleNotFoundError: No module named 'ipykernel'"
+    log.write_text("x" * 5000 + "\nsecond line\n")
+    tail = kernel_log_tail(log)
+    assert len(tail) <= 400 and tail.endswith("second line")
+    assert kernel_log_tail(tmp_path / "missing.log") == ""
 
 
 def test_endless_print_hits_output_cap_with_bounded_memory(tmp_path: Path) -> None:
@@ -124,3 +152,59 @@ def test_parallel_runs_do_not_collide(tmp_path: Path) -> None:
     with ProcessPoolExecutor(max_workers=3) as pool:
         outcomes = [ex.outcome for ex in pool.map(run, subs)]
     assert outcomes == ["completed"] * 3
+
+
+def test_stale_run_dirs_are_only_removed_when_their_owner_is_gone(tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale, live, foreign = (tmp_path / f"codeml-run-{name}" for name in ("stale", "live", "foreign"))
+    for root in (stale, live, foreign):
+        (root / "work").mkdir(parents=True)
+    record_owner(live, "live-marker", None)
+    record_owner(stale, "stale-marker", None)
+    owner = json.loads((stale / OWNER_FILE).read_text())
+    (stale / OWNER_FILE).write_text(json.dumps({**owner, "pid": dead.pid}))
+    (stale / "work").chmod(0o500)  # a notebook may leave read-only parts
+    assert clean_stale_runs(tmp_path) == [stale]
+    assert not stale.exists() and live.exists() and foreign.exists()
+
+
+KILLED = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {repo!r})
+from tests.runner_helpers import make_submission
+from codeml_repro.policy import RunPolicy
+from codeml_repro.runner import execute
+sub = make_submission(Path({folder!r}), ["import time\\ntime.sleep(600)"])
+execute(sub, RunPolicy(sandbox="off", env="current"), timeout_s=600)
+"""
+
+
+def _owned_by(pid: int) -> list[Path]:
+    found = []
+    for root in Path(tempfile.gettempdir()).glob("codeml-run-*"):
+        try:
+            if json.loads((root / OWNER_FILE).read_text())["pid"] == pid:
+                found.append(root)
+        except (OSError, ValueError, KeyError):
+            continue
+    return found
+
+
+def test_next_run_cleans_up_after_a_runner_killed_by_sigkill(tmp_path: Path) -> None:
+    code = KILLED.format(repo=str(Path(__file__).parent.parent), folder=str(tmp_path / "killed"))
+    runner = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 30
+    while not (_owned_by(runner.pid) and (_owned_by(runner.pid)[0] / "kernel.log").exists()):
+        assert time.monotonic() < deadline, "the killed runner never started its kernel"
+        time.sleep(0.1)
+    [left] = _owned_by(runner.pid)
+    marker = json.loads((left / OWNER_FILE).read_text())["marker"]
+    runner.kill()
+    runner.wait()
+    assert left.exists()  # SIGKILL: no chance to clean up
+    _clean_stale_once.cache_clear()  # as in a new process: the next run cleans up first
+    assert run(make_submission(tmp_path / "next", "passing")).outcome == "completed"
+    assert not left.exists()
+    assert leftover_processes(marker) == []  # its unsandboxed kernel is gone too

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -15,7 +16,7 @@ import pytest
 
 from codeml_repro.errors import SandboxUnavailable
 from codeml_repro.runner import Execution
-from codeml_repro.sandbox import choose_sandbox, find_bwrap, probe_bwrap
+from codeml_repro.sandbox import OWNER_FILE, choose_sandbox, clean_stale_runs, find_bwrap, probe_bwrap
 from tests.runner_helpers import make_submission, outputs_text, recorded, run
 
 
@@ -51,6 +52,8 @@ def test_kernel_death_in_sandbox(tmp_path: Path, fixture: str, expected: str) ->
     ex = srun(tmp_path, fixture)
     assert ex.outcome == "kernel_died"
     assert expected in ex.error.message
+    if fixture == "segfault":
+        assert "kernel stderr: Fatal Python error: Segmentation fault" in ex.error.message
 
 
 @needs_bwrap
@@ -237,3 +240,18 @@ def test_runner_killed_mid_run_leaves_no_process(tmp_path: Path) -> None:
     while _sleepers(f"sleep {tag}") and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _sleepers(f"sleep {tag}") == []
+    # its run dir and cgroup are left behind; the next run's clean-up removes both
+    runs = Path(tempfile.gettempdir()).glob("codeml-run-*")
+    [left] = [r for r in runs if _owner(r).get("pid") == runner.pid]
+    cgroup = _owner(left).get("cgroup")
+    assert left in clean_stale_runs()
+    assert not left.exists()
+    assert cgroup is None or not Path(cgroup).exists()
+
+
+def _owner(root: Path) -> dict[str, Any]:
+    try:
+        owner = json.loads((root / OWNER_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return owner if isinstance(owner, dict) else {}
