@@ -193,8 +193,24 @@ def _failed_hint(error_type: str) -> str:
     return "reproduce it with Restart & Run All in Jupyter, fix that cell, and run the check again"
 
 
+def _advise_environment(ctx: _Context) -> list[str]:
+    req = ctx.sub.spec.artifact.requirements if ctx.sub else None
+    name = req or "requirements.txt"
+    detail = " ".join(ctx.error.message.split())
+    detail = detail if len(detail) <= 2 * _MAX_MESSAGE else detail[: 2 * _MAX_MESSAGE - 3] + "..."
+    return [
+        f"the notebook's environment could not be built from {name}, so no cell ran: {detail}",
+        f"check every package name in {name} against pypi.org (a typo reads as 'not found')",
+        "pin versions that publish wheels for Linux and this Python version: the check installs "
+        "wheels only and never builds a package from source (uv pip install --no-build)",
+        f"try it yourself in a fresh venv: `uv pip install --no-build -r {name} ipykernel`",
+    ]
+
+
 def _advise_failed(ctx: _Context) -> list[str]:
     err = ctx.error
+    if err.type == "EnvironmentFailed":
+        return _advise_environment(ctx)
     where = _where(ctx) or "the run, before any cell of yours"
     return [f"{where} raised {err.type}: {_short(err.message)}", _failed_hint(err.type)]
 

@@ -6,14 +6,21 @@ with ipykernel, cached under ``$CODEML_CACHE/envs/<hash>`` (default
 ``~/.cache/codeml-repro/envs``) and guarded by a file lock so parallel runs
 build it once. The kernel imports ``codeml_repro.record`` from a shim on its
 ``PYTHONPATH`` (see the runner), so a venv never needs the toolkit itself.
+
+Nothing from the venv runs on the host: uv installs wheels only (``--no-build``)
+with an environment holding no secrets, and the versions recorded for a run are
+read from the venv's ``*.dist-info/METADATA`` files, never by starting its
+interpreter (a ``.pth`` file in any wheel would run code there).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -23,7 +30,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
-from codeml_repro.errors import EnvironmentFailed
+from codeml_repro.errors import EnvironmentFailed, UvMissing
 from codeml_repro.policy import EnvMode
 from codeml_repro.submission import Submission
 
@@ -43,16 +50,14 @@ KEY_PACKAGES = (
     "nbclient",
 )
 COMPLETE_MARKER = ".codeml-complete.json"
-_VERSIONS_SCRIPT = (
-    "import json, platform, sys\n"
-    "from importlib import metadata\n"
-    "pk = {}\n"
-    "for d in metadata.distributions():\n"
-    "    name = d.metadata['Name']\n"
-    "    if name: pk[name.lower()] = d.version\n"
-    "print(json.dumps({'python': platform.python_version(), 'implementation':"
-    " platform.python_implementation(), 'packages': pk}))\n"
+# Passed from the runner's environment to uv (which never gets tokens or other secrets).
+UV_ENV_ALLOW = frozenset(
+    {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"}
+    | {"SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"}
 )
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|CREDENTIAL|_KEY|AUTH|COOKIE|SESSION", re.I)
+_UV_DECORATION = re.compile(r"^[\s×╰├│─▶]+")
+_MAX_ERROR = 500
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,7 @@ def prepare_environment(sub: Submission, mode: EnvMode, *, offline: bool | None 
         return current_env(extra)
     if not req.is_file():
         raise EnvironmentFailed(
-            f"{req}: requirements file not found; create it or remove artifact.requirements"
+            f"{_label(req)}: requirements file not found; create it or remove artifact.requirements"
         )
     if offline is None:
         offline = os.environ.get("CODEML_OFFLINE", "") not in ("", "0")
@@ -167,19 +172,86 @@ def _uv() -> str:
     candidate = Path(sys.executable).parent / "uv"
     if candidate.is_file():
         return str(candidate)
-    raise EnvironmentFailed("uv not found on PATH; install it with `pip install uv`")
+    raise UvMissing("uv not found on PATH; install it with `pip install uv`")
+
+
+def uv_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment uv runs with: locale, paths, proxies, ``UV_*`` settings; no secrets."""
+    source = dict(os.environ) if environ is None else environ
+    env = {
+        name: value
+        for name, value in source.items()
+        if (name.upper() in UV_ENV_ALLOW or name.startswith("UV_")) and not _SECRET_NAME.search(name)
+    }
+    env["NO_COLOR"] = "1"
+    return env
+
+
+def uv_error(stderr: str, code: int) -> str:
+    """uv's error on one line: from its last ``error:`` (or ``×``) line on, without decoration."""
+    raw = [ln for ln in stderr.splitlines() if ln.strip()]
+    starts = [i for i, ln in enumerate(raw) if ln.strip().startswith(("error:", "×"))]
+    picked = raw[starts[-1] :] if starts else raw[-3:]
+    text = " ".join(_UV_DECORATION.sub("", ln).strip() for ln in picked) or f"exit code {code}"
+    return text if len(text) <= _MAX_ERROR else text[: _MAX_ERROR - 1] + "…"
+
+
+def _label(requirements: Path) -> str:
+    """The requirements file as ``<slug>/requirements.txt``: no host path in results."""
+    return f"{requirements.parent.name}/{requirements.name}"
 
 
 def _run(argv: list[str], what: str, requirements: Path) -> str:
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800, check=False)
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800, check=False, env=uv_env())
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise EnvironmentFailed(f"{requirements}: {what} failed: {exc}") from None
+        raise EnvironmentFailed(f"{_label(requirements)}: {what} failed: {exc}") from None
     if proc.returncode != 0:
-        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-        detail = " | ".join(lines[-3:]) if lines else f"exit code {proc.returncode}"
-        raise EnvironmentFailed(f"{requirements}: {what} failed: {detail}")
+        detail = uv_error(proc.stderr, proc.returncode)
+        raise EnvironmentFailed(f"{_label(requirements)}: {what} failed: {detail}")
     return proc.stdout
+
+
+def _dist_name_version(metadata_file: Path) -> tuple[str, str] | None:
+    """Name and Version from a ``*.dist-info/METADATA`` file's headers."""
+    try:
+        with open(metadata_file, encoding="utf-8", errors="replace") as f:
+            head = f.read(65536)
+    except OSError:
+        return None
+    fields: dict[str, str] = {}
+    for line in head.splitlines():
+        if not line.strip():
+            break  # the headers end at the first blank line
+        key, sep, value = line.partition(":")
+        if sep and key.strip().lower() in ("name", "version"):
+            fields.setdefault(key.strip().lower(), value.strip())
+    name, version = fields.get("name"), fields.get("version")
+    return (name.lower(), version) if name and version else None
+
+
+def read_venv_info(target: Path) -> dict[str, Any]:
+    """Python version and package versions of the venv at ``target``, read from its files.
+
+    Nothing in the venv is run: a ``.pth`` file in any wheel would run code in every
+    interpreter start, on the host, with the runner's environment.
+    """
+    cfg: dict[str, str] = {}
+    with contextlib.suppress(OSError):
+        for line in (target / "pyvenv.cfg").read_text(encoding="utf-8", errors="replace").splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                cfg[key.strip().lower()] = value.strip()
+    packages: dict[str, str] = {}
+    for meta in sorted(target.glob("lib/python*/site-packages/*.dist-info/METADATA")):
+        found = _dist_name_version(meta)
+        if found is not None:
+            packages[found[0]] = found[1]
+    return {
+        "python": cfg.get("version_info") or cfg.get("version") or platform.python_version(),
+        "implementation": cfg.get("implementation") or platform.python_implementation(),
+        "packages": packages,
+    }
 
 
 def _build_venv(target: Path, requirements: Path, *, offline: bool) -> None:
@@ -194,5 +266,5 @@ def _build_venv(target: Path, requirements: Path, *, offline: bool) -> None:
     # --no-build: never run an sdist's setup code on the host while installing.
     install += ["--no-build", "-r", str(requirements), KERNEL_REQUIREMENT]
     _run(install, "uv pip install", requirements)
-    info = json.loads(_run([python, "-c", _VERSIONS_SCRIPT], "reading package versions", requirements))
+    info = read_venv_info(target)  # never by running the new interpreter: see read_venv_info
     (target / COMPLETE_MARKER).write_text(json.dumps(info))

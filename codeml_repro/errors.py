@@ -52,6 +52,14 @@ class EnvironmentFailed(ReproError):
     """A per-submission environment could not be created."""
 
 
+class UvMissing(ReproError):
+    """uv, which builds the per-submission environments, is not installed (a tool error)."""
+
+
+class RunnerFailed(ReproError):
+    """The tool could not run a notebook (no fault of the notebook's): nothing to record."""
+
+
 class StoreError(ReproError):
     """Results on disk cannot be read or written."""
 

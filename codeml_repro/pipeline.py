@@ -7,15 +7,15 @@ returns a :class:`Result` for every outcome; only tool failures raise.
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codeml_repro.badges import badges_for
-from codeml_repro.errors import ReproError, SubmissionInvalid
+from codeml_repro.errors import EnvironmentFailed, ReproError, SubmissionInvalid
 from codeml_repro.policy import RunPolicy
 from codeml_repro.result import ClaimResult, ErrorInfo, Result, Status
 from codeml_repro.skipkey import inputs_key, skip_key
@@ -126,25 +126,60 @@ def _timed(planned: Planned | None, policy: RunPolicy) -> tuple[Submission, floa
     return sub, policy.effective_timeout(sub.spec.artifact.timeout)
 
 
+@dataclass(frozen=True)
+class _Run:
+    """One run of a planned submission: its result, the executed notebook, what it recorded."""
+
+    result: Result
+    notebook: Any = None  # None when no notebook ran (its environment could not be built)
+    values: str = ""  # every recorded value, canonical: repeats are compared on it
+
+
+def _canonical(values: dict[str, Any]) -> str:
+    """Recorded values as text that is equal exactly when the values are (NaN included)."""
+    try:
+        return json.dumps(values, sort_keys=True, default=repr)
+    except (TypeError, ValueError):  # keys of mixed types, or a value json cannot hold
+        return repr(sorted(values.items(), key=lambda item: item[0]))
+
+
+def environment_failed(planned: Planned, sub: Submission, exc: EnvironmentFailed) -> Result:
+    """The author's environment could not be built: a failed run, with no cell to blame."""
+    message = " ".join(exc.message.split())  # one line
+    return Result(
+        slug=planned.slug,
+        status=Status.FAILED,
+        badges=badges_for(Status.FAILED),
+        error=ErrorInfo(type="EnvironmentFailed", message=message, cell=None),
+        finished_at=now_iso(),
+        key=planned.key,
+        inputs_key=planned.inputs,
+        title=sub.spec.title,
+    )
+
+
 def _execute_once(
     planned: Planned,
     policy: RunPolicy,
     runner: KernelPipeline | None = None,
     then: tuple[Submission, float] | None = None,
-) -> tuple[Result, Any]:
+) -> _Run:
     from codeml_repro.claims import check_claims, recorded_values
     from codeml_repro.runner import execute
 
     sub = planned.submission
     assert sub is not None
     timeout = policy.effective_timeout(sub.spec.artifact.timeout)
-    if runner is None:
-        ex = execute(sub, policy, timeout_s=timeout)
-    else:
-        ex = runner.execute(sub, timeout, then=then)
+    try:
+        if runner is None:
+            ex = execute(sub, policy, timeout_s=timeout)
+        else:
+            ex = runner.execute(sub, timeout, then=then)
+    except EnvironmentFailed as exc:  # the author's requirements: a result; tool errors raise
+        return _Run(environment_failed(planned, sub, exc))
     values = recorded_values(ex.notebook.get("cells", []))
     claims = check_claims(sub.spec.claims, values)
-    return _result_from(planned, sub, ex, claims), ex.notebook
+    return _Run(_result_from(planned, sub, ex, claims), ex.notebook, _canonical(values))
 
 
 def run_planned(
@@ -158,8 +193,9 @@ def run_planned(
 ) -> Result:
     """Run one planned submission ``repeat`` times and record the last run.
 
-    With a ``runner``, the kernel of the run after each one (the next repeat, else ``then``) is
-    started while it runs.
+    The result is ``flaky`` when the repeats recorded different values (any recorded value,
+    claimed or not) or ended with different statuses. With a ``runner``, the kernel of the run
+    after each one (the next repeat, else ``then``) is started while it runs.
     """
     if planned.submission is None:
         result = invalid_result(planned)
@@ -171,15 +207,21 @@ def run_planned(
     for i in range(count):
         after = _timed(planned if i + 1 < count else then, policy)
         runs.append(_execute_once(planned, policy, runner, after))
-    result, notebook = runs[-1]
-    observed = {tuple((c.name, repr(c.observed)) for c in r.claims) for r, _ in runs}
-    statuses = {r.status for r, _ in runs}
-    flaky = len(observed) > 1 or len(statuses) > 1
-    result = result.model_copy(update={"flaky": flaky, "repeats": len(runs)})
+        if runs[-1].notebook is None:
+            break  # no notebook ran: the environment failed, and would fail again
+    last = runs[-1]
+    flaky = len({r.values for r in runs}) > 1 or len({r.result.status for r in runs}) > 1
+    result = last.result.model_copy(update={"flaky": flaky, "repeats": len(runs)})
     if store is not None:
-        import nbformat
+        body = None
+        if last.notebook is not None:
+            import nbformat
 
-        store.write(result, nbformat.writes(notebook).encode("utf-8"))
+            body = nbformat.writes(last.notebook).encode("utf-8")
+        else:  # no notebook ran: an earlier run's notebook must not be shown with this result
+            with contextlib.suppress(OSError):
+                store.notebook_path(planned.slug).unlink()
+        store.write(result, body)
     return result
 
 
@@ -241,124 +283,6 @@ def _todo(
     return todo
 
 
-def prestart_enabled() -> bool:
-    """Kernel pre-start is on unless ``CODEML_PREWARM=0`` (a hidden switch for benchmarks)."""
-    return os.environ.get("CODEML_PREWARM", "1").strip() != "0"
-
-
-def _run_pool(todo: list[Planned], policy: RunPolicy, root: Path, options: RunOptions) -> Iterator[Result]:
-    """Results as they come: in this process for one job, else from worker processes."""
-    if not todo:
-        return
-    if options.jobs <= 1 or len(todo) <= 1:
-        yield from _run_serial(iter(todo), policy, ResultStore(root), options.repeat, prestart_enabled())
-        return
-    yield from _run_workers(todo, policy, root, options, prestart_enabled())
-
-
-def _with_next(items: Iterator[Planned], lookahead: bool) -> Iterator[tuple[Planned, Planned | None]]:
-    """Each item with the one after it (taken early: its kernel starts during this one's run)."""
-    current = next(items, None)
-    while current is not None:
-        following = next(items, None) if lookahead else None
-        yield current, following
-        current = following if lookahead else next(items, None)
-
-
-def _run_serial(
-    todo: Iterator[Planned], policy: RunPolicy, store: ResultStore, repeat: int, prestart: bool
-) -> Iterator[Result]:
-    """One notebook after another; with ``prestart`` the next kernel starts during each run."""
-    from codeml_repro.runner import KernelPipeline
-
-    with KernelPipeline(policy, prestart=prestart) as runner:
-        for planned, then in _with_next(todo, prestart):
-            yield run_planned(planned, policy, store, repeat, runner=runner, then=then)
-
-
-def _run_workers(
-    todo: list[Planned], policy: RunPolicy, root: Path, options: RunOptions, prestart: bool
-) -> Iterator[Result]:
-    """Worker processes take submissions from one queue (each holding the next one whose kernel
-    it pre-starts) and send each result back as soon as it is recorded."""
-    import multiprocessing
-
-    ctx: Any = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    count = min(options.jobs, len(todo))
-    tasks: Any = ctx.Queue()
-    results: Any = ctx.Queue()
-    for item in [*todo, *[None] * count]:
-        tasks.put(item)
-    args = (tasks, results, policy, root, options.repeat, prestart)
-    workers = [ctx.Process(target=_worker, args=args, name=f"codeml-worker-{i}") for i in range(count)]
-    for proc in workers:
-        proc.start()
-    finished = False
-    try:
-        yield from _collect(results, workers, len(todo))
-        finished = True
-    finally:
-        tasks.cancel_join_thread()
-        _stop_workers(workers, finished)
-
-
-def _collect(results: Any, workers: list[Any], expected: int) -> Iterator[Result]:
-    """Yield results until ``expected``; re-raise a worker's tool error; fail if workers are gone
-    with results missing (a worker killed from outside loses the submissions it held)."""
-    import queue
-
-    received = 0
-    last_look = False
-    while received < expected:
-        try:
-            kind, payload = results.get(timeout=0.5)
-        except queue.Empty:
-            if all(p.exitcode is not None for p in workers):
-                if last_look:
-                    codes = sorted({p.exitcode for p in workers})
-                    raise ReproError(
-                        f"worker processes ended (exit codes {codes}) before {expected - received} "
-                        "submission(s) got a result; run again, or with --jobs 1"
-                    ) from None
-                last_look = True  # what they sent before exiting is in the pipe: one more look
-            continue
-        if kind == "error":
-            raise payload
-        received += 1
-        yield payload
-
-
-def _stop_workers(workers: list[Any], finished: bool) -> None:
-    """Let finished workers exit; stop the others (SIGTERM: they clean up their runs)."""
-    for proc in workers:
-        if not finished and proc.is_alive():
-            proc.terminate()
-    for proc in workers:
-        proc.join(timeout=15)
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
-
-
-def _worker(tasks: Any, results: Any, policy: RunPolicy, root: Path, repeat: int, prestart: bool) -> None:
-    """A worker process: run submissions from ``tasks`` until a None, sending each result."""
-    import pickle
-    import signal
-    import sys
-
-    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))  # run finally blocks
-    todo = iter(tasks.get, None)
-    try:
-        for result in _run_serial(todo, policy, ResultStore(root), repeat, prestart):
-            results.put(("result", result))
-    except Exception as exc:  # a tool error: the parent raises it
-        try:
-            pickle.dumps(exc)
-        except Exception:
-            exc = ReproError(f"{type(exc).__name__}: {exc}")
-        results.put(("error", exc))
-
-
 def run_all(
     root: Path,
     policy: RunPolicy,
@@ -372,7 +296,9 @@ def run_all(
     todo = _todo(select(root, options, store), policy, options, store, report)
     if on_start is not None:
         on_start(len(todo), len(report.skipped))
-    for result in _run_pool(todo, policy, root, options):
+    from codeml_repro.workers import run_pool
+
+    for result in run_pool(todo, policy, root, options):
         report.results.append(result)
         if on_result is not None:
             on_result(result)

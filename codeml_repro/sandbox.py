@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 import shutil
-import signal
 import site
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,13 +30,11 @@ from traitlets import Dict, List, Unicode
 
 from codeml_repro.errors import SandboxUnavailable
 from codeml_repro.policy import RunPolicy, SandboxMode
+from codeml_repro.rundir import MARKER_VAR, RunDirs
 
 SandboxKind = Literal["bwrap", "off"]
 
 INSTALL_HINT = "install it with `apt-get install bubblewrap`"
-MARKER_VAR = "CODEML_RUN_ID"
-RUN_DIR_PREFIX = "codeml-run-"
-OWNER_FILE = "owner.json"  # in a run dir: who made it, to clean up after a killed runner
 SANDBOX_UID = 65534
 # Variables copied from the runner; everything else (tokens, keys) is dropped.
 ENV_ALLOW = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
@@ -86,17 +81,6 @@ class SandboxChoice:
 
 
 @dataclass(frozen=True)
-class RunDirs:
-    """Host directories of one run; all live under one temporary ``root``."""
-
-    root: Path
-    work: Path  # writable copy of the submission; the kernel's cwd
-    conn: Path  # connection file and IPC sockets
-    shim: Path  # holds only codeml_repro/{__init__,record}.py
-    home: Path  # HOME of an unsandboxed kernel
-
-
-@dataclass(frozen=True)
 class KernelLaunch:
     """Everything needed to start the kernel: command, environment, cwd."""
 
@@ -115,13 +99,19 @@ def find_bwrap() -> str | None:
 
 @functools.lru_cache(maxsize=8)
 def probe_bwrap(bwrap: str) -> tuple[bool, str]:
-    """Start a trivial sandbox once per process: (works, version or error)."""
-    argv = [bwrap, *_isolation_args(), "--ro-bind", "/", "/", "--", "/bin/true"]
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
-        version = subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, str(exc)
+    """Start a trivial sandbox once per process: (works, version or error).
+
+    The probe uses the launch's own isolation flags and mounts (proc, dev, tmpfs, binds), so a
+    host that refuses one of them (e.g. mounting proc) fails here, not in every notebook's run.
+    """
+    with tempfile.TemporaryDirectory(prefix="codeml-probe-") as scratch:
+        argv = [bwrap, *_isolation_args(), *_mount_args(_hidden_dirs(()))]
+        argv += ["--bind", scratch, scratch, *_home_args(scratch), "--", "/bin/true"]
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
+            version = subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return False, str(exc)
     if proc.returncode != 0:
         lines = (proc.stderr or f"exit code {proc.returncode}").strip().splitlines()
         return False, lines[0] if lines else f"exit code {proc.returncode}"
@@ -148,6 +138,19 @@ def choose_sandbox(mode: SandboxMode) -> SandboxChoice:
 def _isolation_args() -> list[str]:
     uid = ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
     return ["--unshare-all", "--unshare-user", *uid, "--die-with-parent", "--new-session"]
+
+
+def _mount_args(hidden: Iterable[Path]) -> list[str]:
+    """The host read-only, fresh /dev, /proc, /tmp and /dev/shm, ``hidden`` dirs emptied."""
+    args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    args += ["--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
+    for path in hidden:
+        args += ["--tmpfs", str(path)]
+    return args
+
+
+def _home_args(cwd: str) -> list[str]:
+    return ["--dir", "/tmp/home", "--chdir", cwd, "--clearenv"]
 
 
 def limiter_argv(python: str, limits: Limits, *, processes: bool) -> list[str]:
@@ -208,56 +211,16 @@ def bwrap_argv(
 ) -> list[str]:
     """The ``bwrap`` prefix: isolation, mounts (order matters), environment."""
     assert choice.bwrap is not None
-    args = [choice.bwrap, *_isolation_args(), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    args += ["--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
-    for path in _hidden_dirs(hide):
-        args += ["--tmpfs", str(path)]
+    args = [choice.bwrap, *_isolation_args(), *_mount_args(_hidden_dirs(hide))]
     for path in sorted({p.resolve() for p in readable if p.exists()}, key=lambda p: len(p.parts)):
         args += ["--ro-bind", str(path), str(path)]
     args += ["--ro-bind", str(dirs.shim), str(dirs.shim)]
     for path in (dirs.work, dirs.conn):
         args += ["--bind", str(path), str(path)]
-    args += ["--dir", "/tmp/home", "--chdir", str(dirs.work), "--clearenv"]
+    args += _home_args(str(dirs.work))
     for name, value in sorted(env.items()):
         args += ["--setenv", name, value]
     return [*args, "--"]
-
-
-def pids_cgroup(name: str, max_pids: int) -> Path | None:
-    """A cgroup capping the number of processes, for root (whom RLIMIT_NPROC does not bind).
-
-    Returns the cgroup directory, or None when cgroups cannot be used here.
-    """
-    if os.geteuid() != 0:
-        return None
-    own = Path("/proc/self/cgroup").read_text().splitlines() if Path("/proc/self/cgroup").exists() else []
-    unified = next((ln.split(":", 2)[2] for ln in own if ln.startswith("0::")), "/")
-    for base in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup") / unified.lstrip("/")):
-        group = base / f"codeml-{name}"
-        try:
-            group.mkdir()
-        except OSError:
-            continue
-        try:
-            (group / "pids.max").write_text(str(max_pids))
-            return group
-        except OSError:
-            remove_cgroup(group)
-    return None
-
-
-def remove_cgroup(group: Path | None) -> None:
-    """Remove a run's cgroup once its processes are gone (best effort)."""
-    if group is None:
-        return
-    for _ in range(20):
-        try:
-            group.rmdir()
-            return
-        except FileNotFoundError:
-            return
-        except OSError:
-            time.sleep(0.05)
 
 
 def python_paths(python: str) -> list[Path]:
@@ -326,106 +289,3 @@ class SandboxKernelManager(AsyncKernelManager):
                 kw["stdout"] = kw["stderr"] = stack.enter_context(open(self.log_path, "ab"))
             await super()._async_launch_kernel(kernel_cmd, **kw)
         self.popen = getattr(self.provisioner, "process", None)
-
-
-def kill_group(pgid: int | None) -> None:
-    """SIGKILL a process group (the kernel, or bwrap and through it the namespace)."""
-    if pgid is None or pgid <= 1:
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
-def _marked(marker: str) -> list[Any]:
-    import psutil
-
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if proc.environ().get(MARKER_VAR) == marker:
-                found.append(proc)
-        except (psutil.Error, OSError):
-            continue
-    return found
-
-
-def sweep(marker: str, *, wait_s: float = 3.0) -> int:
-    """Kill every process that carries this run's marker; return how many were found."""
-    import psutil
-
-    found = _marked(marker)
-    for proc in found:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
-    psutil.wait_procs(found, timeout=wait_s)
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline and _marked(marker):
-        time.sleep(0.05)  # forked late, or still being torn down with its namespace
-        for proc in _marked(marker):
-            with contextlib.suppress(psutil.Error):
-                proc.kill()
-    return len(found)
-
-
-def remove_tree(root: Path) -> None:
-    """Remove a run's directory even if the notebook made parts of it read-only."""
-
-    def make_writable(func: Any, path: str, _exc: Any) -> None:
-        with contextlib.suppress(OSError):
-            Path(path).parent.chmod(0o700)
-            Path(path).chmod(0o700)
-            func(path)
-
-    shutil.rmtree(root, onerror=make_writable)
-
-
-def record_owner(root: Path, marker: str, cgroup: Path | None) -> None:
-    """Note in a run dir which process owns it (pid and start time), its marker and cgroup."""
-    import psutil
-
-    me = psutil.Process()
-    owner = {"pid": me.pid, "started": me.create_time(), "marker": marker, "cgroup": cgroup and str(cgroup)}
-    tmp = root / f".{OWNER_FILE}.tmp"
-    tmp.write_text(json.dumps(owner))
-    os.replace(tmp, root / OWNER_FILE)
-
-
-def _owner_gone(owner: dict[str, Any]) -> bool:
-    """True when the recorded process has exited (a reused pid has another start time)."""
-    import psutil
-
-    try:
-        proc = psutil.Process(owner["pid"])
-        zombie: bool = proc.status() == psutil.STATUS_ZOMBIE
-        return zombie or abs(proc.create_time() - owner["started"]) > 1.0
-    except psutil.NoSuchProcess:
-        return True
-    except psutil.Error:
-        return False  # not ours to judge (e.g. access denied): leave it
-
-
-def _read_owner(root: Path) -> dict[str, Any] | None:
-    try:
-        owner = json.loads((root / OWNER_FILE).read_text())
-    except (OSError, ValueError):
-        return None  # not made by this version, or being created right now: leave it
-    if not isinstance(owner, dict):
-        return None
-    valid = isinstance(owner.get("pid"), int) and isinstance(owner.get("marker"), str)
-    return owner if valid and isinstance(owner.get("started"), (int, float)) else None
-
-
-def clean_stale_runs(base: Path | None = None) -> list[Path]:
-    """Remove what killed runners left: run dirs whose owner is gone, with their processes and cgroup."""
-    removed = []
-    for root in sorted((base or Path(tempfile.gettempdir())).glob(f"{RUN_DIR_PREFIX}*")):
-        owner = _read_owner(root)
-        if owner is None or not _owner_gone(owner):
-            continue
-        sweep(owner["marker"], wait_s=1.0)
-        cgroup = owner.get("cgroup")
-        remove_cgroup(Path(cgroup) if isinstance(cgroup, str) else None)
-        with contextlib.suppress(OSError):
-            remove_tree(root)
-        removed.append(root)
-    return removed

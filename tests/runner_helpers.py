@@ -12,8 +12,8 @@ import psutil
 from nbformat.v4 import new_code_cell, new_notebook
 
 from codeml_repro.policy import RunPolicy
+from codeml_repro.rundir import MARKER_VAR
 from codeml_repro.runner import Execution, execute
-from codeml_repro.sandbox import MARKER_VAR
 from codeml_repro.submission import Submission, SubmissionSpec
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"

@@ -268,3 +268,20 @@ def test_real_missing_claim(make_submission: MakeSubmission) -> None:
     assert proc.returncode == 1, proc.stderr
     assert "unrecorded: not_reproduced" in proc.stdout
     assert "claim 'accuracy' was never recorded" in proc.stdout
+
+
+def test_environment_failure_says_pin_wheels_and_check_names(sub: Submission) -> None:
+    message = (
+        "paper/requirements.txt: uv pip install failed: error: No solution found when resolving "
+        "dependencies cause: Because there is no version of numpy==0.0.1 and you require numpy==0.0.1, "
+        "we can conclude that your requirements are unsatisfiable."
+    )
+    err = ErrorInfo(type="EnvironmentFailed", message=message, cell=None)
+    rep = report(result(Status.FAILED, error=err), sub)
+    assert not rep.ok
+    text = rep.text
+    assert "environment could not be built from requirements.txt, so no cell ran" in text
+    assert "there is no version of numpy==0.0.1" in text  # uv's reason, not cut off
+    assert "pin versions that publish wheels" in text and "check every package name" in text
+    assert "--no-build" in text
+    assert "before any cell of yours raised" not in text and "Restart & Run All" not in text

@@ -87,3 +87,71 @@ def test_uninstallable_requirement_fails_with_the_file_named(tmp_path: Path, ven
     req.write_text("codeml-repro-no-such-package-xyz==0.0.1\n")
     with pytest.raises(EnvironmentFailed, match=r"requirements\.txt: uv pip install failed"):
         venv_for(req, offline=True, root=tmp_path / "cache")
+
+
+def _fake_venv(root: Path, marker: Path) -> Path:
+    """A venv-shaped dir whose interpreter and .pth file would leave ``marker`` if run."""
+    site = root / "lib" / "python3.11" / "site-packages"
+    (site / "demo_pkg-1.2.3.dist-info").mkdir(parents=True)
+    (site / "demo_pkg-1.2.3.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: Demo_Pkg\nVersion: 1.2.3\nSummary: x\n\nName: not-a-header\n"
+    )
+    (site / "broken-0.1.dist-info").mkdir()
+    (site / "broken-0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\n")
+    (site / "evil.pth").write_text(f"import pathlib; pathlib.Path({str(marker)!r}).write_text('ran')\n")
+    (root / "bin").mkdir()
+    python = root / "bin" / "python"
+    python.write_text(f"#!/bin/sh\necho ran > {marker}\n")
+    python.chmod(0o755)
+    (root / "pyvenv.cfg").write_text("home = /usr/bin\nimplementation = CPython\nversion_info = 3.11.7\n")
+    return root
+
+
+def test_venv_versions_are_read_from_metadata_without_running_anything(tmp_path: Path) -> None:
+    from codeml_repro.environment import read_venv_info
+
+    marker = tmp_path / "executed"
+    info = read_venv_info(_fake_venv(tmp_path / "venv", marker))
+    assert info == {"python": "3.11.7", "implementation": "CPython", "packages": {"demo_pkg": "1.2.3"}}
+    assert not marker.exists()
+
+
+def test_uv_gets_no_secrets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import subprocess
+
+    from codeml_repro import environment
+
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_secret")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws_secret")
+    monkeypatch.setenv("UV_INDEX_PASSWORD", "pw")
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy:3128")
+    seen: list[dict[str, str]] = []
+
+    def fake_run(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+        env = kw.get("env")
+        assert isinstance(env, dict), "uv must get an explicit (scrubbed) environment"
+        seen.append(env)
+        return subprocess.CompletedProcess(argv, 1, "", "error: No solution found\n  cause: no numpy==0\n")
+
+    monkeypatch.setattr(environment.subprocess, "run", fake_run)
+    req = tmp_path / "paper" / "requirements.txt"
+    req.parent.mkdir()
+    req.write_text("numpy==0\n")
+    with pytest.raises(EnvironmentFailed) as caught:
+        venv_for(req, root=tmp_path / "cache")
+    expected = "paper/requirements.txt: uv venv failed: error: No solution found cause: no numpy==0"
+    assert caught.value.message == expected
+    [env] = seen
+    assert "GITHUB_TOKEN" not in env and "AWS_SECRET_ACCESS_KEY" not in env and "UV_INDEX_PASSWORD" not in env
+    assert env["UV_CACHE_DIR"] == str(tmp_path / "uv-cache") and env["HTTPS_PROXY"] == "http://proxy:3128"
+    assert env["PATH"] and "ghp_secret" not in env.values()
+
+
+def test_uv_error_is_one_line_from_the_last_error() -> None:
+    from codeml_repro.environment import uv_error
+
+    old_style = "  × No solution found when resolving dependencies:\n  ╰─▶ Because foo was not found.\n"
+    expected = "No solution found when resolving dependencies: Because foo was not found."
+    assert uv_error(old_style, 1) == expected
+    assert uv_error("", 2) == "exit code 2"

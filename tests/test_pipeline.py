@@ -178,3 +178,38 @@ def test_a_tool_error_in_a_worker_reaches_the_caller(
     import psutil
 
     assert psutil.Process().children(recursive=True) == []  # the workers were stopped and reaped
+
+
+def test_repeat_marks_flaky_on_an_unclaimed_recorded_value(
+    make_submission: MakeSubmission, tmp_path: Path
+) -> None:
+    record = "from codeml_repro import record\n"
+    cell = record + "import random\nrecord('v', 0.5)\nrecord('noise', random.random())"
+    make_submission("unclaimed", cell, spec={"claims": [{"name": "v", "expected": 0.5}]})
+    make_submission("nan", record + "record('x', float('nan'))\nrecord('d', {'b': 1, 'a': 2})")
+    results = _run(tmp_path, repeat=2)
+    assert results["unclaimed"].status is Status.REPRODUCED
+    assert results["unclaimed"].flaky and results["unclaimed"].repeats == 2
+    assert not results["nan"].flaky  # the same values each time, even NaN
+
+
+def test_an_environment_failure_is_a_result_not_an_aborted_run(
+    make_submission: MakeSubmission, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CODEML_OFFLINE", "1")  # nothing to download: the pin cannot be met
+    bad = make_submission("a-bad-pin", "x = 1", spec={"artifact": {"requirements": "requirements.txt"}})
+    (bad / "requirements.txt").write_text("codeml-repro-no-such-package-xyz==0.0.1\n")
+    make_submission("b-fine", "x = 1")
+    report = run_all(tmp_path, POLICY.model_copy(update={"env": "auto"}), RunOptions(repeat=2))
+    results = {r.slug: r for r in report.results}
+    assert results["b-fine"].status is Status.FUNCTIONAL
+    failed = results["a-bad-pin"]
+    assert failed.status is Status.FAILED and failed.badges == ["available"]
+    assert failed.error is not None and failed.error.type == "EnvironmentFailed" and failed.error.cell is None
+    assert failed.error.message.startswith("a-bad-pin/requirements.txt: uv pip install failed: ")
+    assert "codeml-repro-no-such-package-xyz" in failed.error.message and "\n" not in failed.error.message
+    assert failed.repeats == 1 and not failed.flaky  # no notebook ran: nothing to repeat
+    stored = ResultStore(tmp_path).read("a-bad-pin")
+    assert stored is not None and stored.error == failed.error
+    assert not ResultStore(tmp_path).notebook_path("a-bad-pin").exists()

@@ -15,8 +15,9 @@ import pytest
 from codeml_repro.pipeline import RunOptions, run_all
 from codeml_repro.policy import RunPolicy
 from codeml_repro.result import Result, Status
+from codeml_repro.rundir import OWNER_FILE, RUN_DIR_PREFIX
 from codeml_repro.runner import KernelPipeline, prepare, run_prepared
-from codeml_repro.sandbox import OWNER_FILE, RUN_DIR_PREFIX, find_bwrap, probe_bwrap
+from codeml_repro.sandbox import find_bwrap, probe_bwrap
 from tests.runner_helpers import make_submission, outputs_text
 
 from .conftest import MakeSubmission

@@ -8,12 +8,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from codeml_repro.kernel_log import kernel_log_tail
 from codeml_repro.result import ErrorInfo
-from codeml_repro.runner import _clean_stale_once, kernel_log_tail
-from codeml_repro.sandbox import OWNER_FILE, clean_stale_runs, record_owner
+from codeml_repro.rundir import OWNER_FILE, clean_stale_once, clean_stale_runs, record_owner
 from tests.runner_helpers import PeakRss, leftover_processes, make_submission, outputs_text, recorded, run
 
 
@@ -204,7 +205,47 @@ def test_next_run_cleans_up_after_a_runner_killed_by_sigkill(tmp_path: Path) -> 
     runner.kill()
     runner.wait()
     assert left.exists()  # SIGKILL: no chance to clean up
-    _clean_stale_once.cache_clear()  # as in a new process: the next run cleans up first
+    clean_stale_once.cache_clear()  # as in a new process: the next run cleans up first
     assert run(make_submission(tmp_path / "next", "passing")).outcome == "completed"
     assert not left.exists()
     assert leftover_processes(marker) == []  # its unsandboxed kernel is gone too
+
+
+def test_a_kernel_that_cannot_be_launched_is_a_tool_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codeml_repro import sandbox
+    from codeml_repro.runner import RunnerFailed
+
+    real = sandbox.build_launch
+
+    def broken(*args: Any, **kw: Any) -> sandbox.KernelLaunch:
+        launch = real(*args, **kw)
+        argv = [str(tmp_path / "no-such-python"), *launch.argv[1:]]
+        return sandbox.KernelLaunch(argv, launch.env, launch.cwd)
+
+    monkeypatch.setattr(sandbox, "build_launch", broken)
+    before = set(Path(tempfile.gettempdir()).glob("codeml-run-*"))
+    with pytest.raises(RunnerFailed, match="while starting the kernel"):
+        run(make_submission(tmp_path / "nolaunch", "passing"))
+    assert set(Path(tempfile.gettempdir()).glob("codeml-run-*")) <= before  # its run dir is gone
+
+
+def test_a_kernel_of_the_toolkit_dying_at_start_up_is_a_tool_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codeml_repro import sandbox
+    from codeml_repro.runner import RunnerFailed
+
+    real = sandbox.build_launch
+
+    def exits(*args: Any, **kw: Any) -> sandbox.KernelLaunch:
+        launch = real(*args, **kw)
+        cut = launch.argv.index("ipykernel_launcher") - 1  # python -m ipykernel_launcher -f ...
+        code = "import sys; sys.stderr.write('ModuleNotFoundError: no ipykernel here\\n'); sys.exit(3)"
+        crash = ["-c", code]
+        return sandbox.KernelLaunch([*launch.argv[:cut], *crash], launch.env, launch.cwd)
+
+    monkeypatch.setattr(sandbox, "build_launch", exits)
+    with pytest.raises(RunnerFailed, match=r"own environment did not start: .*code 3 .*no ipykernel here"):
+        run(make_submission(tmp_path / "nostart", "passing"))

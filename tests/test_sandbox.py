@@ -15,8 +15,9 @@ import psutil
 import pytest
 
 from codeml_repro.errors import SandboxUnavailable
+from codeml_repro.rundir import OWNER_FILE, clean_stale_runs
 from codeml_repro.runner import Execution
-from codeml_repro.sandbox import OWNER_FILE, choose_sandbox, clean_stale_runs, find_bwrap, probe_bwrap
+from codeml_repro.sandbox import choose_sandbox, find_bwrap, probe_bwrap
 from tests.runner_helpers import make_submission, outputs_text, recorded, run
 
 
@@ -255,3 +256,47 @@ def _owner(root: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return owner if isinstance(owner, dict) else {}
+
+
+FAKE_BWRAP = """#!/bin/sh
+[ "$1" = "--version" ] && echo "bubblewrap 0.0-fake" && exit 0
+for arg in "$@"; do
+    if [ "$arg" = "--proc" ] || [ "{always}" = "yes" ]; then
+        echo "bwrap: Can't mount proc on /newroot/proc: Operation not permitted" >&2
+        exit 1
+    fi
+done
+exit 0
+"""
+
+
+def _fake_bwrap(tmp_path: Path, *, always: bool = False) -> str:
+    path = tmp_path / "bwrap-fake"
+    path.write_text(FAKE_BWRAP.replace("{always}", "yes" if always else "no"))
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_probe_uses_the_launch_mounts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # a host where bwrap works but mounting proc is denied: the probe must see it
+    monkeypatch.setenv("CODEML_BWRAP", _fake_bwrap(tmp_path))
+    with pytest.raises(SandboxUnavailable, match="Can't mount proc"):
+        choose_sandbox("required")
+    choice = choose_sandbox("auto")
+    assert choice.kind == "off" and "Can't mount proc" in choice.warnings[0]
+    assert "running without isolation" in choice.warnings[0]
+
+
+def test_a_sandbox_that_fails_at_launch_is_a_tool_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from codeml_repro import sandbox
+    from codeml_repro.runner import RunnerFailed
+
+    monkeypatch.setenv("CODEML_BWRAP", _fake_bwrap(tmp_path, always=True))
+    monkeypatch.setattr(sandbox, "probe_bwrap", lambda path: (True, "0.0-fake"))  # passed earlier
+    sub = make_submission(tmp_path / "sub", "passing")
+    before = set(Path(tempfile.gettempdir()).glob("codeml-run-*"))
+    with pytest.raises(RunnerFailed, match=r"bwrap could not start the kernel's sandbox.*Can't mount proc"):
+        run(sub, sandbox="required")
+    assert set(Path(tempfile.gettempdir()).glob("codeml-run-*")) <= before  # its run dir is gone

@@ -159,12 +159,44 @@ def _injected(cell: Any) -> bool:
     return isinstance(tags, list) and "injected-parameters" in tags
 
 
+def _noted_index(cell: Any) -> int | None:
+    """The index in the author's notebook the runner noted on a cell (``codeml.author_index``)."""
+    meta = cell.get("metadata") if isinstance(cell, dict) else None
+    noted = meta.get("codeml") if isinstance(meta, dict) else None
+    value = noted.get("author_index") if isinstance(noted, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def author_indices(cells: list[Any]) -> list[int | None]:
+    """Each cell's 0-based index in the author's notebook, as ``error.cell`` counts it.
+
+    The runner notes it on every cell of the notebooks it saves; a cell without it there was
+    injected by papermill. A notebook without any (saved by an older runner) is counted here,
+    skipping the cells tagged ``injected-parameters``.
+    """
+    noted = [_noted_index(cell) for cell in cells]
+    if any(index is not None for index in noted):
+        seen: set[int] = set()
+        for pos, index in enumerate(noted):
+            if index is not None and index in seen:
+                noted[pos] = None  # one anchor per number, whatever the file says
+            elif index is not None:
+                seen.add(index)
+        return noted
+    out: list[int | None] = []
+    number = 0
+    for cell in cells:
+        out.append(None if _injected(cell) else number)
+        number += 0 if _injected(cell) else 1
+    return out
+
+
 def _cell_id(index: int | None) -> str | None:
     return None if index is None else f"nb-cell-{index}"
 
 
 def _code_cell(cell: dict[str, Any], index: int | None) -> Markup:
-    injected = index is None
+    injected = index is None or _injected(cell)
     count = cell.get("execution_count")
     label = "injected parameters" if injected else f"In [{count if isinstance(count, int) else ' '}]"
     outputs = cell.get("outputs")
@@ -205,11 +237,5 @@ def render_notebook(text: str) -> Markup:
     cells = nb.get("cells") if isinstance(nb, dict) else None
     if not isinstance(cells, list):
         return _note("[the executed notebook has no cells]")
-    rendered, number = [], 0
-    for cell in cells:
-        if _injected(cell):
-            rendered.append(render_cell(cell, None))
-        else:
-            rendered.append(render_cell(cell, number))
-            number += 1
+    rendered = [render_cell(cell, index) for cell, index in zip(cells, author_indices(cells), strict=True)]
     return tag("div", {"class": "codeml-notebook"}, rendered)
