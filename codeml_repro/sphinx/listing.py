@@ -85,7 +85,8 @@ def _entry(sub: Submission, store: Any) -> Entry:
     stale = bool(recorded) and recorded != _current_inputs(sub)
     status = Status.PENDING if stale else result.status
     notebook = store.notebook_path(sub.slug)
-    return Entry(sub.slug, sub.spec, status, result, history, stale, notebook if notebook.is_file() else None)
+    shown = notebook if result.notebook and notebook.is_file() else None  # not an older run's
+    return Entry(sub.slug, sub.spec, status, result, history, stale, shown)
 
 
 def load_entries(root: Path, warn: bool = True) -> list[Entry]:
