@@ -13,19 +13,15 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
-import time
 from pathlib import Path
 
-from common import cli, make_root, report
+from common import cli, make_root, report, timed
 
 
 def timed_run(root: Path, sandbox: str, prewarm: bool) -> float:
     env = {**os.environ, "CODEML_PREWARM": "1" if prewarm else "0"}
     cmd = cli("run", "--root", str(root), "--force", "--jobs", "1", "--sandbox", sandbox, "--env", "current")
-    start = time.perf_counter()
-    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    return timed(cmd, env=env)
 
 
 def main() -> None:

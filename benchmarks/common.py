@@ -35,9 +35,12 @@ def make_root(count: int, *sources: str, prefix: str = "bench") -> Path:
     return root
 
 
-def timed(cmd: Sequence[str], cwd: Path | None = None) -> float:
+def timed(cmd: Sequence[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> float:
+    """Wall seconds of one whole-process run of ``cmd``."""
     start = time.perf_counter()
-    subprocess.run(list(cmd), cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        list(cmd), cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     return time.perf_counter() - start
 
 
