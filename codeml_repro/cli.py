@@ -90,6 +90,16 @@ def _policy(timeout_s: float | None, cell_timeout_s: float, max_output_bytes: in
         raise click.BadParameter(f"{first['loc'][0]}: {first['msg']}") from None
 
 
+def _terminate_as_interrupt() -> None:
+    """SIGTERM (a cancelled CI job) stops runs as Ctrl-C does: workers and kernels cleaned up."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="codeml_repro")
 def cli() -> None:
@@ -147,8 +157,13 @@ def run(slugs: tuple[str, ...], root: Path, jobs: int | None, force: bool, repea
         repeat=repeat,
         shard=parse_shard(shard) if shard else None,
     )
-    with RunProgress() as progress:
-        report = run_all(root, policy, options, on_start=progress.start, on_result=progress.advance)
+    _terminate_as_interrupt()
+    try:
+        with RunProgress() as progress:
+            report = run_all(root, policy, options, on_start=progress.start, on_result=progress.advance)
+    except KeyboardInterrupt:
+        click.echo("interrupted: runs in progress were stopped; finished results are recorded", err=True)
+        sys.exit(130)
     for problem in report.problems:
         click.echo(f"warning: {problem}", err=True)
     print_summary(report)

@@ -81,6 +81,18 @@ def _run_workers(
         _stop_workers(workers, finished)
 
 
+def _die_with_parent() -> None:
+    """A worker orphaned by a runner killed outright stops too (Linux: PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: an orphan finishes its current submission and stops at the queue
+
+
 def _collect(results: Any, workers: list[Any], expected: int) -> Iterator[Result]:
     """Yield results until ``expected``; re-raise a worker's tool error; fail if workers are gone
     with results missing (a worker killed from outside loses the submissions it held)."""
@@ -126,6 +138,7 @@ def _worker(tasks: Any, results: Any, policy: RunPolicy, root: Path, repeat: int
     import sys
 
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))  # run finally blocks
+    _die_with_parent()
     todo = iter(tasks.get, None)
     try:
         for result in _run_serial(todo, policy, ResultStore(root), repeat, prestart):

@@ -213,3 +213,35 @@ def test_an_environment_failure_is_a_result_not_an_aborted_run(
     stored = ResultStore(tmp_path).read("a-bad-pin")
     assert stored is not None and stored.error == failed.error
     assert not ResultStore(tmp_path).notebook_path("a-bad-pin").exists()
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_sigterm_stops_the_run_and_leaves_nothing(make_submission: MakeSubmission, tmp_path: Path,
+                                                  jobs: str) -> None:
+    """A cancelled CI job sends SIGTERM to the runner only: workers and kernels must go too."""
+    import os
+    import signal
+    import time
+
+    import psutil
+
+    from .runner_helpers import leftover_processes
+
+    for i in range(3):
+        make_submission(f"slow-{i}", "import time\ntime.sleep(60)")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "codeml_repro.cli", "run", "--root", str(tmp_path), "--jobs", jobs,
+         "--sandbox", "off"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not leftover_processes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert leftover_processes(), "no kernel started"
+    os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    time.sleep(1)
+    assert leftover_processes() == []
+    ours = [p for p in psutil.process_iter(["cmdline"]) if str(tmp_path) in " ".join(p.info["cmdline"] or [])]
+    assert ours == []
