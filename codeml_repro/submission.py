@@ -6,6 +6,7 @@ did-you-mean for misspelt keys, so an author can fix it without reading code.
 
 from __future__ import annotations
 
+import difflib
 import json
 import keyword
 import math
@@ -246,10 +247,52 @@ def check_notebook(sub: Submission) -> None:
     except NbValidationError as exc:
         where = "/".join(str(p) for p in exc.path) if getattr(exc, "path", None) else "(notebook)"
         raise SubmissionInvalid(f"{path}: {where}: not a valid notebook: {exc.message}") from None
+    check_parameters(sub, raw)
     req = sub.requirements_path
     if sub.spec.artifact.requirements and req is not None and not req.is_file():
         where = f"{sub.folder / SUBMISSION_FILE}: artifact.requirements"
         raise SubmissionInvalid(f"{where}: {req} does not exist")
+
+
+def _assigned_names(source: str) -> set[str] | None:
+    """Names a parameters cell assigns (parsed, never run); None if it does not parse."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    names: set[str] = set()
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def check_parameters(sub: Submission, notebook: dict[str, Any]) -> None:
+    """papermill ignores parameters silently when no cell takes them: say so instead."""
+    params = sub.spec.artifact.parameters
+    if not params:
+        return
+    where = f"{sub.folder / SUBMISSION_FILE}: artifact.parameters"
+    cells = [
+        c for c in notebook.get("cells", [])
+        if c.get("cell_type") == "code" and "parameters" in (c.get("metadata") or {}).get("tags", [])
+    ]
+    if not cells:
+        raise SubmissionInvalid(
+            f"{where}: no cell of {sub.spec.artifact.notebook} is tagged 'parameters', so they would be "
+            "ignored; tag the cell that sets their defaults"
+        )
+    source = cells[0].get("source", "")
+    assigned = _assigned_names("".join(source) if isinstance(source, list) else str(source))
+    if assigned is None:
+        return  # e.g. IPython magics: papermill still injects; nothing to check here
+    for name in params:
+        if name not in assigned:
+            close = difflib.get_close_matches(name, sorted(assigned), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else "; set a default for it in that cell"
+            raise SubmissionInvalid(f"{where}.{name}: not assigned in the 'parameters' cell{hint}")
 
 
 def discover(root: Path, slugs: list[str] | None = None) -> list[Path]:

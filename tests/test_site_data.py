@@ -263,3 +263,12 @@ def test_initials_avatar() -> None:
     svg = avatar_svg('<A "B">')
     assert "&lt;A &quot;B&quot;&gt;" in svg and '<A "B">' not in svg
     assert avatar_data_uri("Tri Dao").startswith("data:image/svg+xml;base64,")
+
+
+def test_impossible_calendar_date_is_one_line(data_root: Path) -> None:
+    news = data_root / "book" / "_data" / "news.yml"
+    news.write_text("news:\n  - {date: 2025-15-03, text: Hello}\n", encoding="utf-8")
+    with pytest.raises(DataInvalid) as info:
+        load(data_root)
+    assert str(info.value).startswith("book/_data/news.yml: invalid date or number:")
+    assert "\n" not in str(info.value)

@@ -24,7 +24,7 @@ def _error(folder: Path) -> str:
 
 
 def test_full_format_loads(make_submission: MakeSubmission) -> None:
-    folder = make_submission("full-paper", "x = 1", spec={
+    folder = make_submission("full-paper", "x = 1", params="n = 1", spec={
         "abstract": "An abstract.",
         "links": {"openreview": "https://openreview.net/forum?id=x", "pdf": "https://x.org/p.pdf",
                   "code": "https://github.com/x/y", "video": "https://x.org/v", "poster": "https://x.org/p"},
@@ -142,3 +142,15 @@ def test_symlinks_are_rejected(make_submission: MakeSubmission) -> None:
     (folder / "data.csv").symlink_to("/etc/hostname")
     message = _error(folder)
     assert "data.csv: is a symbolic link" in message
+
+
+def test_parameters_need_a_tagged_cell(make_submission: MakeSubmission) -> None:
+    folder = make_submission("untagged", "n = 1", spec={"artifact": {"parameters": {"n": 2}}})
+    assert "no cell of artifact.ipynb is tagged 'parameters'" in _error(folder)
+
+
+def test_misspelt_parameter_is_named(make_submission: MakeSubmission) -> None:
+    folder = make_submission("misspelt", "x = 1", params="C_iter = 100\nseed = 0",
+                             spec={"artifact": {"parameters": {"C_itr": 200}}})
+    expected = "artifact.parameters.C_itr: not assigned in the 'parameters' cell; did you mean 'C_iter'?"
+    assert expected in _error(folder)

@@ -275,6 +275,8 @@ def _read_yaml(path: Path, shown: str) -> Any:
         raise DataInvalid.at(shown, line, f"YAML syntax error: {problem}") from exc
     except UnicodeDecodeError as exc:
         raise DataInvalid.at(shown, None, "not UTF-8 text") from exc
+    except ValueError as exc:  # YAML builds dates itself: 2025-07-32 fails here
+        raise DataInvalid.at(shown, None, f"invalid date or number: {exc}") from exc
 
 
 def load_file(name: str, data_dir: Path, shown_dir: str) -> _Model:
