@@ -69,6 +69,20 @@ def _policy_options(func: F) -> F:
     return func
 
 
+_OPTION_OF = {
+    "timeout_s": "--timeout",
+    "max_timeout_s": "--timeout",
+    "cell_timeout_s": "--cell-timeout",
+    "max_output_bytes": "--max-output-bytes",
+}
+
+
+def _require_submissions(root: Path) -> None:
+    """A mistyped --root must not pass as 'nothing to do' in CI."""
+    if not (root / "submissions").is_dir():
+        raise ReproError(f"{root}: no submissions/ folder here; pass --root with the project folder")
+
+
 def _policy(timeout_s: float | None, cell_timeout_s: float, max_output_bytes: int,
             sandbox: str | None, env: str) -> Any:
     from pydantic import ValidationError
@@ -87,7 +101,8 @@ def _policy(timeout_s: float | None, cell_timeout_s: float, max_output_bytes: in
         return RunPolicy(**values)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise click.BadParameter(f"{first['loc'][0]}: {first['msg']}") from None
+        option = _OPTION_OF.get(str(first["loc"][0]), str(first["loc"][0]))
+        raise click.BadParameter(first["msg"], param_hint=option) from None
 
 
 def _terminate_as_interrupt() -> None:
@@ -116,6 +131,7 @@ def validate(slugs: tuple[str, ...], root: Path) -> None:
     from codeml_repro.policy import RunPolicy
     from codeml_repro.submission import discover
 
+    _require_submissions(root)
     folders = discover(root, list(slugs) or None)
     bad = 0
     for folder in folders:
@@ -149,6 +165,7 @@ def run(slugs: tuple[str, ...], root: Path, jobs: int | None, force: bool, repea
     from codeml_repro.pipeline import RunOptions, run_all
     from codeml_repro.progress import RunProgress, print_summary
 
+    _require_submissions(root)
     policy = _policy(**policy_args)
     options = RunOptions(
         slugs=list(slugs) or None,
@@ -178,6 +195,7 @@ def status(root: Path, as_json: bool) -> None:
     from codeml_repro.pipeline import current_status
     from codeml_repro.progress import print_status_table
 
+    _require_submissions(root)
     results, problems = current_status(root)
     for problem in problems:
         click.echo(f"warning: {problem}", err=True)
@@ -210,12 +228,15 @@ def new(slug: str, root: Path, requirements: bool) -> None:
 def check(path: Path, root: Path, **policy_args: Any) -> None:
     """Validate and run one submission as CI would, and explain the outcome.
 
-    PATH is the submission folder (or its submission.yml), relative to --root.
+    PATH is the submission folder (or its submission.yml, or its slug), relative to --root.
     Nothing is written to results/.
     """
     from codeml_repro.advice import check_path
 
-    report = check_path(root / path, _policy(**policy_args))
+    target = root / path
+    if not target.exists() and (root / "submissions" / path).is_dir():
+        target = root / "submissions" / path  # a slug, as validate and run take
+    report = check_path(target, _policy(**policy_args))
     click.echo("\n".join(report.lines))
     sys.exit(0 if report.ok else 1)
 

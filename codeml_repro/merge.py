@@ -206,8 +206,16 @@ def _add_result(plan: _Plan, path: Path, results_dir: Path, dest: ResultStore) -
 
 def _plan(sources: list[Path], dest: ResultStore) -> _Plan:
     plan = _Plan()
+    seen: set[Path] = set()
     for source in sources:
         results_dir = results_dir_of(source)
+        if results_dir.resolve() in seen:
+            raise MergeError(f"{source}: given twice; pass each shard's folder once")
+        seen.add(results_dir.resolve())
+        if not _slug_files(results_dir, ".json") and not _slug_files(results_dir / "history", ".jsonl"):
+            raise MergeError(
+                f"{source}: no results found (expected results/<slug>.json); is this a shard's folder?"
+            )
         for path in _slug_files(results_dir, ".json"):
             try:
                 _add_result(plan, path, results_dir, dest)

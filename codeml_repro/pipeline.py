@@ -275,7 +275,8 @@ def _todo(
     for folder in folders:
         planned = plan(folder, policy, check=False)
         previous = store.read(planned.slug)
-        if not options.force and previous is not None and previous.key == planned.key:
+        rerun = options.force or options.repeat > 1  # --repeat asks for fresh runs
+        if not rerun and previous is not None and previous.key == planned.key:
             report.skipped.append(planned.slug)
             report.results.append(previous)
         else:
@@ -317,12 +318,11 @@ def current_status(root: Path) -> tuple[list[Result], list[str]]:
         with contextlib.suppress(ReproError):
             sub = load_submission(folder)
         if result is None or result.inputs_key != submission_inputs(folder, sub):
-            result = pending_result(folder.name, previous=result)
+            result = pending_result(folder.name, title=sub.spec.title if sub else "")
         out.append(result)
     return out, store.problems
 
 
-def pending_result(slug: str, previous: Result | None = None) -> Result:
+def pending_result(slug: str, title: str = "") -> Result:
     """Never run, or its inputs changed since the last run."""
-    base = previous.title if previous else ""
-    return Result(slug=slug, status=Status.PENDING, badges=badges_for(Status.PENDING), title=base)
+    return Result(slug=slug, status=Status.PENDING, badges=badges_for(Status.PENDING), title=title)

@@ -218,10 +218,18 @@ def test_missing_source_and_no_source(tmp_path: Path) -> None:
         merge_results([], tmp_path / "dest")
 
 
-def test_an_empty_shard_is_fine(tmp_path: Path) -> None:
+def test_a_folder_without_results_is_refused(tmp_path: Path) -> None:
+    """A wrong download path in CI must not pass as an empty shard."""
     (tmp_path / "empty").mkdir()
-    report = merge_results([tmp_path / "empty"], tmp_path / "dest")
-    assert report.updated == ()
+    with pytest.raises(MergeError, match="empty: no results found"):
+        merge_results([tmp_path / "empty"], tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
+
+
+def test_the_same_folder_twice_is_refused(tmp_path: Path) -> None:
+    write_run(tmp_path / "s0", make_result("alpha"))
+    with pytest.raises(MergeError, match="given twice"):
+        merge_results([tmp_path / "s0", tmp_path / "s0"], tmp_path / "dest")
 
 
 def test_unreadable_history_lines_are_reported_not_fatal(tmp_path: Path) -> None:

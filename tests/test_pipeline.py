@@ -245,3 +245,16 @@ def test_sigterm_stops_the_run_and_leaves_nothing(make_submission: MakeSubmissio
     assert leftover_processes() == []
     ours = [p for p in psutil.process_iter(["cmdline"]) if str(tmp_path) in " ".join(p.info["cmdline"] or [])]
     assert ours == []
+
+
+def test_repeat_runs_again_even_when_unchanged(make_submission: MakeSubmission, tmp_path: Path) -> None:
+    make_submission("again", "x = 1")
+    _run(tmp_path)
+    report = run_all(tmp_path, POLICY, RunOptions(repeat=2))
+    assert report.skipped == [] and report.results[0].repeats == 2
+
+
+def test_mistyped_root_is_an_error(tmp_path: Path) -> None:
+    for command in (["run"], ["status"], ["validate"]):
+        proc = _cli(*command, "--root", str(tmp_path / "nope"))
+        assert proc.returncode == 2 and "no submissions/ folder" in proc.stderr

@@ -56,6 +56,7 @@ def test_cli_run_reports_a_bad_shard_in_one_line(tmp_path: Path) -> None:
 
     from codeml_repro.cli import cli
 
+    (tmp_path / "submissions").mkdir()
     result = CliRunner().invoke(cli, ["run", "--root", str(tmp_path), "--shard", "3/3", "--sandbox", "off"])
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
