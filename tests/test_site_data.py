@@ -250,7 +250,8 @@ def test_talk_links_to_its_speaker_only_when_visible(data_root: Path) -> None:
         raw["sessions"][12]["speaker"] = "matt-johnson"
 
     edit(data_root, "schedule", assign)
-    table = render_schedule(load(data_root), "book/schedule")[0]
+    caption, table = render_schedule(load(data_root), "book/schedule")
+    assert caption.astext() == "TBD; times are local (America/Vancouver)."
     refs = {x["reftarget"]: x.astext() for x in table.findall(addnodes.pending_xref)}
     assert refs == {"/book/posters": "Poster session", "speaker-matt-johnson": "Matt Johnson"}
     assert "Sara Hooker" not in table.astext()
@@ -272,3 +273,20 @@ def test_impossible_calendar_date_is_one_line(data_root: Path) -> None:
         load(data_root)
     assert str(info.value).startswith("book/_data/news.yml: invalid date or number:")
     assert "\n" not in str(info.value)
+
+
+def test_calendar_uids_are_stable_and_name_the_speaker(data_root: Path) -> None:
+    stamp = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+    before = {line for line in _unfold(ics.calendar(_dated(data_root), stamp)) if line.startswith("UID:")}
+
+    def change(raw: dict) -> None:  # type: ignore[type-arg]
+        raw["sessions"].insert(1, {"start": "09:15", "end": "09:20", "title": "Group photo"})
+        raw["sessions"][-3]["speaker"] = "matt-johnson"  # 16:30 invited talk
+
+    edit(data_root, "schedule", change)
+    lines = _unfold(ics.calendar(load(data_root), stamp))
+    after = {line for line in lines if line.startswith("UID:")}
+    assert before < after and len(after - before) == 1  # one new event, every old UID kept
+    assert "SUMMARY:CODEML: Invited talk: Matt Johnson" in lines
+    data_dir = data_root / "book" / "_data"
+    assert ics.data_stamp(data_dir) == ics.data_stamp(data_dir)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from codeml_repro.sphinx.data import SiteData, parse_timezone
 
@@ -64,12 +65,19 @@ def events(site: SiteData) -> list[Event]:
         return found
     date = moment.date() if isinstance(moment, dt.datetime) else moment
     zone = parse_timezone(site.schedule.timezone)
-    for index, session in enumerate(site.schedule.sessions):
+    for session in site.schedule.sessions:
         start = dt.datetime.combine(date, dt.time.fromisoformat(session.start), tzinfo=zone)
         end = dt.datetime.combine(date, dt.time.fromisoformat(session.end), tzinfo=zone)
-        summary = f"{name}: {session.title}"
-        found.append(Event(f"session-{index}-{date:%Y%m%d}@{name.lower()}", summary, start, end))
+        speaker = site.speaker(session.speaker) if session.speaker else None
+        who = f": {speaker.name}" if speaker is not None and speaker.visible else ""
+        # Stable across edits elsewhere in the schedule, so subscribed calendars update in place.
+        uid = f"{start:%Y%m%dT%H%M}-{_uid_part(session.title)}@{name.lower()}"
+        found.append(Event(uid, f"{name}: {session.title}{who}", start, end))
     return found
+
+
+def _uid_part(text: str) -> str:
+    return "-".join("".join(c if c.isalnum() else " " for c in text.lower()).split()) or "session"
 
 
 def to_ics(site: SiteData, items: Iterable[Event], stamp: dt.datetime) -> str:
@@ -96,5 +104,11 @@ def to_ics(site: SiteData, items: Iterable[Event], stamp: dt.datetime) -> str:
 
 
 def calendar(site: SiteData, stamp: dt.datetime | None = None) -> str:
-    """The site's calendar; ``stamp`` defaults to now (UTC)."""
+    """The site's calendar; ``stamp`` (DTSTAMP) defaults to now (UTC)."""
     return to_ics(site, events(site), stamp or dt.datetime.now(dt.timezone.utc))
+
+
+def data_stamp(data_dir: Path) -> dt.datetime:
+    """When the data last changed: the same data gives the same file, build after build."""
+    times = [p.stat().st_mtime for p in data_dir.glob("*.yml")] or [0.0]
+    return dt.datetime.fromtimestamp(int(max(times)), dt.timezone.utc)

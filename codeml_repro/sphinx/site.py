@@ -172,7 +172,12 @@ def render_schedule(site: SiteData, refdoc: str) -> list[nodes.Node]:
         if session.kind in ("break", "posters"):
             cell = nodes.emphasis("", "", cell)
         rows.append([nodes.Text(f"{session.start} - {session.end}"), cell])
-    return [_table(["Time", "Session"], rows, ["codeml-schedule"])]
+    day = site.date(site.schedule.day)
+    when = format_date(day) if day is not None else "TBD"
+    caption = nodes.paragraph(
+        "", "", nodes.Text(f"{when}; times are local ({site.schedule.timezone})."), classes=["codeml-day"]
+    )
+    return [caption, _table(["Time", "Session"], rows, ["codeml-schedule"])]
 
 
 def render_speaker(speaker: Any) -> nodes.container:
@@ -333,9 +338,10 @@ def _write_calendar(app: Any, exception: BaseException | None) -> None:
     """Write the ``.ics`` beside the HTML once the build succeeded."""
     if exception is not None or app.builder.format != "html":
         return
-    from codeml_repro.sphinx.ics import ICS_NAME, calendar
+    from codeml_repro.sphinx.ics import ICS_NAME, calendar, data_stamp
 
-    text = calendar(site_data(app.config, app.srcdir))
+    data_dir = Path(app.srcdir, app.config.codeml_data_dir)
+    text = calendar(site_data(app.config, app.srcdir), stamp=data_stamp(data_dir))
     Path(app.outdir, ICS_NAME).write_text(text, encoding="utf-8", newline="")
 
 
