@@ -77,6 +77,8 @@ def test_filter_by_tier_and_text(browser: Any, site: str) -> None:
     assert _visible(page) == [s for s in everyone if s != "xss"]  # the attack has a single author
     page.fill("#codeml-filter-text", "regressed")
     assert _visible(page) == ["epsilon"]
+    page.fill("#codeml-filter-text", "results reproduced")  # a badge label, on every card: not searched
+    assert _visible(page) == []
     page.select_option("#codeml-filter-tier", "reproduced")
     assert _visible(page) == []
     assert page.text_content("#codeml-filter-count") == "Showing 0 of 7"

@@ -410,3 +410,21 @@ def test_site_url_for_badge_snippets_comes_from_ci(monkeypatch: pytest.MonkeyPat
     explicit = SimpleNamespace(html_baseurl="https://set.in.config/")
     _site_url_from_env(None, explicit)
     assert explicit.html_baseurl == "https://set.in.config/"
+
+
+def test_unearned_badges_say_so_in_text() -> None:
+    from codeml_repro.result import Status
+    from codeml_repro.sphinx.listing import badge_nodes
+
+    class _Entry:
+        tiers = ["available"]
+        status = Status.FAILED
+        regressed = False
+
+    labels = [n.astext() for n in badge_nodes(_Entry()) if n.astext().strip()]  # type: ignore[arg-type]
+    assert labels == [
+        "Artifacts Available",
+        "Artifacts Evaluated – Functional (not earned)",
+        "Results Reproduced (not earned)",
+        "failed",
+    ]

@@ -26,8 +26,18 @@
     return card.classList.contains("codeml-tier-" + tier);
   }
 
+  // Badge labels are left out: every card names all three tiers, earned or not.
+  function searchableText(card) {
+    var walker = document.createTreeWalker(card, NodeFilter.SHOW_TEXT);
+    var parts = [];
+    for (var n = walker.nextNode(); n; n = walker.nextNode()) {
+      if (!n.parentElement.closest(".codeml-badge")) { parts.push(n.nodeValue); }
+    }
+    return parts.join(" ").toLowerCase();
+  }
+
   function matchesText(card, terms) {
-    var text = (card.textContent || "").toLowerCase();
+    var text = searchableText(card);
     return terms.every(function (term) { return text.indexOf(term) !== -1; });
   }
 

@@ -148,13 +148,14 @@ def badge_nodes(entry: Entry) -> list[nodes.Node]:
     earned = set(entry.tiers)
     for tier in TIERS:
         state = "earned" if tier in earned else "missing"
-        out.append(
-            nodes.inline(
-                TIER_LABELS[tier],
-                TIER_LABELS[tier],
-                classes=["codeml-badge", f"codeml-badge-{tier}", f"codeml-badge-{state}"],
-            )
+        badge = nodes.inline(
+            TIER_LABELS[tier],
+            TIER_LABELS[tier],
+            classes=["codeml-badge", f"codeml-badge-{tier}", f"codeml-badge-{state}"],
         )
+        if state == "missing":  # told to screen readers, not only by colour
+            badge += nodes.inline(" (not earned)", " (not earned)", classes=["codeml-sr-only"])
+        out.append(badge)
         out.append(nodes.Text(" "))
     status = message(entry.status)
     out.append(nodes.inline(status, status, classes=["codeml-status", f"codeml-status-{entry.status.value}"]))

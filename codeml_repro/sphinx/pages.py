@@ -59,6 +59,7 @@ def badges_html(entry: Entry, tiers_img: str) -> Markup:
             "span",
             {"class": f"codeml-badge codeml-badge-{t} codeml-badge-{'earned' if t in earned else 'missing'}"},
             TIER_LABELS[t],
+            None if t in earned else tag("span", {"class": "codeml-sr-only"}, " (not earned)"),
         )
         for t in TIERS
     ]
