@@ -417,7 +417,7 @@ def test_unearned_badges_say_so_in_text() -> None:
     from codeml_repro.sphinx.listing import badge_nodes
 
     class _Entry:
-        tiers = ["available"]
+        tiers = ("available",)
         status = Status.FAILED
         regressed = False
 
