@@ -166,13 +166,33 @@ def _advise_not_reproduced(ctx: _Context) -> list[str]:
     return out or ["a claim did not match; see the claims above"]
 
 
-def _failed_hint(error_type: str) -> str:
+# Import names whose package on PyPI is called something else.
+_PIP_NAMES = {
+    "sklearn": "scikit-learn",
+    "cv2": "opencv-python-headless",
+    "PIL": "pillow",
+    "yaml": "PyYAML",
+    "skimage": "scikit-image",
+    "bs4": "beautifulsoup4",
+}
+
+
+def _missing_module_hint(message: str, has_requirements: bool) -> str:
+    module = message.split("'")[1].split(".")[0] if message.count("'") >= 2 else ""
+    package = _PIP_NAMES.get(module, module)
+    what = f"add `{package}` (pinned, e.g. `{package}==X.Y.Z`)" if package else "add the package, pinned,"
+    if module and package != module:
+        what += f" — the package that provides `import {module}` —"
+    where = "to your requirements.txt" if has_requirements else (
+        "to a requirements.txt in the submission folder (the notebook then gets its own environment)"
+    )
+    return f"the package is not installed where the check runs: {what} {where}"
+
+
+def _failed_hint(error_type: str, message: str = "", has_requirements: bool = False) -> str:
     name = error_type.rsplit(".", 1)[-1]
     if name in {"ModuleNotFoundError", "ImportError"}:
-        return (
-            "the package is not installed where the check runs: list it, pinned, in "
-            "requirements.txt in the submission folder (the notebook then gets its own environment)"
-        )
+        return _missing_module_hint(message, has_requirements)
     if name in {"FileNotFoundError", "PermissionError", "IsADirectoryError"}:
         return (
             "the notebook runs inside a copy of the submission folder: put every file it reads "
@@ -212,7 +232,9 @@ def _advise_failed(ctx: _Context) -> list[str]:
     if err.type == "EnvironmentFailed":
         return _advise_environment(ctx)
     where = _where(ctx) or "the run, before any cell of yours"
-    return [f"{where} raised {err.type}: {_short(err.message)}", _failed_hint(err.type)]
+    has_requirements = ctx.sub is not None and ctx.sub.requirements_path is not None
+    hint = _failed_hint(err.type, err.message, has_requirements)
+    return [f"{where} raised {err.type}: {_short(err.message)}", hint]
 
 
 def _advise_timeout(ctx: _Context) -> list[str]:
@@ -295,7 +317,10 @@ def _badge_names(status: Status) -> str:
 def _context_lines(ctx: _Context) -> list[str]:
     result, policy = ctx.result, ctx.policy
     lines = [f"{result.slug}: {result.status.value} (badges: {_badge_names(result.status)})"]
-    if result.status is not Status.INVALID:
+    not_run = result.error is not None and result.error.type == "EnvironmentFailed"
+    if not_run:
+        lines.append("not run: the environment could not be built")
+    elif result.status is not Status.INVALID:
         lines.append(
             f"ran in {result.duration_s:.1f} s; sandbox {result.sandbox}; budgets: whole run "
             f"{ctx.timeout_s:g} s, each cell {policy.cell_timeout_s:g} s, "

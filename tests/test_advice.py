@@ -285,3 +285,19 @@ def test_environment_failure_says_pin_wheels_and_check_names(sub: Submission) ->
     assert "pin versions that publish wheels" in text and "check every package name" in text
     assert "--no-build" in text
     assert "before any cell of yours raised" not in text and "Restart & Run All" not in text
+
+
+def test_missing_module_names_the_pip_package(sub: Submission) -> None:
+    err = ErrorInfo(type="ModuleNotFoundError", message="No module named 'sklearn'", cell=1)
+    text = report(result(Status.FAILED, error=err), sub).text
+    assert "add `scikit-learn` (pinned" in text and "provides `import sklearn`" in text
+    assert "a requirements.txt in the submission folder" in text
+    (sub.folder / "requirements.txt").write_text("numpy==2.1.3\n")
+    again = report(result(Status.FAILED, error=err), sub).text
+    assert "to your requirements.txt" in again
+
+
+def test_environment_failure_says_not_run(sub: Submission) -> None:
+    err = ErrorInfo(type="EnvironmentFailed", message="uv pip install failed: no such package", cell=None)
+    text = report(result(Status.FAILED, error=err), sub).text
+    assert "not run: the environment could not be built" in text and "ran in" not in text
