@@ -18,26 +18,11 @@ from pathlib import Path
 from codeml_repro.badges import TIER_LABELS, badges_for
 from codeml_repro.claims import describe_tolerance, is_number
 from codeml_repro.errors import SubmissionInvalid
+from codeml_repro.hints import failed_hint
 from codeml_repro.policy import RunPolicy
 from codeml_repro.result import ClaimResult, ErrorInfo, Result, Status
 from codeml_repro.submission import SUBMISSION_FILE, Submission, check_notebook, load_submission
 
-_NETWORK_ERRORS = {
-    "ConnectionError",
-    "ConnectionRefusedError",
-    "ConnectionResetError",
-    "URLError",
-    "HTTPError",
-    "gaierror",
-    "socket.gaierror",
-    "MaxRetryError",
-    "NewConnectionError",
-    "SSLError",
-    "ReadTimeout",
-    "ConnectTimeout",
-    "ConnectTimeoutError",
-    "TimeoutError",
-}
 _MAX_MESSAGE = 200
 _MAX_SNIPPET = 60
 _STOPPED = {Status.FAILED, Status.TIMEOUT, Status.KERNEL_DIED, Status.OUTPUT_LIMIT}
@@ -166,53 +151,6 @@ def _advise_not_reproduced(ctx: _Context) -> list[str]:
     return out or ["a claim did not match; see the claims above"]
 
 
-# Import names whose package on PyPI is called something else.
-_PIP_NAMES = {
-    "sklearn": "scikit-learn",
-    "cv2": "opencv-python-headless",
-    "PIL": "pillow",
-    "yaml": "PyYAML",
-    "skimage": "scikit-image",
-    "bs4": "beautifulsoup4",
-}
-
-
-def _missing_module_hint(message: str, has_requirements: bool) -> str:
-    module = message.split("'")[1].split(".")[0] if message.count("'") >= 2 else ""
-    package = _PIP_NAMES.get(module, module)
-    what = f"add `{package}` (pinned, e.g. `{package}==X.Y.Z`)" if package else "add the package, pinned,"
-    if module and package != module:
-        what += f" — the package that provides `import {module}` —"
-    where = "to your requirements.txt" if has_requirements else (
-        "to a requirements.txt in the submission folder (the notebook then gets its own environment)"
-    )
-    return f"the package is not installed where the check runs: {what} {where}"
-
-
-def _failed_hint(error_type: str, message: str = "", has_requirements: bool = False) -> str:
-    name = error_type.rsplit(".", 1)[-1]
-    if name in {"ModuleNotFoundError", "ImportError"}:
-        return _missing_module_hint(message, has_requirements)
-    if name in {"FileNotFoundError", "PermissionError", "IsADirectoryError"}:
-        return (
-            "the notebook runs inside a copy of the submission folder: put every file it reads "
-            "in that folder and open it by a relative path; write only inside the folder"
-        )
-    if name in _NETWORK_ERRORS or error_type in _NETWORK_ERRORS:
-        return (
-            "the check runs without network access: ship the data in the submission folder, "
-            "or use a dataset bundled with a package"
-        )
-    if name == "NameError":
-        return (
-            "a name is used before it is defined: run the notebook top to bottom in a fresh kernel "
-            "(Restart & Run All); only the cell tagged `parameters` gets values from submission.yml"
-        )
-    if name == "MemoryError":
-        return "the notebook ran out of memory: use less data or smaller batches"
-    return "reproduce it with Restart & Run All in Jupyter, fix that cell, and run the check again"
-
-
 def _advise_environment(ctx: _Context) -> list[str]:
     req = ctx.sub.spec.artifact.requirements if ctx.sub else None
     name = req or "requirements.txt"
@@ -233,7 +171,7 @@ def _advise_failed(ctx: _Context) -> list[str]:
         return _advise_environment(ctx)
     where = _where(ctx) or "the run, before any cell of yours"
     has_requirements = ctx.sub is not None and ctx.sub.requirements_path is not None
-    hint = _failed_hint(err.type, err.message, has_requirements)
+    hint = failed_hint(err.type, err.message, has_requirements)
     return [f"{where} raised {err.type}: {_short(err.message)}", hint]
 
 
