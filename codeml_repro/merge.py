@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from codeml_repro.errors import MergeError, ShardError
 from codeml_repro.result import FORMAT_VERSION, Result, RunRecord
-from codeml_repro.store import HISTORY_LIMIT, ResultStore, atomic_write
+from codeml_repro.store import HISTORY_LIMIT, ResultStore, atomic_write, read_history
 from codeml_repro.submission import SLUG_RE
 
 _SHARD_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
@@ -169,17 +169,6 @@ def _read_candidate(path: Path, body: bytes, results_dir: Path) -> _Candidate:
     return _Candidate(path, body, result, notebook if notebook.is_file() else None)
 
 
-def _read_history(path: Path, warnings: list[str]) -> list[RunRecord]:
-    records = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                records.append(RunRecord.model_validate_json(line))
-            except ValidationError:
-                warnings.append(f"{path}:{n}: unreadable history line skipped")
-    return records
-
-
 def _slug_files(folder: Path, suffix: str) -> list[Path]:
     if not folder.is_dir():
         return []
@@ -223,8 +212,8 @@ def _plan(sources: list[Path], dest: ResultStore) -> _Plan:
                 raise MergeError(f"{path}: cannot read ({exc})") from None
         for path in _slug_files(results_dir / "history", ".jsonl"):
             try:
-                records = _read_history(path, plan.warnings)
-            except (OSError, UnicodeDecodeError) as exc:
+                records = read_history(path, plan.warnings)
+            except OSError as exc:
                 raise MergeError(f"{path}: cannot read ({exc})") from None
             plan.history.setdefault(path.stem, []).extend(records)
     return plan

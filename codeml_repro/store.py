@@ -48,6 +48,19 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.close(dfd)
 
 
+def read_history(path: Path, problems: list[str]) -> list[RunRecord]:
+    """The records of one history file; unreadable lines are skipped and reported."""
+    records = []
+    for n, line in enumerate(path.read_bytes().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(RunRecord.model_validate_json(line))
+        except ValidationError:  # also bad UTF-8 and bad JSON
+            problems.append(f"{path}:{n}: unreadable history line skipped")
+    return records
+
+
 @dataclass
 class ResultStore:
     """The ``results/`` folder of a root."""
@@ -106,17 +119,7 @@ class ResultStore:
     def history(self, slug: str) -> list[RunRecord]:
         """Past runs, oldest first; unreadable lines are skipped and reported."""
         path = self.history_path(slug)
-        if not path.is_file():
-            return []
-        records = []
-        for n, line in enumerate(path.read_bytes().splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                records.append(RunRecord.model_validate_json(line))
-            except ValidationError:
-                self.problems.append(f"{path}:{n}: unreadable history line skipped")
-        return records
+        return read_history(path, self.problems) if path.is_file() else []
 
     def write(self, result: Result, notebook: bytes | None = None) -> None:
         """Record a finished run: notebook, history line, then the result."""
