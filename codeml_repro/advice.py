@@ -316,13 +316,9 @@ def build_report(result: Result, sub: Submission, policy: RunPolicy, timeout_s: 
 
 def invalid_report(slug: str, message: str, policy: RunPolicy) -> CheckReport:
     """The report for a submission that cannot be loaded: the one-line error and the fix."""
-    result = Result(
-        slug=slug,
-        status=Status.INVALID,
-        badges=badges_for(Status.INVALID),
-        error=ErrorInfo(type="SubmissionInvalid", message=message, cell=None),
-    )
-    return _report(result, None, policy, policy.timeout_s)
+    from codeml_repro.pipeline import invalid_status
+
+    return _report(invalid_status(slug, message), None, policy, policy.timeout_s)
 
 
 def _folder_of(path: Path) -> Path:
@@ -354,5 +350,5 @@ def check_path(path: Path, policy: RunPolicy) -> CheckReport:
     from codeml_repro.pipeline import run_submission
 
     timeout_s = policy.effective_timeout(sub.spec.artifact.timeout)
-    result = run_submission(sub, policy, _root_of(folder), force=True, save=False)
+    result = run_submission(sub, policy, _root_of(folder), save=False)
     return build_report(result, sub, policy, timeout_s)

@@ -76,16 +76,21 @@ def plan(folder: Path, policy: RunPolicy, *, check: bool = True) -> Planned:
     return Planned(folder.name, folder, sub if problem is None else None, problem, inputs, key)
 
 
-def invalid_result(planned: Planned) -> Result:
+def invalid_status(slug: str, message: str) -> Result:
+    """A submission that cannot be run: no badge, and the one-line problem as its error."""
     return Result(
-        slug=planned.slug,
+        slug=slug,
         status=Status.INVALID,
         badges=badges_for(Status.INVALID),
-        error=ErrorInfo(type="SubmissionInvalid", message=planned.problem or "invalid", cell=None),
-        finished_at=now_iso(),
-        key=planned.key,
-        inputs_key=planned.inputs,
+        error=ErrorInfo(type="SubmissionInvalid", message=message, cell=None),
     )
+
+
+def invalid_result(planned: Planned) -> Result:
+    """The recorded result of an invalid submission, keyed like any run."""
+    base = invalid_status(planned.slug, planned.problem or "invalid")
+    keys = {"finished_at": now_iso(), "key": planned.key, "inputs_key": planned.inputs}
+    return base.model_copy(update=keys)
 
 
 def final_status(outcome: str, claims: list[ClaimResult]) -> Status:
@@ -226,16 +231,11 @@ def run_planned(
 
 
 def run_submission(
-    sub: Submission, policy: RunPolicy, root: Path, *, force: bool = True, repeat: int = 1, save: bool = True
+    sub: Submission, policy: RunPolicy, root: Path, *, repeat: int = 1, save: bool = True
 ) -> Result:
-    """Run one loaded submission (the authors' ``check`` path)."""
+    """Run one loaded submission now, changed or not (the authors' ``check`` path)."""
     planned = plan(sub.folder, policy)
-    store = ResultStore(root)
-    if not force:
-        previous = store.read(planned.slug)
-        if previous is not None and previous.key == planned.key:
-            return previous
-    return run_planned(planned, policy, store if save else None, repeat)
+    return run_planned(planned, policy, ResultStore(root) if save else None, repeat)
 
 
 @dataclass
