@@ -45,9 +45,9 @@ def executed_notebook(i: int) -> bytes:
 
 
 def add_submission(root: Path, i: int) -> None:
-    from codeml_repro.badges import badges_for
-    from codeml_repro.result import ClaimResult, ErrorInfo, Result, Status
-    from codeml_repro.store import ResultStore
+    from codeml_repro.model.result import ClaimResult, ErrorInfo, Result, Status
+    from codeml_repro.results.badges import badges_for
+    from codeml_repro.results.store import ResultStore
 
     slug = f"paper-{i:03d}"
     folder = root / "submissions" / slug

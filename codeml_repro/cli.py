@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from codeml_repro.errors import ReproError
+from codeml_repro.model.errors import ReproError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,7 +47,7 @@ def _one_line_errors(func: F) -> F:
 
 
 def _policy_options(func: F) -> F:
-    from codeml_repro.policy import RunPolicy
+    from codeml_repro.model.policy import RunPolicy
 
     defaults = RunPolicy()
     options = [
@@ -87,7 +87,7 @@ def _policy(timeout_s: float | None, cell_timeout_s: float, max_output_bytes: in
             sandbox: str | None, env: str) -> Any:
     from pydantic import ValidationError
 
-    from codeml_repro.policy import RunPolicy, default_sandbox_mode
+    from codeml_repro.model.policy import RunPolicy, default_sandbox_mode
 
     values: dict[str, Any] = {
         "cell_timeout_s": cell_timeout_s,
@@ -127,9 +127,9 @@ def cli() -> None:
 @_one_line_errors
 def validate(slugs: tuple[str, ...], root: Path) -> None:
     """Check submission.yml and the notebook of SLUGS (default: all); no execution."""
-    from codeml_repro.pipeline import plan
-    from codeml_repro.policy import RunPolicy
-    from codeml_repro.submission import discover
+    from codeml_repro.model.policy import RunPolicy
+    from codeml_repro.model.submission import discover
+    from codeml_repro.run.plan import plan
 
     _require_submissions(root)
     folders = discover(root, list(slugs) or None)
@@ -161,9 +161,10 @@ def run(slugs: tuple[str, ...], root: Path, jobs: int | None, force: bool, repea
     """Run the artifact notebooks of SLUGS (default: all) and record results."""
     import os
 
-    from codeml_repro.merge import parse_shard
-    from codeml_repro.pipeline import RunOptions, run_all
-    from codeml_repro.progress import RunProgress, print_summary
+    from codeml_repro.run.batch import run_all
+    from codeml_repro.run.plan import RunOptions
+    from codeml_repro.run.progress import RunProgress, print_summary
+    from codeml_repro.run.shards import parse_shard
 
     _require_submissions(root)
     policy = _policy(**policy_args)
@@ -192,8 +193,8 @@ def run(slugs: tuple[str, ...], root: Path, jobs: int | None, force: bool, repea
 @_one_line_errors
 def status(root: Path, as_json: bool) -> None:
     """Show the last recorded status of every submission."""
-    from codeml_repro.pipeline import current_status
-    from codeml_repro.progress import print_status_table
+    from codeml_repro.run.progress import print_status_table
+    from codeml_repro.run.status import current_status
 
     _require_submissions(root)
     results, problems = current_status(root)
@@ -213,7 +214,7 @@ def status(root: Path, as_json: bool) -> None:
 @_one_line_errors
 def new(slug: str, root: Path, requirements: bool) -> None:
     """Scaffold submissions/SLUG/ with a template, a notebook and a claim."""
-    from codeml_repro.scaffold import new_submission
+    from codeml_repro.authoring.scaffold import new_submission
 
     folder = new_submission(root, slug, requirements=requirements)
     click.echo(f"created {folder}: edit submission.yml and artifact.ipynb, then run "
@@ -231,7 +232,7 @@ def check(path: Path, root: Path, **policy_args: Any) -> None:
     PATH is the submission folder (or its submission.yml, or its slug), relative to --root.
     Nothing is written to results/.
     """
-    from codeml_repro.advice import check_path
+    from codeml_repro.authoring.check import check_path
 
     target = root / path
     if not target.exists() and (root / "submissions" / path).is_dir():
@@ -248,7 +249,7 @@ def check(path: Path, root: Path, **policy_args: Any) -> None:
 @_one_line_errors
 def merge(dirs: tuple[Path, ...], root: Path) -> None:
     """Combine the results of CI shards (DIRS) into ROOT/results."""
-    from codeml_repro.merge import merge_results
+    from codeml_repro.results.merge import merge_results
 
     report = merge_results(list(dirs), root)
     click.echo(str(report))
@@ -260,11 +261,11 @@ def merge(dirs: tuple[Path, ...], root: Path) -> None:
 @_one_line_errors
 def schema(write: bool, root: Path) -> None:
     """Print (or write) the JSON Schema of submission.yml."""
-    from codeml_repro.schema import schema_text
+    from codeml_repro.model.schema import schema_text
 
     text = schema_text()
     if write:
-        from codeml_repro.store import atomic_write
+        from codeml_repro.results.store import atomic_write
 
         atomic_write(root / "submission.schema.json", text.encode())
         click.echo(f"wrote {root / 'submission.schema.json'}")

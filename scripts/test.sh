@@ -23,4 +23,5 @@ fi
 
 ruff check .
 mypy codeml_repro
+lint-imports
 python3 -m pytest -q -ra "$@"

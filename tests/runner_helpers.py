@@ -11,10 +11,10 @@ import nbformat
 import psutil
 from nbformat.v4 import new_code_cell, new_notebook
 
-from codeml_repro.policy import RunPolicy
-from codeml_repro.rundir import MARKER_VAR
-from codeml_repro.runner import Execution, execute
-from codeml_repro.submission import Submission, SubmissionSpec
+from codeml_repro.model.policy import RunPolicy
+from codeml_repro.model.submission import Submission, SubmissionSpec
+from codeml_repro.run.kernel.execute import Execution, execute
+from codeml_repro.run.kernel.scratch import MARKER_VAR
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from codeml_repro.advice import CheckReport, build_report, check_path, invalid_report
-from codeml_repro.policy import RunPolicy
-from codeml_repro.result import ClaimResult, ErrorInfo, Result, Status
-from codeml_repro.submission import Submission, load_submission
+from codeml_repro.authoring.check import CheckReport, build_report, check_path, invalid_report
+from codeml_repro.model.policy import RunPolicy
+from codeml_repro.model.result import ClaimResult, ErrorInfo, Result, Status
+from codeml_repro.model.submission import Submission, load_submission
 from tests.conftest import MakeSubmission
 
 POLICY = RunPolicy(sandbox="off")

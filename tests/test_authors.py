@@ -16,10 +16,10 @@ import nbformat
 import pytest
 import yaml
 
-from codeml_repro.errors import SubmissionInvalid
-from codeml_repro.scaffold import new_submission
-from codeml_repro.schema import SCHEMA_FILE, schema_text, submission_schema
-from codeml_repro.submission import check_notebook, load_submission
+from codeml_repro.authoring.scaffold import new_submission
+from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.schema import SCHEMA_FILE, schema_text, submission_schema
+from codeml_repro.model.submission import check_notebook, load_submission
 from tests.conftest import REPO
 
 

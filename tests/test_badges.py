@@ -4,8 +4,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from codeml_repro.badges import badges_for, endpoint_json, status_svg, tiers_svg, top_tier
-from codeml_repro.result import Status
+from codeml_repro.model.result import Status
+from codeml_repro.results.badges import badges_for, endpoint_json, status_svg, tiers_svg, top_tier
 
 
 @pytest.mark.parametrize(("status", "tiers"), [

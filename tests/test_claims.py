@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from codeml_repro.claims import check_claims, parse_literal, recorded_values
-from codeml_repro.submission import Claim
+from codeml_repro.model.submission import Claim
+from codeml_repro.run.claims import check_claims, parse_literal, recorded_values
 
 
 def _glue_output(name: str, plain: str) -> dict[str, Any]:

@@ -18,13 +18,13 @@ import pytest
 import yaml
 from markdown_it import MarkdownIt
 
-from codeml_repro.advice import build_report
-from codeml_repro.badges import TIER_LABELS
-from codeml_repro.policy import RunPolicy
-from codeml_repro.result import ClaimResult, Result, Status
-from codeml_repro.scaffold import new_submission
-from codeml_repro.schema import schema_text, submission_schema
-from codeml_repro.submission import SubmissionSpec, load_submission
+from codeml_repro.authoring.check import build_report
+from codeml_repro.authoring.scaffold import new_submission
+from codeml_repro.model.policy import RunPolicy
+from codeml_repro.model.result import ClaimResult, Result, Status
+from codeml_repro.model.schema import schema_text, submission_schema
+from codeml_repro.model.submission import SubmissionSpec, load_submission
+from codeml_repro.results.badges import TIER_LABELS
 from tests.conftest import REPO
 
 GUIDE = REPO / "book" / "authors.md"

@@ -175,8 +175,8 @@ def attack_notebook(marker: Path) -> Any:
 
 def add_attack(root: Path) -> Path:
     """The malicious submission and a recorded result for it (not run: its outputs are crafted)."""
-    from codeml_repro.result import ErrorInfo, Result, Status
-    from codeml_repro.store import ResultStore
+    from codeml_repro.model.result import ErrorInfo, Result, Status
+    from codeml_repro.results.store import ResultStore
 
     marker = root / MARKER_NAME
     nb = attack_notebook(marker)
@@ -382,11 +382,11 @@ def test_build_without_results_is_all_pending(tmp_path: Path) -> None:
 
 def test_changed_inputs_make_a_result_pending(tmp_path: Path) -> None:
     """The book shows ``pending`` once a submission's files change after its last run."""
-    from codeml_repro.pipeline import submission_inputs
-    from codeml_repro.result import Result, Status
-    from codeml_repro.sphinx.listing import load_entries
-    from codeml_repro.store import ResultStore
-    from codeml_repro.submission import load_submission
+    from codeml_repro.model.result import Result, Status
+    from codeml_repro.model.submission import load_submission
+    from codeml_repro.results.store import ResultStore
+    from codeml_repro.run.plan import submission_inputs
+    from codeml_repro.sphinx.posters.entries import load_entries
 
     folder = write_submission(tmp_path, "paper", "Paper", ["print(1)"])
     key = submission_inputs(folder, load_submission(folder))
@@ -401,7 +401,7 @@ def test_changed_inputs_make_a_result_pending(tmp_path: Path) -> None:
 def test_site_url_for_badge_snippets_comes_from_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
 
-    from codeml_repro.sphinx.listing import _site_url_from_env
+    from codeml_repro.sphinx.posters import _site_url_from_env
 
     monkeypatch.setenv("CODEML_SITE_URL", "https://codeml.example.org/site")
     config = SimpleNamespace(html_baseurl="")
@@ -413,8 +413,8 @@ def test_site_url_for_badge_snippets_comes_from_ci(monkeypatch: pytest.MonkeyPat
 
 
 def test_unearned_badges_say_so_in_text() -> None:
-    from codeml_repro.result import Status
-    from codeml_repro.sphinx.listing import badge_nodes
+    from codeml_repro.model.result import Status
+    from codeml_repro.sphinx.posters.listing import badge_nodes
 
     class _Entry:
         tiers = ("available",)

@@ -101,7 +101,7 @@ def test_build_executes_no_notebook(book: dict[str, Path]) -> None:  # noqa: F81
 
 
 def test_nbrender_drops_unsafe_mime_types_and_bad_images() -> None:
-    from codeml_repro.sphinx.nbrender import render_output
+    from codeml_repro.sphinx.posters.nbrender import render_output
 
     html_only = {"output_type": "display_data", "data": {"text/html": "<script>x()</script>"}}
     assert "<script" not in render_output(html_only) and "output not shown: text/html" in render_output(
@@ -121,7 +121,7 @@ def test_nbrender_drops_unsafe_mime_types_and_bad_images() -> None:
 
 
 def test_nbrender_strips_ansi_and_escapes_tracebacks() -> None:
-    from codeml_repro.sphinx.nbrender import clean_text, render_notebook
+    from codeml_repro.sphinx.posters.nbrender import clean_text, render_notebook
 
     assert clean_text("\x1b[0;31mError\x1b[0m\x07: \x1b]8;;http://x\x1b\\link") == "Error: link"
     out = render_notebook(

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from codeml_repro.badges import badges_for
-from codeml_repro.errors import MergeError, ReproError
-from codeml_repro.merge import merge_results, union_history
-from codeml_repro.result import FORMAT_VERSION, Result, RunRecord, Status
-from codeml_repro.store import ResultStore
+from codeml_repro.model.errors import MergeError, ReproError
+from codeml_repro.model.result import FORMAT_VERSION, Result, RunRecord, Status
+from codeml_repro.results.badges import badges_for
+from codeml_repro.results.merge import merge_results, union_history
+from codeml_repro.results.store import ResultStore
 
 
 def make_result(

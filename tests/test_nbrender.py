@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from codeml_repro.sphinx.nbrender import author_indices, render_notebook
+from codeml_repro.sphinx.posters.nbrender import author_indices, render_notebook
 from tests.runner_helpers import make_submission, run
 
 

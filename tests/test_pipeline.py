@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
-from codeml_repro.pipeline import RunOptions, current_status, run_all
-from codeml_repro.policy import RunPolicy
-from codeml_repro.result import Status
-from codeml_repro.store import ResultStore
+from codeml_repro.model.policy import RunPolicy
+from codeml_repro.model.result import Status
+from codeml_repro.results.store import ResultStore
+from codeml_repro.run.batch import run_all
+from codeml_repro.run.plan import RunOptions
+from codeml_repro.run.status import current_status
 
 from .conftest import REPO, MakeSubmission
 
@@ -167,7 +169,7 @@ def test_workers_give_every_submission_a_result_with_repeats(
 def test_a_tool_error_in_a_worker_reaches_the_caller(
     make_submission: MakeSubmission, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from codeml_repro.errors import SandboxUnavailable
+    from codeml_repro.model.errors import SandboxUnavailable
 
     for i in range(3):
         make_submission(f"s-{i}", "x = 1")

@@ -12,12 +12,13 @@ from typing import Any
 import psutil
 import pytest
 
-from codeml_repro.pipeline import RunOptions, run_all
-from codeml_repro.policy import RunPolicy
-from codeml_repro.result import Result, Status
-from codeml_repro.rundir import OWNER_FILE, RUN_DIR_PREFIX
-from codeml_repro.runner import KernelPipeline, prepare, run_prepared
-from codeml_repro.sandbox import find_bwrap, probe_bwrap
+from codeml_repro.model.policy import RunPolicy
+from codeml_repro.model.result import Result, Status
+from codeml_repro.run.batch import run_all
+from codeml_repro.run.kernel.execute import KernelPipeline, prepare, run_prepared
+from codeml_repro.run.kernel.sandbox import find_bwrap, probe_bwrap
+from codeml_repro.run.kernel.scratch import OWNER_FILE, RUN_DIR_PREFIX
+from codeml_repro.run.plan import RunOptions
 from tests.runner_helpers import make_submission, outputs_text
 
 from .conftest import MakeSubmission

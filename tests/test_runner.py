@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from codeml_repro.kernel_log import kernel_log_tail
-from codeml_repro.result import ErrorInfo
-from codeml_repro.rundir import OWNER_FILE, clean_stale_once, clean_stale_runs, record_owner
+from codeml_repro.model.result import ErrorInfo
+from codeml_repro.run.kernel.kernel_log import kernel_log_tail
+from codeml_repro.run.kernel.scratch import OWNER_FILE, clean_stale_once, clean_stale_runs, record_owner
 from tests.runner_helpers import PeakRss, leftover_processes, make_submission, outputs_text, recorded, run
 
 
@@ -175,8 +175,8 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {repo!r})
 from tests.runner_helpers import make_submission
-from codeml_repro.policy import RunPolicy
-from codeml_repro.runner import execute
+from codeml_repro.model.policy import RunPolicy
+from codeml_repro.run.kernel.execute import execute
 sub = make_submission(Path({folder!r}), ["import time\\ntime.sleep(600)"])
 execute(sub, RunPolicy(sandbox="off", env="current"), timeout_s=600)
 """
@@ -214,8 +214,8 @@ def test_next_run_cleans_up_after_a_runner_killed_by_sigkill(tmp_path: Path) -> 
 def test_a_kernel_that_cannot_be_launched_is_a_tool_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from codeml_repro import sandbox
-    from codeml_repro.runner import RunnerFailed
+    from codeml_repro.run.kernel import sandbox
+    from codeml_repro.run.kernel.execute import RunnerFailed
 
     real = sandbox.build_launch
 
@@ -234,8 +234,8 @@ def test_a_kernel_that_cannot_be_launched_is_a_tool_error(
 def test_a_kernel_of_the_toolkit_dying_at_start_up_is_a_tool_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from codeml_repro import sandbox
-    from codeml_repro.runner import RunnerFailed
+    from codeml_repro.run.kernel import sandbox
+    from codeml_repro.run.kernel.execute import RunnerFailed
 
     real = sandbox.build_launch
 

@@ -14,10 +14,10 @@ from typing import Any
 import psutil
 import pytest
 
-from codeml_repro.errors import SandboxUnavailable
-from codeml_repro.rundir import OWNER_FILE, clean_stale_runs
-from codeml_repro.runner import Execution
-from codeml_repro.sandbox import choose_sandbox, find_bwrap, probe_bwrap
+from codeml_repro.model.errors import SandboxUnavailable
+from codeml_repro.run.kernel.execute import Execution
+from codeml_repro.run.kernel.sandbox import choose_sandbox, find_bwrap, probe_bwrap
+from codeml_repro.run.kernel.scratch import OWNER_FILE, clean_stale_runs
 from tests.runner_helpers import make_submission, outputs_text, recorded, run
 
 
@@ -214,8 +214,8 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {root!r})
 from tests.runner_helpers import make_submission
-from codeml_repro.policy import RunPolicy
-from codeml_repro.runner import execute
+from codeml_repro.model.policy import RunPolicy
+from codeml_repro.run.kernel.execute import execute
 cell = "import subprocess, time\\nsubprocess.Popen(['sleep', '{tag}'])\\ntime.sleep(600)"
 sub = make_submission(Path({folder!r}), [cell])
 execute(sub, RunPolicy(sandbox="required", env="current"), timeout_s=600)
@@ -290,8 +290,8 @@ def test_probe_uses_the_launch_mounts(monkeypatch: pytest.MonkeyPatch, tmp_path:
 def test_a_sandbox_that_fails_at_launch_is_a_tool_error(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from codeml_repro import sandbox
-    from codeml_repro.runner import RunnerFailed
+    from codeml_repro.run.kernel import sandbox
+    from codeml_repro.run.kernel.execute import RunnerFailed
 
     monkeypatch.setenv("CODEML_BWRAP", _fake_bwrap(tmp_path, always=True))
     monkeypatch.setattr(sandbox, "probe_bwrap", lambda path: (True, "0.0-fake"))  # passed earlier

@@ -14,8 +14,8 @@ import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_notebook
 
-from codeml_repro.errors import ReproError, ShardError
-from codeml_repro.merge import assign_shards, parse_shard, select_shard
+from codeml_repro.model.errors import ReproError, ShardError
+from codeml_repro.run.shards import assign_shards, parse_shard, select_shard
 
 REPO = Path(__file__).resolve().parents[1]
 SLUGS = [f"paper-{n:02d}" for n in range(10)]

@@ -16,11 +16,11 @@ from docutils.parsers.rst import Parser
 from docutils.utils import new_document
 from sphinx import addnodes
 
-from codeml_repro.errors import DataInvalid
-from codeml_repro.sphinx import ics
-from codeml_repro.sphinx.avatars import avatar_data_uri, avatar_svg, initials
-from codeml_repro.sphinx.data import DATA_FILES, SiteData, load_site_data
-from codeml_repro.sphinx.site import format_date, render_news, render_schedule
+from codeml_repro.model.errors import DataInvalid
+from codeml_repro.sphinx.workshop import calendar as ics
+from codeml_repro.sphinx.workshop.avatars import avatar_data_uri, avatar_svg, initials
+from codeml_repro.sphinx.workshop.data import DATA_FILES, SiteData, load_site_data
+from codeml_repro.sphinx.workshop.site import format_date, render_news, render_schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "book" / "_data"

@@ -3,8 +3,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from codeml_repro.pipeline import plan
-from codeml_repro.policy import RunPolicy
+from codeml_repro.model.policy import RunPolicy
+from codeml_repro.run.plan import plan
 
 from .conftest import MakeSubmission
 

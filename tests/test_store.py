@@ -8,14 +8,14 @@ import sys
 import time
 from pathlib import Path
 
-from codeml_repro.result import Result, Status
-from codeml_repro.store import ResultStore
+from codeml_repro.model.result import Result, Status
+from codeml_repro.results.store import ResultStore
 
 WRITER = r"""
 import sys
 from pathlib import Path
-from codeml_repro.result import Result, Status
-from codeml_repro.store import ResultStore
+from codeml_repro.model.result import Result, Status
+from codeml_repro.results.store import ResultStore
 
 store = ResultStore(Path(sys.argv[1]))
 big = "x" * 200_000  # a large notebook makes the write window wide

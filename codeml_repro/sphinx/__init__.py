@@ -11,9 +11,9 @@ from typing import Any
 
 def setup(app: Any) -> dict[str, Any]:
     from codeml_repro import __version__
-    from codeml_repro.sphinx.listing import setup_listing
-    from codeml_repro.sphinx.site import setup_site
+    from codeml_repro.sphinx.posters import setup_posters
+    from codeml_repro.sphinx.workshop.site import setup_site
 
     setup_site(app)
-    setup_listing(app)
+    setup_posters(app)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}

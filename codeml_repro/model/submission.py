@@ -1,0 +1,309 @@
+"""The submission model: ``submissions/<slug>/submission.yml``, validated.
+
+Every problem is reported as one line naming the file and the field, with a
+did-you-mean for misspelt keys, so an author can fix it without reading code.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import keyword
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.problems import first_problem
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+SUBMISSION_FILE = "submission.yml"
+MAX_TIMEOUT_S = 1800
+URL_RE = re.compile(r"^https?://[^\s<>\"']+$")
+
+Scalar = float | int | str | bool
+
+
+def _is_name(text: str) -> bool:
+    return text.isidentifier() and not keyword.iskeyword(text)
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _check_url(value: str | None) -> str | None:
+    if value is not None and not URL_RE.match(value):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+class Author(_Strict):
+    name: str = Field(min_length=1, description="Full name as on the paper.")
+    affiliation: str | None = Field(default=None, description="Institution or company.")
+    url: str | None = Field(default=None, description="Home page (http/https).")
+
+    _url = field_validator("url")(_check_url)
+
+
+class Links(_Strict):
+    openreview: str | None = Field(default=None, description="OpenReview forum URL.")
+    pdf: str | None = Field(default=None, description="PDF of the paper.")
+    code: str | None = Field(default=None, description="Code repository.")
+    video: str | None = Field(default=None, description="Recorded talk.")
+    poster: str | None = Field(default=None, description="Poster PDF or image.")
+
+    _urls = field_validator("openreview", "pdf", "code", "video", "poster")(_check_url)
+
+
+class Artifact(_Strict):
+    notebook: str = Field(default="artifact.ipynb", description="Notebook path inside the folder.")
+    parameters: dict[str, Any] = Field(
+        default_factory=dict, description="Values injected by papermill into the parameters cell."
+    )
+    timeout: int | None = Field(
+        default=None, gt=0, le=MAX_TIMEOUT_S, description=f"Whole-run seconds, at most {MAX_TIMEOUT_S}."
+    )
+    requirements: str | None = Field(
+        default=None, description="requirements.txt for a separate environment."
+    )
+
+    @field_validator("notebook", "requirements")
+    @classmethod
+    def _inside_folder(cls, value: str | None) -> str | None:
+        if value is not None and (value.startswith("/") or ".." in Path(value).parts):
+            raise ValueError("must be a relative path inside the submission folder")
+        return value
+
+    @field_validator("parameters")
+    @classmethod
+    def _identifiers(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if not _is_name(key):
+                raise ValueError(f"parameter name {key!r} is not a Python identifier")
+            try:
+                json.dumps(value[key], allow_nan=False)
+            except (TypeError, ValueError):
+                kind = type(value[key]).__name__
+                raise ValueError(
+                    f"parameter {key!r} is a {kind}, not a JSON value (quote dates and times)"
+                ) from None
+        return value
+
+
+class Claim(_Strict):
+    name: str = Field(description="The name the notebook records the value under.")
+    expected: Scalar = Field(description="The value the paper reports.")
+    rel_tol: float | None = Field(default=None, ge=0, description="Relative tolerance.")
+    abs_tol: float | None = Field(default=None, ge=0, description="Absolute tolerance.")
+    description: str = Field(default="", description="Where the paper reports it.")
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not _is_name(value):
+            raise ValueError(f"{value!r} is not a Python identifier")
+        return value
+
+    @model_validator(mode="after")
+    def _number_when_tolerant(self) -> Claim:
+        expected = self.expected
+        if isinstance(expected, float) and not math.isfinite(expected):
+            raise ValueError("expected: must be a finite number")
+        if isinstance(expected, str) and (self.rel_tol is not None or self.abs_tol is not None):
+            hint = " (YAML reads 1e-3 as text: write 1.0e-3)" if _looks_numeric(expected) else ""
+            raise ValueError(f"expected: {expected!r} is text, but a tolerance needs a number{hint}")
+        return self
+
+
+class SubmissionSpec(_Strict):
+    """What an author writes in submission.yml."""
+
+    title: str = Field(min_length=1)
+    authors: list[Author] = Field(min_length=1)
+    abstract: str = ""
+    links: Links = Field(default_factory=Links)
+    session: str | None = None
+    example: bool = Field(default=False, description="True for the toolkit's own examples.")
+    artifact: Artifact = Field(default_factory=Artifact)
+    claims: list[Claim] = Field(default_factory=list)
+
+    @field_validator("claims")
+    @classmethod
+    def _unique_claims(cls, value: list[Claim]) -> list[Claim]:
+        names = [c.name for c in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"claim names must be unique; repeated: {', '.join(dupes)}")
+        return value
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A validated submission and where it lives."""
+
+    slug: str
+    folder: Path
+    spec: SubmissionSpec
+
+    @property
+    def notebook_path(self) -> Path:
+        return self.folder / self.spec.artifact.notebook
+
+    def run_inputs(self) -> dict[str, Any]:
+        """The part of submission.yml a run depends on (for the skip key)."""
+        return self.spec.model_dump(mode="json", include={"artifact", "claims"})
+
+    @property
+    def requirements_path(self) -> Path | None:
+        req = self.spec.artifact.requirements
+        if req is None and (self.folder / "requirements.txt").is_file():
+            req = "requirements.txt"
+        return self.folder / req if req else None
+
+
+def describe_error(path: Path, err: ValidationError) -> str:
+    """The first validation problem as 'file: field: problem (hint)'."""
+    where, problem = first_problem(SubmissionSpec, err)
+    return f"{path}: {where or '(top level)'}: {problem}"
+
+
+def check_slug(slug: str) -> None:
+    """Slugs become URLs and file names: keep them plain."""
+    if not SLUG_RE.match(slug):
+        raise SubmissionInvalid(
+            f"submissions/{slug}: slug '{slug}' must be lowercase letters, digits and '-' "
+            "(e.g. 'my-paper-2025')"
+        )
+
+
+def load_spec(path: Path) -> SubmissionSpec:
+    """Parse and validate one submission.yml."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SubmissionInvalid(f"{path}: file not found (create it with 'codeml-repro new')") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        problem = " ".join(str(exc).split())
+        raise SubmissionInvalid(f"{path}: not valid YAML: {problem}") from None
+    if not isinstance(raw, dict):
+        raise SubmissionInvalid(f"{path}: (top level): must be a mapping of keys to values")
+    try:
+        return SubmissionSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SubmissionInvalid(describe_error(path, exc)) from None
+
+
+def load_submission(folder: Path) -> Submission:
+    """Load ``folder/submission.yml``; the folder name is the slug."""
+    check_slug(folder.name)
+    spec = load_spec(folder / SUBMISSION_FILE)
+    return Submission(slug=folder.name, folder=folder, spec=spec)
+
+
+def check_no_symlinks(sub: Submission) -> None:
+    """Files are read on the host: a link could point anywhere on it."""
+    for dirpath, dirnames, filenames in os.walk(sub.folder, followlinks=False):
+        for name in [*dirnames, *filenames]:
+            path = Path(dirpath) / name
+            if path.is_symlink():
+                raise SubmissionInvalid(
+                    f"{path}: is a symbolic link; submissions must hold real files (copy it in)"
+                )
+
+
+def check_notebook(sub: Submission) -> None:
+    """No symlinks; the artifact exists, is JSON and is a valid nbformat v4 notebook."""
+    check_no_symlinks(sub)
+    path = sub.notebook_path
+    field = f"{sub.folder / SUBMISSION_FILE}: artifact.notebook"
+    if not path.is_file():
+        raise SubmissionInvalid(f"{field}: {path} does not exist")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SubmissionInvalid(f"{path}: not JSON ({exc}); save it again from Jupyter") from None
+    import nbformat
+    from nbformat.validator import ValidationError as NbValidationError
+
+    if not isinstance(raw, dict) or raw.get("nbformat") != 4:
+        raise SubmissionInvalid(f"{path}: nbformat: must be a version 4 notebook")
+    try:
+        nbformat.validate(nbformat.from_dict(raw))
+    except NbValidationError as exc:
+        where = "/".join(str(p) for p in exc.path) if getattr(exc, "path", None) else "(notebook)"
+        raise SubmissionInvalid(f"{path}: {where}: not a valid notebook: {exc.message}") from None
+    check_parameters(sub, raw)
+    req = sub.requirements_path
+    if sub.spec.artifact.requirements and req is not None and not req.is_file():
+        where = f"{sub.folder / SUBMISSION_FILE}: artifact.requirements"
+        raise SubmissionInvalid(f"{where}: {req} does not exist")
+
+
+def _assigned_names(source: str) -> set[str] | None:
+    """Names a parameters cell assigns (parsed, never run); None if it does not parse."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    names: set[str] = set()
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def check_parameters(sub: Submission, notebook: dict[str, Any]) -> None:
+    """papermill ignores parameters silently when no cell takes them: say so instead."""
+    params = sub.spec.artifact.parameters
+    if not params:
+        return
+    where = f"{sub.folder / SUBMISSION_FILE}: artifact.parameters"
+    cells = [
+        c for c in notebook.get("cells", [])
+        if c.get("cell_type") == "code" and "parameters" in (c.get("metadata") or {}).get("tags", [])
+    ]
+    if not cells:
+        raise SubmissionInvalid(
+            f"{where}: no cell of {sub.spec.artifact.notebook} is tagged 'parameters', so they would be "
+            "ignored; tag the cell that sets their defaults"
+        )
+    source = cells[0].get("source", "")
+    assigned = _assigned_names("".join(source) if isinstance(source, list) else str(source))
+    if assigned is None:
+        return  # e.g. IPython magics: papermill still injects; nothing to check here
+    for name in params:
+        if name not in assigned:
+            close = difflib.get_close_matches(name, sorted(assigned), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else "; set a default for it in that cell"
+            raise SubmissionInvalid(f"{where}.{name}: not assigned in the 'parameters' cell{hint}")
+
+
+def discover(root: Path, slugs: list[str] | None = None) -> list[Path]:
+    """Submission folders under ``root/submissions``, sorted by slug."""
+    base = root / "submissions"
+    if slugs:
+        missing = [s for s in slugs if not (base / s).is_dir()]
+        if missing:
+            raise SubmissionInvalid(f"{base}: no submission named {', '.join(missing)}")
+        return [base / s for s in sorted(set(slugs))]
+    if not base.is_dir():
+        return []
+    return sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+

@@ -1,0 +1,197 @@
+"""Combine the results of CI shards (``codeml-repro merge DIR... --root R``).
+
+:func:`merge_results` copies each source's ``<slug>.json`` and
+``notebooks/<slug>.ipynb`` into ``R/results`` and replaces
+``history/<slug>.jsonl`` by the union of the destination's history (carried
+over from earlier runs) and the sources'. Every source is read and checked
+before anything is written, so a refused merge leaves the destination as it
+was; each file is then replaced atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from codeml_repro.model.errors import MergeError
+from codeml_repro.model.result import FORMAT_VERSION, Result, RunRecord
+from codeml_repro.model.submission import SLUG_RE
+from codeml_repro.results.store import HISTORY_LIMIT, ResultStore, atomic_write, read_history
+
+
+@dataclass(frozen=True)
+class MergeReport:
+    """What :func:`merge_results` did."""
+
+    dest: Path
+    sources: tuple[Path, ...]
+    updated: tuple[str, ...] = ()
+    """Slugs whose result was replaced by a source's."""
+    unchanged: tuple[str, ...] = ()
+    """Slugs the sources carried unchanged (byte-identical to the destination's)."""
+    history_only: tuple[str, ...] = ()
+    """Slugs with history lines in a source but no result file."""
+    history_records: int = 0
+    """Records in the merged histories of the slugs the sources touched."""
+    warnings: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        lines = [
+            f"merged {len(self.sources)} source(s) into {self.dest / 'results'}: "
+            f"{len(self.updated)} updated, {len(self.unchanged)} unchanged, "
+            f"{self.history_records} history record(s)"
+        ]
+        if self.updated:
+            lines.append("updated: " + ", ".join(self.updated))
+        lines.extend(f"warning: {w}" for w in self.warnings)
+        return "\n".join(lines)
+
+
+@dataclass
+class _Candidate:
+    path: Path
+    body: bytes
+    result: Result
+    notebook: Path | None
+
+
+@dataclass
+class _Plan:
+    results: dict[str, _Candidate] = field(default_factory=dict)
+    unchanged: set[str] = field(default_factory=set)
+    history: dict[str, list[RunRecord]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def results_dir_of(source: Path) -> Path:
+    """A source is a root (holding ``results/``) or a results folder itself."""
+    if not source.is_dir():
+        raise MergeError(f"{source}: not a folder; pass a root or a results folder of a shard")
+    nested = source / "results"
+    return nested if nested.is_dir() else source
+
+
+def _check_version(path: Path, body: bytes) -> None:
+    try:
+        raw = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MergeError(f"{path}: not a JSON result ({exc})") from None
+    version = raw.get("format_version") if isinstance(raw, dict) else None
+    if version != FORMAT_VERSION:
+        raise MergeError(
+            f"{path}: result format_version {version!r}, this codeml-repro writes {FORMAT_VERSION}; "
+            "re-run that shard with this version of the toolkit"
+        )
+
+
+def _read_candidate(path: Path, body: bytes, results_dir: Path) -> _Candidate:
+    _check_version(path, body)
+    try:
+        result = Result.model_validate_json(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise MergeError(f"{path}: invalid result: {where}: {first['msg']}") from None
+    if result.slug != path.stem:
+        raise MergeError(f"{path}: holds the result of {result.slug!r}, not of {path.stem!r}")
+    notebook = results_dir / "notebooks" / f"{path.stem}.ipynb"
+    return _Candidate(path, body, result, notebook if notebook.is_file() else None)
+
+
+def _slug_files(folder: Path, suffix: str) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob(f"*{suffix}") if SLUG_RE.match(p.stem))
+
+
+def _add_result(plan: _Plan, path: Path, results_dir: Path, dest: ResultStore) -> None:
+    body = path.read_bytes()
+    current = dest.result_path(path.stem)
+    if current.is_file() and current.read_bytes() == body:
+        plan.unchanged.add(path.stem)  # the destination's own file, carried over: adds nothing
+        return
+    cand = _read_candidate(path, body, results_dir)
+    slug = cand.result.slug
+    other = plan.results.get(slug)
+    if other is None:
+        plan.results[slug] = cand
+    elif other.body != cand.body:
+        raise MergeError(
+            f"duplicate result for {slug!r}: {other.path} and {cand.path} differ; "
+            "each submission must be run by exactly one shard"
+        )
+
+
+def _plan(sources: list[Path], dest: ResultStore) -> _Plan:
+    plan = _Plan()
+    seen: set[Path] = set()
+    for source in sources:
+        results_dir = results_dir_of(source)
+        if results_dir.resolve() in seen:
+            raise MergeError(f"{source}: given twice; pass each shard's folder once")
+        seen.add(results_dir.resolve())
+        if not _slug_files(results_dir, ".json") and not _slug_files(results_dir / "history", ".jsonl"):
+            raise MergeError(
+                f"{source}: no results found (expected results/<slug>.json); is this a shard's folder?"
+            )
+        for path in _slug_files(results_dir, ".json"):
+            try:
+                _add_result(plan, path, results_dir, dest)
+            except OSError as exc:
+                raise MergeError(f"{path}: cannot read ({exc})") from None
+        for path in _slug_files(results_dir / "history", ".jsonl"):
+            try:
+                records = read_history(path, plan.warnings)
+            except OSError as exc:
+                raise MergeError(f"{path}: cannot read ({exc})") from None
+            plan.history.setdefault(path.stem, []).extend(records)
+    return plan
+
+
+def union_history(*groups: list[RunRecord]) -> list[RunRecord]:
+    """Every distinct record once, oldest first (by ``finished_at``)."""
+    seen: dict[str, RunRecord] = {}
+    for group in groups:
+        for record in group:
+            seen.setdefault(record.model_dump_json(), record)
+    return [seen[k] for k in sorted(seen, key=lambda k: (seen[k].finished_at, k))]
+
+
+def merge_results(sources: list[Path], dest_root: Path) -> MergeReport:
+    """Combine shard results into ``dest_root/results``; see the module docstring.
+
+    Raises :class:`MergeError` (before writing anything) for a result of
+    another format version, an unreadable result, or the same slug with
+    different results in two sources.
+    """
+    if not sources:
+        raise MergeError("merge: no source folder given; pass the shards' results folders")
+    dest = ResultStore(dest_root)
+    plan = _plan(sources, dest)
+    total = 0
+    for slug in sorted(set(plan.history) | set(plan.results)):
+        past = dest.history(slug)
+        merged = union_history(past, plan.history.get(slug, []))
+        total += min(len(merged), HISTORY_LIMIT)
+        cand = plan.results.get(slug)
+        try:
+            if cand is not None and cand.notebook is not None:
+                atomic_write(dest.notebook_path(slug), cand.notebook.read_bytes())
+            if merged != past:
+                dest.write_history(slug, merged)
+            if cand is not None:
+                atomic_write(dest.result_path(slug), cand.body)
+        except OSError as exc:
+            raise MergeError(f"{dest.results_dir}: cannot write the merged results of {slug}: {exc}") from exc
+    return MergeReport(
+        dest=dest_root,
+        sources=tuple(sources),
+        updated=tuple(sorted(plan.results)),
+        unchanged=tuple(sorted(plan.unchanged - set(plan.results))),
+        history_only=tuple(sorted(set(plan.history) - set(plan.results) - plan.unchanged)),
+        history_records=total,
+        warnings=tuple([*plan.warnings, *dest.problems]),
+    )

@@ -1,0 +1,64 @@
+"""The batch: every selected submission that needs a run, through the worker pool.
+
+This is the library API the CLI's ``run`` is a thin layer over; it never
+raises for a notebook, only when the tool itself cannot work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from codeml_repro.model.policy import RunPolicy
+from codeml_repro.model.result import Result
+from codeml_repro.results.store import ResultStore
+from codeml_repro.run.plan import Planned, RunOptions, plan, select
+
+
+@dataclass
+class RunReport:
+    """What ``run`` did: every result, and which were skipped."""
+
+    results: list[Result] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+def _todo(
+    folders: list[Path], policy: RunPolicy, options: RunOptions, store: ResultStore, report: RunReport
+) -> list[Planned]:
+    todo = []
+    for folder in folders:
+        planned = plan(folder, policy, check=False)
+        previous = store.read(planned.slug)
+        rerun = options.force or options.repeat > 1  # --repeat asks for fresh runs
+        if not rerun and previous is not None and previous.key == planned.key:
+            report.skipped.append(planned.slug)
+            report.results.append(previous)
+        else:
+            todo.append(plan(folder, policy) if planned.problem is None else planned)
+    return todo
+
+
+def run_all(
+    root: Path,
+    policy: RunPolicy,
+    options: RunOptions,
+    on_start: Callable[[int, int], None] | None = None,
+    on_result: Callable[[Result], None] | None = None,
+) -> RunReport:
+    """Run every selected submission that needs it; never raises for a notebook."""
+    store = ResultStore(root)
+    report = RunReport()
+    todo = _todo(select(root, options, store), policy, options, store, report)
+    if on_start is not None:
+        on_start(len(todo), len(report.skipped))
+    from codeml_repro.run.pool import run_pool
+
+    for result in run_pool(todo, policy, root, options):
+        report.results.append(result)
+        if on_result is not None:
+            on_result(result)
+    report.results.sort(key=lambda r: r.slug)
+    report.problems.extend(store.problems)
+    return report

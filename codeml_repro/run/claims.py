@@ -1,0 +1,122 @@
+"""Read recorded values from an executed notebook and compare them with claims.
+
+Values are parsed as literals (JSON, then ``ast.literal_eval``), never
+evaluated: a notebook's outputs are untrusted.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from codeml_repro.model.result import ClaimResult
+from codeml_repro.model.submission import Claim
+from codeml_repro.record import SCRAP_MIME
+
+SCRAP_MIMES = (SCRAP_MIME, "application/scrapbook.scrap.text+json")
+_NUMPY_WRAPPER = re.compile(r"^(?:np|numpy)\.(?:float|int|uint|bool_?|str_)\w*\((.*)\)$", re.S)
+_MISSING = object()
+
+
+def parse_literal(text: str) -> Any:
+    """A value from its text/plain repr, or the text itself if it is no literal."""
+    text = text.strip()
+    match = _NUMPY_WRAPPER.match(text)  # numpy 2 reprs: np.float64(0.95)
+    if match:
+        text = match.group(1).strip()
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text
+
+
+def _value_of(output: Mapping[str, Any]) -> Any:
+    data = output.get("data") or {}
+    for mime in SCRAP_MIMES:
+        if mime in data:
+            scrap = data[mime]
+            if isinstance(scrap, str):
+                try:
+                    scrap = json.loads(scrap)
+                except ValueError:
+                    return _MISSING  # a malformed scrap is no recorded value
+            return scrap.get("data") if isinstance(scrap, dict) else scrap
+    plain = data.get("text/plain")
+    if plain is None:
+        return _MISSING
+    return parse_literal("".join(plain) if isinstance(plain, list) else plain)
+
+
+def recorded_values(cells: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Every value glued or recorded in the notebook; the last one wins."""
+    values: dict[str, Any] = {}
+    for cell in cells:
+        for output in cell.get("outputs", ()) or ():
+            name = ((output.get("metadata") or {}).get("scrapbook") or {}).get("name")
+            if not isinstance(name, str):
+                continue
+            value = _value_of(output)
+            if value is not _MISSING:
+                values[name] = value
+    return values
+
+
+def is_number(value: Any) -> bool:
+    """A real number, not a bool (True == 1 in Python)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def matches(claim: Claim, observed: Any) -> bool:
+    """Within tolerance for numbers; equal otherwise."""
+    expected = claim.expected
+    if is_number(expected) and is_number(observed):
+        if claim.rel_tol is None and claim.abs_tol is None:
+            return bool(observed == expected)
+        try:
+            value = float(observed)  # an int past float range raises OverflowError
+        except (OverflowError, ValueError):
+            return False
+        if not math.isfinite(value):
+            return False
+        rel, tol = claim.rel_tol or 0.0, claim.abs_tol or 0.0
+        return math.isclose(value, float(expected), rel_tol=rel, abs_tol=tol)
+    return type(observed) is type(expected) and bool(observed == expected)
+
+
+def check_claims(claims: Iterable[Claim], values: Mapping[str, Any]) -> list[ClaimResult]:
+    """One result per claim; a claim never recorded fails."""
+    out = []
+    for claim in claims:
+        recorded = claim.name in values
+        observed = values.get(claim.name)
+        out.append(
+            ClaimResult(
+                name=claim.name,
+                expected=claim.expected,
+                observed=observed,
+                ok=recorded and matches(claim, observed),
+                rel_tol=claim.rel_tol,
+                abs_tol=claim.abs_tol,
+                description=claim.description,
+                recorded=recorded,
+            )
+        )
+    return out
+
+
+def describe_tolerance(claim: Claim | ClaimResult) -> str:
+    """The tolerance in the words of submission.yml, e.g. 'rel_tol 0.01'."""
+    parts = []
+    if claim.rel_tol is not None:
+        parts.append(f"rel_tol {claim.rel_tol:g}")
+    if claim.abs_tol is not None:
+        parts.append(f"abs_tol {claim.abs_tol:g}")
+    return ", ".join(parts) or "exact"

@@ -1,0 +1,270 @@
+"""The Python environment a submission's kernel runs in.
+
+``env="current"`` (or no requirements) uses the toolkit's own interpreter.
+Otherwise a venv is created with ``uv`` from the submission's requirements,
+with ipykernel, cached under ``$CODEML_CACHE/envs/<hash>`` (default
+``~/.cache/codeml-repro/envs``) and guarded by a file lock so parallel runs
+build it once. The kernel imports ``codeml_repro.record`` from a shim on its
+``PYTHONPATH`` (see the runner), so a venv never needs the toolkit itself.
+
+Nothing from the venv runs on the host: uv installs wheels only (``--no-build``)
+with an environment holding no secrets, and the versions recorded for a run are
+read from the venv's ``*.dist-info/METADATA`` files, never by starting its
+interpreter (a ``.pth`` file in any wheel would run code there).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+from codeml_repro.model.errors import EnvironmentFailed, UvMissing
+from codeml_repro.model.policy import EnvMode
+from codeml_repro.model.submission import Submission
+
+EnvKind = Literal["current", "venv"]
+ENV_FORMAT = 1  # bump to rebuild every cached environment
+KERNEL_REQUIREMENT = "ipykernel>=6.29"
+KEY_PACKAGES = (
+    "ipykernel",
+    "numpy",
+    "scipy",
+    "pandas",
+    "scikit-learn",
+    "torch",
+    "jax",
+    "matplotlib",
+    "papermill",
+    "nbclient",
+)
+COMPLETE_MARKER = ".codeml-complete.json"
+# Passed from the runner's environment to uv (which never gets tokens or other secrets).
+UV_ENV_ALLOW = frozenset(
+    {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"}
+    | {"SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"}
+)
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|CREDENTIAL|_KEY|AUTH|COOKIE|SESSION", re.I)
+_UV_DECORATION = re.compile(r"^[\s×╰├│─▶]+")
+_MAX_ERROR = 500
+
+
+@dataclass(frozen=True)
+class KernelEnv:
+    """An interpreter with ipykernel, and what it contains."""
+
+    kind: EnvKind
+    python: str
+    python_version: str
+    packages: dict[str, str] = field(default_factory=dict)
+    requirements_hash: str | None = None
+    path: str | None = None  # the venv directory
+
+    def describe(self) -> dict[str, Any]:
+        """What the run records as its environment."""
+        out: dict[str, Any] = {
+            "env_kind": self.kind,
+            "python": self.python_version,
+            "python_executable": self.python,
+            "implementation": platform.python_implementation(),
+            "platform": platform.platform(),
+            "packages": dict(sorted(self.packages.items())),
+        }
+        if self.requirements_hash:
+            out["requirements_hash"] = self.requirements_hash
+        return out
+
+
+def cache_root() -> Path:
+    """``$CODEML_CACHE`` or ``~/.cache/codeml-repro``."""
+    env = os.environ.get("CODEML_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "codeml-repro"
+
+
+def requirements_hash(text: str, python_version: str) -> str:
+    """Hash of the normalized requirements, the interpreter and the env format."""
+    lines = sorted({ln.split("#", 1)[0].strip() for ln in text.splitlines()} - {""})
+    key = json.dumps([ENV_FORMAT, python_version, KERNEL_REQUIREMENT, lines])
+    return hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+def _current_packages(names: set[str]) -> dict[str, str]:
+    out = {}
+    for name in sorted(names):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _requirement_names(text: str) -> set[str]:
+    names = set()
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        for sep in "[<>=!~; @":
+            line = line.split(sep, 1)[0]
+        names.add(line.strip().lower().replace("_", "-"))
+    return names
+
+
+def current_env(extra: Iterable[str] = ()) -> KernelEnv:
+    """The toolkit's own interpreter (versions of key packages and of ``extra``)."""
+    packages = _current_packages({*KEY_PACKAGES, *extra})
+    return KernelEnv("current", sys.executable, platform.python_version(), packages)
+
+
+def prepare_environment(sub: Submission, mode: EnvMode, *, offline: bool | None = None) -> KernelEnv:
+    """The environment to run ``sub`` in; builds (or reuses) a venv when needed."""
+    req = sub.requirements_path
+    if mode == "current" or req is None:
+        extra = _requirement_names(req.read_text()) if req is not None and req.is_file() else set()
+        return current_env(extra)
+    if not req.is_file():
+        raise EnvironmentFailed(
+            f"{_label(req)}: requirements file not found; create it or remove artifact.requirements"
+        )
+    if offline is None:
+        offline = os.environ.get("CODEML_OFFLINE", "") not in ("", "0")
+    return venv_for(req, offline=offline)
+
+
+def venv_for(requirements: Path, *, offline: bool = False, root: Path | None = None) -> KernelEnv:
+    """A cached venv with ``requirements`` and ipykernel, created once under a file lock."""
+    from filelock import FileLock
+
+    text = requirements.read_text()
+    digest = requirements_hash(text, platform.python_version())
+    envs = (root or cache_root()) / "envs"
+    envs.mkdir(parents=True, exist_ok=True)
+    target = envs / digest
+    with FileLock(str(envs / f"{digest}.lock"), timeout=1800):
+        if not (target / COMPLETE_MARKER).is_file():
+            _build_venv(target, requirements, offline=offline)
+        info = json.loads((target / COMPLETE_MARKER).read_text())
+    return KernelEnv(
+        "venv",
+        str(target / "bin" / "python"),
+        info["python"],
+        info["packages"],
+        requirements_hash=digest,
+        path=str(target),
+    )
+
+
+def _uv() -> str:
+    found = shutil.which("uv")
+    if found:
+        return found
+    candidate = Path(sys.executable).parent / "uv"
+    if candidate.is_file():
+        return str(candidate)
+    raise UvMissing("uv not found on PATH; install it with `pip install uv`")
+
+
+def uv_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment uv runs with: locale, paths, proxies, ``UV_*`` settings; no secrets."""
+    source = dict(os.environ) if environ is None else environ
+    env = {
+        name: value
+        for name, value in source.items()
+        if (name.upper() in UV_ENV_ALLOW or name.startswith("UV_")) and not _SECRET_NAME.search(name)
+    }
+    env["NO_COLOR"] = "1"
+    return env
+
+
+def uv_error(stderr: str, code: int) -> str:
+    """uv's error on one line: from its last ``error:`` (or ``×``) line on, without decoration."""
+    raw = [ln for ln in stderr.splitlines() if ln.strip()]
+    starts = [i for i, ln in enumerate(raw) if ln.strip().startswith(("error:", "×"))]
+    picked = raw[starts[-1] :] if starts else raw[-3:]
+    text = " ".join(_UV_DECORATION.sub("", ln).strip() for ln in picked) or f"exit code {code}"
+    return text if len(text) <= _MAX_ERROR else text[: _MAX_ERROR - 1] + "…"
+
+
+def _label(requirements: Path) -> str:
+    """The requirements file as ``<slug>/requirements.txt``: no host path in results."""
+    return f"{requirements.parent.name}/{requirements.name}"
+
+
+def _run(argv: list[str], what: str, requirements: Path) -> str:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800, check=False, env=uv_env())
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise EnvironmentFailed(f"{_label(requirements)}: {what} failed: {exc}") from None
+    if proc.returncode != 0:
+        detail = uv_error(proc.stderr, proc.returncode)
+        raise EnvironmentFailed(f"{_label(requirements)}: {what} failed: {detail}")
+    return proc.stdout
+
+
+def _dist_name_version(metadata_file: Path) -> tuple[str, str] | None:
+    """Name and Version from a ``*.dist-info/METADATA`` file's headers."""
+    try:
+        with open(metadata_file, encoding="utf-8", errors="replace") as f:
+            head = f.read(65536)
+    except OSError:
+        return None
+    fields: dict[str, str] = {}
+    for line in head.splitlines():
+        if not line.strip():
+            break  # the headers end at the first blank line
+        key, sep, value = line.partition(":")
+        if sep and key.strip().lower() in ("name", "version"):
+            fields.setdefault(key.strip().lower(), value.strip())
+    name, version = fields.get("name"), fields.get("version")
+    return (name.lower(), version) if name and version else None
+
+
+def read_venv_info(target: Path) -> dict[str, Any]:
+    """Python version and package versions of the venv at ``target``, read from its files.
+
+    Nothing in the venv is run: a ``.pth`` file in any wheel would run code in every
+    interpreter start, on the host, with the runner's environment.
+    """
+    cfg: dict[str, str] = {}
+    with contextlib.suppress(OSError):
+        for line in (target / "pyvenv.cfg").read_text(encoding="utf-8", errors="replace").splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                cfg[key.strip().lower()] = value.strip()
+    packages: dict[str, str] = {}
+    for meta in sorted(target.glob("lib/python*/site-packages/*.dist-info/METADATA")):
+        found = _dist_name_version(meta)
+        if found is not None:
+            packages[found[0]] = found[1]
+    return {
+        "python": cfg.get("version_info") or cfg.get("version") or platform.python_version(),
+        "implementation": cfg.get("implementation") or platform.python_implementation(),
+        "packages": packages,
+    }
+
+
+def _build_venv(target: Path, requirements: Path, *, offline: bool) -> None:
+    """Create the venv at ``target`` (replacing a half-built one); mark it complete last."""
+    if target.exists():
+        shutil.rmtree(target)
+    uv = _uv()
+    flags = ["--offline"] if offline else []
+    _run([uv, "venv", "--quiet", "--python", sys.executable, str(target)], "uv venv", requirements)
+    python = str(target / "bin" / "python")
+    install = [uv, "pip", "install", "--quiet", "--python", python, *flags]
+    # --no-build: never run an sdist's setup code on the host while installing.
+    install += ["--no-build", "-r", str(requirements), KERNEL_REQUIREMENT]
+    _run(install, "uv pip install", requirements)
+    info = read_venv_info(target)  # never by running the new interpreter: see read_venv_info
+    (target / COMPLETE_MARKER).write_text(json.dumps(info))

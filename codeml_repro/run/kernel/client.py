@@ -1,0 +1,155 @@
+"""The papermill engine and nbclient client that run one notebook under the output cap.
+
+The client counts output bytes as messages arrive (papermill would keep them
+all in memory), notes which cell runs, whether the kernel replied, and how the
+kernel process ended. The watchdog in the runner shares :class:`RunState`.
+papermill and nbclient are imported only when a notebook runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from codeml_repro.run.kernel import scratch as rundir
+
+StopReason = Literal["run_timeout", "output_limit"]
+OUTPUT_MSGS = {"stream", "display_data", "execute_result", "error", "update_display_data"}
+
+
+@dataclass
+class RunState:
+    """Shared by the client (event loop) and the watchdog thread."""
+
+    max_output_bytes: int
+    client: Any = None
+    nb: Any = None
+    pgid: int | None = None
+    stop_reason: StopReason | None = None
+    cell: int | None = None  # index (in the executed notebook) of the running cell
+    output_bytes: int = 0
+    exit_code: int | None = None  # set when the kernel process had ended by itself at clean-up
+    kernel_ready: bool = False  # the kernel replied to the client: start-up is over
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def kernel_pgid(self) -> int | None:
+        with contextlib.suppress(AttributeError):
+            pgid = self.client.km.provisioner.pgid
+            if isinstance(pgid, int):
+                self.pgid = pgid
+        return self.pgid
+
+    def stop(self, reason: StopReason) -> None:
+        """Record why the run is stopped (first reason wins) and kill the kernel."""
+        with self.lock:
+            if self.stop_reason is None:
+                self.stop_reason = reason
+        rundir.kill_group(self.kernel_pgid())
+
+
+def payload_size(obj: Any) -> int:
+    """Bytes of a message's content, roughly as they are held in memory."""
+    if isinstance(obj, str):
+        return len(obj) if obj.isascii() else len(obj.encode("utf-8", "replace"))
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return len(obj)
+    if isinstance(obj, dict):
+        return sum(payload_size(k) + payload_size(v) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return sum(payload_size(v) for v in obj)
+    return 8
+
+
+def _within_cap(state: RunState, msg: dict[str, Any], cell: Any) -> bool:
+    """Count an output message's bytes; past the cap, note it in the cell and stop the kernel."""
+    if not (msg["msg_type"] in OUTPUT_MSGS or msg["msg_type"].startswith("comm")):
+        return True
+    if state.stop_reason == "output_limit":
+        return False
+    state.output_bytes += payload_size(msg.get("content")) + payload_size(msg.get("buffers") or [])
+    if state.output_bytes <= state.max_output_bytes:
+        return True
+    from nbformat.v4 import new_output
+
+    note = f"[codeml-repro: output stopped: more than {state.max_output_bytes} bytes]\n"
+    cell.outputs.append(new_output("stream", name="stderr", text=note))
+    state.stop("output_limit")
+    return False
+
+
+def _client_class() -> type:
+    """The nbclient client that counts output bytes and reports the kernel's exit code."""
+    from papermill.clientwrap import PapermillNotebookClient
+
+    class CappedClient(PapermillNotebookClient):  # type: ignore[misc]
+        """Counts output bytes as they arrive; past the cap, drops them and kills the kernel."""
+
+        def __init__(self, nb_man: Any, *, run_state: RunState, **kw: Any) -> None:
+            super().__init__(nb_man, **kw)
+            self.owns_km = True  # a pre-started kernel is shut down like one the client started
+            self.run_state = run_state
+            self.on_cell_execute = self._cell_starts
+
+        def _cell_starts(self, cell: Any, cell_index: int) -> None:
+            self.run_state.cell = cell_index
+
+        @contextlib.contextmanager
+        def setup_kernel(self, **kwargs: Any) -> Iterator[None]:
+            with super().setup_kernel(**kwargs):
+                state = self.run_state
+                state.kernel_ready = True
+                if state.kernel_pgid() is not None and state.stop_reason is not None:
+                    state.stop(state.stop_reason)  # the budget ran out while the kernel started
+                yield
+
+        def process_message(self, msg: dict[str, Any], cell: Any, cell_index: int) -> Any:
+            if not _within_cap(self.run_state, msg, cell):
+                return None
+            return super().process_message(msg, cell, cell_index)
+
+        def _note_exit(self) -> None:
+            if self.run_state.exit_code is None:
+                with contextlib.suppress(AttributeError):
+                    self.run_state.exit_code = self.km.popen.poll()
+
+        def _cleanup_kernel(self) -> None:  # papermill calls the sync wrapper
+            self._note_exit()
+            super()._cleanup_kernel()
+
+        async def _async_cleanup_kernel(self) -> None:  # nbclient, when the kernel never replied
+            self._note_exit()
+            await super()._async_cleanup_kernel()
+
+    return CappedClient
+
+
+def make_engine() -> type:
+    """papermill engine driving :func:`_client_class` (papermill is imported only when running)."""
+    from papermill.engines import NBClientEngine
+
+    client_class = _client_class()
+
+    class CappedEngine(NBClientEngine):  # type: ignore[misc]
+        @classmethod
+        def execute_managed_notebook(
+            cls,
+            nb_man: Any,
+            kernel_name: str,
+            *,
+            run_state: RunState,
+            start_timeout: int = 60,
+            **kwargs: Any,
+        ) -> Any:
+            for unused in ("input_path", "stdout_file", "stderr_file", "log_output"):
+                kwargs.pop(unused, None)
+            run_state.nb = nb_man.nb
+            client = client_class(
+                nb_man, run_state=run_state, kernel_name=kernel_name, startup_timeout=start_timeout, **kwargs
+            )
+            run_state.client = client
+            return client.execute()
+
+    return CappedEngine

@@ -1,0 +1,144 @@
+"""Making a run ready, and launching its kernel ahead of its turn (kernel pre-start).
+
+:func:`prepare` resolves the sandbox and the environment, makes the run dir,
+writes the notebook where papermill reads it and builds the kernel command;
+with ``start_kernel`` it also launches the kernel, which then starts while the
+caller runs another notebook. :func:`discard` releases everything a prepared
+run holds. :class:`~codeml_repro.run.kernel.execute.KernelPipeline` chains the two.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codeml_repro.model.policy import RunPolicy
+from codeml_repro.model.submission import Submission
+from codeml_repro.run.environment import KernelEnv, prepare_environment
+from codeml_repro.run.kernel import sandbox
+from codeml_repro.run.kernel import scratch as rundir
+
+KERNEL_NAME = "codeml-repro-python"  # never looked up on the host: see SandboxKernelManager
+HISTORY_ARG = "--HistoryManager.hist_file=:memory:"  # what nbclient passes to a kernel it starts
+# Cell metadata the runner adds and keeps in the saved notebook: the cell's 0-based index in the
+# author's notebook (what ``error.cell`` counts). Cells papermill injects have none.
+META_KEY = "codeml"
+AUTHOR_INDEX = "author_index"
+
+
+@dataclass
+class Prepared:
+    """A run made ready (scratch dir, notebook, kernel command), its kernel perhaps already starting.
+
+    It owns its scratch dir, cgroup and kernel until :func:`~codeml_repro.run.kernel.execute.run_prepared`
+    or :func:`discard`.
+    """
+
+    sub: Submission
+    policy: RunPolicy
+    timeout_s: float
+    choice: sandbox.SandboxChoice
+    env: KernelEnv
+    marker: str  # the run id, in the environment of every process of the run
+    dirs: rundir.RunDirs
+    cgroup: Path | None
+    limits: sandbox.Limits
+    nb: Any
+    nb_path: Path
+    launch: sandbox.KernelLaunch
+    km: Any = None  # a SandboxKernelManager whose kernel was started ahead of the run
+
+
+def author_index(cell: Any) -> int | None:
+    """The index in the author's notebook noted on ``cell`` (None for an injected cell)."""
+    meta = cell.get("metadata", {}).get(META_KEY)
+    value = meta.get(AUTHOR_INDEX) if isinstance(meta, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def load_notebook(sub: Submission, dirs: rundir.RunDirs) -> tuple[Any, Path]:
+    """The author's notebook with each cell's index noted, written where papermill reads it."""
+    import nbformat
+
+    nb = nbformat.read(sub.notebook_path, as_version=4)
+    for index, cell in enumerate(nb.cells):
+        cell.metadata[META_KEY] = {AUTHOR_INDEX: index}
+    path = dirs.root / "input.ipynb"
+    nbformat.write(nb, path)
+    return nb, path
+
+
+def kernel_config(prep: Prepared) -> Any:
+    """traitlets config handing the kernel command to :class:`.sandbox.SandboxKernelManager`."""
+    from traitlets.config import Config
+
+    config = Config()
+    config.SandboxKernelManager.launch_argv = prep.launch.argv
+    config.SandboxKernelManager.launch_env = prep.launch.env
+    config.SandboxKernelManager.launch_cwd = prep.launch.cwd
+    config.SandboxKernelManager.log_path = str(prep.dirs.root / "kernel.log")
+    config.SandboxKernelManager.transport = "ipc"
+    config.SandboxKernelManager.connection_file = str(prep.dirs.conn / "kernel.json")
+    config.SandboxKernelManager.autorestart = False
+    return config
+
+
+def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kernel: bool = False) -> Prepared:
+    """Make ``sub``'s run ready in its own environment and sandbox; with ``start_kernel``, launch
+    its kernel now (it starts while the caller does something else, e.g. runs another notebook)."""
+    rundir.clean_stale_once()
+    choice = sandbox.choose_sandbox(policy.sandbox)  # may raise SandboxUnavailable
+    env: KernelEnv = prepare_environment(sub, policy.env)  # may raise EnvironmentFailed
+    marker = uuid.uuid4().hex
+    dirs = rundir.make_dirs(sub, marker)
+    cgroup = None
+    try:
+        if choice.kind == "bwrap":
+            cgroup = rundir.pids_cgroup(marker, policy.max_processes)
+            rundir.record_owner(dirs.root, marker, cgroup)
+        nb, nb_path = load_notebook(sub, dirs)
+        hide = [sub.folder.resolve().parent.parent, Path.cwd()]
+        limits = sandbox.Limits.from_policy(policy)
+        launch = sandbox.build_launch(choice, dirs, env.python, limits, marker, hide=hide, cgroup=cgroup)
+    except BaseException:
+        rundir.remove_cgroup(cgroup)
+        rundir.remove_tree(dirs.root)
+        raise
+    prep = Prepared(sub, policy, timeout_s, choice, env, marker, dirs, cgroup, limits, nb, nb_path, launch)
+    if start_kernel:
+        try:
+            _start_kernel(prep)
+        except BaseException:
+            discard(prep)
+            raise
+    return prep
+
+
+def _start_kernel(prep: Prepared) -> None:
+    """Launch the kernel as nbclient would (same manager, config and arguments), without waiting."""
+    from jupyter_core.utils import run_sync
+
+    prep.km = sandbox.SandboxKernelManager(kernel_name=KERNEL_NAME, config=kernel_config(prep))
+    run_sync(prep.km.start_kernel)(extra_arguments=[HISTORY_ARG])
+
+
+def km_pgid(km: Any) -> int | None:
+    """The process group of a kernel manager's kernel, if it has one."""
+    pgid = getattr(getattr(km, "provisioner", None), "pgid", None)
+    return pgid if isinstance(pgid, int) else None
+
+
+def discard(prep: Prepared, pgid: int | None = None) -> None:
+    """Release what a prepared run holds: its kernel and every process, its cgroup, its scratch dir."""
+    from jupyter_core.utils import run_sync
+
+    rundir.kill_group(pgid or km_pgid(prep.km))
+    if prep.km is not None and prep.km.has_kernel:  # started ahead, never run
+        with contextlib.suppress(Exception):  # best effort: the kernel was killed just above
+            run_sync(prep.km.shutdown_kernel)(now=True)
+    rundir.sweep(prep.marker)
+    rundir.remove_cgroup(prep.cgroup)
+    rundir.remove_tree(prep.dirs.root)

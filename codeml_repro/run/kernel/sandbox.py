@@ -1,0 +1,291 @@
+"""How the kernel process is started: inside ``bwrap``, or plainly, with limits.
+
+The runner never starts a kernel from a kernelspec on the host: it builds the
+whole command here and hands it to :class:`SandboxKernelManager` through
+traitlets config. Inside the sandbox the kernel has no network, a scrubbed
+environment, a read-only host (with the home directory, the project and
+``/run`` hidden), a writable copy of the submission, its own PID namespace
+(so nothing it starts outlives the run) and rlimits on memory, CPU time,
+processes and file size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import shutil
+import site
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from jupyter_client.kernelspec import KernelSpec
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Dict, List, Unicode
+
+from codeml_repro.model.errors import SandboxUnavailable
+from codeml_repro.model.policy import RunPolicy, SandboxMode
+from codeml_repro.run.kernel.scratch import MARKER_VAR, RunDirs
+
+SandboxKind = Literal["bwrap", "off"]
+
+INSTALL_HINT = "install it with `apt-get install bubblewrap`"
+SANDBOX_UID = 65534
+# Variables copied from the runner; everything else (tokens, keys) is dropped.
+ENV_ALLOW = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
+# Applies rlimits, then replaces itself with the kernel (argv: AS CPU FSIZE NPROC CORE -- cmd...).
+_LIMITER = (
+    "import os, resource, sys\n"
+    "names = ('AS', 'CPU', 'FSIZE', 'NPROC', 'CORE')\n"
+    "for name, value in zip(names, sys.argv[1:6]):\n"
+    "    if int(value) >= 0:\n"
+    "        resource.setrlimit(getattr(resource, 'RLIMIT_' + name), (int(value), int(value)))\n"
+    "os.execv(sys.argv[7], sys.argv[7:])\n"
+)
+# Outside the sandbox: joins a pids cgroup (argv: cgroup.procs -- cmd...), then execs bwrap.
+_JOIN_CGROUP = (
+    "import os, sys\n"
+    "with open(sys.argv[1], 'w') as f:\n"
+    "    f.write(str(os.getpid()))\n"
+    "os.execv(sys.argv[3], sys.argv[3:])\n"
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one kernel (a negative value leaves that limit unset)."""
+
+    memory_bytes: int
+    cpu_seconds: int
+    max_processes: int
+    max_file_bytes: int
+
+    @classmethod
+    def from_policy(cls, policy: RunPolicy) -> Limits:
+        return cls(policy.memory_bytes, policy.cpu_seconds, policy.max_processes, policy.max_file_bytes)
+
+
+@dataclass(frozen=True)
+class SandboxChoice:
+    """Which sandbox a run uses, and why (warnings are shown to the user)."""
+
+    kind: SandboxKind
+    bwrap: str | None = None
+    version: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KernelLaunch:
+    """Everything needed to start the kernel: command, environment, cwd."""
+
+    argv: list[str]  # contains the "{connection_file}" placeholder
+    env: dict[str, str]
+    cwd: str
+
+
+def find_bwrap() -> str | None:
+    """``$CODEML_BWRAP`` if set (empty: pretend it is missing), else ``bwrap`` on PATH."""
+    override = os.environ.get("CODEML_BWRAP")
+    if override is not None:
+        return override or None
+    return shutil.which("bwrap")
+
+
+@functools.lru_cache(maxsize=8)
+def probe_bwrap(bwrap: str) -> tuple[bool, str]:
+    """Start a trivial sandbox once per process: (works, version or error).
+
+    The probe uses the launch's own isolation flags and mounts (proc, dev, tmpfs, binds), so a
+    host that refuses one of them (e.g. mounting proc) fails here, not in every notebook's run.
+    """
+    with tempfile.TemporaryDirectory(prefix="codeml-probe-") as scratch:
+        argv = [bwrap, *_isolation_args(), *_mount_args(_hidden_dirs(()))]
+        argv += ["--bind", scratch, scratch, *_home_args(scratch), "--", "/bin/true"]
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
+            version = subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return False, str(exc)
+    if proc.returncode != 0:
+        lines = (proc.stderr or f"exit code {proc.returncode}").strip().splitlines()
+        return False, lines[0] if lines else f"exit code {proc.returncode}"
+    return True, version.stdout.strip().removeprefix("bubblewrap ")
+
+
+def choose_sandbox(mode: SandboxMode) -> SandboxChoice:
+    """Resolve the policy's mode; raise :class:`SandboxUnavailable` when required."""
+    if mode == "off":
+        return SandboxChoice("off")
+    bwrap = find_bwrap()
+    if bwrap is None:
+        problem = "bwrap not found"
+    else:
+        works, detail = probe_bwrap(bwrap)
+        if works:
+            return SandboxChoice("bwrap", bwrap=bwrap, version=detail)
+        problem = f"bwrap cannot start a sandbox: {detail}"
+    if mode == "required":
+        raise SandboxUnavailable(f"sandbox required but {problem}; {INSTALL_HINT} (or pass --sandbox auto)")
+    return SandboxChoice("off", warnings=(f"sandbox unavailable ({problem}), running without isolation",))
+
+
+def _isolation_args() -> list[str]:
+    uid = ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
+    return ["--unshare-all", "--unshare-user", *uid, "--die-with-parent", "--new-session"]
+
+
+def _mount_args(hidden: Iterable[Path]) -> list[str]:
+    """The host read-only, fresh /dev, /proc, /tmp and /dev/shm, ``hidden`` dirs emptied."""
+    args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    args += ["--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
+    for path in hidden:
+        args += ["--tmpfs", str(path)]
+    return args
+
+
+def _home_args(cwd: str) -> list[str]:
+    return ["--dir", "/tmp/home", "--chdir", cwd, "--clearenv"]
+
+
+def limiter_argv(python: str, limits: Limits, *, processes: bool) -> list[str]:
+    """A prefix that sets rlimits, then execs the command after it."""
+    values = [
+        limits.memory_bytes,
+        limits.cpu_seconds,
+        limits.max_file_bytes,
+        limits.max_processes if processes else -1,
+        0,  # no core dumps
+    ]
+    return [python, "-S", "-c", _LIMITER, *(str(v) for v in values), "--"]
+
+
+def kernel_env(dirs: RunDirs, python: str, marker: str, *, sandboxed: bool) -> dict[str, str]:
+    """The kernel's whole environment: an allow-list, never the runner's secrets."""
+    home = "/tmp/home" if sandboxed else str(dirs.home)
+    env = {name: os.environ[name] for name in ENV_ALLOW if name in os.environ}
+    env.setdefault("LANG", "C.UTF-8")
+    env.update(
+        {
+            "PATH": os.pathsep.join([str(Path(python).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+            "HOME": home,
+            "TMPDIR": "/tmp" if sandboxed else str(dirs.home),
+            "IPYTHONDIR": f"{home}/.ipython",
+            "MPLBACKEND": "Agg",
+            "PYTHONPATH": str(dirs.shim),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+            MARKER_VAR: marker,
+        }
+    )
+    return env
+
+
+def _hidden_dirs(extra: Iterable[Path]) -> list[Path]:
+    """Host directories replaced by an empty tmpfs: homes, the project, sockets in /run."""
+    keep = {Path("/"), Path("/usr"), Path("/bin"), Path("/lib"), Path("/etc"), Path("/tmp")}
+    candidates = [Path.home(), Path("/root"), Path("/run"), Path("/var/run"), *extra]
+    out: list[Path] = []
+    for path in candidates:
+        try:
+            real = path.resolve()
+        except OSError:
+            continue
+        if (
+            real.is_dir()
+            and real not in keep
+            and real not in out
+            and not any(real in k.parents for k in keep)
+        ):
+            out.append(real)
+    return out
+
+
+def bwrap_argv(
+    choice: SandboxChoice, dirs: RunDirs, env: dict[str, str], readable: Sequence[Path], hide: Iterable[Path]
+) -> list[str]:
+    """The ``bwrap`` prefix: isolation, mounts (order matters), environment."""
+    assert choice.bwrap is not None
+    args = [choice.bwrap, *_isolation_args(), *_mount_args(_hidden_dirs(hide))]
+    for path in sorted({p.resolve() for p in readable if p.exists()}, key=lambda p: len(p.parts)):
+        args += ["--ro-bind", str(path), str(path)]
+    args += ["--ro-bind", str(dirs.shim), str(dirs.shim)]
+    for path in (dirs.work, dirs.conn):
+        args += ["--bind", str(path), str(path)]
+    args += _home_args(str(dirs.work))
+    for name, value in sorted(env.items()):
+        args += ["--setenv", name, value]
+    return [*args, "--"]
+
+
+def python_paths(python: str) -> list[Path]:
+    """Directories a Python interpreter needs to run (to re-expose under hidden dirs)."""
+    exe = Path(python)
+    paths = [exe.parent.parent, exe.resolve().parent.parent]
+    if Path(python).resolve() == Path(sys.executable).resolve():
+        paths += [Path(sys.prefix), Path(sys.base_prefix), Path(site.getusersitepackages())]
+        paths += [Path(p) for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+    return paths
+
+
+def build_launch(
+    choice: SandboxChoice,
+    dirs: RunDirs,
+    python: str,
+    limits: Limits,
+    marker: str,
+    *,
+    hide: Iterable[Path] = (),
+    cgroup: Path | None = None,
+) -> KernelLaunch:
+    """The full kernel command for this run."""
+    sandboxed = choice.kind == "bwrap"
+    env = kernel_env(dirs, python, marker, sandboxed=sandboxed)
+    kernel = [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    limited = [*limiter_argv(python, limits, processes=sandboxed), *kernel]
+    if not sandboxed:
+        return KernelLaunch(argv=limited, env=env, cwd=str(dirs.work))
+    prefix = bwrap_argv(choice, dirs, env, python_paths(python), hide)
+    if cgroup is not None:
+        prefix = [sys.executable, "-S", "-c", _JOIN_CGROUP, str(cgroup / "cgroup.procs"), "--", *prefix]
+    return KernelLaunch(argv=[*prefix, *limited], env=env, cwd=str(dirs.work))
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel command comes from config, never from a kernelspec."""
+
+    launch_argv = List(Unicode(), help="Full kernel command with {connection_file}.").tag(config=True)
+    launch_env = Dict(help="The kernel's complete environment.").tag(config=True)
+    launch_cwd = Unicode("", help="Working directory of the kernel.").tag(config=True)
+    log_path = Unicode("", help="File receiving the kernel's stdout and stderr.").tag(config=True)
+    popen: Any = None  # the launched process, kept for its exit code
+
+    @property
+    def kernel_spec(self) -> KernelSpec:
+        if self._kernel_spec is None:
+            self._kernel_spec = KernelSpec(
+                argv=list(self.launch_argv),
+                display_name="codeml-repro",
+                language="python",
+                interrupt_mode="signal",
+                env={},
+            )
+        return self._kernel_spec
+
+    @property
+    def ipykernel(self) -> bool:
+        return True  # lets nbclient keep IPython's history in memory
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        kw["env"] = dict(self.launch_env)
+        kw["cwd"] = self.launch_cwd or None
+        with contextlib.ExitStack() as stack:
+            if self.log_path:  # the child keeps its own descriptor
+                kw["stdout"] = kw["stderr"] = stack.enter_context(open(self.log_path, "ab"))
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+        self.popen = getattr(self.provisioner, "process", None)

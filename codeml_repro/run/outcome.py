@@ -1,0 +1,95 @@
+"""Outcome classification: the design's status table, and the Result of every kind of run.
+
+A result is built here for every outcome (completed, failed, timed out, invalid,
+environment failed, pending), so no other module assembles a ``Result`` by hand.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from codeml_repro.model.errors import EnvironmentFailed
+from codeml_repro.model.result import ClaimResult, ErrorInfo, Result, Status
+from codeml_repro.model.submission import Submission
+from codeml_repro.results.badges import badges_for
+from codeml_repro.run.plan import Planned
+
+if TYPE_CHECKING:
+    from codeml_repro.run.kernel.execute import Execution
+
+_RUN_STATUS = {
+    "failed": Status.FAILED,
+    "timeout": Status.TIMEOUT,
+    "kernel_died": Status.KERNEL_DIED,
+    "output_limit": Status.OUTPUT_LIMIT,
+}
+
+
+def now_iso() -> str:
+    """UTC, to the second, as every recorded result writes it."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def invalid_status(slug: str, message: str) -> Result:
+    """A submission that cannot be run: no badge, and the one-line problem as its error."""
+    return Result(
+        slug=slug,
+        status=Status.INVALID,
+        badges=badges_for(Status.INVALID),
+        error=ErrorInfo(type="SubmissionInvalid", message=message, cell=None),
+    )
+
+
+def invalid_result(planned: Planned) -> Result:
+    """The recorded result of an invalid submission, keyed like any run."""
+    base = invalid_status(planned.slug, planned.problem or "invalid")
+    keys = {"finished_at": now_iso(), "key": planned.key, "inputs_key": planned.inputs}
+    return base.model_copy(update=keys)
+
+
+def final_status(outcome: str, claims: list[ClaimResult]) -> Status:
+    """The design's status table, from the runner's outcome and the claims."""
+    if outcome != "completed":
+        return _RUN_STATUS[outcome]
+    if not claims:
+        return Status.FUNCTIONAL
+    return Status.REPRODUCED if all(c.ok for c in claims) else Status.NOT_REPRODUCED
+
+def result_from(planned: Planned, sub: Submission, ex: Execution, claims: list[ClaimResult]) -> Result:
+    status = final_status(ex.outcome, claims)
+    return Result(
+        slug=planned.slug,
+        status=status,
+        badges=badges_for(status),
+        claims=claims,
+        duration_s=round(ex.duration_s, 3),
+        error=ex.error,
+        finished_at=now_iso(),
+        key=planned.key,
+        inputs_key=planned.inputs,
+        title=sub.spec.title,
+        sandbox=ex.sandbox,
+        environment=ex.environment,
+        notebook=f"notebooks/{planned.slug}.ipynb",
+        output_truncated=ex.output_truncated,
+        warnings=list(ex.warnings),
+    )
+
+def environment_failed(planned: Planned, sub: Submission, exc: EnvironmentFailed) -> Result:
+    """The author's environment could not be built: a failed run, with no cell to blame."""
+    message = " ".join(exc.message.split())  # one line
+    return Result(
+        slug=planned.slug,
+        status=Status.FAILED,
+        badges=badges_for(Status.FAILED),
+        error=ErrorInfo(type="EnvironmentFailed", message=message, cell=None),
+        finished_at=now_iso(),
+        key=planned.key,
+        inputs_key=planned.inputs,
+        title=sub.spec.title,
+    )
+
+def pending_result(slug: str, title: str = "") -> Result:
+    """Never run, or its inputs changed since the last run."""
+    return Result(slug=slug, status=Status.PENDING, badges=badges_for(Status.PENDING), title=title)

@@ -1,0 +1,75 @@
+"""Planning: which folders a run is responsible for, and the keys that say whether to run them.
+
+Nothing here imports the execution stack: checking 100 unchanged submissions
+loads YAML and hashes files, no more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.policy import RunPolicy
+from codeml_repro.model.submission import Submission, check_notebook, discover, load_submission
+from codeml_repro.results.store import ResultStore
+from codeml_repro.run.skipkey import inputs_key, skip_key
+
+
+def submission_inputs(folder: Path, sub: Submission | None) -> str:
+    """The inputs key of a folder, loaded or not (an invalid one hashes its raw files)."""
+    if sub is None:
+        return inputs_key(folder, folder / "artifact.ipynb")
+    return inputs_key(folder, sub.notebook_path, sub.run_inputs())
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A submission folder, loaded or not, with the keys of its inputs."""
+
+    slug: str
+    folder: Path
+    submission: Submission | None
+    problem: str | None
+    inputs: str
+    key: str
+
+
+def plan(folder: Path, policy: RunPolicy, *, check: bool = True) -> Planned:
+    """Load and validate one folder without importing the execution stack.
+
+    ``check=False`` skips the notebook schema check: the skip test only needs
+    the keys, and an unchanged notebook was checked when it last ran.
+    """
+    sub: Submission | None = None
+    problem: str | None = None
+    try:
+        sub = load_submission(folder)
+        if check:
+            check_notebook(sub)
+    except SubmissionInvalid as exc:
+        problem = exc.message
+    inputs = submission_inputs(folder, sub)
+    timeout = policy.effective_timeout(sub.spec.artifact.timeout if sub else None)
+    key = skip_key(inputs, {**policy.budget_key(), "effective_timeout_s": timeout})
+    return Planned(folder.name, folder, sub if problem is None else None, problem, inputs, key)
+
+@dataclass(frozen=True)
+class RunOptions:
+    slugs: list[str] | None = None
+    jobs: int = 1
+    force: bool = False
+    repeat: int = 1
+    shard: tuple[int, int] | None = None
+
+
+def select(root: Path, options: RunOptions, store: ResultStore) -> list[Path]:
+    """The folders this run is responsible for (after sharding)."""
+    folders = discover(root, options.slugs)
+    if options.shard is None:
+        return folders
+    from codeml_repro.run.shards import select_shard
+
+    durations = {slug: r.duration_s for slug, r in store.read_all().items() if r.duration_s}
+    chosen = set(select_shard([f.name for f in folders], *options.shard, durations=durations))
+    return [f for f in folders if f.name in chosen]

@@ -1,0 +1,95 @@
+"""What a person sees during and after a run: a progress bar and tables.
+
+Progress goes to stderr (so ``status --json`` style output stays clean);
+tables go to stdout.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from codeml_repro.model.result import Result, Status
+from codeml_repro.run.batch import RunReport
+
+_STYLE = {
+    Status.REPRODUCED: "green",
+    Status.FUNCTIONAL: "blue",
+    Status.NOT_REPRODUCED: "yellow",
+    Status.PENDING: "dim",
+    Status.INVALID: "magenta",
+}
+
+
+class RunProgress:
+    """A progress bar over the notebooks that actually run."""
+
+    def __init__(self) -> None:
+        self._console = Console(stderr=True)
+        self._progress = Progress(
+            TextColumn("[bold]running[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=self._console,
+            transient=False,
+        )
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> RunProgress:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._task is not None:
+            self._progress.stop()
+
+    def start(self, total: int, skipped: int) -> None:
+        if skipped:
+            self._console.print(f"{skipped} unchanged submission(s) skipped (use --force to run them)")
+        if total:
+            self._progress.start()
+            self._task = self._progress.add_task("", total=total)
+
+    def advance(self, result: Result) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, advance=1, description=f"{result.slug}: {result.status.value}")
+
+
+def _table(results: list[Result], skipped: set[str]) -> Table:
+    table = Table(title="CODEML artifacts", title_justify="left")
+    for column in ("submission", "status", "claims", "time", "note"):
+        table.add_column(column, overflow="fold")
+    for r in results:
+        ok = sum(c.ok for c in r.claims)
+        claims = f"{ok}/{len(r.claims)}" if r.claims else "-"
+        note = "skipped (unchanged)" if r.slug in skipped else ""
+        if r.error is not None:
+            where = f" in cell {r.error.cell}" if r.error.cell is not None else ""
+            note = f"{r.error.type}{where}: {r.error.message}"[:120]
+        if r.flaky:
+            note = ("flaky; " + note).strip("; ")
+        style = _STYLE.get(r.status, "red")
+        table.add_row(r.slug, f"[{style}]{r.status.value}[/]", claims, f"{r.duration_s:.1f}s", note)
+    return table
+
+
+def print_summary(report: RunReport) -> None:
+    console = Console()
+    if not report.results:
+        console.print("no submissions found")
+        return
+    console.print(_table(report.results, set(report.skipped)))
+    counts: dict[str, int] = {}
+    for r in report.results:
+        counts[r.status.value] = counts.get(r.status.value, 0) + 1
+    console.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+
+
+def print_status_table(results: list[Result]) -> None:
+    Console().print(_table(results, set()) if results else "no submissions found")

@@ -1,0 +1,123 @@
+"""Running one planned submission, once or ``--repeat N`` times, and recording the last run.
+
+A run whose repeats recorded different values (or ended differently) is
+``flaky``. The kernel of the next run can be started during this one (see
+:class:`~codeml_repro.run.kernel.execute.KernelPipeline`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from codeml_repro.model.errors import EnvironmentFailed
+from codeml_repro.model.policy import RunPolicy
+from codeml_repro.model.result import Result
+from codeml_repro.model.submission import Submission
+from codeml_repro.results.store import ResultStore
+from codeml_repro.run.outcome import environment_failed, invalid_result, result_from
+from codeml_repro.run.plan import Planned, plan
+
+if TYPE_CHECKING:
+    from codeml_repro.run.kernel.execute import KernelPipeline
+
+def _timed(planned: Planned | None, policy: RunPolicy) -> tuple[Submission, float] | None:
+    """A planned run's submission and whole-run budget (None when there is nothing to run)."""
+    if planned is None or planned.submission is None:
+        return None
+    sub = planned.submission
+    return sub, policy.effective_timeout(sub.spec.artifact.timeout)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One run of a planned submission: its result, the executed notebook, what it recorded."""
+
+    result: Result
+    notebook: Any = None  # None when no notebook ran (its environment could not be built)
+    values: str = ""  # every recorded value, canonical: repeats are compared on it
+
+
+def _canonical(values: dict[str, Any]) -> str:
+    """Recorded values as text that is equal exactly when the values are (NaN included)."""
+    try:
+        return json.dumps(values, sort_keys=True, default=repr)
+    except (TypeError, ValueError):  # keys of mixed types, or a value json cannot hold
+        return repr(sorted(values.items(), key=lambda item: item[0]))
+
+def _execute_once(
+    planned: Planned,
+    policy: RunPolicy,
+    runner: KernelPipeline | None = None,
+    then: tuple[Submission, float] | None = None,
+) -> _Run:
+    from codeml_repro.run.claims import check_claims, recorded_values
+    from codeml_repro.run.kernel.execute import execute
+
+    sub = planned.submission
+    assert sub is not None
+    timeout = policy.effective_timeout(sub.spec.artifact.timeout)
+    try:
+        if runner is None:
+            ex = execute(sub, policy, timeout_s=timeout)
+        else:
+            ex = runner.execute(sub, timeout, then=then)
+    except EnvironmentFailed as exc:  # the author's requirements: a result; tool errors raise
+        return _Run(environment_failed(planned, sub, exc))
+    values = recorded_values(ex.notebook.get("cells", []))
+    claims = check_claims(sub.spec.claims, values)
+    return _Run(result_from(planned, sub, ex, claims), ex.notebook, _canonical(values))
+
+
+def run_planned(
+    planned: Planned,
+    policy: RunPolicy,
+    store: ResultStore | None,
+    repeat: int = 1,
+    *,
+    runner: KernelPipeline | None = None,
+    then: Planned | None = None,
+) -> Result:
+    """Run one planned submission ``repeat`` times and record the last run.
+
+    The result is ``flaky`` when the repeats recorded different values (any recorded value,
+    claimed or not) or ended with different statuses. With a ``runner``, the kernel of the run
+    after each one (the next repeat, else ``then``) is started while it runs.
+    """
+    if planned.submission is None:
+        result = invalid_result(planned)
+        if store is not None:
+            store.write(result)
+        return result
+    count = max(1, repeat)
+    runs = []
+    for i in range(count):
+        after = _timed(planned if i + 1 < count else then, policy)
+        runs.append(_execute_once(planned, policy, runner, after))
+        if runs[-1].notebook is None:
+            break  # no notebook ran: the environment failed, and would fail again
+    last = runs[-1]
+    flaky = len({r.values for r in runs}) > 1 or len({r.result.status for r in runs}) > 1
+    result = last.result.model_copy(update={"flaky": flaky, "repeats": len(runs)})
+    if store is not None:
+        body = None
+        if last.notebook is not None:
+            import nbformat
+
+            body = nbformat.writes(last.notebook).encode("utf-8")
+        else:  # no notebook ran: an earlier run's notebook must not be shown with this result
+            with contextlib.suppress(OSError):
+                store.notebook_path(planned.slug).unlink()
+        store.write(result, body)
+    return result
+
+
+def run_submission(
+    sub: Submission, policy: RunPolicy, root: Path, *, repeat: int = 1, save: bool = True
+) -> Result:
+    """Run one loaded submission now, changed or not (the authors' ``check`` path)."""
+    planned = plan(sub.folder, policy)
+    return run_planned(planned, policy, ResultStore(root) if save else None, repeat)

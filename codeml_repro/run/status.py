@@ -1,0 +1,28 @@
+"""The status query: each submission's last result, or ``pending`` when its inputs changed."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from codeml_repro.model.errors import ReproError
+from codeml_repro.model.result import Result
+from codeml_repro.model.submission import discover, load_submission
+from codeml_repro.results.store import ResultStore
+from codeml_repro.run.outcome import pending_result
+from codeml_repro.run.plan import submission_inputs
+
+
+def current_status(root: Path) -> tuple[list[Result], list[str]]:
+    """The status of every submission: its last result, or pending."""
+    store = ResultStore(root)
+    out = []
+    for folder in discover(root):
+        result = store.read(folder.name)
+        sub = None
+        with contextlib.suppress(ReproError):
+            sub = load_submission(folder)
+        if result is None or result.inputs_key != submission_inputs(folder, sub):
+            result = pending_result(folder.name, title=sub.spec.title if sub else "")
+        out.append(result)
+    return out, store.problems

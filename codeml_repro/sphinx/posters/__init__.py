@@ -1,0 +1,64 @@
+"""The poster part of the book: listing, one page per submission, dashboard.
+
+Owns how results are shown to readers: :mod:`.entries` (what the book knows of
+each submission), :mod:`.listing` (cards), :mod:`.pages` (generated pages and
+badge exports), :mod:`.dashboard` and :mod:`.nbrender` (safe notebook HTML).
+May import ``codeml_repro.run``, ``results`` and ``model``, and
+``codeml_repro.sphinx``'s shared helpers; never the workshop part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from codeml_repro.sphinx.posters.entries import ENV_KEY
+
+
+def _outdated(
+    app: Any, env: Any, added: Iterable[str], changed: Iterable[str], removed: Iterable[str]
+) -> list[str]:
+    docs: set[str] = getattr(env, ENV_KEY, set())
+    return sorted(docs - set(removed))
+
+
+def _purge(app: Any, env: Any, docname: str) -> None:
+    getattr(env, ENV_KEY, set()).discard(docname)
+
+
+def _merge(app: Any, env: Any, docnames: Iterable[str], other: Any) -> None:
+    docs: set[str] = getattr(env, ENV_KEY, set())
+    docs |= getattr(other, ENV_KEY, set())
+    setattr(env, ENV_KEY, docs)
+
+
+def _site_url_from_env(app: Any, config: Any) -> None:
+    """CI knows the published URL (``CODEML_SITE_URL``); badge snippets need it.
+
+    ``html: baseurl:`` in _config.yml wins when set.
+    """
+    import os
+
+    url = os.environ.get("CODEML_SITE_URL", "").strip()
+    if url and not config.html_baseurl:
+        config.html_baseurl = url if url.endswith("/") else url + "/"
+
+
+def setup_posters(app: Any) -> None:
+    """Register the listing and dashboard directives and the generated pages."""
+    from codeml_repro.sphinx.posters.dashboard import DashboardDirective
+    from codeml_repro.sphinx.posters.listing import PostersDirective
+    from codeml_repro.sphinx.posters.pages import collect_pages
+
+    if "codeml_root" not in app.config.values:
+        app.add_config_value("codeml_root", ".", "env", [str])
+    app.add_config_value("codeml_posters_page", "book/posters", "env", [str])
+    app.add_directive("codeml-posters", PostersDirective)
+    app.add_directive("codeml-dashboard", DashboardDirective)
+    app.connect("env-get-outdated", _outdated)
+    app.connect("env-purge-doc", _purge)
+    app.connect("env-merge-info", _merge)
+    app.connect("html-collect-pages", collect_pages)
+    app.connect("config-inited", _site_url_from_env)
+    app.add_css_file("codeml-listing.css")
+    app.add_js_file("codeml-listing.js", loading_method="defer")

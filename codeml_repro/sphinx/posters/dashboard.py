@@ -1,0 +1,159 @@
+"""The reproducibility dashboard: counts, a table of all submissions, tiers over runs.
+
+Tables are docutils nodes (author text stays text). The chart is an SVG made
+at build time from ``results/history``: for every day with a run, how many
+submissions held each top tier at the end of that day. It contains only
+numbers, dates and fixed labels.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from docutils import nodes
+from sphinx.util.docutils import SphinxDirective
+
+from codeml_repro.model.result import Status
+from codeml_repro.results.badges import TIER_LABELS, TIERS, message, top_tier
+from codeml_repro.sphinx.html import tag
+from codeml_repro.sphinx.nodes import Cell, link, table, text_par
+from codeml_repro.sphinx.posters.entries import (
+    Entry,
+    codeml_root,
+    load_entries,
+    note_listing_doc,
+    page_name,
+    uri_from,
+)
+
+CHART_DAYS = 30
+TIER_ORDER = ("none", *TIERS)
+TIER_COLORS = {"reproduced": "#2e7d32", "functional": "#1565c0", "available": "#f9a825", "none": "#9e9e9e"}
+
+def counts_tables(entries: list[Entry]) -> list[nodes.Node]:
+    statuses = Counter(e.status for e in entries)
+    tiers = Counter(t for e in entries for t in e.tiers)
+    status_rows: list[list[Cell]] = [[message(s), str(statuses[s])] for s in Status if statuses[s]]
+    tier_rows: list[list[Cell]] = [[TIER_LABELS[t], str(tiers[t])] for t in reversed(TIERS)]
+    tier_rows.append(["No badge", str(sum(1 for e in entries if not e.tiers))])
+    return [
+        table(["Status", "Submissions"], status_rows or [["(none)", "0"]], ["codeml-status-counts"]),
+        table(["Badge", "Submissions"], tier_rows, ["codeml-tier-counts"]),
+    ]
+
+
+def last_run(entries: list[Entry]) -> str | None:
+    times = [e.result.finished_at for e in entries if e.result and e.result.finished_at]
+    times += [r.finished_at for e in entries for r in e.history if r.finished_at]
+    return max(times) if times else None
+
+
+def tiers_over_runs(entries: list[Entry]) -> list[tuple[str, Counter[str]]]:
+    """For each day with a run (last ``CHART_DAYS``): submissions per top tier that day."""
+    days = sorted({r.finished_at[:10] for e in entries for r in e.history if r.finished_at})[-CHART_DAYS:]
+    series = []
+    for day in days:
+        counts: Counter[str] = Counter()
+        for entry in entries:
+            done = [r for r in entry.history if r.finished_at and r.finished_at[:10] <= day]
+            status = done[-1].status if done else Status.PENDING
+            counts[top_tier(status)] += 1
+        series.append((day, counts))
+    return series
+
+
+def chart_svg(series: list[tuple[str, Counter[str]]], total: int) -> str:
+    """Stacked bars, one per day, coloured by top tier."""
+    width, height, pad, bar_gap = 640.0, 220.0, 30.0, 4.0
+    n = max(len(series), 1)
+    bar_w = min(max((width - 2 * pad) / n - bar_gap, 2), 48)
+    scale = (height - 2 * pad) / max(total, 1)
+    parts = []
+    for i, (day, counts) in enumerate(series):
+        x, y = pad + i * (bar_w + bar_gap), height - pad
+        for tier in TIER_ORDER:
+            h = counts[tier] * scale
+            if h:
+                y -= h
+                label = f"{day}: {counts[tier]} {tier}"
+                parts.append(
+                    str(
+                        tag(
+                            "rect",
+                            {
+                                "x": f"{x:.1f}",
+                                "y": f"{y:.1f}",
+                                "width": f"{bar_w:.1f}",
+                                "height": f"{h:.1f}",
+                                "fill": TIER_COLORS[tier],
+                            },
+                            tag("title", None, label),
+                        )
+                    )
+                )
+        if i in (0, len(series) - 1):
+            parts.append(str(tag("text", {"x": f"{x:.1f}", "y": str(height - 10), "font-size": "10"}, day)))
+    legend = [
+        str(
+            tag(
+                "text",
+                {"x": str(pad + 150 * j), "y": "14", "font-size": "11", "fill": TIER_COLORS[t]},
+                f"■ {t}",
+            )
+        )
+        for j, t in enumerate(reversed(TIER_ORDER))
+    ]
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="codeml-chart" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="Top badge tier of every submission per day of runs">'
+        f"{''.join(legend)}{''.join(parts)}</svg>"
+    )
+
+
+def submissions_table(app: Any, docname: str, entries: list[Entry]) -> nodes.table:
+    rows: list[list[Cell]] = []
+    for e in entries:
+        title = link(uri_from(app, docname, page_name(app, e.slug)), e.spec.title)
+        status: list[nodes.Node] = [
+            nodes.inline("", message(e.status), classes=["codeml-status", f"codeml-status-{e.status.value}"])
+        ]
+        if e.regressed:
+            status += [nodes.Text(" "), nodes.inline("", "regressed", classes=["codeml-regressed"])]
+        claims = e.result.claims if e.result and not e.stale else []
+        passed = f"{sum(c.ok for c in claims)}/{len(e.spec.claims)}" if e.spec.claims else "—"
+        duration = f"{e.result.duration_s:.1f} s" if e.result else "—"
+        finished = (e.result.finished_at if e.result else None) or "—"
+        rows.append([title, status, ", ".join(e.tiers) or "none", passed, duration, finished])
+    return table(
+        ["Submission", "Status", "Badges", "Claims passed", "Duration", "Last run"],
+        rows,
+        ["codeml-dashboard-table"],
+    )
+
+
+class DashboardDirective(SphinxDirective):
+    """``{codeml-dashboard}``: counts, the tiers chart and the table of submissions."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        note_listing_doc(self.env, self.env.docname)
+        entries = load_entries(codeml_root(self.env.app), warn=False)
+        when = last_run(entries)
+        out: list[nodes.Node] = [
+            text_par(
+                f"Last run: {when}" if when else "Last run: never (every submission is pending).",
+                "codeml-last-run",
+            ),
+            text_par(f"{len(entries)} submissions.", "codeml-total"),
+            *counts_tables(entries),
+        ]
+        series = tiers_over_runs(entries)
+        if series:
+            out.append(
+                text_par("Top badge tier of every submission, per day with runs:", "codeml-chart-caption")
+            )
+            out.append(nodes.raw("", chart_svg(series, len(entries)), format="html"))
+        out.append(submissions_table(self.env.app, self.env.docname, entries))
+        return [nodes.container("", *out, classes=["codeml-dashboard"])]

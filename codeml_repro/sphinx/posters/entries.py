@@ -1,0 +1,126 @@
+"""What the book knows of each submission: its spec, last result and history (an ``Entry``).
+
+Every poster component (listing, pages, dashboard) reads submissions through
+:func:`load_entries`, so a stale or unreadable result is judged the same way
+everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sphinx.util import logging
+from sphinx.util.osutil import relative_uri
+
+from codeml_repro.model.result import Result, RunRecord, Status
+from codeml_repro.model.submission import Submission, SubmissionSpec
+from codeml_repro.results.badges import badges_for, top_tier
+
+logger = logging.getLogger(__name__)
+
+ENV_KEY = "codeml_listing_docs"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One submission as the book shows it: its spec, last result and history."""
+
+    slug: str
+    spec: SubmissionSpec
+    status: Status
+    result: Result | None = None
+    history: list[RunRecord] = field(default_factory=list)
+    stale: bool = False
+    notebook: Path | None = None
+
+    @property
+    def tiers(self) -> list[str]:
+        return badges_for(self.status)
+
+    @property
+    def top_tier(self) -> str:
+        return top_tier(self.status)
+
+    @property
+    def regressed(self) -> bool:
+        """The last run did not reproduce, and an earlier one did."""
+        if self.result is None or self.stale or self.result.status is Status.REPRODUCED:
+            return False
+        return any(r.status is Status.REPRODUCED for r in self.history[:-1])
+
+    @property
+    def sort_key(self) -> tuple[str, str]:
+        return (self.spec.title.casefold(), self.slug)
+
+
+def codeml_root(app: Any) -> Path:
+    """``codeml_root`` from the config, relative to the book's source directory."""
+    return (Path(app.srcdir) / str(app.config.codeml_root)).resolve()
+
+
+def _current_inputs(sub: Submission) -> str | None:
+    from codeml_repro.run.plan import submission_inputs
+
+    try:
+        return submission_inputs(sub.folder, sub)
+    except OSError:
+        return None
+
+
+def _entry(sub: Submission, store: Any) -> Entry:
+    result: Result | None = store.read(sub.slug)
+    history: list[RunRecord] = store.history(sub.slug)
+    if result is None:
+        return Entry(sub.slug, sub.spec, Status.PENDING, None, history)
+    recorded = getattr(result, "inputs_key", None)
+    stale = bool(recorded) and recorded != _current_inputs(sub)
+    status = Status.PENDING if stale else result.status
+    notebook = store.notebook_path(sub.slug)
+    shown = notebook if result.notebook and notebook.is_file() else None  # not an older run's
+    return Entry(sub.slug, sub.spec, status, result, history, stale, shown)
+
+
+def load_entries(root: Path, warn: bool = True) -> list[Entry]:
+    """Every valid submission with its results, sorted by title; problems warned if ``warn``."""
+    from codeml_repro.model.errors import ReproError
+    from codeml_repro.model.submission import discover, load_submission
+    from codeml_repro.results.store import ResultStore
+
+    store = ResultStore(root)
+    entries = []
+    for folder in discover(root):
+        try:
+            sub = load_submission(folder)
+        except ReproError as exc:
+            if warn:
+                logger.warning(
+                    "codeml: submission left out of the book: %s", exc, type="codeml", subtype="submission"
+                )
+            continue
+        entries.append(_entry(sub, store))
+    for problem in store.problems if warn else []:
+        logger.warning("codeml: %s", problem, type="codeml", subtype="results")
+    return sorted(entries, key=lambda e: e.sort_key)
+
+
+def page_name(app: Any, slug: str) -> str:
+    """The page name of a submission's generated page, under the listing page."""
+    return f"{app.config.codeml_posters_page}/{slug}"
+
+
+def uri_from(app: Any, docname: str, target: str) -> str:
+    """Relative URL from a document to a generated page name or an output file."""
+    builder = app.builder
+    source = builder.get_target_uri(docname)
+    is_file = "." in target.rsplit("/", 1)[-1]
+    dest = target if is_file else builder.get_target_uri(target)
+    return relative_uri(source, dest)
+
+
+def note_listing_doc(env: Any, docname: str) -> None:
+    """Remember documents that show results: they are re-read on every build."""
+    docs: set[str] = getattr(env, ENV_KEY, set())
+    docs.add(docname)
+    setattr(env, ENV_KEY, docs)

@@ -1,0 +1,107 @@
+"""Poster listing: one card per accepted submission, with badges and links.
+
+The ``codeml-posters`` directive builds the cards from ``submissions/`` and
+``results/`` under ``codeml_root`` with docutils nodes, so author text is
+always a text node (escaped by the HTML writer), never MyST or HTML. Client-side
+filtering (``book/_static/codeml-listing.js``) only hides cards; without
+JavaScript every card is shown. """
+
+from __future__ import annotations
+
+from typing import Any
+
+from docutils import nodes
+from sphinx.util.docutils import SphinxDirective
+
+from codeml_repro.model.submission import SubmissionSpec
+from codeml_repro.results.badges import TIER_LABELS, TIERS, message
+from codeml_repro.sphinx.nodes import link, text_par
+from codeml_repro.sphinx.posters.entries import (
+    Entry,
+    codeml_root,
+    load_entries,
+    note_listing_doc,
+    page_name,
+    uri_from,
+)
+
+LINK_LABELS = {"openreview": "OpenReview", "pdf": "PDF", "code": "Code", "video": "Video", "poster": "Poster"}
+
+def badge_nodes(entry: Entry) -> list[nodes.Node]:
+    """Tier labels (earned and not) followed by the status."""
+    out: list[nodes.Node] = []
+    earned = set(entry.tiers)
+    for tier in TIERS:
+        state = "earned" if tier in earned else "missing"
+        badge = nodes.inline(
+            TIER_LABELS[tier],
+            TIER_LABELS[tier],
+            classes=["codeml-badge", f"codeml-badge-{tier}", f"codeml-badge-{state}"],
+        )
+        if state == "missing":  # told to screen readers, not only by colour
+            badge += nodes.inline(" (not earned)", " (not earned)", classes=["codeml-sr-only"])
+        out.append(badge)
+        out.append(nodes.Text(" "))
+    status = message(entry.status)
+    out.append(nodes.inline(status, status, classes=["codeml-status", f"codeml-status-{entry.status.value}"]))
+    if entry.regressed:
+        out.append(nodes.Text(" "))
+        out.append(nodes.inline("regressed", "regressed", classes=["codeml-regressed"]))
+    return out
+
+
+def author_nodes(spec: SubmissionSpec) -> list[nodes.Node]:
+    out: list[nodes.Node] = []
+    for i, author in enumerate(spec.authors):
+        if i:
+            out.append(nodes.Text("; "))
+        name: nodes.Node = link(author.url, author.name) if author.url else nodes.Text(author.name)
+        out.append(nodes.inline("", "", name, classes=["codeml-author"]))
+        if author.affiliation:
+            out.append(nodes.inline("", f" ({author.affiliation})", classes=["codeml-affiliation"]))
+    return out
+
+
+def link_nodes(spec: SubmissionSpec) -> list[nodes.Node]:
+    out: list[nodes.Node] = []
+    for key, label in LINK_LABELS.items():
+        url = getattr(spec.links, key)
+        if url:
+            if out:
+                out.append(nodes.Text(" · "))
+            out.append(link(url, label, f"codeml-link-{key}"))
+    return out
+
+
+def card(app: Any, docname: str, entry: Entry) -> nodes.container:
+    """One poster card; its classes carry the tiers the filter uses."""
+    classes = ["codeml-card", f"codeml-top-{entry.top_tier}", f"codeml-status-{entry.status.value}"]
+    classes += [f"codeml-tier-{t}" for t in entry.tiers]
+    box = nodes.container(classes=classes, ids=[f"poster-{entry.slug}"])
+    title = nodes.strong()
+    title += link(uri_from(app, docname, page_name(app, entry.slug)), entry.spec.title)
+    box += text_par("", "codeml-card-title", title)
+    box += text_par("", "codeml-authors", *author_nodes(entry.spec))
+    if entry.spec.session:
+        box += text_par(entry.spec.session, "codeml-session")
+    box += text_par("", "codeml-badges", *badge_nodes(entry))
+    links = link_nodes(entry.spec)
+    if links:
+        box += text_par("", "codeml-links", *links)
+    return box
+
+
+class PostersDirective(SphinxDirective):
+    """``{codeml-posters}``: the cards of all accepted submissions, sorted by title."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        note_listing_doc(self.env, self.env.docname)
+        entries = load_entries(codeml_root(self.env.app))
+        listing = nodes.container(classes=["codeml-listing"], ids=["codeml-listing"])
+        if not entries:
+            listing += text_par("No accepted submissions yet.", "codeml-empty")
+        for entry in entries:
+            listing += card(self.env.app, self.env.docname, entry)
+        return [listing]

@@ -1,0 +1,317 @@
+"""A page per submission, generated through Sphinx's ``html-collect-pages`` event.
+
+Pages made this way (like ``genindex`` and ``search``) are not documents, so
+they need no toctree entry and no generated source files, and they survive
+``-W``. Their body is HTML built with :mod:`codeml_repro.sphinx.html`'s
+escaping helpers: author text is always escaped. The same event writes the
+badges (``badges/<slug>.svg``, ``badges/<slug>.json``) and copies the executed
+notebooks (``notebooks/<slug>.ipynb``) beside the HTML.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from html import escape
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from codeml_repro.model.result import Result, RunRecord, Status
+from codeml_repro.results.badges import TIER_LABELS, TIERS, endpoint_json, message, status_svg, tiers_svg
+from codeml_repro.run.claims import describe_tolerance
+from codeml_repro.sphinx.html import Child, Markup, table, tag, void
+from codeml_repro.sphinx.posters.entries import Entry, codeml_root, load_entries, page_name, uri_from
+from codeml_repro.sphinx.posters.listing import LINK_LABELS
+from codeml_repro.sphinx.posters.nbrender import render_notebook
+
+HISTORY_SHOWN = 20
+PageSpec = tuple[str, dict[str, Any], str]
+
+
+def value_text(value: Any) -> str:
+    """A claim value as text: strings as they are, the rest as JSON."""
+    if value is None:
+        return "—"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def section(ident: str, title: str, *children: Child) -> Markup:
+    return tag("section", {"id": ident}, tag("h2", None, title), *children)
+
+
+def badges_html(entry: Entry, tiers_img: str) -> Markup:
+    earned = set(entry.tiers)
+    labels = [
+        tag(
+            "span",
+            {"class": f"codeml-badge codeml-badge-{t} codeml-badge-{'earned' if t in earned else 'missing'}"},
+            TIER_LABELS[t],
+            None if t in earned else tag("span", {"class": "codeml-sr-only"}, " (not earned)"),
+        )
+        for t in TIERS
+    ]
+    status = tag(
+        "span", {"class": f"codeml-status codeml-status-{entry.status.value}"}, message(entry.status)
+    )
+    mark = tag("span", {"class": "codeml-regressed"}, "regressed") if entry.regressed else None
+    img = void(
+        "img",
+        {
+            "src": tiers_img,
+            "alt": "badges: " + (", ".join(entry.tiers) or "none"),
+            "class": "codeml-tiers-img",
+        },
+    )
+    spaced = [[label, " "] for label in labels]
+    return tag("p", {"class": "codeml-badges"}, spaced, status, " ", mark, " ", img)
+
+
+def header_html(entry: Entry) -> list[Child]:
+    spec = entry.spec
+    authors: list[Child] = []
+    for i, author in enumerate(spec.authors):
+        name = tag("a", {"href": author.url}, author.name) if author.url else author.name
+        aff = (
+            tag("span", {"class": "codeml-affiliation"}, f" ({author.affiliation})")
+            if author.affiliation
+            else None
+        )
+        authors += ["; " if i else None, tag("span", {"class": "codeml-author"}, name, aff)]
+    links: list[Child] = []
+    for key, label in LINK_LABELS.items():
+        url = getattr(spec.links, key)
+        if url:
+            links += [" · " if links else None, tag("a", {"href": url, "class": f"codeml-link-{key}"}, label)]
+    return [
+        tag("p", {"class": "codeml-authors"}, authors),
+        tag("p", {"class": "codeml-session"}, "Session: ", spec.session) if spec.session else None,
+        tag("p", {"class": "codeml-links"}, links) if links else None,
+    ]
+
+
+def abstract_html(text: str) -> Markup:
+    paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()] or ["No abstract given."]
+    return section(
+        "abstract",
+        "Abstract",
+        tag("div", {"class": "codeml-abstract"}, [tag("p", None, p) for p in paragraphs]),
+    )
+
+
+def claims_html(entry: Entry) -> Markup:
+    headers = ["Claim", "Description", "Expected", "Observed", "Tolerance", "Result"]
+    rows: list[list[Child]] = []
+    observed = {c.name: c for c in entry.result.claims} if entry.result else {}
+    for claim in entry.spec.claims:
+        got = observed.get(claim.name)
+        if got is None or entry.stale:
+            verdict, shown = ("pending", "—")
+        elif not got.recorded:
+            verdict, shown = ("not recorded", "—")
+        else:
+            verdict, shown = ("pass" if got.ok else "fail", value_text(got.observed))
+        rows.append(
+            [
+                tag("code", None, claim.name),
+                claim.description,
+                value_text(claim.expected),
+                shown,
+                describe_tolerance(claim),
+                tag("span", {"class": f"codeml-claim-{verdict.replace(' ', '-')}"}, verdict),
+            ]
+        )
+    if not rows:
+        return section("claims", "Claims", tag("p", None, "This submission declares no claims."))
+    return section("claims", "Claims", table(headers, rows, "codeml-claims"))
+
+
+def _definition(items: list[tuple[str, Child]]) -> Markup:
+    return tag(
+        "dl",
+        {"class": "codeml-run"},
+        [[tag("dt", None, k), tag("dd", None, v)] for k, v in items if v is not None],
+    )
+
+
+def _environment(env: dict[str, Any]) -> Child:
+    if not env:
+        return None
+    return tag(
+        "ul",
+        {"class": "codeml-environment"},
+        [tag("li", None, tag("code", None, str(k)), ": ", value_text(v)) for k, v in sorted(env.items())],
+    )
+
+
+def _error(result: Result) -> Child:
+    err = result.error
+    if err is None:
+        return None
+    where = None if err.cell is None else tag("a", {"href": f"#nb-cell-{err.cell}"}, f"in cell {err.cell}")
+    return [tag("code", None, err.type), ": ", err.message, " ", where]
+
+
+def run_html(entry: Entry) -> Markup:
+    result = entry.result
+    if result is None:
+        return section("run", "Run", tag("p", None, "Pending: this submission has not been run yet."))
+    note = (
+        tag(
+            "p",
+            {"class": "codeml-stale"},
+            "Pending: its inputs changed since this run; the details below are from the last run.",
+        )
+        if entry.stale
+        else None
+    )
+    items: list[tuple[str, Child]] = [
+        (
+            "Status",
+            tag(
+                "span",
+                {"class": f"codeml-status codeml-status-{result.status.value}"},
+                message(result.status),
+            ),
+        ),
+        ("Error", _error(result)),
+        ("Duration", f"{result.duration_s:.1f} s"),
+        ("Finished", result.finished_at or "—"),
+        ("Flaky", "yes: recorded values differed between repeats" if result.flaky else None),
+        ("Sandbox", result.sandbox),
+        ("Environment", _environment(result.environment)),
+        (
+            "Warnings",
+            tag("ul", None, [tag("li", None, w) for w in result.warnings]) if result.warnings else None,
+        ),
+    ]
+    return section("run", "Run", note, _definition(items))
+
+
+def history_rows(history: list[RunRecord]) -> list[list[Child]]:
+    """Newest first; a run that stopped reproducing after one that did is marked."""
+    rows: list[list[Child]] = []
+    for i, rec in enumerate(history):
+        previous = history[i - 1].status if i else None
+        regressed = previous is Status.REPRODUCED and rec.status is not Status.REPRODUCED
+        status: list[Child] = [
+            tag("span", {"class": f"codeml-status codeml-status-{rec.status.value}"}, message(rec.status))
+        ]
+        if regressed:
+            status += [" ", tag("span", {"class": "codeml-regressed"}, "regressed")]
+        rows.append(
+            [
+                rec.finished_at or "—",
+                status,
+                f"{rec.duration_s:.1f} s",
+                rec.error_type or "",
+                "yes" if rec.flaky else "",
+            ]
+        )
+    return rows[::-1][:HISTORY_SHOWN]
+
+
+def history_html(entry: Entry) -> Markup:
+    if not entry.history:
+        return section("history", "History", tag("p", None, "No runs recorded yet."))
+    mark = (
+        tag(
+            "p",
+            {"class": "codeml-regressed-note"},
+            tag("span", {"class": "codeml-regressed"}, "regressed"),
+            " It used to reproduce and no longer does.",
+        )
+        if entry.regressed
+        else None
+    )
+    rows = history_rows(entry.history)
+    return section(
+        "history",
+        "History",
+        mark,
+        table(["Finished", "Status", "Duration", "Error", "Flaky"], rows, "codeml-history"),
+    )
+
+
+def notebook_html(entry: Entry, download: str) -> Markup:
+    if entry.notebook is None:
+        return section("notebook", "Executed notebook", tag("p", None, "No executed notebook recorded yet."))
+    try:
+        text = entry.notebook.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return section(
+            "notebook", "Executed notebook", tag("p", None, "The executed notebook cannot be read.")
+        )
+    link = tag(
+        "a",
+        {"href": download, "download": f"{entry.slug}.ipynb", "class": "codeml-download"},
+        "Download the executed notebook",
+    )
+    note = " (only text and PNG/JPEG outputs are shown here)"
+    return section("notebook", "Executed notebook", tag("p", None, link, note), render_notebook(text))
+
+
+def embed_html(app: Any, entry: Entry) -> Markup:
+    base = (str(app.config.html_baseurl or "") or "https://YOUR-BOOK-URL").rstrip("/")
+    page = f"{base}/{app.builder.get_target_uri(page_name(app, entry.slug))}"
+    endpoint = f"{base}/badges/{entry.slug}.json"
+    shields = f"https://img.shields.io/endpoint?url={quote(endpoint, safe='')}"
+    snippets = [
+        ("Markdown, shields.io endpoint", f"[![CODEML artifact]({shields})]({page})"),
+        ("Markdown, SVG from this site", f"[![CODEML artifact]({base}/badges/{entry.slug}.svg)]({page})"),
+        ("Endpoint JSON URL", endpoint),
+    ]
+    blocks = [
+        [tag("p", None, label), tag("div", {"class": "highlight codeml-snippet"}, tag("pre", None, text))]
+        for label, text in snippets
+    ]
+    return section("embed", "Embed the badge", tag("p", None, "Copy one of these into your README."), blocks)
+
+
+def page_body(app: Any, entry: Entry) -> Markup:
+    name = page_name(app, entry.slug)
+    listing = str(app.config.codeml_posters_page)
+    return tag(
+        "section",
+        {"class": "codeml-submission", "id": entry.slug},
+        tag("h1", None, entry.spec.title),
+        header_html(entry),
+        badges_html(entry, uri_from(app, name, f"badges/{entry.slug}-tiers.svg")),
+        abstract_html(entry.spec.abstract),
+        claims_html(entry),
+        run_html(entry),
+        history_html(entry),
+        notebook_html(entry, uri_from(app, name, f"notebooks/{entry.slug}.ipynb")),
+        embed_html(app, entry),
+        tag("p", {"class": "codeml-back"}, tag("a", {"href": uri_from(app, name, listing)}, "All posters")),
+    )
+
+
+def publish_files(outdir: Path, entry: Entry) -> None:
+    """Badges and the executed notebook, at stable URLs beside the HTML."""
+    badges = outdir / "badges"
+    badges.mkdir(parents=True, exist_ok=True)
+    (badges / f"{entry.slug}.svg").write_text(status_svg(entry.status), encoding="utf-8")
+    (badges / f"{entry.slug}-tiers.svg").write_text(tiers_svg(entry.status), encoding="utf-8")
+    endpoint = json.dumps(endpoint_json(entry.status), indent=2) + "\n"
+    (badges / f"{entry.slug}.json").write_text(endpoint, encoding="utf-8")
+    if entry.notebook is not None:
+        target = outdir / "notebooks" / f"{entry.slug}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(entry.notebook, target)
+
+
+def collect_pages(app: Any) -> Iterator[PageSpec]:
+    """``html-collect-pages``: one page per submission (HTML builders with pages only)."""
+    from sphinx.builders.html import StandaloneHTMLBuilder
+
+    if not isinstance(app.builder, StandaloneHTMLBuilder) or app.builder.name == "singlehtml":
+        return
+    outdir = Path(app.builder.outdir)
+    for entry in load_entries(codeml_root(app), warn=False):
+        publish_files(outdir, entry)
+        # The theme treats a page title as HTML: give it escaped text.
+        title = escape(entry.spec.title)
+        context = {"title": title, "body": str(page_body(app, entry)), "display_toc": False}
+        yield page_name(app, entry.slug), context, "page.html"

@@ -1,0 +1,351 @@
+"""Directives that render the site pages from ``book/_data/*.yml``.
+
+Every value from the data files becomes a docutils text node, so the HTML
+writer escapes it: data is never parsed as MyST or HTML. Links to other pages
+are ``pending_xref`` nodes, so a missing target fails a ``-W`` build.
+
+Directives (one per block of the old site):
+
+``codeml-workshop``   banner logo, tagline, venue and year, intro paragraphs
+``codeml-dates``      the Important Dates table (TBD shown as TBD)
+``codeml-cfp``        ``topics`` or ``submissions`` part of the Call for Papers
+``codeml-schedule``   the schedule table and the link to the ``.ics`` export
+``codeml-speakers``   speaker cards, or "Coming soon!"
+``codeml-organizers`` grid of organizer cards
+``codeml-news``       dated news, newest first (``:limit: N``)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from pathlib import Path
+from typing import Any, ClassVar
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from sphinx import addnodes
+from sphinx.errors import SphinxError
+from sphinx.util.docutils import SphinxDirective
+
+from codeml_repro.model.errors import DataInvalid
+from codeml_repro.sphinx.nodes import table
+from codeml_repro.sphinx.workshop.avatars import avatar_data_uri
+from codeml_repro.sphinx.workshop.data import DATA_FILES, ImportantDate, SiteData, load_site_data
+
+POSTERS_DOC = "/book/posters"
+SPEAKER_LABEL = "speaker-{id}"
+
+
+class CodemlDataError(SphinxError):
+    """A book data file is invalid; Sphinx prints the category, then our one line."""
+
+    category = "CODEML data error"
+
+
+def data_paths(config: Any, srcdir: str | Path) -> tuple[Path, Path]:
+    """``(data_dir, root)`` from ``codeml_data_dir`` and ``codeml_root`` (relative to the source dir)."""
+    root = Path(srcdir, config.codeml_root)
+    return root / config.codeml_data_dir, root
+
+
+@functools.lru_cache(maxsize=4)
+def _load(data_dir: Path, root: Path, stamps: tuple[int, ...]) -> SiteData:
+    del stamps  # part of the cache key only: an edited file is read again
+    return load_site_data(data_dir, root)
+
+
+def site_data(config: Any, srcdir: str | Path) -> SiteData:
+    """Load (or reuse) the validated data; a bad file raises :class:`CodemlDataError`."""
+    data_dir, root = data_paths(config, srcdir)
+    files = [data_dir / f"{name}.yml" for name in DATA_FILES]
+    stamps = tuple(path.stat().st_mtime_ns if path.is_file() else -1 for path in files)
+    try:
+        return _load(data_dir, root, stamps)
+    except DataInvalid as exc:
+        raise CodemlDataError(str(exc)) from None
+
+
+# -- small node helpers -------------------------------------------------------
+
+
+def _para(*children: nodes.Node, classes: list[str] | None = None) -> nodes.paragraph:
+    return nodes.paragraph("", "", *children, classes=classes or [])
+
+
+def _link(url: str, *children: nodes.Node) -> nodes.reference:
+    return nodes.reference("", "", *children, refuri=url, internal=False)
+
+
+def _xref(reftype: str, target: str, text: str, refdoc: str) -> addnodes.pending_xref:
+    """A checked cross-reference (``std:doc`` or ``std:ref``) with our own link text."""
+    return addnodes.pending_xref(
+        "", nodes.inline(text, text), refdomain="std", reftype=reftype, reftarget=target,
+        refexplicit=True, refwarn=True, refdoc=refdoc,
+    )
+
+
+def format_date(item: ImportantDate) -> str:
+    """``TBD``, ``July 18, 2025`` or ``May 30, 2025, 23:59 AoE``."""
+    moment = item.moment()
+    if moment is None:
+        return "TBD"
+    day = f"{moment:%B} {moment.day}, {moment.year}"
+    if isinstance(moment, dt.datetime):
+        return f"{day}, {moment:%H:%M} {item.timezone}"
+    return day
+
+
+def _portrait(name: str, photo: str | None) -> nodes.image:
+    if photo is None:
+        return nodes.image("", uri=avatar_data_uri(name), alt=name, classes=["codeml-avatar"])
+    uri = photo if photo.startswith("https://") else "/" + photo  # "/": from the book root
+    return nodes.image("", uri=uri, alt=name, classes=["codeml-avatar"])
+
+
+# -- rendering (pure functions of the data) -------------------------------------
+
+
+def render_workshop(site: SiteData) -> list[nodes.Node]:
+    w = site.workshop
+    hero = nodes.container(classes=["codeml-hero"])
+    hero += nodes.image("", uri="/" + w.logo, alt=f"{w.name} logo", classes=["codeml-banner"])
+    hero += _para(nodes.Text(w.tagline), classes=["codeml-tagline"])
+    hero += _para(nodes.Text(f"A workshop at {w.venue} {w.year}"), classes=["codeml-venue"])
+    return [hero, *(_para(nodes.Text(text)) for text in w.intro)]
+
+
+def render_dates(site: SiteData) -> list[nodes.Node]:
+    rows: list[list[nodes.Node]] = [
+        [nodes.strong(item.label, item.label), nodes.Text(format_date(item))] for item in site.dates.dates
+    ]
+    return [table([], rows, ["codeml-dates"])]
+
+
+def render_cfp_topics(site: SiteData) -> list[nodes.Node]:
+    topics = nodes.bullet_list(classes=["codeml-topics"])
+    topics += [nodes.list_item("", _para(nodes.Text(text))) for text in site.cfp.topics]
+    return [_para(nodes.Text(site.cfp.intro)), topics]
+
+
+def render_cfp_submissions(site: SiteData) -> list[nodes.Node]:
+    cfp = site.cfp
+    *first, last = cfp.page_limit_excludes
+    excludes = f"{', '.join(first)}, and {last}" if first else last
+    rule = _para(
+        nodes.Text("Submissions must be " + ("anonymous, in " if cfp.anonymous else "in ")),
+        _link(cfp.format_url, nodes.Text(cfp.format_name)),
+        nodes.Text(" and not longer than "),
+        nodes.strong(cfp.page_limit, cfp.page_limit),
+        nodes.Text(f", excluding {excludes}. {cfp.appendices} {cfp.review}"),
+    )
+    return [_para(nodes.Text(cfp.presentation)), rule, _para(nodes.Text(cfp.reviewing_duty))]
+
+
+def render_schedule(site: SiteData, refdoc: str) -> list[nodes.Node]:
+    rows: list[list[nodes.Node]] = []
+    for session in site.schedule.sessions:
+        cell: nodes.Element = nodes.inline(classes=[f"codeml-kind-{session.kind}"])
+        speaker = site.speaker(session.speaker) if session.speaker else None
+        if session.kind == "posters":
+            cell += _xref("doc", POSTERS_DOC, session.title, refdoc)
+        else:
+            cell += nodes.Text(session.title)
+        if speaker is not None and speaker.visible:
+            cell += nodes.Text(": ")
+            cell += _xref("ref", SPEAKER_LABEL.format(id=speaker.id), speaker.name, refdoc)
+        if session.kind in ("break", "posters"):
+            cell = nodes.emphasis("", "", cell)
+        rows.append([nodes.Text(f"{session.start} - {session.end}"), cell])
+    day = site.date(site.schedule.day)
+    when = format_date(day) if day is not None else "TBD"
+    caption = nodes.paragraph(
+        "", "", nodes.Text(f"{when}; times are local ({site.schedule.timezone})."), classes=["codeml-day"]
+    )
+    return [caption, table(["Time", "Session"], rows, ["codeml-schedule"])]
+
+
+def render_speaker(speaker: Any) -> nodes.container:
+    card = nodes.container(classes=["codeml-speaker"])
+    card["names"].append(SPEAKER_LABEL.format(id=speaker.id))
+    card += _portrait(speaker.name, speaker.photo)
+    name = nodes.strong(speaker.name, speaker.name)
+    card += _para(_link(speaker.url, name), nodes.Text(" " + speaker.bio))
+    return card
+
+
+def render_organizers(site: SiteData) -> list[nodes.Node]:
+    grid = nodes.container(classes=["codeml-people"])
+    for person in site.organizers.organizers:
+        card = nodes.container(classes=["codeml-person"])
+        card += _link(person.url, _portrait(person.name, person.photo))
+        card += _para(_link(person.url, nodes.Text(person.name)), classes=["codeml-person-name"])
+        card += [_para(nodes.Text(a), classes=["codeml-affiliation"]) for a in person.affiliations]
+        grid += card
+    return [grid]
+
+
+def render_news(site: SiteData, limit: int | None) -> list[nodes.Node]:
+    items = nodes.bullet_list(classes=["codeml-news"])
+    for item in site.news.newest(limit):
+        when = f"{item.date:%b} {item.date.day}, {item.date.year}"
+        text: nodes.Node = nodes.Text(item.text)
+        if item.url:
+            text = _link(item.url, text)
+        items += nodes.list_item("", _para(nodes.strong(when, when), nodes.Text("  "), text))
+    if not site.news.news:
+        return [_para(nodes.Text("No news yet."))]
+    return [items]
+
+
+# -- directives -------------------------------------------------------------------
+
+
+class _DataDirective(SphinxDirective):
+    """Base: loads the site data and makes the page depend on the data files."""
+
+    has_content = False
+
+    def site(self) -> SiteData:
+        data_dir, _root = data_paths(self.config, self.env.srcdir)
+        for name in DATA_FILES:
+            self.env.note_dependency(str(data_dir / f"{name}.yml"))
+        return site_data(self.config, self.env.srcdir)
+
+
+class WorkshopDirective(_DataDirective):
+    def run(self) -> list[nodes.Node]:
+        return render_workshop(self.site())
+
+
+class DatesDirective(_DataDirective):
+    def run(self) -> list[nodes.Node]:
+        return render_dates(self.site())
+
+
+class CfpDirective(_DataDirective):
+    required_arguments = 1
+    parts: ClassVar[tuple[str, ...]] = ("topics", "submissions")
+
+    def run(self) -> list[nodes.Node]:
+        part = self.arguments[0]
+        if part not in self.parts:
+            raise self.error(f"codeml-cfp: expected one of {', '.join(self.parts)}, got {part!r}")
+        site = self.site()
+        return render_cfp_topics(site) if part == "topics" else render_cfp_submissions(site)
+
+
+class ScheduleDirective(_DataDirective):
+    def run(self) -> list[nodes.Node]:
+        from sphinx.util.osutil import relative_uri
+
+        from codeml_repro.sphinx.workshop.calendar import ICS_NAME
+
+        here = self.env.app.builder.get_target_uri(self.env.docname)
+        link = _link(relative_uri(here, ICS_NAME), nodes.literal(ICS_NAME, ICS_NAME))
+        note = _para(
+            nodes.Text("Calendar export (iCalendar): "),
+            link,
+            nodes.Text(". It holds the dated Important Dates, and the sessions once the day is set."),
+            classes=["codeml-ics"],
+        )
+        return [*render_schedule(self.site(), self.env.docname), note]
+
+
+class SpeakersDirective(_DataDirective):
+    def run(self) -> list[nodes.Node]:
+        site = self.site()
+        visible = site.visible_speakers()
+        if not visible:
+            return [_para(nodes.Text(site.speakers.coming_soon), classes=["codeml-coming-soon"])]
+        cards: list[nodes.Node] = []
+        for speaker in visible:
+            card = render_speaker(speaker)
+            self.state.document.note_explicit_target(card, card)
+            cards.append(card)
+        return cards
+
+
+class OrganizersDirective(_DataDirective):
+    def run(self) -> list[nodes.Node]:
+        return render_organizers(self.site())
+
+
+class NewsDirective(_DataDirective):
+    option_spec: ClassVar[dict[str, Any]] = {"limit": directives.positive_int}
+
+    def run(self) -> list[nodes.Node]:
+        return render_news(self.site(), self.options.get("limit"))
+
+
+# -- events ------------------------------------------------------------------------
+
+
+def _check_data(app: Any) -> None:
+    """Fail fast, before any page is read, with the one-line data error."""
+    site_data(app.config, app.srcdir)
+
+
+def _resync_script_assets(app: Any, env: Any, docnames: list[str]) -> None:
+    """Undo Sphinx < 8.2's duplicate inline scripts (sphinx-doc/sphinx#13402).
+
+    sphinx-thebe adds its inline config script (``const THEBE_JS_URL = ...``)
+    with ``app.add_js_file(None, body=...)`` in ``env-before-read-docs``, after
+    the HTML builder was initialised: the builder stores it with filename
+    ``None``. Before writing, Sphinx re-adds every registered script with
+    ``None`` turned into ``''``; the two entries differ, so the page gets the
+    ``const`` twice and the browser throws "Identifier 'THEBE_JS_URL' has
+    already been declared". Rebuilding the builder's list from the registry
+    here (after sphinx-thebe's handler) stores the script the normalised way,
+    so the later re-add finds it and nothing is duplicated.
+    """
+    import sphinx
+
+    init_js_files = getattr(app.builder, "init_js_files", None)
+    if sphinx.version_info[:2] < (8, 2) and callable(init_js_files):
+        init_js_files()
+
+
+def _default_theme_mode(app: Any, config: Any) -> None:
+    """Give pydata-sphinx-theme its documented ``html_context["default_mode"]``.
+
+    Left unset, the theme's inline head script sets ``data-mode=""`` for a
+    visitor with an empty localStorage, and its JavaScript then logs the
+    console error "Got invalid theme mode: . Resetting to auto." on the first
+    visit. ``auto`` is the mode the theme falls back to anyway.
+    """
+    context = dict(config.html_context or {})
+    context.setdefault("default_mode", "auto")
+    config.html_context = context
+
+
+def _write_calendar(app: Any, exception: BaseException | None) -> None:
+    """Write the ``.ics`` beside the HTML once the build succeeded."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from codeml_repro.sphinx.workshop.calendar import ICS_NAME, calendar, data_stamp
+
+    data_dir = Path(app.srcdir, app.config.codeml_data_dir)
+    text = calendar(site_data(app.config, app.srcdir), stamp=data_stamp(data_dir))
+    Path(app.outdir, ICS_NAME).write_text(text, encoding="utf-8", newline="")
+
+
+def setup_site(app: Any) -> None:
+    """Register the site directives, config values, stylesheet and event hooks."""
+    app.add_config_value("codeml_data_dir", "book/_data", "env", [str])
+    app.add_config_value("codeml_root", ".", "env", [str])
+    for name, directive in (
+        ("codeml-workshop", WorkshopDirective),
+        ("codeml-dates", DatesDirective),
+        ("codeml-cfp", CfpDirective),
+        ("codeml-schedule", ScheduleDirective),
+        ("codeml-speakers", SpeakersDirective),
+        ("codeml-organizers", OrganizersDirective),
+        ("codeml-news", NewsDirective),
+    ):
+        app.add_directive(name, directive)
+    app.add_css_file("codeml-site.css")
+    app.connect("config-inited", _default_theme_mode)
+    app.connect("builder-inited", _check_data)
+    app.connect("env-before-read-docs", _resync_script_assets, priority=900)
+    app.connect("build-finished", _write_calendar)
