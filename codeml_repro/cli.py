@@ -47,16 +47,15 @@ def _one_line_errors(func: F) -> F:
 
 
 def _policy_options(func: F) -> F:
-    from codeml_repro.model.policy import RunPolicy
+    from codeml_repro.model import budgets
 
-    defaults = RunPolicy()
     options = [
         click.option("--timeout", "timeout_s", type=float, default=None,
-                     help=f"Whole-run seconds per notebook [default: {defaults.timeout_s:g}, "
+                     help=f"Whole-run seconds per notebook [default: {budgets.TIMEOUT_S:g}, "
                      "or artifact.timeout]."),
-        click.option("--cell-timeout", "cell_timeout_s", type=float, default=defaults.cell_timeout_s,
+        click.option("--cell-timeout", "cell_timeout_s", type=float, default=budgets.CELL_TIMEOUT_S,
                      show_default=True, help="Seconds per cell."),
-        click.option("--max-output-bytes", type=int, default=defaults.max_output_bytes,
+        click.option("--max-output-bytes", type=int, default=budgets.MAX_OUTPUT_BYTES,
                      show_default=True, help="Cap on all outputs; the kernel is stopped past it."),
         click.option("--sandbox", type=click.Choice(["required", "auto", "off"]), default=None,
                      help="bwrap isolation [default: required when CI is set, else auto]."),

@@ -20,6 +20,7 @@ from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ClaimResult, ErrorInfo, Result, Status
 from codeml_repro.model.submission import SUBMISSION_FILE, Submission, check_notebook, load_submission
+from codeml_repro.model.text import cell_source, shorten
 from codeml_repro.results.badges import TIER_LABELS, badges_for
 from codeml_repro.run.claims import describe_tolerance, is_number
 
@@ -59,7 +60,7 @@ class _Context:
 
 def _short(text: str) -> str:
     first = next((line.strip() for line in str(text).splitlines() if line.strip()), "")
-    return first if len(first) <= _MAX_MESSAGE else first[: _MAX_MESSAGE - 3] + "..."
+    return shorten(first, _MAX_MESSAGE)
 
 
 def _size(n: float) -> str:
@@ -79,10 +80,10 @@ def _cell_source(sub: Submission | None, cell: int) -> str | None:
         source = cells[cell]["source"]
     except (OSError, ValueError, KeyError, IndexError, TypeError):
         return None
-    text = "".join(source) if isinstance(source, list) else str(source)
+    text = cell_source(source)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
     joined = "; ".join(lines)
-    return (joined if len(joined) <= _MAX_SNIPPET else joined[: _MAX_SNIPPET - 3] + "...") or None
+    return shorten(joined, _MAX_SNIPPET) or None
 
 
 def _where(ctx: _Context) -> str:
@@ -155,7 +156,7 @@ def _advise_environment(ctx: _Context) -> list[str]:
     req = ctx.sub.spec.artifact.requirements if ctx.sub else None
     name = req or "requirements.txt"
     detail = " ".join(ctx.error.message.split())
-    detail = detail if len(detail) <= 2 * _MAX_MESSAGE else detail[: 2 * _MAX_MESSAGE - 3] + "..."
+    detail = shorten(detail, 2 * _MAX_MESSAGE)
     return [
         f"the notebook's environment could not be built from {name}, so no cell ran: {detail}",
         f"check every package name in {name} against pypi.org (a typo reads as 'not found')",

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from codeml_repro.model.budgets import MAX_TIMEOUT_S
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.schema import SCHEMA_FILE
-from codeml_repro.model.submission import MAX_TIMEOUT_S, SUBMISSION_FILE, check_slug
+from codeml_repro.model.submission import SUBMISSION_FILE, check_slug
 
 NOTEBOOK_FILE = "artifact.ipynb"
 REQUIREMENTS_FILE = "requirements.txt"

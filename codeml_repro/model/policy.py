@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from codeml_repro.model.submission import MAX_TIMEOUT_S
+from codeml_repro.model import budgets
 
 SandboxMode = Literal["required", "auto", "off"]
 EnvMode = Literal["auto", "current"]
@@ -19,14 +19,14 @@ EnvMode = Literal["auto", "current"]
 class RunPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    timeout_s: float = Field(default=600, gt=0, description="Whole-run wall-clock budget.")
-    max_timeout_s: float = Field(default=MAX_TIMEOUT_S, gt=0, description="Cap on artifact.timeout.")
-    cell_timeout_s: float = Field(default=300, gt=0, description="Per-cell budget.")
-    max_output_bytes: int = Field(default=10_000_000, gt=0, description="Cap on all outputs.")
-    memory_bytes: int = Field(default=4 * 1024**3, gt=0, description="Address-space cap.")
-    max_processes: int = Field(default=256, gt=0, description="Processes in the sandbox.")
-    max_file_bytes: int = Field(default=100 * 1024**2, gt=0, description="Largest file written.")
-    cpu_seconds: int = Field(default=3600, gt=0, description="CPU time of the kernel.")
+    timeout_s: float = Field(default=budgets.TIMEOUT_S, gt=0, description="Whole-run wall-clock budget.")
+    max_timeout_s: float = Field(default=budgets.MAX_TIMEOUT_S, gt=0, description="Cap on artifact.timeout.")
+    cell_timeout_s: float = Field(default=budgets.CELL_TIMEOUT_S, gt=0, description="Per-cell budget.")
+    max_output_bytes: int = Field(default=budgets.MAX_OUTPUT_BYTES, gt=0, description="Cap on all outputs.")
+    memory_bytes: int = Field(default=budgets.MEMORY_BYTES, gt=0, description="Address-space cap.")
+    max_processes: int = Field(default=budgets.MAX_PROCESSES, gt=0, description="Processes in the sandbox.")
+    max_file_bytes: int = Field(default=budgets.MAX_FILE_BYTES, gt=0, description="Largest file written.")
+    cpu_seconds: int = Field(default=budgets.CPU_SECONDS, gt=0, description="CPU time of the kernel.")
     sandbox: SandboxMode = "auto"
     env: EnvMode = "auto"
 

@@ -19,12 +19,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from codeml_repro.model.budgets import MAX_TIMEOUT_S
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.problems import first_problem
+from codeml_repro.model.text import cell_source
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SUBMISSION_FILE = "submission.yml"
-MAX_TIMEOUT_S = 1800
 URL_RE = re.compile(r"^https?://[^\s<>\"']+$")
 
 Scalar = float | int | str | bool
@@ -285,7 +286,7 @@ def check_parameters(sub: Submission, notebook: dict[str, Any]) -> None:
             "ignored; tag the cell that sets their defaults"
         )
     source = cells[0].get("source", "")
-    assigned = _assigned_names("".join(source) if isinstance(source, list) else str(source))
+    assigned = _assigned_names(cell_source(source))
     if assigned is None:
         return  # e.g. IPython magics: papermill still injects; nothing to check here
     for name in params:

@@ -33,6 +33,7 @@ from typing import Any, Literal
 from codeml_repro.model.errors import EnvironmentFailed, UvMissing
 from codeml_repro.model.policy import EnvMode
 from codeml_repro.model.submission import Submission
+from codeml_repro.model.text import shorten
 
 EnvKind = Literal["current", "venv"]
 ENV_FORMAT = 1  # bump to rebuild every cached environment
@@ -193,7 +194,7 @@ def uv_error(stderr: str, code: int) -> str:
     starts = [i for i, ln in enumerate(raw) if ln.strip().startswith(("error:", "×"))]
     picked = raw[starts[-1] :] if starts else raw[-3:]
     text = " ".join(_UV_DECORATION.sub("", ln).strip() for ln in picked) or f"exit code {code}"
-    return text if len(text) <= _MAX_ERROR else text[: _MAX_ERROR - 1] + "…"
+    return shorten(text, _MAX_ERROR)
 
 
 def _label(requirements: Path) -> str:

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from codeml_repro.model.result import Result, Status
+from codeml_repro.model.text import shorten
 from codeml_repro.run.batch import RunReport
 
 _STYLE = {
@@ -71,7 +72,7 @@ def _table(results: list[Result], skipped: set[str]) -> Table:
         note = "skipped (unchanged)" if r.slug in skipped else ""
         if r.error is not None:
             where = f" in cell {r.error.cell}" if r.error.cell is not None else ""
-            note = f"{r.error.type}{where}: {r.error.message}"[:120]
+            note = shorten(f"{r.error.type}{where}: {r.error.message}", 120)
         if r.flaky:
             note = ("flaky; " + note).strip("; ")
         style = _STYLE.get(r.status, "red")

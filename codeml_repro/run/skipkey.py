@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from codeml_repro.model.result import FORMAT_VERSION
+from codeml_repro.model.text import cell_source
 
 _IGNORED_DIRS = {".ipynb_checkpoints", "__pycache__", ".git"}
 
@@ -28,7 +29,7 @@ def _code_sources(notebook: Path) -> list[str]:
         for cell in cells:
             if cell.get("cell_type") == "code":
                 src = cell.get("source", "")
-                sources.append("".join(src) if isinstance(src, list) else str(src))
+                sources.append(cell_source(src))
         return sources
     except (OSError, ValueError, AttributeError):
         # An unreadable notebook still gets a key: its raw bytes.

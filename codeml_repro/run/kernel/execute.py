@@ -36,6 +36,7 @@ from codeml_repro.model.errors import ReproError, RunnerFailed
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ErrorInfo
 from codeml_repro.model.submission import Submission
+from codeml_repro.model.text import shorten
 from codeml_repro.run.kernel import sandbox
 from codeml_repro.run.kernel import scratch as rundir
 from codeml_repro.run.kernel.client import RunState, make_engine
@@ -113,7 +114,7 @@ def _tool_fault(exc: BaseException, state: RunState, prep: Prepared) -> str | No
     when it ran the toolkit's own interpreter; in an environment built from the author's
     requirements, those are to blame.
     """
-    what = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+    what = f"{type(exc).__name__}: {shorten(str(exc).strip(), 300)}"
     if state.exit_code is None:
         stage = "while the notebook ran" if state.kernel_ready else "while starting the kernel"
         return f"the runner failed {stage} ({what})"
@@ -158,7 +159,7 @@ def _classify(
     if not state.kernel_ready:
         message += " during start-up, before any cell ran"
     if not isinstance(exc, DeadKernelError):
-        message += f" ({type(exc).__name__}: {str(exc).strip()[:300]})"
+        message += f" ({type(exc).__name__}: {shorten(str(exc).strip(), 300)})"
     if log_tail:
         message += f"; kernel stderr: {log_tail}"
     return "kernel_died", ErrorInfo(type="KernelDied", message=message, cell=cell)

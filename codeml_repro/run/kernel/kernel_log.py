@@ -12,6 +12,8 @@ import re
 import signal
 from pathlib import Path
 
+from codeml_repro.model.text import shorten
+
 # ipykernel's start-up notice (printed when it has no terminal): noise in the kernel's log
 _BANNER = re.compile(
     r"^(NOTE: When using the `ipython kernel`|To exit, you will have to|\"quit\" from a client|"
@@ -54,8 +56,7 @@ def kernel_log_tail(path: Path, *, max_chars: int = 400) -> str:
         picked = [lines[fatal[-1]], *_crash_frames(lines[fatal[-1] + 1 :])]
     else:
         picked = [ln for ln in lines if _EXC_LINE.match(ln)][-1:] or lines[-2:]
-    tail = " | ".join(ln if len(ln) <= 200 else ln[:199] + "…" for ln in picked)
-    return tail if len(tail) <= max_chars else tail[: max_chars - 1] + "…"
+    return shorten(" | ".join(shorten(ln, 200) for ln in picked), max_chars)
 
 
 def _crash_frames(lines: list[str]) -> list[str]:

@@ -14,6 +14,7 @@ import json
 import re
 from typing import Any
 
+from codeml_repro.model.text import cell_source
 from codeml_repro.sphinx.html import Markup, tag, void
 
 MAX_TEXT_CHARS = 20_000
@@ -28,12 +29,6 @@ _BASE64_RE = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 def clean_text(text: str) -> str:
     """Strip ANSI escape sequences and control characters (keeps tab and newline)."""
     return _CONTROL_RE.sub("", _ANSI_RE.sub("", text))
-
-
-def _source(value: Any) -> str:
-    if isinstance(value, list):
-        return "".join(str(v) for v in value)
-    return "" if value is None else str(value)
 
 
 def _truncate(text: str) -> str:
@@ -51,7 +46,7 @@ def _note(text: str) -> Markup:
 
 
 def _image(mime: str, value: Any) -> Markup | None:
-    data = "".join(_source(value).split())
+    data = "".join(cell_source(value).split())
     if not data or len(data) > MAX_IMAGE_CHARS or not _BASE64_RE.match(data):
         return None
     return void(
@@ -75,7 +70,7 @@ def _rich(output: dict[str, Any]) -> Markup:
             if image is not None:
                 return image
     if "text/plain" in data:
-        return _pre(_source(data["text/plain"]), "codeml-nb-text")
+        return _pre(cell_source(data["text/plain"]), "codeml-nb-text")
     scrap = output.get("metadata", {}).get("scrapbook") if isinstance(output.get("metadata"), dict) else None
     if isinstance(scrap, dict) and "name" in scrap:
         return _note(f"[recorded value: {scrap['name']}]")
@@ -90,10 +85,10 @@ def render_output(output: Any) -> Markup:
     kind = output.get("output_type")
     if kind == "stream":
         cls = "codeml-nb-stderr" if output.get("name") == "stderr" else "codeml-nb-stream"
-        return _pre(_source(output.get("text")), cls)
+        return _pre(cell_source(output.get("text")), cls)
     if kind == "error":
         trace = output.get("traceback")
-        text = "\n".join(_source(t) for t in trace) if isinstance(trace, list) else ""
+        text = "\n".join(cell_source(t) for t in trace) if isinstance(trace, list) else ""
         if not text:
             text = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
         return _pre(text, "codeml-nb-error")
@@ -167,7 +162,7 @@ def _code_cell(cell: dict[str, Any], index: int | None) -> Markup:
         "div",
         {"class": "codeml-nb-cell codeml-nb-code", "id": _cell_id(index)},
         tag("div", {"class": "codeml-nb-prompt"}, label),
-        _highlight(_truncate(_source(cell.get("source")))),
+        _highlight(_truncate(cell_source(cell.get("source")))),
         tag("div", {"class": "codeml-nb-outputs"}, rendered) if rendered else None,
     )
 
@@ -186,7 +181,7 @@ def render_cell(cell: Any, index: int | None) -> Markup:
     return tag(
         "div",
         {"class": "codeml-nb-cell codeml-nb-markdown", "id": _cell_id(index)},
-        _pre(_source(cell.get("source")), "codeml-nb-md"),
+        _pre(cell_source(cell.get("source")), "codeml-nb-md"),
     )
 
 

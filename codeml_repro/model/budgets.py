@@ -1,0 +1,24 @@
+"""Default budgets as plain numbers, importable without pydantic or YAML.
+
+The CLI shows them in ``--help`` and must stay cheap to import;
+:class:`~codeml_repro.model.policy.RunPolicy` validates them once at run time.
+"""
+
+from __future__ import annotations
+
+TIMEOUT_S = 600.0
+"""Whole-run wall-clock budget of one notebook, when the author sets none."""
+MAX_TIMEOUT_S = 1800
+"""The most an author may ask for with ``artifact.timeout``."""
+CELL_TIMEOUT_S = 300.0
+"""Per-cell budget."""
+MAX_OUTPUT_BYTES = 10_000_000
+"""Cap on all outputs of a run; the kernel is stopped past it."""
+MEMORY_BYTES = 4 * 1024**3
+"""Memory of a run."""
+MAX_PROCESSES = 256
+"""Processes in one sandbox."""
+MAX_FILE_BYTES = 100 * 1024**2
+"""Largest file a notebook may write."""
+CPU_SECONDS = 3600
+"""CPU time of the kernel."""

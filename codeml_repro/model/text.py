@@ -1,0 +1,25 @@
+"""Text as the toolkit handles it everywhere: a notebook cell's source, a message cut to length.
+
+One definition each, so a cell reads the same to the skip key, the checks, the
+advice and the book, and every shortened message ends the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ELLIPSIS = "…"
+
+
+def cell_source(source: Any) -> str:
+    """A cell's ``source`` as one string: nbformat allows a string or a list of lines."""
+    if isinstance(source, list):
+        return "".join(str(part) for part in source)
+    return "" if source is None else str(source)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - len(ELLIPSIS))] + ELLIPSIS
