@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -m pip install -q --disable-pip-version-check -e ".[examples]"
+. scripts/venv.sh
+python -m pip install -q --disable-pip-version-check -e ".[examples]"
 if ! command -v bwrap >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap
 fi

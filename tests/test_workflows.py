@@ -291,3 +291,18 @@ def test_summary_check_fails_unless_every_listed_submission_is_clean(tmp_path: P
     proc = _summary(tmp_path, ROWS, "--check")
     assert proc.returncode == 1
     assert "not reproduced: 'b-paper': 'failed'" in proc.stderr
+
+
+def test_tests_workflow_runs_the_readme_test_command_read_only() -> None:
+    """The project's own tests run on GitHub for toolkit changes, with a token that can only read."""
+    wf = load(WORKFLOWS / "tests.yml")
+    triggers = wf.get("on", wf.get(True))
+    assert set(triggers) == {"push", "pull_request"}
+    for event in ("push", "pull_request"):
+        assert "codeml_repro/**" in triggers[event]["paths"]
+        assert "tests/**" in triggers[event]["paths"]
+    assert wf["permissions"] == {"contents": "read"}
+    runs = [step["run"] for step in steps(wf) if "run" in step]
+    assert any(run.strip() == "bash scripts/test.sh" for run in runs)
+    readme = (REPO / "README.md").read_text()
+    assert "bash scripts/test.sh" in readme
