@@ -241,6 +241,47 @@ def check(path: Path, root: Path, **policy_args: Any) -> None:
     sys.exit(0 if report.ok else 1)
 
 
+@cli.command("plan", short_help="Split the submissions into CI shards by last durations.")
+@root_option
+@click.option("--shards", "count", type=click.IntRange(min=1), default=None,
+              help="Exactly N shards [default: as many as --target-minutes needs].")
+@click.option("--target-minutes", type=click.FloatRange(min=0, min_open=True), default=20.0,
+              envvar="CODEML_SHARD_MINUTES", show_default=True,
+              help="Predicted minutes per shard (env CODEML_SHARD_MINUTES).")
+@click.option("--max-shards", type=click.IntRange(min=1), default=32, envvar="MAX_SHARDS",
+              show_default=True, help="Most shards --target-minutes may ask for (env MAX_SHARDS).")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print [{"shard": 0, "slugs": [...], "predicted_s": ...}, ...].')
+@_one_line_errors
+def plan_command(root: Path, count: int | None, target_minutes: float, max_shards: int,
+                 as_json: bool) -> None:
+    """Split the submissions into shards by their last durations, as `run --shard I/N` does.
+
+    A submission never run weighs the median of the known durations. The
+    lower bound is the larger of total/N and the longest single submission.
+    """
+    from codeml_repro.model.submission import discover
+    from codeml_repro.results.store import ResultStore
+    from codeml_repro.run.shards import last_durations, plan_shards
+
+    _require_submissions(root)
+    slugs = [folder.name for folder in discover(root)]
+    durations = last_durations(ResultStore(root))
+    shard_plan = plan_shards(slugs, durations, count=count, target_s=target_minutes * 60,
+                             max_shards=max_shards)
+    summary = (f"{len(slugs)} submissions, {len(shard_plan.shards)} shards: longest shard "
+               f"{shard_plan.makespan_s / 60:.1f} min, lower bound {shard_plan.lower_bound_s / 60:.1f} min "
+               f"(total {shard_plan.total_s / 60:.1f} min, longest {shard_plan.longest_s / 60:.1f} min)")
+    if as_json:
+        click.echo(json.dumps(shard_plan.to_json()))
+        click.echo(summary, err=True)
+        return
+    for row in shard_plan.to_json():
+        click.echo(f"shard {row['shard']}/{len(shard_plan.shards)}: {len(row['slugs'])} submissions, "
+                   f"predicted {row['predicted_s'] / 60:.1f} min")
+    click.echo(summary)
+
+
 @cli.command(short_help="Combine results of CI shards.")
 @click.argument("dirs", nargs=-1, required=True,
                 type=click.Path(exists=True, file_okay=False, path_type=Path))

@@ -15,7 +15,7 @@ import yaml
 from nbformat.v4 import new_code_cell, new_notebook
 
 from codeml_repro.model.errors import ReproError, ShardError
-from codeml_repro.run.shards import assign_shards, parse_shard, select_shard
+from codeml_repro.run.shards import assign_shards, parse_shard, plan_shards, select_shard, shard_count
 
 REPO = Path(__file__).resolve().parents[1]
 SLUGS = [f"paper-{n:02d}" for n in range(10)]
@@ -213,3 +213,107 @@ def test_three_shards_merged_equal_one_full_run(tmp_path: Path) -> None:
         assert (merged / "results" / "notebooks" / f"{slug}.ipynb").is_file()
         history = (merged / "results" / "history" / f"{slug}.jsonl").read_text().splitlines()
         assert len(history) == 1
+
+
+# --------------------------------------------------------------------------- planner and the plan command
+
+
+def test_refinement_beats_longest_first_on_its_classic_bad_case() -> None:
+    # LPT puts 3+2+2 against 3+2 (7 s); the best split is 3+3 against 2+2+2 (6 s).
+    durations = {"a": 3.0, "b": 3.0, "c": 2.0, "d": 2.0, "e": 2.0}
+    plan = plan_shards(list(durations), durations, count=2)
+    assert sorted(plan.predicted_s) == [6.0, 6.0]
+    assert plan.makespan_s == plan.lower_bound_s == 6.0
+    assert sorted(map(sorted, plan.shards)) == [["a", "b"], ["c", "d", "e"]]
+
+
+@pytest.mark.parametrize(
+    ("total_s", "n_slugs", "target_s", "max_shards", "expected"),
+    [
+        (3600.0, 100, 1200.0, 32, 3),
+        (3601.0, 100, 1200.0, 32, 4),
+        (100 * 3600.0, 500, 1200.0, 32, 32),
+        (3600.0, 2, 60.0, 32, 2),
+        (0.0, 0, 1200.0, 32, 1),
+        (10.0, 5, 1200.0, 32, 1),
+    ],
+)
+def test_shard_count_follows_the_target_within_the_caps(
+    total_s: float, n_slugs: int, target_s: float, max_shards: int, expected: int
+) -> None:
+    assert shard_count(total_s, n_slugs, target_s, max_shards) == expected
+
+
+def test_plan_takes_as_many_shards_as_the_target_needs() -> None:
+    durations = {f"p-{i:03d}": 300.0 for i in range(40)}  # 200 min in all
+    plan = plan_shards(list(durations), durations, target_s=20 * 60, max_shards=32)
+    assert len(plan.shards) == 10
+    assert plan.predicted_s == [1200.0] * 10
+    capped = plan_shards(list(durations), durations, target_s=20 * 60, max_shards=4)
+    assert len(capped.shards) == 4 and capped.lower_bound_s == 3000.0
+
+
+def test_lower_bound_is_the_longest_submission_when_it_dominates() -> None:
+    durations = {"huge": 5000.0, "a": 10.0, "b": 10.0}
+    plan = plan_shards(list(durations), durations, count=2)
+    assert plan.lower_bound_s == plan.longest_s == 5000.0
+    assert plan.to_json() == [
+        {"shard": 0, "slugs": ["huge"], "predicted_s": 5000.0},
+        {"shard": 1, "slugs": ["a", "b"], "predicted_s": 20.0},
+    ]
+
+
+def _root_with_durations(tmp_path: Path, durations: dict[str, float], new: list[str]) -> Path:
+    from codeml_repro.model.result import Result, Status
+    from codeml_repro.results.store import ResultStore
+
+    for slug in [*durations, *new]:
+        _tiny_submission(tmp_path / "submissions" / slug, 1)
+    store = ResultStore(tmp_path)
+    for slug, seconds in durations.items():
+        store.write(Result(slug=slug, status=Status.FUNCTIONAL, duration_s=seconds))
+    return tmp_path
+
+
+def test_plan_json_assigns_what_run_shard_runs(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from codeml_repro.cli import cli
+    from codeml_repro.results.store import ResultStore
+    from codeml_repro.run.plan import RunOptions, select
+
+    durations = {f"old-{i}": float(10 * (i + 1)) for i in range(7)}
+    root = _root_with_durations(tmp_path, durations, new=["new-a", "new-b"])
+    result = CliRunner().invoke(cli, ["plan", "--root", str(root), "--shards", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [row["shard"] for row in rows] == [0, 1, 2]
+    assert sorted(s for row in rows for s in row["slugs"]) == sorted([*durations, "new-a", "new-b"])
+    median = 40.0
+    for row in rows:
+        assert row["predicted_s"] == sum(durations.get(s, median) for s in row["slugs"])
+        chosen = select(root, RunOptions(shard=(row["shard"], 3)), ResultStore(root))
+        assert [f.name for f in chosen] == row["slugs"]
+    assert "lower bound 2.0 min" in result.stderr  # (280 + 2 x 40) s / 3 = 120 s
+
+
+def test_plan_reads_the_target_and_the_cap_from_the_environment(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from codeml_repro.cli import cli
+
+    root = _root_with_durations(tmp_path, {f"p-{i}": 600.0 for i in range(12)}, new=[])
+    runner = CliRunner()
+    by_env = runner.invoke(cli, ["plan", "--root", str(root), "--json"], env={"CODEML_SHARD_MINUTES": "30"})
+    assert len(json.loads(by_env.stdout)) == 4  # 120 min / 30
+    capped = runner.invoke(cli, ["plan", "--root", str(root), "--json"],
+                           env={"CODEML_SHARD_MINUTES": "10", "MAX_SHARDS": "5"})
+    assert len(json.loads(capped.stdout)) == 5
+    table = runner.invoke(cli, ["plan", "--root", str(root), "--target-minutes", "60"])
+    assert table.exit_code == 0
+    assert table.stdout.splitlines()[:2] == [
+        "shard 0/2: 6 submissions, predicted 60.0 min",
+        "shard 1/2: 6 submissions, predicted 60.0 min",
+    ]
+    bad = runner.invoke(cli, ["plan", "--root", str(root)], env={"MAX_SHARDS": "0"})
+    assert bad.exit_code == 2 and "--max-shards" in bad.output

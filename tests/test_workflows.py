@@ -204,6 +204,18 @@ def test_full_run_shards_merges_builds_and_deploys() -> None:
     assert "gh run download" in json.dumps(jobs["plan"]) and jobs["plan"]["permissions"]["actions"] == "read"
 
 
+
+def test_full_run_plans_the_shards_by_last_durations() -> None:
+    wf = load(FULL)
+    assert wf["env"]["MAX_SHARDS"] == "32" and float(wf["env"]["CODEML_SHARD_MINUTES"]) > 0
+    names = [s.get("name", "") for s in wf["jobs"]["plan"]["steps"]]
+    runs = [s.get("run", "") for s in wf["jobs"]["plan"]["steps"]]
+    split = next(i for i, r in enumerate(runs) if "codeml-repro plan --json" in r)
+    fetch = next(i for i, r in enumerate(runs) if "gh run download" in r)
+    assert fetch < split, "the plan must see the previous durations the shards will see"
+    assert "cp -a \"$PREVIOUS/results/." in runs[split] and "count=" in runs[split]
+    assert wf["jobs"]["plan"]["steps"][split]["id"] == "split", names
+
 # --------------------------------------------------------------------------- rules for every workflow
 
 

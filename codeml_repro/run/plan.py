@@ -68,8 +68,7 @@ def select(root: Path, options: RunOptions, store: ResultStore) -> list[Path]:
     folders = discover(root, options.slugs)
     if options.shard is None:
         return folders
-    from codeml_repro.run.shards import select_shard
+    from codeml_repro.run.shards import last_durations, select_shard
 
-    durations = {slug: r.duration_s for slug, r in store.read_all().items() if r.duration_s}
-    chosen = set(select_shard([f.name for f in folders], *options.shard, durations=durations))
+    chosen = set(select_shard([f.name for f in folders], *options.shard, durations=last_durations(store)))
     return [f for f in folders if f.name in chosen]
