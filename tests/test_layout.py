@@ -42,9 +42,8 @@ def test_help_imports_neither_pydantic_nor_yaml() -> None:
 def test_help_shows_the_policy_defaults() -> None:
     from codeml_repro.model.policy import RunPolicy
 
-    done = subprocess.run(
-        [sys.executable, "-m", "codeml_repro.cli", "run", "--help"], capture_output=True, text=True, check=True
-    )
+    argv = [sys.executable, "-m", "codeml_repro.cli", "run", "--help"]
+    done = subprocess.run(argv, capture_output=True, text=True, check=True)
     text = " ".join(done.stdout.split())
     defaults = RunPolicy()
     assert f"default: {defaults.timeout_s:g}" in text

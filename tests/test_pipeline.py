@@ -166,6 +166,22 @@ def test_workers_give_every_submission_a_result_with_repeats(
         assert results[f"ok-{i}"].status is Status.REPRODUCED and results[f"ok-{i}"].repeats == 2
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_store_warnings_in_workers_reach_the_report(
+    make_submission: MakeSubmission, tmp_path: Path, jobs: int
+) -> None:
+    """An unreadable history line met while recording (in a worker, with --jobs) is reported."""
+    for slug in ("first", "second"):
+        make_submission(slug, "x = 1")
+    history = ResultStore(tmp_path).history_path("second")
+    history.parent.mkdir(parents=True)
+    history.write_text("{not json\n")
+    report = run_all(tmp_path, POLICY, RunOptions(jobs=jobs, force=True))
+    statuses = {r.slug: r.status for r in report.results}
+    assert statuses == {"first": Status.FUNCTIONAL, "second": Status.FUNCTIONAL}
+    assert [p for p in report.problems if "second.jsonl:1: unreadable history line" in p]
+
+
 def test_a_tool_error_in_a_worker_reaches_the_caller(
     make_submission: MakeSubmission, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

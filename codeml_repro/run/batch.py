@@ -55,8 +55,9 @@ def run_all(
         on_start(len(todo), len(report.skipped))
     from codeml_repro.run.pool import run_pool
 
-    for result in run_pool(todo, policy, root, options):
+    for result, problems in run_pool(todo, policy, root, options):
         report.results.append(result)
+        report.problems.extend(problems)
         if on_result is not None:
             on_result(result)
     report.results.sort(key=lambda r: r.slug)

@@ -26,8 +26,13 @@ def prestart_enabled() -> bool:
     return os.environ.get("CODEML_PREWARM", "1").strip() != "0"
 
 
-def run_pool(todo: list[Planned], policy: RunPolicy, root: Path, options: RunOptions) -> Iterator[Result]:
-    """Results as they come: in this process for one job, else from worker processes."""
+Recorded = tuple[Result, list[str]]
+"""A recorded result, and the store's warnings while recording it (an unreadable history line)."""
+
+
+def run_pool(todo: list[Planned], policy: RunPolicy, root: Path, options: RunOptions) -> Iterator[Recorded]:
+    """Results as they come, each with the store's warnings: in this process for one job, else from
+    worker processes (whose warnings would otherwise be lost with them)."""
     if not todo:
         return
     if options.jobs <= 1 or len(todo) <= 1:
@@ -47,18 +52,20 @@ def _with_next(items: Iterator[Planned], lookahead: bool) -> Iterator[tuple[Plan
 
 def _run_serial(
     todo: Iterator[Planned], policy: RunPolicy, store: ResultStore, repeat: int, prestart: bool
-) -> Iterator[Result]:
+) -> Iterator[Recorded]:
     """One notebook after another; with ``prestart`` the next kernel starts during each run."""
     from codeml_repro.run.kernel.execute import KernelPipeline
 
     with KernelPipeline(policy, prestart=prestart) as runner:
         for planned, then in _with_next(todo, prestart):
-            yield run_planned(planned, policy, store, repeat, runner=runner, then=then)
+            seen = len(store.problems)
+            result = run_planned(planned, policy, store, repeat, runner=runner, then=then)
+            yield result, store.problems[seen:]
 
 
 def _run_workers(
     todo: list[Planned], policy: RunPolicy, root: Path, options: RunOptions, prestart: bool
-) -> Iterator[Result]:
+) -> Iterator[Recorded]:
     """Worker processes take submissions from one queue (each holding the next one whose kernel
     it pre-starts) and send each result back as soon as it is recorded."""
     import multiprocessing
@@ -94,7 +101,7 @@ def _die_with_parent() -> None:
         pass  # not Linux: an orphan finishes its current submission and stops at the queue
 
 
-def _collect(results: Any, workers: list[Any], expected: int) -> Iterator[Result]:
+def _collect(results: Any, workers: list[Any], expected: int) -> Iterator[Recorded]:
     """Yield results until ``expected``; re-raise a worker's tool error; fail if workers are gone
     with results missing (a worker killed from outside loses the submissions it held)."""
     import queue
@@ -142,8 +149,8 @@ def _worker(tasks: Any, results: Any, policy: RunPolicy, root: Path, repeat: int
     _die_with_parent()
     todo = iter(tasks.get, None)
     try:
-        for result in _run_serial(todo, policy, ResultStore(root), repeat, prestart):
-            results.put(("result", result))
+        for recorded in _run_serial(todo, policy, ResultStore(root), repeat, prestart):
+            results.put(("result", recorded))
     except Exception as exc:  # a tool error: the parent raises it
         try:
             pickle.dumps(exc)
