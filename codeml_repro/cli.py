@@ -62,6 +62,11 @@ def _policy_options(func: F) -> F:
         click.option("--env", "env", type=click.Choice(["auto", "current"]), default="auto",
                      show_default=True,
                      help="auto: a uv venv per requirements.txt; current: this Python."),
+        click.option("--index-url", default=None, metavar="URL",
+                     help="Package index every environment is built from [default: $CODEML_INDEX_URL, "
+                     "else uv's]."),
+        click.option("--find-links", default=None, metavar="DIR",
+                     help="A folder of wheels searched too [default: $CODEML_FIND_LINKS]."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -83,16 +88,18 @@ def _require_submissions(root: Path) -> None:
 
 
 def _policy(timeout_s: float | None, cell_timeout_s: float, max_output_bytes: int,
-            sandbox: str | None, env: str) -> Any:
+            sandbox: str | None, env: str, index_url: str | None = None,
+            find_links: str | None = None) -> Any:
     from pydantic import ValidationError
 
-    from codeml_repro.model.policy import RunPolicy, default_sandbox_mode
+    from codeml_repro.model.policy import IndexSettings, RunPolicy, default_sandbox_mode
 
     values: dict[str, Any] = {
         "cell_timeout_s": cell_timeout_s,
         "max_output_bytes": max_output_bytes,
         "sandbox": sandbox or default_sandbox_mode(),
         "env": env,
+        "index": IndexSettings.from_environ().with_options(index_url, find_links),
     }
     if timeout_s is not None:
         values.update(timeout_s=timeout_s, max_timeout_s=timeout_s)

@@ -6,6 +6,7 @@ Every budget is part of the skip key: a stricter budget must re-run.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,6 +15,41 @@ from codeml_repro.model import budgets
 
 SandboxMode = Literal["required", "auto", "off"]
 EnvMode = Literal["auto", "current"]
+INDEX_URL_VAR = "CODEML_INDEX_URL"
+FIND_LINKS_VAR = "CODEML_FIND_LINKS"
+
+
+class IndexSettings(BaseModel):
+    """Where environments get their packages: the maintainer's choice, never the author's.
+
+    Read from ``CODEML_INDEX_URL`` and ``CODEML_FIND_LINKS`` (or ``run --index-url`` and
+    ``--find-links``) and handed to every uv call that builds an environment: ordinary
+    requirements, matrix cells and bisect probes alike. Unset, uv uses its own default index.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    index_url: str | None = Field(default=None, description="Replaces the default package index.")
+    find_links: str | None = Field(default=None, description="A folder (or page) of wheels, searched too.")
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> IndexSettings:
+        """The settings in ``CODEML_INDEX_URL`` / ``CODEML_FIND_LINKS`` (blank means unset)."""
+        source = os.environ if environ is None else environ
+        return cls(
+            index_url=source.get(INDEX_URL_VAR, "").strip() or None,
+            find_links=source.get(FIND_LINKS_VAR, "").strip() or None,
+        )
+
+    def with_options(self, index_url: str | None, find_links: str | None) -> IndexSettings:
+        """These settings overridden by command-line options (``None`` keeps a setting)."""
+        return IndexSettings(
+            index_url=index_url or self.index_url, find_links=find_links or self.find_links
+        )
+
+    @property
+    def is_default(self) -> bool:
+        return self.index_url is None and self.find_links is None
 
 
 class RunPolicy(BaseModel):
@@ -29,6 +65,10 @@ class RunPolicy(BaseModel):
     cpu_seconds: int = Field(default=budgets.CPU_SECONDS, gt=0, description="CPU time of the kernel.")
     sandbox: SandboxMode = "auto"
     env: EnvMode = "auto"
+    index: IndexSettings = Field(
+        default_factory=IndexSettings.from_environ,
+        description="Package sources of every environment (not part of the skip key).",
+    )
 
     def effective_timeout(self, artifact_timeout: int | None) -> float:
         """The author's timeout, capped by policy; else the policy default."""
@@ -40,9 +80,10 @@ class RunPolicy(BaseModel):
         """The part of the policy that changes outcomes (for the skip key).
 
         Isolation counts too: a result from ``--sandbox off`` must not stand in
-        for a sandboxed run.
+        for a sandboxed run. The package index does not: where wheels come from
+        is the maintainer's plumbing, and each run records the versions it got.
         """
-        return self.model_dump()
+        return self.model_dump(exclude={"index"})
 
 
 def default_sandbox_mode() -> SandboxMode:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from codeml_repro.model.errors import EnvironmentFailed, UvMissing
-from codeml_repro.model.policy import EnvMode
+from codeml_repro.model.policy import EnvMode, IndexSettings
 from codeml_repro.model.submission import Submission
 from codeml_repro.model.text import shorten
 
@@ -93,10 +93,17 @@ def cache_root() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "codeml-repro"
 
 
-def requirements_hash(text: str, python_version: str) -> str:
-    """Hash of the normalized requirements, the interpreter and the env format."""
+def requirements_hash(text: str, python_version: str, index: IndexSettings | None = None) -> str:
+    """Hash of the normalized requirements, the interpreter, the env format and the index.
+
+    The default index adds nothing, so environments built before index settings existed
+    keep their hash.
+    """
     lines = sorted({ln.split("#", 1)[0].strip() for ln in text.splitlines()} - {""})
-    key = json.dumps([ENV_FORMAT, python_version, KERNEL_REQUIREMENT, lines])
+    parts: list[Any] = [ENV_FORMAT, python_version, KERNEL_REQUIREMENT, lines]
+    if index is not None and not index.is_default:
+        parts.append(index.model_dump())
+    key = json.dumps(parts)
     return hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
@@ -128,8 +135,13 @@ def current_env(extra: Iterable[str] = ()) -> KernelEnv:
     return KernelEnv("current", sys.executable, platform.python_version(), packages)
 
 
-def prepare_environment(sub: Submission, mode: EnvMode, *, offline: bool | None = None) -> KernelEnv:
-    """The environment to run ``sub`` in; builds (or reuses) a venv when needed."""
+def prepare_environment(
+    sub: Submission, mode: EnvMode, *, offline: bool | None = None, index: IndexSettings | None = None
+) -> KernelEnv:
+    """The environment to run ``sub`` in; builds (or reuses) a venv when needed.
+
+    ``index`` (default: ``CODEML_INDEX_URL`` / ``CODEML_FIND_LINKS``) says where uv finds packages.
+    """
     req = sub.requirements_path
     if mode == "current" or req is None:
         extra = _requirement_names(req.read_text()) if req is not None and req.is_file() else set()
@@ -140,21 +152,28 @@ def prepare_environment(sub: Submission, mode: EnvMode, *, offline: bool | None 
         )
     if offline is None:
         offline = os.environ.get("CODEML_OFFLINE", "") not in ("", "0")
-    return venv_for(req, offline=offline)
+    return venv_for(req, offline=offline, index=index)
 
 
-def venv_for(requirements: Path, *, offline: bool = False, root: Path | None = None) -> KernelEnv:
+def venv_for(
+    requirements: Path,
+    *,
+    offline: bool = False,
+    root: Path | None = None,
+    index: IndexSettings | None = None,
+) -> KernelEnv:
     """A cached venv with ``requirements`` and ipykernel, created once under a file lock."""
     from filelock import FileLock
 
+    index = index if index is not None else IndexSettings.from_environ()
     text = requirements.read_text()
-    digest = requirements_hash(text, platform.python_version())
+    digest = requirements_hash(text, platform.python_version(), index)
     envs = (root or cache_root()) / "envs"
     envs.mkdir(parents=True, exist_ok=True)
     target = envs / digest
     with FileLock(str(envs / f"{digest}.lock"), timeout=1800):
         if not (target / COMPLETE_MARKER).is_file():
-            _build_venv(target, requirements, offline=offline)
+            _build_venv(target, requirements, offline=offline, index=index)
         info = json.loads((target / COMPLETE_MARKER).read_text())
     return KernelEnv(
         "venv",
@@ -164,6 +183,16 @@ def venv_for(requirements: Path, *, offline: bool = False, root: Path | None = N
         requirements_hash=digest,
         path=str(target),
     )
+
+
+def uv_index_args(index: IndexSettings) -> list[str]:
+    """uv's options for the maintainer's package sources (none for uv's default index)."""
+    args = []
+    if index.index_url:
+        args += ["--index-url", index.index_url]
+    if index.find_links:
+        args += ["--find-links", index.find_links]
+    return args
 
 
 def _uv() -> str:
@@ -255,12 +284,12 @@ def read_venv_info(target: Path) -> dict[str, Any]:
     }
 
 
-def _build_venv(target: Path, requirements: Path, *, offline: bool) -> None:
+def _build_venv(target: Path, requirements: Path, *, offline: bool, index: IndexSettings) -> None:
     """Create the venv at ``target`` (replacing a half-built one); mark it complete last."""
     if target.exists():
         shutil.rmtree(target)
     uv = _uv()
-    flags = ["--offline"] if offline else []
+    flags = (["--offline"] if offline else []) + uv_index_args(index)
     _run([uv, "venv", "--quiet", "--python", sys.executable, str(target)], "uv venv", requirements)
     python = str(target / "bin" / "python")
     install = [uv, "pip", "install", "--quiet", "--python", python, *flags]
