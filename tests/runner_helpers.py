@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -51,17 +52,28 @@ def run(sub: Submission, *, timeout_s: float = 20, **policy: Any) -> Execution:
     return ex
 
 
-def leftover_processes(run_id: str | None = None) -> list[psutil.Process]:
-    """Processes of a run (or of any run) that are still alive; they carry the run marker."""
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            value = proc.environ().get(MARKER_VAR)
-            if value and run_id in (None, value) and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        except (psutil.Error, OSError):
-            continue
-    return found
+def _marker(proc: psutil.Process) -> str | None:
+    try:
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return proc.environ().get(MARKER_VAR)
+    except (psutil.Error, OSError):
+        return None
+
+
+def leftover_processes(run_ids: str | Collection[str]) -> list[psutil.Process]:
+    """Live processes of the given runs (they carry the run marker); never another test's runs."""
+    wanted = {run_ids} if isinstance(run_ids, str) else set(run_ids)
+    return [proc for proc in psutil.process_iter() if _marker(proc) in wanted]
+
+
+def run_markers_under(pid: int) -> set[str]:
+    """The run markers of every live descendant of ``pid``: the runs a command started."""
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return set()
+    return {m for m in map(_marker, children) if m}
 
 
 def outputs_text(ex: Execution) -> str:

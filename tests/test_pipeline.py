@@ -243,7 +243,7 @@ def test_sigterm_stops_the_run_and_leaves_nothing(make_submission: MakeSubmissio
 
     import psutil
 
-    from .runner_helpers import leftover_processes
+    from .runner_helpers import leftover_processes, run_markers_under
 
     for i in range(3):
         make_submission(f"slow-{i}", "import time\ntime.sleep(60)")
@@ -252,15 +252,17 @@ def test_sigterm_stops_the_run_and_leaves_nothing(make_submission: MakeSubmissio
          "--sandbox", "off"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     deadline = time.monotonic() + 30
-    while not leftover_processes() and time.monotonic() < deadline:
+    markers: set[str] = set()
+    while not markers and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert leftover_processes(), "no kernel started"
+        markers = run_markers_under(proc.pid)  # this command's runs only, not other tests'
+    assert markers and leftover_processes(markers), "no kernel started"
     os.kill(proc.pid, signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "interrupted" in err and "Traceback" not in err
     time.sleep(1)
-    assert leftover_processes() == []
+    assert leftover_processes(markers) == []
     ours = [p for p in psutil.process_iter(["cmdline"]) if str(tmp_path) in " ".join(p.info["cmdline"] or [])]
     assert ours == []
 
