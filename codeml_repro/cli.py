@@ -320,6 +320,49 @@ def schema(write: bool, root: Path) -> None:
         click.echo(text, nl=False)
 
 
+@cli.group(name="import", short_help="Import accepted papers into submissions/.")
+def import_group() -> None:
+    """Import accepted papers from a conference system into submissions/<slug>/."""
+
+
+@import_group.command(name="openreview", short_help="Import accepted papers from OpenReview.")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--venue", default=None, metavar="ID",
+              help="Fetch from OpenReview instead of FILE, e.g. ICML.cc/2025/Workshop/CODEML "
+              "(needs the [openreview] extra and the network).")
+@click.option("--dry-run", is_flag=True, help="Print a diff per file; write nothing.")
+@root_option
+@_one_line_errors
+def import_openreview(file: Path | None, venue: str | None, dry_run: bool, root: Path) -> None:
+    """Write submissions/<slug>/submission.yml for each accepted paper of an OpenReview export.
+
+    FILE is the notes JSON that openreview-py's get_all_notes returns (API v2, or v1), saved
+    with json.dump. A re-import finds each paper's folder by its openreview_id and updates
+    only what came from OpenReview; withdrawn or rejected papers are reported, never deleted.
+    Exits 1 when a note could not be imported (the others are).
+    """
+    from codeml_repro.authoring.importer import apply_plan, plan_import
+    from codeml_repro.authoring.openreview import fetch_venue, read_export
+
+    if (file is None) == (venue is None):
+        raise click.UsageError("give either FILE or --venue")
+    _require_submissions(root)
+    export = read_export(file) if file is not None else fetch_venue(str(venue))
+    plan = plan_import(root, export)
+    for change in plan.changes:
+        if dry_run and change.kind != "unchanged":
+            click.echo(change.diff(), nl=False)
+        verb = {"created": "would create", "updated": "would update"} if dry_run else {}
+        click.echo(f"{verb.get(change.kind, change.kind)}: {change.label}", err=True)
+    for note in plan.notes:
+        click.echo(note, err=True)
+    for problem in plan.problems:
+        click.echo(f"error: {problem}", err=True)
+    if not dry_run:
+        apply_plan(plan)
+    sys.exit(1 if plan.problems else 0)
+
+
 def main() -> None:
     cli(prog_name="codeml-repro")
 

@@ -140,6 +140,12 @@ class SubmissionSpec(_Strict):
     links: Links = Field(default_factory=Links)
     session: str | None = None
     example: bool = Field(default=False, description="True for the toolkit's own examples.")
+    openreview_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="The paper's OpenReview note id; written by 'codeml-repro import openreview', "
+        "which finds this folder again by it.",
+    )
     artifact: Artifact = Field(default_factory=Artifact)
     claims: list[Claim] = Field(default_factory=list)
 
