@@ -214,8 +214,8 @@ def test_next_run_cleans_up_after_a_runner_killed_by_sigkill(tmp_path: Path) -> 
 def test_a_kernel_that_cannot_be_launched_is_a_tool_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from codeml_repro.model.errors import RunnerFailed
     from codeml_repro.run.kernel import sandbox
-    from codeml_repro.run.kernel.execute import RunnerFailed
 
     real = sandbox.build_launch
 
@@ -234,8 +234,8 @@ def test_a_kernel_that_cannot_be_launched_is_a_tool_error(
 def test_a_kernel_of_the_toolkit_dying_at_start_up_is_a_tool_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from codeml_repro.model.errors import RunnerFailed
     from codeml_repro.run.kernel import sandbox
-    from codeml_repro.run.kernel.execute import RunnerFailed
 
     real = sandbox.build_launch
 

@@ -290,8 +290,8 @@ def test_probe_uses_the_launch_mounts(monkeypatch: pytest.MonkeyPatch, tmp_path:
 def test_a_sandbox_that_fails_at_launch_is_a_tool_error(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    from codeml_repro.model.errors import RunnerFailed
     from codeml_repro.run.kernel import sandbox
-    from codeml_repro.run.kernel.execute import RunnerFailed
 
     monkeypatch.setenv("CODEML_BWRAP", _fake_bwrap(tmp_path, always=True))
     monkeypatch.setattr(sandbox, "probe_bwrap", lambda path: (True, "0.0-fake"))  # passed earlier

@@ -32,8 +32,6 @@ class MergeReport:
     """Slugs whose result was replaced by a source's."""
     unchanged: tuple[str, ...] = ()
     """Slugs the sources carried unchanged (byte-identical to the destination's)."""
-    history_only: tuple[str, ...] = ()
-    """Slugs with history lines in a source but no result file."""
     history_records: int = 0
     """Records in the merged histories of the slugs the sources touched."""
     warnings: tuple[str, ...] = ()
@@ -191,7 +189,6 @@ def merge_results(sources: list[Path], dest_root: Path) -> MergeReport:
         sources=tuple(sources),
         updated=tuple(sorted(plan.results)),
         unchanged=tuple(sorted(plan.unchanged - set(plan.results))),
-        history_only=tuple(sorted(set(plan.history) - set(plan.results) - plan.unchanged)),
         history_records=total,
         warnings=tuple([*plan.warnings, *dest.problems]),
     )

@@ -51,19 +51,6 @@ from codeml_repro.run.kernel.prepare import (
     prepare,
 )
 
-__all__ = [
-    "Execution",
-    "KernelPipeline",
-    "Outcome",
-    "Prepared",
-    "RunnerFailed",
-    "discard",
-    "execute",
-    "kernel_log_tail",
-    "prepare",
-    "run_prepared",
-]
-
 Outcome = Literal["completed", "failed", "timeout", "kernel_died", "output_limit"]
 
 ENGINE_NAME = "codeml-repro"
@@ -82,7 +69,6 @@ class Execution:
     sandbox: str  # "bwrap" or "off"
     warnings: list[str]
     output_truncated: bool = False
-    kernel_exit_code: int | None = None
     run_id: str = ""  # also the value of CODEML_RUN_ID in every process of the run
     kernel_prestarted: bool = False  # the kernel was started while another notebook ran
 
@@ -237,7 +223,6 @@ def _execution(prep: Prepared, state: RunState, outcome: Outcome, error: ErrorIn
         sandbox=prep.choice.kind,
         warnings=list(prep.choice.warnings),
         output_truncated=state.stop_reason == "output_limit",
-        kernel_exit_code=state.exit_code,
         run_id=prep.marker,
         kernel_prestarted=prep.km is not None,
     )
