@@ -26,20 +26,43 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"record(): value {value!r} is not a finite number")
+        return repr(value)  # 'nan', 'inf', '-inf': kernels' JSON cannot carry them (allow_nan=False)
     return value
 
 
+def _has_nonfinite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, list | tuple):
+        return any(_has_nonfinite(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nonfinite(v) for v in value.values())
+    return bool(hasattr(value, "item") and getattr(value, "ndim", 1) == 0 and _has_nonfinite(value.item()))
+
+
+def _plain_repr(value: Any) -> str:
+    """``repr`` of a value with numpy scalars unwrapped (``nan``, not ``np.float64(nan)``)."""
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 0) == 0:
+        value = value.item()
+    return repr(value)
+
+
 def record(name: str, value: Any, *, display: bool = True) -> None:
-    """Record ``value`` under ``name`` for the reproducibility check."""
+    """Record ``value`` under ``name`` for the reproducibility check.
+
+    NaN and infinity are observations too (a diverged training run): they are recorded as the
+    strings 'nan' / 'inf' / '-inf' with ``nonfinite`` set, and read back as floats.
+    """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"record(): name {name!r} must be a Python identifier")
     data = _plain(value)
     json.dumps(data)  # fail in the author's cell, not later in the checker
     from IPython.display import display as ipy_display
 
-    payload = {
-        SCRAP_MIME: {"name": name, "data": data, "encoder": "json", "version": 1},
-        "text/plain": f"{name} = {data!r}" if display else "",
-    }
+    scrap: dict[str, Any] = {"name": name, "data": data, "encoder": "json", "version": 1}
+    nonfinite = _has_nonfinite(value)
+    if nonfinite:
+        scrap["nonfinite"] = True
+    shown = _plain_repr(value) if nonfinite else repr(data)
+    payload = {SCRAP_MIME: scrap, "text/plain": f"{name} = {shown}" if display else ""}
     ipy_display(payload, raw=True, metadata={"scrapbook": {"name": name, "data": True, "display": display}})

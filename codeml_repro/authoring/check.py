@@ -104,6 +104,8 @@ def _ordinal(n: int) -> str:
 def _claim_line(claim: ClaimResult) -> str:
     mark = "ok" if claim.ok else ("missing" if not claim.recorded else "FAIL")
     observed = repr(claim.observed) if claim.recorded else "never recorded"
+    if not claim.reached:
+        mark, observed = "not reached", "not reached: the notebook stopped itself before"
     where = f" ({claim.description})" if claim.description else ""
     return (
         f"  [{mark}] {claim.name}: expected {claim.expected!r}, observed {observed}, "
@@ -121,6 +123,11 @@ def _allowed_range(claim: ClaimResult) -> str:
 
 def _claim_advice(claim: ClaimResult) -> list[str]:
     name = claim.name
+    if not claim.reached:
+        return [
+            f"claim '{name}' was not reached: the notebook stopped itself (sys.exit / SystemExit) "
+            "before the cell that records it; remove the early exit, or record it before"
+        ]
     if not claim.recorded:
         return [
             f"claim '{name}' was never recorded: in the cell that computes it, add "
@@ -271,6 +278,11 @@ def _context_lines(ctx: _Context) -> list[str]:
             "check without --sandbox off to see what CI sees"
         )
     lines += [f"warning: {w}" for w in result.warnings]
+    lines += [
+        f"allowed error in cell {e.cell}: {e.type}: {e.message} (the cell may raise: raises-exception "
+        "tag or execution.allow_errors)"
+        for e in result.allowed_errors
+    ]
     if result.claims and result.status in _STOPPED:
         lines.append("claims (the run stopped early, so later values were never recorded):")
     elif result.claims:

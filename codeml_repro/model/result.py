@@ -6,10 +6,11 @@ pickle across worker processes.
 
 from __future__ import annotations
 
+import math
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 FORMAT_VERSION = 1
 
@@ -47,6 +48,12 @@ class ClaimResult(_Frozen):
     abs_tol: float | None = None
     description: str = ""
     recorded: bool = False
+    reached: bool = True  # False: never recorded because the notebook stopped itself before
+
+    @field_serializer("observed")
+    def _observed(self, value: Any) -> Any:
+        """NaN and infinity are observations: kept as 'nan' / 'inf' / '-inf', not JSON null."""
+        return repr(value) if isinstance(value, float) and not math.isfinite(value) else value
 
 
 class RunRecord(_Frozen):
@@ -79,6 +86,10 @@ class Result(_Frozen):
     output_truncated: bool = False
     repeats: int = 1
     warnings: list[str] = Field(default_factory=list)
+    # Jupyter conventions (raises-exception, execution.allow_errors, sys.exit): errors the notebook
+    # allowed, and the cell whose sys.exit(0) stopped the run.
+    allowed_errors: list[ErrorInfo] = Field(default_factory=list)
+    stopped_at: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

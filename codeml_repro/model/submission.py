@@ -254,11 +254,28 @@ def check_notebook(sub: Submission) -> None:
     except NbValidationError as exc:
         where = "/".join(str(p) for p in exc.path) if getattr(exc, "path", None) else "(notebook)"
         raise SubmissionInvalid(f"{path}: {where}: not a valid notebook: {exc.message}") from None
+    check_language(path, raw)
     check_parameters(sub, raw)
     req = sub.requirements_path
     if sub.spec.artifact.requirements and req is not None and not req.is_file():
         where = f"{sub.folder / SUBMISSION_FILE}: artifact.requirements"
         raise SubmissionInvalid(f"{where}: {req} does not exist")
+
+
+RUNNABLE_LANGUAGES = ("python",)
+
+
+def check_language(path: Path, notebook: dict[str, Any]) -> None:
+    """A notebook in another language must not run its code in a Python kernel."""
+    meta = notebook.get("metadata") or {}
+    for field, key in (("kernelspec", "language"), ("language_info", "name")):
+        section = meta.get(field)
+        value = section.get(key) if isinstance(section, dict) else None
+        if isinstance(value, str) and value.strip().lower() not in RUNNABLE_LANGUAGES:
+            raise SubmissionInvalid(
+                f"{path}: metadata.{field}.{key}: a {value!r} notebook cannot run here; the toolkit "
+                f"runs notebooks in {', '.join(RUNNABLE_LANGUAGES)} only (save it with a Python kernel)"
+            )
 
 
 def _assigned_names(source: str) -> set[str] | None:
@@ -287,10 +304,7 @@ def check_parameters(sub: Submission, notebook: dict[str, Any]) -> None:
         if c.get("cell_type") == "code" and "parameters" in (c.get("metadata") or {}).get("tags", [])
     ]
     if not cells:
-        raise SubmissionInvalid(
-            f"{where}: no cell of {sub.spec.artifact.notebook} is tagged 'parameters', so they would be "
-            "ignored; tag the cell that sets their defaults"
-        )
+        return  # papermill injects them at the top, as it does elsewhere; the run warns about it
     source = cells[0].get("source", "")
     assigned = _assigned_names(cell_source(source))
     if assigned is None:

@@ -74,6 +74,8 @@ def result_from(planned: Planned, sub: Submission, ex: Execution, claims: list[C
         notebook=f"notebooks/{planned.slug}.ipynb",
         output_truncated=ex.output_truncated,
         warnings=list(ex.warnings),
+        allowed_errors=list(ex.allowed_errors),
+        stopped_at=ex.stopped_at,
     )
 
 def environment_failed(planned: Planned, sub: Submission, exc: EnvironmentFailed) -> Result:

@@ -68,7 +68,7 @@ def _execute_once(
     except EnvironmentFailed as exc:  # the author's requirements: a result; tool errors raise
         return _Run(environment_failed(planned, sub, exc))
     values = recorded_values(ex.notebook.get("cells", []))
-    claims = check_claims(sub.spec.claims, values)
+    claims = check_claims(sub.spec.claims, values, stopped=ex.stopped_at is not None)
     return _Run(result_from(planned, sub, ex, claims), ex.notebook, _canonical(values))
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from codeml_repro.run.kernel import scratch as rundir
+from codeml_repro.run.kernel.conventions import CellError, NotebookSettings, error_from_reply
 
 StopReason = Literal["run_timeout", "output_limit"]
 OUTPUT_MSGS = {"stream", "display_data", "execute_result", "error", "update_display_data"}
@@ -33,6 +34,8 @@ class RunState:
     output_bytes: int = 0
     exit_code: int | None = None  # set when the kernel process had ended by itself at clean-up
     kernel_ready: bool = False  # the kernel replied to the client: start-up is over
+    settings: NotebookSettings = field(default_factory=NotebookSettings)
+    errors: list[CellError] = field(default_factory=list)  # every error reply, in order
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def kernel_pgid(self) -> int | None:
@@ -104,6 +107,18 @@ def _client_class() -> type:
                 if state.kernel_pgid() is not None and state.stop_reason is not None:
                     state.stop(state.stop_reason)  # the budget ran out while the kernel started
                 yield
+
+        async def _check_raise_for_error(self, cell: Any, cell_index: int, exec_reply: Any) -> None:
+            """Note every error reply; a clean ``sys.exit`` stops the run even where errors are allowed."""
+            content = (exec_reply or {}).get("content") or {}
+            if content.get("status") == "error":
+                error = error_from_reply(cell, cell_index, content, self.run_state.settings)
+                self.run_state.errors.append(error)
+                if error.clean_exit:
+                    from nbclient.exceptions import CellExecutionError
+
+                    raise CellExecutionError.from_cell_and_msg(cell, content)
+            await super()._check_raise_for_error(cell, cell_index, exec_reply)
 
         def process_message(self, msg: dict[str, Any], cell: Any, cell_index: int) -> Any:
             if not _within_cap(self.run_state, msg, cell):

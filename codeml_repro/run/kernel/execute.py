@@ -37,7 +37,7 @@ from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ErrorInfo
 from codeml_repro.model.submission import Submission
 from codeml_repro.model.text import shorten
-from codeml_repro.run.kernel import sandbox
+from codeml_repro.run.kernel import conventions, sandbox
 from codeml_repro.run.kernel import scratch as rundir
 from codeml_repro.run.kernel.client import RunState, make_engine
 from codeml_repro.run.kernel.kernel_log import BWRAP_ERROR, kernel_log_tail, read_log, signal_name
@@ -71,6 +71,8 @@ class Execution:
     output_truncated: bool = False
     run_id: str = ""  # also the value of CODEML_RUN_ID in every process of the run
     kernel_prestarted: bool = False  # the kernel was started while another notebook ran
+    allowed_errors: list[ErrorInfo] = dataclasses.field(default_factory=list)  # errors the notebook allowed
+    stopped_at: int | None = None  # the cell whose sys.exit(0) / SystemExit stopped the run
 
 
 def _author_index(nb: Any, index: int | None) -> int | None:
@@ -131,6 +133,9 @@ def _classify(
         return "output_limit", ErrorInfo(type="OutputLimit", message=msg, cell=cell)
     if state.stop_reason == "run_timeout":
         return "timeout", ErrorInfo(type="RunTimeout", message="whole-run time budget exceeded", cell=cell)
+    if state.errors and (exc is None or isinstance(exc, PapermillExecutionError)):
+        fatal = conventions.summarize(state.errors, lambda i: _author_index(state.nb, i)).fatal
+        return ("completed", None) if fatal is None else ("failed", fatal)
     if exc is None:
         return "completed", None
     if isinstance(exc, PapermillExecutionError):
@@ -161,6 +166,7 @@ def _run_papermill(prep: Prepared, state: RunState) -> BaseException | None:
     from papermill.engines import papermill_engines
 
     papermill_engines.register(ENGINE_NAME, make_engine())
+    cell_budget = conventions.cell_timeout(prep.policy.cell_timeout_s, state.settings)  # never raised
     try:
         papermill.execute_notebook(
             str(prep.nb_path),
@@ -175,7 +181,8 @@ def _run_papermill(prep: Prepared, state: RunState) -> BaseException | None:
             config=kernel_config(prep),
             kernel_manager_class=sandbox.SandboxKernelManager,
             km=prep.km,  # None: the client starts the kernel itself
-            timeout=max(1, math.ceil(min(prep.policy.cell_timeout_s, prep.timeout_s))),
+            timeout=max(1, math.ceil(min(cell_budget, prep.timeout_s))),
+            allow_errors=state.settings.allow_errors,
             shutdown_kernel="immediate",
         )
     except Exception as exc:  # classified (or raised again) by _classify, after clean-up
@@ -185,7 +192,11 @@ def _run_papermill(prep: Prepared, state: RunState) -> BaseException | None:
 
 def run_prepared(prep: Prepared) -> Execution:
     """Run a prepared notebook; the whole-run budget starts now, even if its kernel started earlier."""
-    state = RunState(max_output_bytes=prep.policy.max_output_bytes, pgid=km_pgid(prep.km))
+    state = RunState(
+        max_output_bytes=prep.policy.max_output_bytes,
+        pgid=km_pgid(prep.km),
+        settings=conventions.notebook_settings(prep.nb.metadata),
+    )
     start = time.monotonic()
     watchdog = threading.Timer(prep.timeout_s, state.stop, args=("run_timeout",))
     watchdog.daemon = True
@@ -208,6 +219,14 @@ def run_prepared(prep: Prepared) -> Execution:
 def _execution(prep: Prepared, state: RunState, outcome: Outcome, error: ErrorInfo | None, duration: float
                ) -> Execution:
     _clean_notebook(state.nb, prep.sub)
+    errors = conventions.summarize(state.errors, lambda i: _author_index(state.nb, i))
+    warnings = list(prep.choice.warnings)
+    if prep.sub.spec.artifact.parameters:
+        note = conventions.parameters_note(prep.sub.spec.artifact.notebook, prep.nb.cells)
+        warnings += [note] if note else []
+    stopped = errors.stopped_at if outcome == "completed" else None
+    if stopped is not None:
+        warnings.append(conventions.stop_note(stopped, len(prep.nb.cells)))
     environment = {
         **prep.env.describe(),
         "sandbox": prep.choice.kind,
@@ -221,10 +240,12 @@ def _execution(prep: Prepared, state: RunState, outcome: Outcome, error: ErrorIn
         duration_s=round(duration, 3),
         environment=environment,
         sandbox=prep.choice.kind,
-        warnings=list(prep.choice.warnings),
+        warnings=warnings,
         output_truncated=state.stop_reason == "output_limit",
         run_id=prep.marker,
         kernel_prestarted=prep.km is not None,
+        allowed_errors=errors.allowed,
+        stopped_at=stopped,
     )
 
 

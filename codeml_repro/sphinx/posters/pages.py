@@ -109,7 +109,7 @@ def claims_html(entry: Entry) -> Markup:
         if got is None or entry.stale:
             verdict, shown = ("pending", "—")
         elif not got.recorded:
-            verdict, shown = ("not recorded", "—")
+            verdict, shown = ("not recorded" if got.reached else "not reached", "—")
         else:
             verdict, shown = ("pass" if got.ok else "fail", value_text(got.observed))
         rows.append(
@@ -153,6 +153,18 @@ def _error(result: Result) -> Child:
     return [tag("code", None, err.type), ": ", err.message, " ", where]
 
 
+def _allowed_errors(result: Result) -> Child:
+    """Errors of cells that may raise (``raises-exception``, ``execution.allow_errors``)."""
+    if not result.allowed_errors:
+        return None
+    items = [
+        tag("li", None, tag("code", None, e.type), ": ", e.message, " ",
+            None if e.cell is None else tag("a", {"href": f"#nb-cell-{e.cell}"}, f"in cell {e.cell}"))
+        for e in result.allowed_errors
+    ]
+    return tag("ul", {"class": "codeml-allowed-errors"}, items)
+
+
 def run_html(entry: Entry) -> Markup:
     result = entry.result
     if result is None:
@@ -178,6 +190,7 @@ def run_html(entry: Entry) -> Markup:
         ("Error", _error(result)),
         ("Duration", f"{result.duration_s:.1f} s"),
         ("Finished", result.finished_at or "—"),
+        ("Allowed errors", _allowed_errors(result)),
         ("Flaky", "yes: recorded values differed between repeats" if result.flaky else None),
         ("Sandbox", result.sandbox),
         ("Environment", _environment(result.environment)),

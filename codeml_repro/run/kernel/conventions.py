@@ -1,0 +1,148 @@
+"""Jupyter conventions an author's notebook may rely on, read as the ecosystem reads them.
+
+- A cell tagged ``raises-exception`` may raise (nbclient, nbmake, Jupyter Book, myst-nb): the run
+  goes on and the error stays in the saved notebook.
+- Notebook metadata ``execution.allow_errors`` / ``execution.timeout`` (nbmake, Jupyter Book) and
+  ``mystnb.execution_allow_errors`` / ``mystnb.execution_timeout`` (myst-nb): allowed errors do
+  not fail the run; the per-cell timeout applies only when it is lower than the policy's.
+- ``sys.exit(0)`` / ``raise SystemExit`` stops the run without an error, as papermill does.
+
+Errors are noted from the kernel's execute replies as they arrive (see
+:mod:`codeml_repro.run.kernel.client`), never read back from the saved notebook, so the error
+that fails the run is the first one *not* allowed, with its real name and message (a magic's
+``UsageError`` included, which IPython reports in the reply but not as an error output).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from codeml_repro.model.result import ErrorInfo
+
+RAISES_TAG = "raises-exception"
+
+
+@dataclass(frozen=True)
+class NotebookSettings:
+    """Execution settings the author wrote in the notebook's metadata."""
+
+    allow_errors: bool = False
+    cell_timeout_s: float | None = None  # None: the policy's per-cell budget
+
+
+@dataclass(frozen=True)
+class CellError:
+    """One error a cell's execute reply carried; ``cell`` indexes the executed notebook."""
+
+    cell: int
+    ename: str
+    evalue: str
+    allowed: bool
+
+    @property
+    def clean_exit(self) -> bool:
+        """``sys.exit()``, ``sys.exit(0)``, ``raise SystemExit``: papermill treats them as success."""
+        return self.ename == "SystemExit" and self.evalue.strip() in {"", "0", "None"}
+
+
+def _positive(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if value > 0 else None
+
+
+def notebook_settings(metadata: Mapping[str, Any]) -> NotebookSettings:
+    """The settings of ``execution`` (nbmake, Jupyter Book) or ``mystnb`` (myst-nb) metadata.
+
+    Malformed values are ignored, as a setting that does not parse is no setting: the policy
+    applies. Of two timeouts the lower one wins.
+    """
+    execution = metadata.get("execution")
+    mystnb = metadata.get("mystnb")
+    execution = execution if isinstance(execution, Mapping) else {}
+    mystnb = mystnb if isinstance(mystnb, Mapping) else {}
+    allow = execution.get("allow_errors") is True or mystnb.get("execution_allow_errors") is True
+    timeouts = [
+        t for t in (_positive(execution.get("timeout")), _positive(mystnb.get("execution_timeout")))
+        if t is not None
+    ]
+    return NotebookSettings(allow_errors=allow, cell_timeout_s=min(timeouts) if timeouts else None)
+
+
+def cell_timeout(policy_s: float, settings: NotebookSettings) -> float:
+    """The per-cell budget: the notebook's own only when it is lower (it never raises the policy's)."""
+    if settings.cell_timeout_s is None:
+        return policy_s
+    return min(policy_s, settings.cell_timeout_s)
+
+
+def allowed(cell: Mapping[str, Any], settings: NotebookSettings) -> bool:
+    """Whether a cell may raise without failing the run."""
+    tags = (cell.get("metadata") or {}).get("tags") or []
+    return settings.allow_errors or RAISES_TAG in tags
+
+
+def error_from_reply(cell: Mapping[str, Any], index: int, content: Mapping[str, Any],
+                     settings: NotebookSettings) -> CellError:
+    """A :class:`CellError` from an execute reply's content (status ``error``)."""
+    error = CellError(
+        cell=index,
+        ename=str(content.get("ename") or "CellExecutionError"),
+        evalue=str(content.get("evalue") or ""),
+        allowed=allowed(cell, settings),
+    )
+    if error.clean_exit:  # the notebook asked to stop: never "allowed" and run on
+        return CellError(error.cell, error.ename, error.evalue, allowed=False)
+    return error
+
+
+def first_fatal(errors: list[CellError]) -> CellError | None:
+    """The error that ends the run: the first one not allowed (a clean exit included)."""
+    return next((e for e in errors if not e.allowed), None)
+
+
+@dataclass(frozen=True)
+class CellErrors:
+    """What the notebook's errors mean for the run, in the author's cell indices."""
+
+    fatal: ErrorInfo | None  # the error that fails the run (None: none, or a clean exit)
+    allowed: list[ErrorInfo]  # errors of cells that may raise, in order
+    stopped_at: int | None  # the cell that called sys.exit(0) / raised SystemExit
+
+
+def summarize(errors: list[CellError], index_of: Callable[[int], int | None]) -> CellErrors:
+    """Sort the noted errors into the one that fails the run, the allowed ones, and a clean exit.
+
+    ``index_of`` maps an index of the executed notebook to the author's (None for injected cells).
+    """
+    def info(e: CellError) -> ErrorInfo:
+        return ErrorInfo(type=e.ename, message=e.evalue, cell=index_of(e.cell))
+
+    fatal = first_fatal(errors)
+    allowed_errors = [info(e) for e in errors if e.allowed]
+    if fatal is not None and fatal.clean_exit:
+        return CellErrors(fatal=None, allowed=allowed_errors, stopped_at=index_of(fatal.cell))
+    return CellErrors(fatal=None if fatal is None else info(fatal), allowed=allowed_errors, stopped_at=None)
+
+
+def stop_note(stopped_at: int, n_cells: int) -> str:
+    """The sentence a result carries when the notebook stopped itself."""
+    head = f"the notebook stopped itself at cell {stopped_at} (sys.exit / SystemExit)"
+    first, last = stopped_at + 1, n_cells - 1
+    if first > last:
+        return f"{head}; it was the last cell"
+    rest = f"cell {first}" if first == last else f"cells {first}-{last}"
+    return f"{head}; {rest} did not run"
+
+
+def parameters_note(notebook: str, cells: list[Mapping[str, Any]]) -> str | None:
+    """A warning when parameters are injected at the top because no cell is tagged ``parameters``."""
+    if any("parameters" in ((c.get("metadata") or {}).get("tags") or []) for c in cells):
+        return None
+    return (
+        f"no cell of {notebook} is tagged 'parameters': papermill injected artifact.parameters at "
+        "the top of the notebook, so a later cell that sets the same names overwrites them; tag the "
+        "cell that sets their defaults 'parameters'"
+    )

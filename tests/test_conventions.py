@@ -1,0 +1,253 @@
+"""Jupyter conventions the ecosystem honours, run with real kernels on notebooks built here.
+
+Each test names the behaviour of papermill, nbclient, nbmake or myst-nb that it follows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+import yaml
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.policy import RunPolicy
+from codeml_repro.model.result import ErrorInfo, Status
+from codeml_repro.model.submission import check_notebook, load_submission
+from codeml_repro.run.claims import parse_literal, recorded_values
+from codeml_repro.run.kernel.conventions import NotebookSettings, cell_timeout, notebook_settings
+from codeml_repro.run.kernel.execute import Execution
+from codeml_repro.run.repeats import run_submission
+from tests.runner_helpers import run
+
+POLICY = RunPolicy(sandbox="off", env="current", cell_timeout_s=10, timeout_s=30)
+
+
+def _cell(source: str, *tags: str) -> Any:
+    cell = new_code_cell(source)
+    if tags:
+        cell.metadata["tags"] = list(tags)
+    return cell
+
+
+def _submission(root: Path, cells: list[Any], metadata: dict[str, Any] | None = None,
+                **spec: Any) -> Path:
+    """submissions/demo/ under ``root``, with a notebook of ``cells`` and ``spec`` in submission.yml."""
+    folder = root / "submissions" / "demo"
+    folder.mkdir(parents=True)
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata.update(metadata or {})
+    nbformat.write(nb, folder / "artifact.ipynb")
+    data = {"title": "Demo", "authors": [{"name": "A. Author"}], "artifact": {"notebook": "artifact.ipynb"}}
+    data.update(spec)
+    (folder / "submission.yml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    return folder
+
+
+def _execute(folder: Path, **policy: Any) -> Execution:
+    sub = load_submission(folder)
+    check_notebook(sub)
+    return run(sub, **policy)
+
+
+def _outputs(ex: Execution, cell: int) -> list[Any]:
+    return list(ex.notebook.cells[cell].get("outputs", []))
+
+
+def test_raises_exception_tag_lets_the_run_go_on(tmp_path: Path) -> None:
+    """nbclient, nbmake, Jupyter Book and myst-nb run on past a cell tagged ``raises-exception``
+    (nbclient's ``_check_raise_for_error`` allows it); papermill alone would fail the run on the
+    error output it finds. The error stays in the saved notebook and is listed as allowed."""
+    folder = _submission(tmp_path, [
+        _cell("1 / 0", "raises-exception"),
+        _cell("from codeml_repro import record\nrecord('after', 7)"),
+    ])
+    ex = _execute(folder)
+    assert (ex.outcome, ex.error) == ("completed", None)
+    assert ex.allowed_errors == [ErrorInfo(type="ZeroDivisionError", message="division by zero", cell=0)]
+    assert [o["ename"] for o in _outputs(ex, 0) if o["output_type"] == "error"] == ["ZeroDivisionError"]
+    assert recorded_values(ex.notebook.cells) == {"after": 7}
+
+
+def test_untagged_error_after_a_tagged_one_is_the_failure(tmp_path: Path) -> None:
+    """nbmake reports the error of the cell that was not allowed to raise, not the first error
+    output of the notebook (papermill's ``raise_for_execution_errors`` would name the tagged cell)."""
+    folder = _submission(tmp_path, [
+        _cell("raise ValueError('expected')", "raises-exception"),
+        _cell("undefined_name"),
+        _cell("print('never')"),
+    ])
+    ex = _execute(folder)
+    assert ex.outcome == "failed"
+    assert ex.error == ErrorInfo(type="NameError", message="name 'undefined_name' is not defined", cell=1)
+    assert [e.type for e in ex.allowed_errors] == ["ValueError"]
+
+
+def test_notebook_allow_errors_metadata(tmp_path: Path) -> None:
+    """nbmake and Jupyter Book read ``metadata.execution.allow_errors``: every error is allowed,
+    and the result lists each (cell, type, message)."""
+    folder = _submission(
+        tmp_path,
+        [new_markdown_cell("# demo"), _cell("raise KeyError('a')"), _cell("int('x')"), _cell("y = 1")],
+        metadata={"execution": {"allow_errors": True}},
+    )
+    ex = _execute(folder)
+    assert ex.outcome == "completed"
+    assert [(e.cell, e.type) for e in ex.allowed_errors] == [(1, "KeyError"), (2, "ValueError")]
+    assert ex.allowed_errors[1].message == "invalid literal for int() with base 10: 'x'"
+
+
+def test_metadata_timeout_only_lowers_the_policy(tmp_path: Path) -> None:
+    """nbmake and Jupyter Book take ``metadata.execution.timeout`` as nbclient's per-cell timeout;
+    here it applies only when it is lower than the policy's, never higher."""
+    assert cell_timeout(10, NotebookSettings(cell_timeout_s=600)) == 10
+    assert cell_timeout(10, notebook_settings({"mystnb": {"execution_timeout": 3}})) == 3
+    assert notebook_settings({"execution": {"timeout": "soon"}}) == NotebookSettings()
+    folder = _submission(tmp_path, [_cell("import time\ntime.sleep(30)")],
+                         metadata={"execution": {"timeout": 2}})
+    ex = _execute(folder, cell_timeout_s=20)
+    assert ex.outcome == "timeout" and ex.error is not None and ex.error.type == "CellTimeout"
+    assert ex.duration_s < 12
+
+
+def test_metadata_timeout_never_raises_the_policy(tmp_path: Path) -> None:
+    """A notebook asking for 10 minutes per cell still gets the policy's budget."""
+    folder = _submission(tmp_path, [_cell("import time\ntime.sleep(30)")],
+                         metadata={"execution": {"timeout": 600}})
+    ex = _execute(folder, cell_timeout_s=2)
+    assert ex.outcome == "timeout" and ex.duration_s < 12
+
+
+def test_myst_nb_glue_without_display_is_read(tmp_path: Path) -> None:
+    """myst-nb's ``glue(name, value, display=False)`` prefixes every MIME type with
+    ``application/papermill.record/``; the value is read like the displayed form."""
+    folder = _submission(tmp_path, [_cell(
+        "from myst_nb import glue\nglue('hidden', 0.25, display=False)\nglue('shown', 3)"
+    )])
+    ex = _execute(folder)
+    assert ex.outcome == "completed"
+    data = _outputs(ex, 0)[0]["data"]
+    assert "application/papermill.record/text/plain" in data
+    assert recorded_values(ex.notebook.cells) == {"hidden": 0.25, "shown": 3}
+
+
+@pytest.mark.parametrize("stop", ["import sys\nsys.exit(0)", "raise SystemExit", "import sys\nsys.exit()"])
+def test_sys_exit_zero_stops_the_run_without_error(tmp_path: Path, stop: str) -> None:
+    """papermill (PR #449, tests of ``sys.exit(0)``, ``sys.exit()`` and ``raise SystemExit``)
+    ends the run early without an error; the result says where and what did not run, and a
+    claim recorded only after that point is "not reached"."""
+    folder = _submission(
+        tmp_path,
+        [_cell("from codeml_repro import record\nrecord('early', 1)"), _cell("x = 1"), _cell(stop),
+         _cell("record('late', 2)"), _cell("print('no')")],
+        claims=[{"name": "early", "expected": 1}, {"name": "late", "expected": 2}],
+    )
+    result = run_submission(load_submission(folder), POLICY, tmp_path, save=False)
+    assert result.error is None and result.stopped_at == 2
+    note = "the notebook stopped itself at cell 2 (sys.exit / SystemExit); cells 3-4 did not run"
+    assert note in result.warnings
+    assert result.status is Status.NOT_REPRODUCED
+    early, late = result.claims
+    assert (early.ok, early.reached) == (True, True)
+    assert (late.recorded, late.reached) == (False, False)
+
+
+def test_sys_exit_nonzero_is_a_failure(tmp_path: Path) -> None:
+    """papermill fails on ``sys.exit(1)``, as any non-zero exit status says the run failed."""
+    folder = _submission(tmp_path, [_cell("import sys\nsys.exit(3)"), _cell("x = 1")])
+    ex = _execute(folder)
+    assert ex.outcome == "failed" and ex.stopped_at is None
+    assert ex.error == ErrorInfo(type="SystemExit", message="3", cell=0)
+
+
+def test_parameters_without_a_tagged_cell_are_injected_at_the_top(tmp_path: Path) -> None:
+    """papermill injects parameters as the first cell when no cell is tagged ``parameters``;
+    validate accepts it and the run warns that a later cell may overwrite them."""
+    folder = _submission(
+        tmp_path,
+        [_cell("from codeml_repro import record\nrecord('n_seen', n)"), _cell("n = 5\nrecord('n_after', n)")],
+        artifact={"notebook": "artifact.ipynb", "parameters": {"n": 2}},
+    )
+    ex = _execute(folder)  # check_notebook no longer raises
+    assert ex.outcome == "completed"
+    assert recorded_values(ex.notebook.cells) == {"n_seen": 2, "n_after": 5}
+    assert "injected-parameters" in ex.notebook.cells[0].metadata["tags"]
+    assert any("no cell of artifact.ipynb is tagged 'parameters'" in w and "overwrites" in w
+               for w in ex.warnings)
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("%no_such_magic 1", "Line magic function `%no_such_magic` not found."),
+    ("%%no_such_cell_magic\nx = 1", "Cell magic `%%no_such_cell_magic` not found."),
+])
+def test_magic_errors_keep_their_name_and_message(tmp_path: Path, source: str, message: str) -> None:
+    """IPython reports a magic's ``UsageError`` in the execute reply, not as an error output;
+    papermill then says ``CellExecutionError`` with an empty message. The reply's name is kept."""
+    folder = _submission(tmp_path, [_cell("x = 0"), _cell(source)])
+    ex = _execute(folder)
+    assert ex.outcome == "failed"
+    assert ex.error == ErrorInfo(type="UsageError", message=message, cell=1)
+
+
+def test_nan_is_an_observation(tmp_path: Path) -> None:
+    """A diverged run records NaN: record() accepts it; the claim is not reproduced and shows nan."""
+    folder = _submission(
+        tmp_path,
+        [_cell("import math\nfrom codeml_repro import record\n"
+               "record('loss', math.nan)\nrecord('grads', [1.0, math.inf])\nmath.nan")],
+        claims=[{"name": "loss", "expected": 0.5, "rel_tol": 0.1}],
+    )
+    result = run_submission(load_submission(folder), POLICY, tmp_path, save=False)
+    assert result.status is Status.NOT_REPRODUCED and result.error is None
+    claim = result.claims[0]
+    assert claim.recorded and not claim.ok and math.isnan(claim.observed)
+    assert json.loads(json.dumps(result.to_json()))["claims"][0]["observed"] == "nan"
+    assert math.isnan(parse_literal("nan")) and parse_literal("-inf") == -math.inf
+
+
+@pytest.mark.parametrize("meta", [
+    {"kernelspec": {"name": "ir", "display_name": "R", "language": "R"}},
+    {"kernelspec": {"name": "python3", "display_name": "P"}, "language_info": {"name": "julia"}},
+])
+def test_non_python_notebook_is_invalid(tmp_path: Path, meta: dict[str, Any]) -> None:
+    """A notebook in another language would run its code in a Python kernel: refused in one line."""
+    folder = _submission(tmp_path, [_cell("x <- 1")])
+    nb = nbformat.read(folder / "artifact.ipynb", as_version=4)
+    nb.metadata = meta
+    nbformat.write(nb, folder / "artifact.ipynb")
+    with pytest.raises(SubmissionInvalid) as info:
+        check_notebook(load_submission(folder))
+    message = str(info.value)
+    assert "\n" not in message and "artifact.ipynb: metadata." in message
+    assert "cannot run here; the toolkit runs notebooks in python only" in message
+
+
+def test_check_and_page_say_what_the_conventions_did(tmp_path: Path) -> None:
+    """The author's check and the submission's page list allowed errors and unreached claims."""
+    from codeml_repro.authoring.check import build_report
+    from codeml_repro.sphinx.posters.entries import Entry
+    from codeml_repro.sphinx.posters.pages import claims_html, run_html
+
+    folder = _submission(
+        tmp_path,
+        [_cell("int('x')", "raises-exception"), _cell("raise SystemExit(0)"),
+         _cell("from codeml_repro import record\nrecord('acc', 0.9)")],
+        claims=[{"name": "acc", "expected": 0.9}],
+    )
+    sub = load_submission(folder)
+    result = run_submission(sub, POLICY, tmp_path, save=False)
+    text = "\n".join(build_report(result, sub, POLICY, 30).lines)
+    assert "allowed error in cell 0: ValueError: invalid literal for int() with base 10: 'x'" in text
+    assert "warning: the notebook stopped itself at cell 1 (sys.exit / SystemExit); cell 2 did not run" \
+        in text
+    assert "[not reached] acc" in text and "claim 'acc' was not reached" in text
+    entry = Entry(slug="demo", spec=sub.spec, status=result.status, result=result)
+    page = str(run_html(entry)) + str(claims_html(entry))
+    assert 'class="codeml-allowed-errors"' in page and "in cell 0" in page
+    assert "not reached" in page and "stopped itself at cell 1" in page
