@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from codeml_repro.model.errors import ReproError
+from codeml_repro.model.logsafe import log_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,10 +38,10 @@ def _one_line_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ReproError as exc:
-            click.echo(f"error: {exc.message}", err=True)
+            click.echo(f"error: {log_line(exc.message)}", err=True)
             sys.exit(2)
         except OSError as exc:  # a disk, permission or lock problem (filelock.Timeout is one)
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {log_line(exc)}", err=True)
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
@@ -144,7 +145,7 @@ def validate(slugs: tuple[str, ...], root: Path) -> None:
         planned = plan(folder, RunPolicy())
         if planned.problem:
             bad += 1
-            click.echo(planned.problem, err=True)
+            click.echo(log_line(planned.problem), err=True)
         else:
             click.echo(f"ok: {planned.slug}")
     click.echo(f"{len(folders) - bad} valid, {bad} invalid", err=True)
@@ -189,7 +190,7 @@ def run(slugs: tuple[str, ...], root: Path, jobs: int | None, force: bool, repea
         click.echo("interrupted: runs in progress were stopped; finished results are recorded", err=True)
         sys.exit(130)
     for problem in report.problems:
-        click.echo(f"warning: {problem}", err=True)
+        click.echo(f"warning: {log_line(problem)}", err=True)
     print_summary(report)
 
 
@@ -205,7 +206,7 @@ def status(root: Path, as_json: bool) -> None:
     _require_submissions(root)
     results, problems = current_status(root)
     for problem in problems:
-        click.echo(f"warning: {problem}", err=True)
+        click.echo(f"warning: {log_line(problem)}", err=True)
     if as_json:
         click.echo(json.dumps([r.to_json() for r in results], indent=2))
     else:

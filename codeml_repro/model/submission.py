@@ -21,10 +21,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from codeml_repro.model.budgets import MAX_TIMEOUT_S
 from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.logsafe import log_line
 from codeml_repro.model.problems import first_problem
+from codeml_repro.model.safeyaml import load_bounded
 from codeml_repro.model.text import cell_source
 
-SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+"""For JSON Schema and pydantic, whose ``$`` is the end of the text (no trailing newline)."""
+SLUG_RE = re.compile(SLUG_PATTERN.removesuffix("$") + r"\Z")
+"""For Python's ``re``, whose ``$`` would also match before a final newline."""
+MAX_SLUG = 64
 SUBMISSION_FILE = "submission.yml"
 URL_RE = re.compile(r"^https?://[^\s<>\"']+$")
 
@@ -186,27 +192,35 @@ class Submission:
 def describe_error(path: Path, err: ValidationError) -> str:
     """The first validation problem as 'file: field: problem (hint)'."""
     where, problem = first_problem(SubmissionSpec, err)
-    return f"{path}: {where or '(top level)'}: {problem}"
+    return log_line(f"{path}: {where or '(top level)'}: {problem}")
+
+
+def is_slug(text: str) -> bool:
+    """A plain slug: it becomes a URL and file names (``results/<slug>.json``)."""
+    return len(text) <= MAX_SLUG and SLUG_RE.match(text) is not None
 
 
 def check_slug(slug: str) -> None:
     """Slugs become URLs and file names: keep them plain."""
-    if not SLUG_RE.match(slug):
+    if not is_slug(slug):
+        shown = log_line(repr(slug[:80] + ("..." if len(slug) > 80 else "")))
         raise SubmissionInvalid(
-            f"submissions/{slug}: slug '{slug}' must be lowercase letters, digits and '-' "
-            "(e.g. 'my-paper-2025')"
+            f"submissions/{shown}: slug (the folder name) must be lowercase letters, digits and '-' "
+            f"between them, at most {MAX_SLUG} characters (e.g. 'my-paper-2025')"
         )
 
 
 def load_spec(path: Path) -> SubmissionSpec:
     """Parse and validate one submission.yml."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_bounded(path)
     except FileNotFoundError:
         raise SubmissionInvalid(f"{path}: file not found (create it with 'codeml-repro new')") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        problem = " ".join(str(exc).split())
+        problem = log_line(" ".join(str(exc).split())[:300])
         raise SubmissionInvalid(f"{path}: not valid YAML: {problem}") from None
+    except OSError as exc:
+        raise SubmissionInvalid(f"{path}: cannot be read ({exc.strerror})") from None
     if not isinstance(raw, dict):
         raise SubmissionInvalid(f"{path}: (top level): must be a mapping of keys to values")
     try:

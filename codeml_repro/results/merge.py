@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from codeml_repro.model.errors import MergeError
 from codeml_repro.model.result import FORMAT_VERSION, Result, RunRecord
-from codeml_repro.model.submission import SLUG_RE
+from codeml_repro.model.submission import is_slug
 from codeml_repro.results.store import HISTORY_LIMIT, ResultStore, atomic_write, read_history
 
 
@@ -102,7 +102,7 @@ def _read_candidate(path: Path, body: bytes, results_dir: Path) -> _Candidate:
 def _slug_files(folder: Path, suffix: str) -> list[Path]:
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.glob(f"*{suffix}") if SLUG_RE.match(p.stem))
+    return sorted(p for p in folder.glob(f"*{suffix}") if is_slug(p.stem))
 
 
 def _add_result(plan: _Plan, path: Path, results_dir: Path, dest: ResultStore) -> None:

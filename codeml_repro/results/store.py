@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from codeml_repro.model.errors import StoreError
 from codeml_repro.model.result import Result, RunRecord
+from codeml_repro.model.submission import is_slug
 
 HISTORY_LIMIT = 200
 
@@ -90,6 +91,8 @@ class ResultStore:
 
     def read(self, slug: str) -> Result | None:
         """The latest result, or None; a corrupt file is reported, not raised."""
+        if not is_slug(slug):
+            return None  # an odd folder name: never recorded (see run_planned)
         path = self.result_path(slug)
         try:
             raw = path.read_bytes()

@@ -35,9 +35,48 @@ def _restore(value: Any) -> Any:
     return value
 
 
+MAX_DEPTH = 64
+"""Deeper recorded values are kept as text: parsing them would exhaust the stack."""
+
+
+def _nesting(text: str) -> int:
+    """The deepest bracket nesting of ``text`` (a bound, strings inside it included)."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]})":
+            depth -= 1
+    return deepest
+
+
+def _depth(value: Any) -> int:
+    """How deeply a decoded value nests lists and dicts (iterative: no recursion to exhaust)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list | tuple):
+            deepest = max(deepest, level)
+            if deepest > MAX_DEPTH:
+                return deepest
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _bounded(value: Any) -> Any:
+    """A decoded value, or a short note in its place when it nests too deeply to keep."""
+    if _depth(value) > MAX_DEPTH:
+        return f"<a value nested deeper than {MAX_DEPTH} levels>"
+    return value
+
+
 def parse_literal(text: str) -> Any:
     """A value from its text/plain repr, or the text itself if it is no literal."""
     text = text.strip()
+    if _nesting(text) > MAX_DEPTH:
+        return text  # unparseable as far as claims go: compared as text
     match = _NUMPY_WRAPPER.match(text)  # numpy 2 reprs: np.float64(0.95)
     if match:
         text = match.group(1).strip()
@@ -45,7 +84,7 @@ def parse_literal(text: str) -> Any:
         return _NONFINITE[text]
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     try:
         return ast.literal_eval(text)
@@ -54,24 +93,39 @@ def parse_literal(text: str) -> Any:
 
 
 def _value_of(output: Mapping[str, Any]) -> Any:
-    data = output.get("data") or {}
+    data = output.get("data")
+    if not isinstance(data, Mapping):
+        return _MISSING
     for mime in SCRAP_MIMES:
         if mime in data:
             scrap = data[mime]
             if isinstance(scrap, str):
+                if _nesting(scrap) > MAX_DEPTH:
+                    return _MISSING  # too deep to parse: no recorded value
                 try:
                     scrap = json.loads(scrap)
-                except ValueError:
+                except (ValueError, RecursionError):
                     return _MISSING  # a malformed scrap is no recorded value
             if not isinstance(scrap, dict):
-                return scrap
-            return _restore(scrap.get("data")) if scrap.get("nonfinite") else scrap.get("data")
+                return _bounded(scrap)
+            value = _bounded(scrap.get("data"))
+            return _restore(value) if scrap.get("nonfinite") else value
     plain = data.get("text/plain")
     if plain is None:  # myst-nb's glue(display=False) prefixes every MIME type
         plain = data.get(GLUE_HIDDEN_PREFIX + "text/plain")
-    if plain is None:
-        return _MISSING
-    return parse_literal("".join(plain) if isinstance(plain, list) else plain)
+    if isinstance(plain, list) and all(isinstance(p, str) for p in plain):
+        plain = "".join(plain)
+    return parse_literal(plain) if isinstance(plain, str) else _MISSING
+
+
+def _scrap_name(output: Any) -> str | None:
+    """The name an output records a value under; None for any other shape (it is untrusted)."""
+    if not isinstance(output, Mapping):
+        return None
+    metadata = output.get("metadata")
+    scrap = metadata.get("scrapbook") if isinstance(metadata, Mapping) else None
+    name = scrap.get("name") if isinstance(scrap, Mapping) else None
+    return name if isinstance(name, str) else None
 
 
 def recorded_values(cells: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -79,8 +133,8 @@ def recorded_values(cells: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for cell in cells:
         for output in cell.get("outputs", ()) or ():
-            name = ((output.get("metadata") or {}).get("scrapbook") or {}).get("name")
-            if not isinstance(name, str):
+            name = _scrap_name(output)
+            if name is None:
                 continue
             value = _value_of(output)
             if value is not _MISSING:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from codeml_repro.model.errors import EnvironmentFailed
+from codeml_repro.model.errors import EnvironmentFailed, RunnerFailed
 from codeml_repro.model.result import ClaimResult, ErrorInfo, Result, Status
 from codeml_repro.model.submission import Submission
 from codeml_repro.results.badges import badges_for
@@ -91,6 +91,29 @@ def environment_failed(planned: Planned, sub: Submission, exc: EnvironmentFailed
         inputs_key=planned.inputs,
         title=sub.spec.title,
     )
+
+def tool_failure(planned: Planned, exc: BaseException) -> Result:
+    """The tool could not handle this one submission: recorded as its ``failed`` result.
+
+    ``error.type`` stays ``RunnerFailed`` (the book words it as the tool's failure, not the
+    author's); an unexpected exception is named in the message, on one line.
+    """
+    if isinstance(exc, RunnerFailed):
+        message = exc.message
+    else:
+        message = f"{planned.slug}: the runner failed ({type(exc).__name__}: {exc})"
+    message = " ".join(message.split())[:1000]
+    return Result(
+        slug=planned.slug,
+        status=Status.FAILED,
+        badges=badges_for(Status.FAILED),
+        error=ErrorInfo(type="RunnerFailed", message=message, cell=None),
+        finished_at=now_iso(),
+        key="",  # never equal to a skip key: the next run tries again
+        inputs_key=planned.inputs,
+        title=planned.submission.spec.title if planned.submission is not None else "",
+    )
+
 
 def pending_result(slug: str, title: str = "") -> Result:
     """Never run, or its inputs changed since the last run."""

@@ -8,15 +8,17 @@ worker is raised again here.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from codeml_repro.model.errors import ReproError
+from codeml_repro.model.errors import ReproError, SandboxUnavailable, StoreError, UvMissing
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Result
 from codeml_repro.results.store import ResultStore
+from codeml_repro.run.outcome import tool_failure
 from codeml_repro.run.plan import Planned, RunOptions
 from codeml_repro.run.repeats import run_planned
 
@@ -59,8 +61,27 @@ def _run_serial(
     with KernelPipeline(policy, prestart=prestart) as runner:
         for planned, then in _with_next(todo, prestart):
             seen = len(store.problems)
-            result = run_planned(planned, policy, store, repeat, runner=runner, then=then)
+            result = _run_guarded(planned, policy, store, repeat, runner, then)
             yield result, store.problems[seen:]
+
+
+HOST_ERRORS = (SandboxUnavailable, StoreError, UvMissing)
+"""What ends the batch: the host cannot run anything (the same for every submission)."""
+
+
+def _run_guarded(
+    planned: Planned, policy: RunPolicy, store: ResultStore, repeat: int, runner: Any, then: Planned | None
+) -> Result:
+    """One submission's run; whatever goes wrong handling it is its own result, not the batch's end."""
+    try:
+        return run_planned(planned, policy, store, repeat, runner=runner, then=then)
+    except HOST_ERRORS:
+        raise
+    except Exception as exc:  # a parser error, a refused path, a spoofed sandbox error, a bug
+        result = tool_failure(planned, exc)
+    with contextlib.suppress(OSError, ReproError):
+        store.write(result)
+    return result
 
 
 def _run_workers(

@@ -9,9 +9,11 @@ from __future__ import annotations
 from types import TracebackType
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from codeml_repro.model.logsafe import log_line
 from codeml_repro.model.result import Result, Status
 from codeml_repro.model.text import shorten
 from codeml_repro.run.batch import RunReport
@@ -59,7 +61,8 @@ class RunProgress:
 
     def advance(self, result: Result) -> None:
         if self._task is not None:
-            self._progress.update(self._task, advance=1, description=f"{result.slug}: {result.status.value}")
+            text = escape(log_line(f"{result.slug}: {result.status.value}"))
+            self._progress.update(self._task, advance=1, description=text)
 
 
 def _table(results: list[Result], skipped: set[str]) -> Table:
@@ -72,11 +75,12 @@ def _table(results: list[Result], skipped: set[str]) -> Table:
         note = "skipped (unchanged)" if r.slug in skipped else ""
         if r.error is not None:
             where = f" in cell {r.error.cell}" if r.error.cell is not None else ""
-            note = shorten(f"{r.error.type}{where}: {r.error.message}", 120)
+            note = log_line(shorten(f"{r.error.type}{where}: {r.error.message}", 120))
         if r.flaky:
             note = ("flaky; " + note).strip("; ")
         style = _STYLE.get(r.status, "red")
-        table.add_row(r.slug, f"[{style}]{r.status.value}[/]", claims, f"{r.duration_s:.1f}s", note)
+        row = (escape(log_line(r.slug)), f"[{style}]{r.status.value}[/]", claims, f"{r.duration_s:.1f}s")
+        table.add_row(*row, escape(note))  # author text: no rich markup, no workflow command
     return table
 
 

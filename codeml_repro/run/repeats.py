@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from codeml_repro.model.errors import EnvironmentFailed
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Result
-from codeml_repro.model.submission import Submission
+from codeml_repro.model.submission import Submission, is_slug
 from codeml_repro.results.store import ResultStore
 from codeml_repro.run.outcome import environment_failed, invalid_result, result_from
 from codeml_repro.run.plan import Planned, plan
@@ -89,7 +89,7 @@ def run_planned(
     """
     if planned.submission is None:
         result = invalid_result(planned)
-        if store is not None:
+        if store is not None and is_slug(planned.slug):  # an odd folder name is no file name
             store.write(result)
         return result
     count = max(1, repeat)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from codeml_repro.run.kernel import scratch as rundir
 from codeml_repro.run.kernel.conventions import CellError, NotebookSettings, error_from_reply
+from codeml_repro.run.kernel.messages import dropped_note, well_formed
 
 StopReason = Literal["run_timeout", "output_limit"]
 OUTPUT_MSGS = {"stream", "display_data", "execute_result", "error", "update_display_data"}
@@ -123,6 +124,11 @@ def _client_class() -> type:
         def process_message(self, msg: dict[str, Any], cell: Any, cell_index: int) -> Any:
             if not _within_cap(self.run_state, msg, cell):
                 return None
+            msg, problems = well_formed(msg)
+            if problems:
+                from nbformat.v4 import new_output
+
+                cell.outputs.append(new_output("stream", name="stderr", text=dropped_note(problems)))
             return super().process_message(msg, cell, cell_index)
 
         def _note_exit(self) -> None:

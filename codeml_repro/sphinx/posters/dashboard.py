@@ -21,9 +21,9 @@ from codeml_repro.sphinx.nodes import Cell, link, table, text_par
 from codeml_repro.sphinx.posters.entries import (
     Entry,
     codeml_root,
-    load_entries,
     note_listing_doc,
     page_name,
+    read_entries,
     uri_from,
 )
 
@@ -132,6 +132,17 @@ def submissions_table(app: Any, docname: str, entries: list[Entry]) -> nodes.tab
     )
 
 
+def problem_notes(problems: list[str]) -> list[nodes.Node]:
+    """What the book could not read, as a note under the table (the build log has it too)."""
+    if not problems:
+        return []
+    items = nodes.bullet_list(classes=["codeml-problems"])
+    for problem in problems[:50]:
+        items += nodes.list_item("", text_par(problem, "codeml-problem"))
+    head = f"Note: {len(problems)} problem(s) while reading submissions and results; shown is what was read."
+    return [text_par(head, "codeml-problems-note"), items]
+
+
 class DashboardDirective(SphinxDirective):
     """``{codeml-dashboard}``: counts, the tiers chart and the table of submissions."""
 
@@ -139,7 +150,7 @@ class DashboardDirective(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         note_listing_doc(self.env, self.env.docname)
-        entries = load_entries(codeml_root(self.env.app), warn=False)
+        entries, problems = read_entries(codeml_root(self.env.app))
         when = last_run(entries)
         out: list[nodes.Node] = [
             text_par(
@@ -156,4 +167,5 @@ class DashboardDirective(SphinxDirective):
             )
             out.append(nodes.raw("", chart_svg(series, len(entries)), format="html"))
         out.append(submissions_table(self.env.app, self.env.docname, entries))
+        out.extend(problem_notes(problems))
         return [nodes.container("", *out, classes=["codeml-dashboard"])]

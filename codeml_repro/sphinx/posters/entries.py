@@ -14,6 +14,7 @@ from typing import Any
 from sphinx.util import logging
 from sphinx.util.osutil import relative_uri
 
+from codeml_repro.model.logsafe import log_line
 from codeml_repro.model.result import Result, RunRecord, Status
 from codeml_repro.model.submission import Submission, SubmissionSpec
 from codeml_repro.results.badges import badges_for, top_tier
@@ -82,27 +83,36 @@ def _entry(sub: Submission, store: Any) -> Entry:
     return Entry(sub.slug, sub.spec, status, result, history, stale, shown)
 
 
-def load_entries(root: Path, warn: bool = True) -> list[Entry]:
-    """Every valid submission with its results, sorted by title; problems warned if ``warn``."""
+def read_entries(root: Path) -> tuple[list[Entry], list[str]]:
+    """Every valid submission with its results, sorted by title, and what could not be read.
+
+    An invalid submission or an unreadable result or history line is left out and described;
+    the book still builds (see :func:`load_entries`).
+    """
     from codeml_repro.model.errors import ReproError
     from codeml_repro.model.submission import discover, load_submission
     from codeml_repro.results.store import ResultStore
 
     store = ResultStore(root)
-    entries = []
+    entries, problems = [], []
     for folder in discover(root):
         try:
             sub = load_submission(folder)
         except ReproError as exc:
-            if warn:
-                logger.warning(
-                    "codeml: submission left out of the book: %s", exc, type="codeml", subtype="submission"
-                )
+            problems.append(f"submission left out of the book: {log_line(exc.message)}")
             continue
         entries.append(_entry(sub, store))
-    for problem in store.problems if warn else []:
-        logger.warning("codeml: %s", problem, type="codeml", subtype="results")
-    return sorted(entries, key=lambda e: e.sort_key)
+    problems.extend(log_line(p) for p in store.problems)
+    return sorted(entries, key=lambda e: e.sort_key), problems
+
+
+def load_entries(root: Path, warn: bool = True) -> list[Entry]:
+    """:func:`read_entries`, its problems logged if ``warn``: as information, since one bad
+    submission on ``main`` must not stop the book (``-W``) from deploying for the others."""
+    entries, problems = read_entries(root)
+    for problem in problems if warn else []:
+        logger.info("codeml: %s", problem)
+    return entries
 
 
 def page_name(app: Any, slug: str) -> str:

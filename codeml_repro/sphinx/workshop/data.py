@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from codeml_repro.model.errors import DataInvalid
 from codeml_repro.model.problems import first_problem
-from codeml_repro.model.submission import SLUG_RE
+from codeml_repro.model.submission import SLUG_PATTERN
 
 DATA_FILES = ("workshop", "dates", "cfp", "schedule", "speakers", "organizers", "news")
 TBD = "TBD"
@@ -71,7 +71,7 @@ class Workshop(_Model):
 class ImportantDate(_Model):
     """One row of Important Dates: a date, a date-time with time zone, or TBD."""
 
-    id: str = Field(pattern=SLUG_RE.pattern)
+    id: str = Field(pattern=SLUG_PATTERN)
     label: str = Field(min_length=1)
     when: str | dt.date = Field(description="TBD, YYYY-MM-DD or 'YYYY-MM-DD HH:MM'.")
     timezone: str | None = Field(default=None, description="Needed with a time: AoE, UTC, +HH:MM, IANA.")
@@ -177,7 +177,7 @@ class Schedule(_Model):
 class Speaker(_Model):
     """An invited speaker; ``visible: false`` keeps a draft off the site."""
 
-    id: str = Field(pattern=SLUG_RE.pattern)
+    id: str = Field(pattern=SLUG_PATTERN)
     name: str = Field(min_length=1)
     url: str = Field(pattern=r"^https?://")
     photo: str | None = Field(default=None, description="Path from the book root, or none.")

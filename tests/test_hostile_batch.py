@@ -1,0 +1,129 @@
+"""One hostile submission never costs another: each case runs beside a neighbour that must reproduce.
+
+Real papermill kernels, run unsandboxed (the sandbox's own cases are in test_hostile_sandbox.py).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from codeml_repro.model.policy import RunPolicy
+from codeml_repro.model.result import Status
+from codeml_repro.results.store import ResultStore
+from codeml_repro.run.batch import run_all
+from codeml_repro.run.plan import RunOptions
+
+from .conftest import MakeSubmission
+
+POLICY = RunPolicy(sandbox="off", env="current", timeout_s=60, cell_timeout_s=30)
+CLAIM = {"claims": [{"name": "acc", "expected": 1}]}
+NEIGHBOUR = "from codeml_repro import record\nrecord('acc', 1)"
+SEND = """
+k = get_ipython().kernel
+k.session.send(k.iopub_socket, {kind!r}, content={content}, parent=k.get_parent("shell"))
+"""
+DEEP = "'[' * 100_000 + ']' * 100_000"
+
+
+def _send(content: str, kind: str = "display_data") -> str:
+    return SEND.format(kind=kind, content=content)
+
+
+MALFORMED = {
+    "list-metadata": _send('{"data": {"text/plain": "1"}, "metadata": [1, 2], "transient": {}}'),
+    "string-scrapbook": _send('{"data": {"text/plain": "1"}, "metadata": {"scrapbook": "acc"}}'),
+    "number-data": _send('{"data": {"text/plain": 1}, "metadata": {"scrapbook": {"name": "acc"}}}'),
+    "empty-content": _send("{}"),
+    "bad-stream": _send('{"name": 3, "text": {"a": 1}}', "stream"),
+    "bad-error": _send('{"ename": [1], "evalue": None, "traceback": "x"}', "error"),
+    "deep-plain": _send('{"data": {"text/plain": ' + DEEP + '}, "metadata": {"scrapbook": {"name": "acc"}}}'),
+    "deep-scrap": _send(
+        '{"data": {"application/scrapbook.scrap.json+json": ' + DEEP + '},'
+        ' "metadata": {"scrapbook": {"name": "acc"}}}'
+    ),
+}
+
+
+def _results(root: Path, **options: Any) -> dict[str, Any]:
+    report = run_all(root, POLICY, RunOptions(**options))
+    return {r.slug: r for r in report.results}
+
+
+def test_malformed_iopub_messages_are_that_submissions_result(
+    make_submission: MakeSubmission, tmp_path: Path
+) -> None:
+    for name, cell in MALFORMED.items():
+        make_submission(f"a-{name}", cell, NEIGHBOUR.replace("1)", "2)"), spec=CLAIM)
+    make_submission("z-neighbour", NEIGHBOUR, spec=CLAIM)
+    results = _results(tmp_path)
+    assert results["z-neighbour"].status is Status.REPRODUCED
+    for name in MALFORMED:
+        result = results[f"a-{name}"]
+        stored = ResultStore(tmp_path).read(f"a-{name}")
+        assert stored is not None and stored.status is result.status
+        if name == "bad-error":  # an error output fails its cell, as any error does
+            assert result.status is Status.FAILED and result.error is not None
+            assert (result.error.type, result.error.cell) == ("MalformedError", 0)
+            continue
+        # the malformed value is never taken as the claim; the notebook itself went on
+        assert result.status is Status.NOT_REPRODUCED, (name, result.error)
+        assert result.claims[0].observed == 2, name
+    notebook = ResultStore(tmp_path).notebook_path("a-list-metadata").read_text()
+    assert "a malformed output was dropped: metadata is not a mapping" in notebook
+
+
+def test_a_deep_value_is_text_and_not_reproduced(make_submission: MakeSubmission, tmp_path: Path) -> None:
+    deep = "import IPython.display as d\nd.publish_display_data({'text/plain': " + DEEP + "},"
+    deep += " metadata={'scrapbook': {'name': 'acc'}})"
+    make_submission("a-deep", deep, spec=CLAIM)
+    make_submission("b-neighbour", NEIGHBOUR, spec=CLAIM)
+    results = _results(tmp_path, jobs=2)
+    assert results["b-neighbour"].status is Status.REPRODUCED
+    deep_result = results["a-deep"]
+    assert deep_result.status is Status.NOT_REPRODUCED
+    observed = deep_result.claims[0].observed
+    assert isinstance(observed, str) and observed.startswith("[[[")
+
+
+LAUNCHER = "import sys\nsys.stderr.write('bwrap: spoofed: sandbox refused\\n')\nsys.exit(1)\n"
+
+
+def test_a_tool_failure_is_recorded_for_that_submission_and_the_batch_goes_on(
+    make_submission: MakeSubmission, tmp_path: Path
+) -> None:
+    # `python -m ipykernel_launcher` imports from its working directory: start-up code of the author's
+    bad = make_submission("a-spoof", "x = 1", spec=CLAIM)
+    (bad / "ipykernel_launcher.py").write_text(LAUNCHER)
+    make_submission("b-neighbour", NEIGHBOUR, spec=CLAIM)
+    proc = subprocess.run(
+        [sys.executable, "-m", "codeml_repro.cli", "run", "--root", str(tmp_path), "--sandbox", "off",
+         "--env", "current", "--jobs", "1"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    store = ResultStore(tmp_path)
+    spoof, neighbour = store.read("a-spoof"), store.read("b-neighbour")
+    assert neighbour is not None and neighbour.status is Status.REPRODUCED
+    assert spoof is not None and spoof.status is Status.FAILED
+    assert spoof.error is not None and spoof.error.type == "RunnerFailed"
+    assert spoof.key == ""  # a tool failure is retried on the next run, not skipped
+    assert "Traceback" not in proc.stderr
+
+
+def test_an_odd_folder_name_is_invalid_alone(make_submission: MakeSubmission, tmp_path: Path) -> None:
+    make_submission("b-neighbour", NEIGHBOUR, spec=CLAIM)
+    odd = ["x" * 65, "trailing-", "Upper", "a--b", "x" * 250, "new\nline"]
+    for name in odd:
+        folder = tmp_path / "submissions" / name
+        folder.mkdir()
+        (folder / "submission.yml").write_text("title: T\nauthors: [{name: A}]\n")
+    results = _results(tmp_path)
+    assert results["b-neighbour"].status is Status.REPRODUCED
+    for name in odd:
+        result = results[name]
+        assert result.status is Status.INVALID
+        assert result.error is not None and "at most 64 characters" in result.error.message
+    assert sorted(p.name for p in (tmp_path / "results").glob("*.json")) == ["b-neighbour.json"]
