@@ -255,7 +255,7 @@ def test_cli_merge_prints_one_line_and_exits_2_on_refusal(tmp_path: Path) -> Non
 
     write_run(tmp_path / "s0", make_result("alpha"))
     path = ResultStore(tmp_path / "s0").result_path("alpha")
-    path.write_text(path.read_text().replace('"format_version": 1', '"format_version": 99'))
+    path.write_text(path.read_text().replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 99'))
     result = CliRunner().invoke(cli, ["merge", str(tmp_path / "s0"), "--root", str(tmp_path / "dest")])
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: allowed_errors, stopped_at, claims[].reached
 
 
 class Status(str, Enum):
