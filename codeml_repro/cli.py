@@ -100,8 +100,9 @@ def _policy(timeout_s: float | None, cell_timeout_s: float, max_output_bytes: in
         "max_output_bytes": max_output_bytes,
         "sandbox": sandbox or default_sandbox_mode(),
         "env": env,
-        "index": IndexSettings.from_environ().with_options(index_url, find_links),
     }
+    if index_url or find_links:  # else the environment variables, read when environments are built
+        values["index"] = IndexSettings.from_environ().with_options(index_url, find_links)
     if timeout_s is not None:
         values.update(timeout_s=timeout_s, max_timeout_s=timeout_s)
     try:

@@ -22,15 +22,17 @@ def test_settings_come_from_the_environment_and_options_override_them() -> None:
     assert uv_index_args(IndexSettings()) == [] and IndexSettings().is_default
 
 
-def test_policy_reads_the_environment_but_the_index_is_not_in_the_skip_key(
+def test_policy_reads_the_environment_when_used_but_the_index_is_not_in_the_skip_key(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("CODEML_FIND_LINKS", "/srv/wheels")
     policy = RunPolicy()
-    assert policy.index.find_links == "/srv/wheels"
+    monkeypatch.setenv("CODEML_FIND_LINKS", "/srv/wheels")
+    assert policy.package_sources().find_links == "/srv/wheels"  # read when used
     monkeypatch.delenv("CODEML_FIND_LINKS")
-    assert RunPolicy().index.is_default
-    assert policy.budget_key() == RunPolicy().budget_key()
+    assert policy.package_sources().is_default
+    chosen = RunPolicy(index=IndexSettings(index_url="https://pypi.example/simple"))
+    assert chosen.package_sources().index_url == "https://pypi.example/simple"
+    assert chosen.budget_key() == policy.budget_key()
 
 
 def test_environment_hash_changes_with_the_index_only_when_one_is_set() -> None:

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from codeml_repro.model import budgets
+from codeml_repro.model.matrix import DEFAULT_MAX_CELLS
 
 SandboxMode = Literal["required", "auto", "off"]
 EnvMode = Literal["auto", "current"]
@@ -65,10 +66,18 @@ class RunPolicy(BaseModel):
     cpu_seconds: int = Field(default=budgets.CPU_SECONDS, gt=0, description="CPU time of the kernel.")
     sandbox: SandboxMode = "auto"
     env: EnvMode = "auto"
-    index: IndexSettings = Field(
-        default_factory=IndexSettings.from_environ,
-        description="Package sources of every environment (not part of the skip key).",
+    max_matrix_cells: int = Field(
+        default=DEFAULT_MAX_CELLS, gt=0, description="Most runs one artifact.matrix may ask for."
     )
+    index: IndexSettings | None = Field(
+        default=None,
+        description="Package sources of every environment (not part of the skip key); "
+        "None: CODEML_INDEX_URL / CODEML_FIND_LINKS, read when an environment is built.",
+    )
+
+    def package_sources(self) -> IndexSettings:
+        """The index settings environments are built from (the environment's when unset)."""
+        return self.index if self.index is not None else IndexSettings.from_environ()
 
     def effective_timeout(self, artifact_timeout: int | None) -> float:
         """The author's timeout, capped by policy; else the policy default."""

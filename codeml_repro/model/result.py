@@ -56,6 +56,23 @@ class ClaimResult(_Frozen):
         return repr(value) if isinstance(value, float) and not math.isfinite(value) else value
 
 
+class MatrixCellResult(_Frozen):
+    """One cell of ``artifact.matrix``: the versions it ran on, and how it ended."""
+
+    versions: dict[str, str]  # package -> the exact version installed ("?" if none was)
+    requested: dict[str, str] = Field(default_factory=dict)  # package -> the entry as written
+    status: Status
+    claims: list[ClaimResult] = Field(default_factory=list)
+    duration_s: float = 0.0
+    error: ErrorInfo | None = None
+    key: str = ""
+    finished_at: str | None = None
+    lock: dict[str, str] = Field(default_factory=dict)  # every package of the cell's environment
+    notebook: str | None = None
+    sandbox: str = "off"
+    warnings: list[str] = Field(default_factory=list)
+
+
 class RunRecord(_Frozen):
     """One line of ``results/history/<slug>.jsonl``."""
 
@@ -90,6 +107,7 @@ class Result(_Frozen):
     # allowed, and the cell whose sys.exit(0) stopped the run.
     allowed_errors: list[ErrorInfo] = Field(default_factory=list)
     stopped_at: int | None = None
+    matrix: list[MatrixCellResult] = Field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from codeml_repro.model.budgets import MAX_TIMEOUT_S
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.logsafe import log_line
+from codeml_repro.model.matrix import check_matrix
 from codeml_repro.model.problems import first_problem
 from codeml_repro.model.safeyaml import load_bounded
 from codeml_repro.model.text import cell_source
@@ -88,6 +89,26 @@ class Artifact(_Strict):
     requirements: str | None = Field(
         default=None, description="requirements.txt for a separate environment."
     )
+    matrix: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Versions to run on, per package of requirements.txt: '1.5.2', '1.3.*', "
+        "a PEP 440 specifier or 'latest'; one run per combination.",
+    )
+
+    @field_validator("matrix", mode="before")
+    @classmethod
+    def _quoted_versions(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for package, entries in value.items():
+                for entry in entries if isinstance(entries, list) else [entries]:
+                    if isinstance(entry, int | float):
+                        raise ValueError(f"{package}: write {entry!r} in quotes (YAML reads it as a number)")
+        return value
+
+    @field_validator("matrix")
+    @classmethod
+    def _matrix_entries(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        return check_matrix(value)
 
     @field_validator("notebook", "requirements")
     @classmethod
@@ -172,6 +193,8 @@ class Submission:
     slug: str
     folder: Path
     spec: SubmissionSpec
+    pins: tuple[tuple[str, str], ...] = ()
+    """For one cell of ``artifact.matrix``: (package, specifier) replacing its requirements line."""
 
     @property
     def notebook_path(self) -> Path:

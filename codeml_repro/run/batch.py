@@ -6,13 +6,16 @@ raises for a notebook, only when the tool itself cannot work.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Result
+from codeml_repro.results.cells import CellCache
 from codeml_repro.results.store import ResultStore
+from codeml_repro.run.matrix import MatrixRuns, record_matrix
 from codeml_repro.run.plan import Planned, RunOptions, plan, select
 
 
@@ -55,11 +58,20 @@ def run_all(
         on_start(len(todo), len(report.skipped))
     from codeml_repro.run.pool import run_pool
 
-    for result, problems in run_pool(todo, policy, root, options):
-        report.results.append(result)
+    matrices = MatrixRuns(policy, CellCache(root), force=options.force or options.repeat > 1)
+    units, ready = matrices.split(todo)  # a matrix submission runs as its cells
+    for result in ready:
+        record_matrix(store, result)
+    for result, problems in itertools.chain(((r, []) for r in ready), run_pool(units, policy, root, options)):
         report.problems.extend(problems)
+        finished = matrices.take(result)
+        if finished is None:
+            continue  # a matrix cell; its submission's result comes with its last cell
+        if finished is not result:
+            finished = record_matrix(store, finished)
+        report.results.append(finished)
         if on_result is not None:
-            on_result(result)
+            on_result(finished)
     report.results.sort(key=lambda r: r.slug)
     report.problems.extend(store.problems)
     return report

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from codeml_repro.model.errors import EnvironmentFailed, UvMissing
+from codeml_repro.model.matrix import replace_pins
 from codeml_repro.model.policy import EnvMode, IndexSettings
 from codeml_repro.model.submission import Submission
 from codeml_repro.model.text import shorten
@@ -93,6 +94,13 @@ def cache_root() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "codeml-repro"
 
 
+def envs_dir(root: Path | None = None) -> Path:
+    """Where environments are cached (made on first use)."""
+    envs = (root or cache_root()) / "envs"
+    envs.mkdir(parents=True, exist_ok=True)
+    return envs
+
+
 def requirements_hash(text: str, python_version: str, index: IndexSettings | None = None) -> str:
     """Hash of the normalized requirements, the interpreter, the env format and the index.
 
@@ -143,6 +151,10 @@ def prepare_environment(
     ``index`` (default: ``CODEML_INDEX_URL`` / ``CODEML_FIND_LINKS``) says where uv finds packages.
     """
     req = sub.requirements_path
+    if sub.pins and (mode == "current" or req is None):
+        raise EnvironmentFailed(
+            f"{sub.slug}: a matrix cell needs an environment of its own (requirements.txt, --env auto)"
+        )
     if mode == "current" or req is None:
         extra = _requirement_names(req.read_text()) if req is not None and req.is_file() else set()
         return current_env(extra)
@@ -152,7 +164,10 @@ def prepare_environment(
         )
     if offline is None:
         offline = os.environ.get("CODEML_OFFLINE", "") not in ("", "0")
-    return venv_for(req, offline=offline, index=index)
+    text = None
+    if sub.pins:  # one cell of artifact.matrix: its versions replace the author's pins
+        text = replace_pins(req.read_text(), dict(sub.pins))
+    return venv_for(req, offline=offline, index=index, text=text)
 
 
 def venv_for(
@@ -161,19 +176,27 @@ def venv_for(
     offline: bool = False,
     root: Path | None = None,
     index: IndexSettings | None = None,
+    text: str | None = None,
 ) -> KernelEnv:
-    """A cached venv with ``requirements`` and ipykernel, created once under a file lock."""
+    """A cached venv with ``requirements`` and ipykernel, created once under a file lock.
+
+    ``text`` replaces the file's content (a matrix cell's pins); errors still name the file.
+    """
     from filelock import FileLock
 
     index = index if index is not None else IndexSettings.from_environ()
-    text = requirements.read_text()
+    given = text
+    text = requirements.read_text() if given is None else given
     digest = requirements_hash(text, platform.python_version(), index)
-    envs = (root or cache_root()) / "envs"
-    envs.mkdir(parents=True, exist_ok=True)
+    envs = envs_dir(root)
     target = envs / digest
+    # uv reads a file: replaced requirements are written beside the environment they build
+    source = requirements if given is None else envs / f"{digest}.txt"
     with FileLock(str(envs / f"{digest}.lock"), timeout=1800):
         if not (target / COMPLETE_MARKER).is_file():
-            _build_venv(target, requirements, offline=offline, index=index)
+            if given is not None:
+                source.write_text(given)
+            _build_venv(target, requirements, source, offline=offline, index=index)
         info = json.loads((target / COMPLETE_MARKER).read_text())
     return KernelEnv(
         "venv",
@@ -284,7 +307,9 @@ def read_venv_info(target: Path) -> dict[str, Any]:
     }
 
 
-def _build_venv(target: Path, requirements: Path, *, offline: bool, index: IndexSettings) -> None:
+def _build_venv(
+    target: Path, requirements: Path, source: Path, *, offline: bool, index: IndexSettings
+) -> None:
     """Create the venv at ``target`` (replacing a half-built one); mark it complete last."""
     if target.exists():
         shutil.rmtree(target)
@@ -294,7 +319,7 @@ def _build_venv(target: Path, requirements: Path, *, offline: bool, index: Index
     python = str(target / "bin" / "python")
     install = [uv, "pip", "install", "--quiet", "--python", python, *flags]
     # --no-build: never run an sdist's setup code on the host while installing.
-    install += ["--no-build", "-r", str(requirements), KERNEL_REQUIREMENT]
+    install += ["--no-build", "-r", str(source), KERNEL_REQUIREMENT]
     _run(install, "uv pip install", requirements)
     info = read_venv_info(target)  # never by running the new interpreter: see read_venv_info
     (target / COMPLETE_MARKER).write_text(json.dumps(info))

@@ -10,8 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.matrix import matrix_problem
 from codeml_repro.model.policy import RunPolicy
-from codeml_repro.model.submission import Submission, check_notebook, discover, load_submission
+from codeml_repro.model.submission import (
+    SUBMISSION_FILE,
+    Submission,
+    check_notebook,
+    discover,
+    load_submission,
+)
 from codeml_repro.results.store import ResultStore
 from codeml_repro.run.skipkey import inputs_key, skip_key
 
@@ -21,6 +28,15 @@ def submission_inputs(folder: Path, sub: Submission | None) -> str:
     if sub is None:
         return inputs_key(folder, folder / "artifact.ipynb")
     return inputs_key(folder, sub.notebook_path, sub.run_inputs())
+
+
+def check_matrix_fits(sub: Submission, max_cells: int) -> None:
+    """``artifact.matrix`` within the cap, each package listed in requirements.txt."""
+    req = sub.requirements_path
+    text = req.read_text(encoding="utf-8", errors="replace") if req is not None and req.is_file() else None
+    problem = matrix_problem(sub.spec.artifact.matrix, text, max_cells)
+    if problem is not None:
+        raise SubmissionInvalid(f"{sub.folder / SUBMISSION_FILE}: artifact.matrix: {problem}")
 
 
 @dataclass(frozen=True)
@@ -47,6 +63,7 @@ def plan(folder: Path, policy: RunPolicy, *, check: bool = True) -> Planned:
         sub = load_submission(folder)
         if check:
             check_notebook(sub)
+            check_matrix_fits(sub, policy.max_matrix_cells)
     except SubmissionInvalid as exc:
         problem = exc.message
     inputs = submission_inputs(folder, sub)

@@ -17,7 +17,7 @@ from codeml_repro.model.errors import EnvironmentFailed
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Result
 from codeml_repro.model.submission import Submission, is_slug
-from codeml_repro.results.store import ResultStore
+from codeml_repro.results.store import ResultStore, atomic_write
 from codeml_repro.run.outcome import environment_failed, invalid_result, result_from
 from codeml_repro.run.plan import Planned, plan
 
@@ -111,7 +111,11 @@ def run_planned(
         else:  # no notebook ran: an earlier run's notebook must not be shown with this result
             with contextlib.suppress(OSError):
                 store.notebook_path(planned.slug).unlink()
-        store.write(result, body)
+        if planned.submission.pins:  # a matrix cell: the batch records the submission's result
+            if body is not None:
+                atomic_write(store.notebook_path(planned.slug), body)
+        else:
+            store.write(result, body)
     return result
 
 

@@ -288,10 +288,13 @@ class KernelPipeline:
         """The run prepared ahead for ``sub`` (or its error), else a newly prepared one."""
         prep, self._next = self._next, None
         failed, self._failed = self._failed, None
-        if prep is not None and (prep.sub.folder, prep.timeout_s) != (sub.folder, timeout_s):
+        # a matrix cell is the same folder with other pins: its own environment
+        if prep is not None and (prep.sub.folder, prep.sub.pins, prep.timeout_s) != (
+            sub.folder, sub.pins, timeout_s
+        ):
             discard(prep)
             prep = None
-        if failed is not None and failed[:2] == (sub.folder, timeout_s):
+        if failed is not None and failed[:2] == ((sub.folder, sub.pins), timeout_s):
             raise failed[2]
         return prep if prep is not None else prepare(sub, self.policy, timeout_s=timeout_s)
 
@@ -303,7 +306,7 @@ class KernelPipeline:
             try:
                 self._next = prepare(then[0], self.policy, timeout_s=then[1], start_kernel=True)
             except ReproError as exc:
-                self._failed = (then[0].folder, then[1], exc)
+                self._failed = ((then[0].folder, then[0].pins), then[1], exc)
             except Exception:
                 pass  # it recurs, and is reported, at its own turn
         return run_prepared(prep)

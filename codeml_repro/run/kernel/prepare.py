@@ -91,7 +91,8 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
     its kernel now (it starts while the caller does something else, e.g. runs another notebook)."""
     rundir.clean_stale_once()
     choice = sandbox.choose_sandbox(policy.sandbox)  # may raise SandboxUnavailable
-    env: KernelEnv = prepare_environment(sub, policy.env, index=policy.index)  # may raise EnvironmentFailed
+    # may raise EnvironmentFailed
+    env: KernelEnv = prepare_environment(sub, policy.env, index=policy.package_sources())
     marker = uuid.uuid4().hex
     dirs = rundir.make_dirs(sub, marker)
     cgroup = None

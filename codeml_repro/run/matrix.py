@@ -1,0 +1,287 @@
+"""A submission with ``artifact.matrix``: one run per cell, and the result they add up to.
+
+:func:`expand` turns the matrix into cells: each entry becomes the exact version the
+package sources offer (``latest`` the newest release, now), and each cell a planned run
+of its own (slug ``<slug>@<cell id>``) that the worker pool schedules like any other. A
+cell whose key was recorded before (:class:`~codeml_repro.results.cells.CellCache`) is
+not run again. :func:`combine` derives the submission's result: ``reproduced`` when every
+cell reproduced; otherwise the cells say on how many versions it held.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from packaging.utils import canonicalize_name
+
+from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.matrix import cells, entry_specifier
+from codeml_repro.model.policy import RunPolicy
+from codeml_repro.model.result import ErrorInfo, MatrixCellResult, Result, Status
+from codeml_repro.model.submission import SUBMISSION_FILE, Submission
+from codeml_repro.results.badges import badges_for
+from codeml_repro.results.cells import CellCache
+from codeml_repro.results.store import ResultStore
+from codeml_repro.run.outcome import invalid_result, now_iso
+from codeml_repro.run.plan import Planned
+from codeml_repro.run.skipkey import inputs_key, skip_key
+from codeml_repro.run.versions import available_versions, best_match, offline_mode
+
+CELL_SEPARATOR = "@"
+_RAN = {Status.REPRODUCED, Status.NOT_REPRODUCED, Status.FUNCTIONAL}
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    """One cell: the entries as written, the pins it installs, and its planned run."""
+
+    requested: dict[str, str]
+    pins: dict[str, str]  # package -> specifier, "==1.5.2" once resolved
+    versions: dict[str, str]  # package -> exact version ("" until the environment says)
+    planned: Planned
+
+
+@dataclass
+class MatrixJob:
+    """A matrix submission being run: its cells, and the results they have so far."""
+
+    planned: Planned
+    cells: list[CellPlan]
+    done: dict[str, MatrixCellResult] = field(default_factory=dict)  # cell key -> result
+
+    @property
+    def todo(self) -> list[Planned]:
+        return [c.planned for c in self.cells if c.planned.key not in self.done]
+
+    @property
+    def complete(self) -> bool:
+        return all(c.planned.key in self.done for c in self.cells)
+
+
+def has_matrix(planned: Planned) -> bool:
+    return planned.submission is not None and bool(planned.submission.spec.artifact.matrix)
+
+
+def cell_slug(slug: str) -> str:
+    """The submission's slug from a cell's (``slug@id`` -> ``slug``)."""
+    return slug.split(CELL_SEPARATOR, 1)[0]
+
+
+def resolve_entries(sub: Submission, policy: RunPolicy) -> dict[str, dict[str, str]]:
+    """package -> entry -> the pin it installs; unknown packages and unmatched entries are invalid.
+
+    When no package source can be asked (offline, no find-links), an entry is installed as
+    written and the cell records what uv picked.
+    """
+    where = f"{sub.folder / SUBMISSION_FILE}: artifact.matrix"
+    out: dict[str, dict[str, str]] = {}
+    offline = offline_mode()
+    for package, entries in sub.spec.artifact.matrix.items():
+        known = available_versions(package, policy.package_sources(), offline=offline)
+        if known is not None and not known:
+            raise SubmissionInvalid(f"{where}.{package}: no release of {package} on the package index")
+        pins: dict[str, str] = {}
+        for entry in entries:
+            spec = entry_specifier(entry)
+            if known is None:
+                pins[entry] = str(spec) if spec is not None else ""
+                continue
+            best = best_match(known, spec)
+            if best is None:
+                raise SubmissionInvalid(
+                    f"{where}.{package}: no release matches {entry!r} (available: {_span(known)})"
+                )
+            pins[entry] = f"=={best}"
+        out[package] = pins
+    return out
+
+
+def _span(versions: Sequence[object]) -> str:
+    shown = [str(v) for v in versions]
+    return ", ".join(shown) if len(shown) <= 6 else f"{', '.join(shown[:3])}, ..., {', '.join(shown[-2:])}"
+
+
+def cell_key(planned: Planned, policy: RunPolicy, pins: dict[str, str]) -> str:
+    """What a cell's outcome depends on: the submission's inputs but its matrix, and the pins."""
+    sub = planned.submission
+    assert sub is not None
+    spec = sub.run_inputs()
+    spec["artifact"] = {k: v for k, v in spec["artifact"].items() if k != "matrix"}
+    inputs = inputs_key(sub.folder, sub.notebook_path, spec)
+    timeout = policy.effective_timeout(sub.spec.artifact.timeout)
+    budgets = {**policy.budget_key(), "effective_timeout_s": timeout}
+    budgets.pop("max_matrix_cells", None)
+    return skip_key(inputs, {**budgets, "matrix_cell": dict(sorted(pins.items()))})
+
+
+def plan_cell(
+    planned: Planned, policy: RunPolicy, requested: dict[str, str], pins: dict[str, str]
+) -> CellPlan:
+    """A cell as a planned run of its own: the submission with its pins, keyed by them."""
+    sub = planned.submission
+    assert sub is not None
+    key = cell_key(planned, policy, pins)
+    cell_id = hashlib.sha256(json.dumps(pins, sort_keys=True).encode()).hexdigest()[:10]
+    pinned = dataclasses.replace(sub, pins=tuple(sorted(pins.items())))
+    unit = Planned(f"{planned.slug}{CELL_SEPARATOR}{cell_id}", sub.folder, pinned, None, planned.inputs, key)
+    versions = {p: s[2:] if s.startswith("==") and "*" not in s else "" for p, s in pins.items()}
+    return CellPlan(requested, pins, versions, unit)
+
+
+def expand(planned: Planned, policy: RunPolicy, cache: CellCache, *, force: bool) -> MatrixJob:
+    """The cells of a matrix submission, with those recorded before already done (unless ``force``).
+
+    Raises :class:`SubmissionInvalid` for an entry the package sources cannot satisfy.
+    """
+    sub = planned.submission
+    assert sub is not None
+    resolved = resolve_entries(sub, policy)
+    job = MatrixJob(planned, [])
+    for requested in cells(sub.spec.artifact.matrix):
+        pins = {package: resolved[package][entry] for package, entry in requested.items()}
+        cell = plan_cell(planned, policy, requested, pins)
+        job.cells.append(cell)
+        cached = None if force else cache.read(planned.slug, cell.planned.key)
+        if cached is not None:
+            job.done[cell.planned.key] = cached
+    return job
+
+
+def cell_result(cell: CellPlan, result: Result) -> MatrixCellResult:
+    """What a cell's run leaves: its versions (exact, from its environment), status and claims."""
+    lock = {str(k): str(v) for k, v in (result.environment.get("packages") or {}).items()}
+    versions = {
+        package: version or lock.get(canonicalize_name(package), "?")
+        for package, version in cell.versions.items()
+    }
+    return MatrixCellResult(
+        versions=versions,
+        requested=cell.requested,
+        status=result.status,
+        claims=result.claims,
+        duration_s=result.duration_s,
+        error=result.error,
+        key=cell.planned.key,
+        finished_at=result.finished_at,
+        lock=lock,
+        notebook=result.notebook,
+        sandbox=result.sandbox,
+        warnings=result.warnings,
+    )
+
+
+def matrix_status(statuses: list[Status]) -> Status:
+    """One status for all cells: theirs when they agree; ``not_reproduced`` when some held."""
+    if len(set(statuses)) == 1:
+        return statuses[0]
+    if Status.INVALID in statuses:
+        return Status.INVALID
+    if any(s in _RAN for s in statuses):
+        return Status.NOT_REPRODUCED
+    return next(s for s in statuses if s not in _RAN)
+
+
+def describe_versions(versions: dict[str, str]) -> str:
+    return ", ".join(f"{package} {version}" for package, version in versions.items())
+
+
+def combine(job: MatrixJob) -> Result:
+    """The submission's result from its cells (in matrix order)."""
+    planned, sub = job.planned, job.planned.submission
+    assert sub is not None
+    done = [job.done[c.planned.key] for c in job.cells]
+    status = matrix_status([c.status for c in done])
+    worst = next((c for c in done if c.status not in (Status.REPRODUCED, Status.FUNCTIONAL)), done[-1])
+    error = None
+    if worst.error is not None:
+        message = f"{describe_versions(worst.versions)}: {worst.error.message}"
+        error = ErrorInfo(type=worst.error.type, message=message, cell=worst.error.cell)
+    warnings = sorted({w for c in done for w in c.warnings})
+    return Result(
+        slug=planned.slug,
+        status=status,
+        badges=badges_for(status),
+        claims=worst.claims,
+        duration_s=round(sum(c.duration_s for c in done), 3),
+        error=error,
+        finished_at=now_iso(),
+        key=planned.key,
+        inputs_key=planned.inputs,
+        title=sub.spec.title,
+        sandbox=worst.sandbox,
+        environment={"packages": worst.lock, "matrix_cell": worst.versions} if worst.lock else {},
+        notebook=worst.notebook,
+        warnings=warnings,
+        matrix=done,
+    )
+
+
+def held_on(result: Result) -> tuple[int, int]:
+    """On how many of its cells a matrix result reproduced, of how many."""
+    return sum(c.status == Status.REPRODUCED for c in result.matrix), len(result.matrix)
+
+
+class MatrixRuns:
+    """The matrix submissions of one batch: their cells go to the pool as units of their own.
+
+    :meth:`split` replaces each matrix submission by its cells still to run; :meth:`take`
+    records a finished cell and returns the submission's result once its last cell is in.
+    """
+
+    def __init__(self, policy: RunPolicy, cache: CellCache, *, force: bool) -> None:
+        self.policy = policy
+        self.cache = cache
+        self.force = force
+        self.jobs: dict[str, MatrixJob] = {}
+
+    def split(self, todo: list[Planned]) -> tuple[list[Planned], list[Result]]:
+        """The units to run, and the results already known (invalid, or every cell cached)."""
+        units: list[Planned] = []
+        ready: list[Result] = []
+        for planned in todo:
+            if not has_matrix(planned):
+                units.append(planned)
+                continue
+            try:
+                job = expand(planned, self.policy, self.cache, force=self.force)
+            except SubmissionInvalid as exc:
+                unrunnable = dataclasses.replace(planned, submission=None, problem=exc.message)
+                ready.append(invalid_result(unrunnable))
+                continue
+            if job.complete:
+                ready.append(combine(job))
+            else:
+                self.jobs[planned.slug] = job
+                units.extend(job.todo)
+        return units, ready
+
+    def take(self, result: Result) -> Result | None:
+        """``result`` if it is a submission's; a cell's is kept until its submission is complete."""
+        if CELL_SEPARATOR not in result.slug:
+            return result
+        job = self.jobs[cell_slug(result.slug)]
+        cell = next(c for c in job.cells if c.planned.slug == result.slug)
+        done = cell_result(cell, result)
+        self.cache.write(job.planned.slug, done)
+        job.done[done.key] = done
+        return combine(job) if job.complete else None
+
+
+def record_matrix(store: ResultStore, result: Result) -> Result:
+    """Write a matrix submission's result, with the notebook of the cell it reports as its own."""
+    body = None
+    if result.notebook:
+        with contextlib.suppress(OSError):
+            body = (store.results_dir / result.notebook).read_bytes()
+    if body is None:
+        with contextlib.suppress(OSError):
+            store.notebook_path(result.slug).unlink()  # an older run's notebook is not this one's
+    shown = f"notebooks/{result.slug}.ipynb" if body is not None else None
+    result = result.model_copy(update={"notebook": shown})
+    store.write(result, body)
+    return result

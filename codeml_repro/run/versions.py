@@ -1,0 +1,119 @@
+"""Which versions of a package the maintainer's package sources offer.
+
+A matrix entry (``1.3.*``, ``latest``) becomes the exact version it means, and ``bisect``
+walks the releases between two versions. Both ask the same sources uv installs from
+(:class:`~codeml_repro.model.policy.IndexSettings`): the find-links folder, and the index
+(its PEP 503 "simple" page) unless the run is offline. Only file names are read; nothing
+is downloaded or installed here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from packaging.specifiers import SpecifierSet
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
+
+from codeml_repro.model.policy import IndexSettings
+
+DEFAULT_INDEX = "https://pypi.org/simple"
+_HREF_RE = re.compile(r"""href\s*=\s*["']([^"'#]+)""", re.I)
+_TIMEOUT_S = 30
+
+
+def _version_of(filename: str, package: str) -> Version | None:
+    """The version in a wheel or sdist file name, if it is ``package``'s."""
+    try:
+        if filename.endswith(".whl"):
+            name, version, _build, _tags = parse_wheel_filename(filename)
+        elif filename.endswith((".tar.gz", ".zip")):
+            name, version = parse_sdist_filename(filename)
+        else:
+            return None
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
+    return version if name == package else None
+
+
+def _page_filenames(url: str) -> list[str] | None:
+    """File names linked from an HTML page (None when it cannot be read)."""
+    if url.startswith("file:"):
+        path = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path))
+        return _folder_filenames(path)
+    request = urllib.request.Request(url, headers={"Accept": "text/html"})
+    try:
+        with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
+            html = response.read().decode("utf-8", errors="replace")
+    except urllib.error.HTTPError as exc:
+        return [] if exc.code == 404 else None  # 404: the index has no such project
+    except (OSError, ValueError):
+        return None
+    return [urllib.parse.unquote(href.rstrip("/").rsplit("/", 1)[-1]) for href in _HREF_RE.findall(html)]
+
+
+def _folder_filenames(path: Path) -> list[str] | None:
+    """Names in a local folder, or the links of its ``index.html`` (a file:// simple index)."""
+    if (path / "index.html").is_file():
+        html = (path / "index.html").read_text(encoding="utf-8", errors="replace")
+        return [href.rstrip("/").rsplit("/", 1)[-1] for href in _HREF_RE.findall(html)]
+    try:
+        return [entry.name for entry in path.iterdir()]
+    except OSError:
+        return [] if not path.exists() else None
+
+
+def default_index_url() -> str:
+    """The index uv would use when none is configured (uv's own settings, else PyPI)."""
+    for name in ("UV_DEFAULT_INDEX", "UV_INDEX_URL"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    return DEFAULT_INDEX
+
+
+def available_versions(package: str, index: IndexSettings, *, offline: bool) -> list[Version] | None:
+    """Every version of ``package`` the sources offer, sorted; None when no source could be asked.
+
+    The find-links folder is always read; the index only when the run may use the network.
+    """
+    name = canonicalize_name(package)
+    found: set[Version] = set()
+    asked = False
+    if index.find_links:
+        link = index.find_links
+        names = _page_filenames(link) if "://" in link else _folder_filenames(Path(link))
+        if names is not None:
+            asked = True
+            found.update(v for v in (_version_of(n, name) for n in names) if v is not None)
+    if not offline:
+        base = (index.index_url or default_index_url()).rstrip("/")
+        names = _page_filenames(f"{base}/{name}/")
+        if names is not None:
+            asked = True
+            found.update(v for v in (_version_of(n, name) for n in names) if v is not None)
+    return sorted(found) if asked else None
+
+
+def best_match(versions: list[Version], specifier: SpecifierSet | None) -> Version | None:
+    """The newest version a specifier allows (``None``: the newest final release)."""
+    if specifier is None:
+        finals = [v for v in versions if not v.is_prerelease]
+        return max(finals or versions, default=None)
+    return max(specifier.filter(versions), default=None)
+
+
+def offline_mode() -> bool:
+    """``CODEML_OFFLINE`` set: environments come from uv's cache and local wheels only."""
+    return os.environ.get("CODEML_OFFLINE", "") not in ("", "0")

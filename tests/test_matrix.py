@@ -1,0 +1,180 @@
+"""artifact.matrix: one run per version of a package served from a local wheel folder only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from codeml_repro.model.errors import EnvironmentFailed
+from codeml_repro.model.matrix import cells, entry_specifier, matrix_problem, replace_pins
+from codeml_repro.model.policy import IndexSettings, RunPolicy
+from codeml_repro.model.result import Status
+from codeml_repro.run.batch import run_all
+from codeml_repro.run.environment import venv_for
+from codeml_repro.run.plan import RunOptions
+from codeml_repro.run.versions import available_versions
+from tests.conftest import MakeSubmission
+from tests.wheels import TINY, build_versions, build_wheel
+
+NOTEBOOK = (
+    "import codeml_tiny_fixture as tiny\n"
+    "from codeml_repro import record\n"
+    "record('value', tiny.VALUE)\n"
+)
+POLICY = RunPolicy(sandbox="off", cell_timeout_s=60, timeout_s=120)
+
+
+def test_entries_mean_pep440_specifiers() -> None:
+    assert str(entry_specifier("1.5.2")) == "==1.5.2"
+    assert str(entry_specifier("1.3.*")) == "==1.3.*"
+    assert str(entry_specifier(">=1.3,<1.4")) == "<1.4,>=1.3"
+    assert entry_specifier("latest") is None
+    with pytest.raises(ValueError, match="not a version"):
+        entry_specifier("one point five")
+    assert cells({"a": ["1", "2"], "b": ["3"]}) == [{"a": "1", "b": "3"}, {"a": "2", "b": "3"}]
+
+
+def test_a_cell_replaces_only_its_package_pin_keeping_extras_and_markers() -> None:
+    text = "numpy==1.26  # pinned\nscikit-learn[plot]>=1.3 ; python_version>'3'\nScipy\n"
+    out = replace_pins(text, {"scikit_learn": "==1.5.2", "numpy": "==2.0.1"})
+    assert out.splitlines() == ["numpy==2.0.1", "scikit-learn[plot]==1.5.2; python_version>'3'", "Scipy"]
+
+
+def test_matrix_problems_are_one_line() -> None:
+    matrix = {"numpy": ["1.26.*", "2.0.1", "latest"]}
+    assert matrix_problem(matrix, "numpy==1.26.4\n", 8) is None
+    assert "not in requirements.txt" in str(matrix_problem(matrix, "scipy\n", 8))
+    assert "more than the limit of 2" in str(matrix_problem(matrix, "numpy\n", 2))
+
+
+@pytest.fixture
+def wheels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Two versions of a tiny package, reachable through CODEML_FIND_LINKS alone, offline."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "kernel.txt").write_text("# only the kernel\n")
+    try:
+        venv_for(cache / "kernel.txt", offline=True, root=cache)
+    except EnvironmentFailed as exc:
+        pytest.skip(f"no ipykernel wheels in uv's cache for an offline build: {exc}")
+    folder = build_versions(tmp_path / "wheels", {"1.0": "VALUE = 1.0\n", "2.0": "VALUE = 2.0\n"})
+    monkeypatch.setenv("CODEML_FIND_LINKS", str(folder))
+    monkeypatch.setenv("CODEML_OFFLINE", "1")
+    monkeypatch.setenv("CODEML_CACHE", str(cache))
+    return folder
+
+
+def _matrix_submission(make_submission: MakeSubmission, entries: list[str], slug: str = "tiny") -> Path:
+    spec: dict[str, Any] = {
+        "artifact": {"matrix": {TINY: entries}},
+        "claims": [{"name": "value", "expected": 1.0, "abs_tol": 0.01}],
+    }
+    folder = make_submission(slug, NOTEBOOK, spec=spec)
+    (folder / "requirements.txt").write_text(f"{TINY}==1.0\n")
+    return folder
+
+
+def _edit_matrix(folder: Path, matrix: dict[str, list[str]]) -> None:
+    data = yaml.safe_load((folder / "submission.yml").read_text())
+    data["artifact"]["matrix"] = matrix
+    (folder / "submission.yml").write_text(yaml.safe_dump(data))
+
+
+def test_the_index_lists_versions_from_the_wheel_folder(wheels: Path) -> None:
+    found = available_versions(TINY, IndexSettings(find_links=str(wheels)), offline=True)
+    assert [str(v) for v in found or []] == ["1.0", "2.0"]
+    assert available_versions("no-such-thing", IndexSettings(find_links=str(wheels)), offline=True) == []
+
+
+def test_a_claim_holds_on_one_version_and_not_the_other(
+    wheels: Path, make_submission: MakeSubmission, tmp_path: Path
+) -> None:
+    _matrix_submission(make_submission, ["1.0", "latest"])
+    report = run_all(tmp_path, POLICY, RunOptions(jobs=2))
+    (result,) = report.results
+    assert result.status == Status.NOT_REPRODUCED
+    by_version = {c.versions[TINY]: c for c in result.matrix}
+    assert by_version["1.0"].status == Status.REPRODUCED and by_version["1.0"].requested == {TINY: "1.0"}
+    latest = by_version["2.0"]  # 'latest' recorded as the exact version it was
+    assert latest.requested == {TINY: "latest"} and latest.status == Status.NOT_REPRODUCED
+    assert latest.claims[0].observed == 2.0 and latest.lock[TINY] == "2.0"
+    assert (tmp_path / "results" / "notebooks" / "tiny.ipynb").is_file()
+
+    from codeml_repro.cli import cli
+
+    out = CliRunner().invoke(cli, ["status", "--json", "--root", str(tmp_path)]).output
+    (row,) = json.loads(out)
+    assert row["status"] == "not_reproduced" and row["claims"][0]["observed"] == 2.0
+    assert [(c["versions"], c["status"]) for c in row["matrix"]] == [
+        ({TINY: "1.0"}, "reproduced"), ({TINY: "2.0"}, "not_reproduced"),
+    ]
+    assert all(c["duration_s"] > 0 and c["claims"] for c in row["matrix"])
+
+    again = run_all(tmp_path, POLICY, RunOptions(jobs=1))
+    assert again.skipped == ["tiny"]
+
+
+def test_cells_recorded_before_are_not_run_again(
+    wheels: Path, make_submission: MakeSubmission, tmp_path: Path
+) -> None:
+    folder = _matrix_submission(make_submission, ["1.0"])
+    first = run_all(tmp_path, POLICY, RunOptions()).results[0]
+    assert first.status == Status.REPRODUCED and len(first.matrix) == 1
+    _edit_matrix(folder, {TINY: ["1.0", "2.0"]})
+    second = run_all(tmp_path, POLICY, RunOptions()).results[0]
+    assert [c.versions[TINY] for c in second.matrix] == ["1.0", "2.0"]
+    assert second.matrix[0].finished_at == first.matrix[0].finished_at  # reused, not re-run
+    assert second.matrix[0].key == first.matrix[0].key
+
+
+def test_an_unbuildable_cell_fails_alone(
+    wheels: Path, make_submission: MakeSubmission, tmp_path: Path
+) -> None:
+    wheel = build_wheel(wheels, "3.0", "VALUE = 3.0\n")  # then given a dependency nobody has
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as zf:
+        files = {n: zf.read(n) for n in zf.namelist()}
+    meta = next(n for n in files if n.endswith("METADATA"))
+    files[meta] += b"Requires-Dist: codeml-no-such-dependency-xyz\n"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    _matrix_submission(make_submission, ["1.0", "3.0"])
+    (result,) = run_all(tmp_path, POLICY, RunOptions()).results
+    good, bad = result.matrix
+    assert good.status == Status.REPRODUCED
+    assert bad.status == Status.FAILED and bad.error is not None and bad.error.type == "EnvironmentFailed"
+    assert result.status == Status.NOT_REPRODUCED
+    assert result.error is not None and result.error.message.startswith(f"{TINY} 3.0: ")
+
+
+@pytest.mark.parametrize(
+    ("entries", "problem"),
+    [
+        (["9.*"], f"artifact.matrix.{TINY}: no release matches '9.*' (available: 1.0, 2.0)"),
+        (["1.0", "2.0", "1.*"], "artifact.matrix: 3 cells (the product of the version lists) is more than"),
+    ],
+)
+def test_bad_entries_are_invalid_with_one_line(
+    wheels: Path, make_submission: MakeSubmission, tmp_path: Path, entries: list[str], problem: str
+) -> None:
+    _matrix_submission(make_submission, entries)
+    policy = POLICY.model_copy(update={"max_matrix_cells": 2})
+    (result,) = run_all(tmp_path, policy, RunOptions()).results
+    assert result.status == Status.INVALID and result.error is not None
+    assert problem in result.error.message and "\n" not in result.error.message
+
+
+def test_an_unknown_package_is_invalid(wheels: Path, make_submission: MakeSubmission, tmp_path: Path) -> None:
+    folder = _matrix_submission(make_submission, ["1.0"])
+    (folder / "requirements.txt").write_text(f"{TINY}==1.0\ncodeml-unknown-xyz\n")
+    _edit_matrix(folder, {TINY: ["1.0"], "codeml-unknown-xyz": ["1"]})
+    (result,) = run_all(tmp_path, POLICY, RunOptions()).results
+    assert result.status == Status.INVALID and result.error is not None
+    assert "codeml-unknown-xyz: no release of codeml-unknown-xyz" in result.error.message
