@@ -39,6 +39,7 @@ from codeml_repro.model.submission import Submission
 from codeml_repro.model.text import shorten
 from codeml_repro.run.kernel import conventions, sandbox
 from codeml_repro.run.kernel import scratch as rundir
+from codeml_repro.run.kernel.ahead import EnvAhead
 from codeml_repro.run.kernel.client import RunState, make_engine
 from codeml_repro.run.kernel.kernel_log import BWRAP_ERROR, kernel_log_tail, read_log, signal_name
 from codeml_repro.run.kernel.prepare import (
@@ -264,7 +265,9 @@ class KernelPipeline:
     otherwise it is discarded. Leaving the ``with`` block discards one whose turn never came.
     If preparing the next run fails, nothing is pre-started: at its own turn, a
     :class:`~codeml_repro.model.errors.ReproError` (e.g. its environment failed) is raised again without
-    a second try; any other error recurs when it is prepared again.
+    a second try; any other error recurs when it is prepared again. When the next run's environment
+    is not built yet, it is built in the background during the current run instead
+    (:class:`~codeml_repro.run.kernel.ahead.EnvAhead`), and that run is prepared at its turn.
     """
 
     def __init__(self, policy: RunPolicy, *, prestart: bool = True) -> None:
@@ -272,6 +275,7 @@ class KernelPipeline:
         self.prestart = prestart
         self._next: Prepared | None = None
         self._failed: tuple[Any, float, ReproError] | None = None
+        self._ahead = EnvAhead(policy.env)
 
     def __enter__(self) -> KernelPipeline:
         return self
@@ -283,6 +287,8 @@ class KernelPipeline:
         prep, self._next, self._failed = self._next, None, None
         if prep is not None:
             discard(prep)
+        # A build still in progress is left to finish in its daemon thread: an interrupted
+        # run does not wait for uv.
 
     def _take(self, sub: Submission, timeout_s: float) -> Prepared:
         """The run prepared ahead for ``sub`` (or its error), else a newly prepared one."""
@@ -296,13 +302,14 @@ class KernelPipeline:
             prep = None
         if failed is not None and failed[:2] == ((sub.folder, sub.pins), timeout_s):
             raise failed[2]
+        self._ahead.wait_for(sub)
         return prep if prep is not None else prepare(sub, self.policy, timeout_s=timeout_s)
 
     def execute(
         self, sub: Submission, timeout_s: float, *, then: tuple[Submission, float] | None = None
     ) -> Execution:
         prep = self._take(sub, timeout_s)
-        if self.prestart and then is not None:
+        if self.prestart and then is not None and not self._ahead.start(then[0]):
             try:
                 self._next = prepare(then[0], self.policy, timeout_s=then[1], start_kernel=True)
             except ReproError as exc:
