@@ -295,12 +295,20 @@ def plan_command(root: Path, count: int | None, target_minutes: float, max_shard
 @click.argument("dirs", nargs=-1, required=True,
                 type=click.Path(exists=True, file_okay=False, path_type=Path))
 @root_option
+@click.option("--shards", "shard_total", type=click.IntRange(min=1), default=None, metavar="N",
+              help="DIRS are shard-0..shard-N-1 of `run --shard I/N`: each may update only the "
+              "submissions assigned to it (computed from ROOT as the shards computed it).")
 @_one_line_errors
-def merge(dirs: tuple[Path, ...], root: Path) -> None:
+def merge(dirs: tuple[Path, ...], root: Path, shard_total: int | None) -> None:
     """Combine the results of CI shards (DIRS) into ROOT/results."""
     from codeml_repro.results.merge import merge_results
 
-    report = merge_results(list(dirs), root)
+    assigned = None
+    if shard_total is not None:
+        from codeml_repro.run.shards import assignment_of_dirs
+
+        assigned = assignment_of_dirs(root, shard_total, list(dirs))
+    report = merge_results(list(dirs), root, assigned)
     click.echo(str(report))
 
 

@@ -269,3 +269,46 @@ def test_cli_merge_reports_what_it_did(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["merge", str(tmp_path / "s0"), "--root", str(tmp_path / "dest")])
     assert result.exit_code == 0, result.output
     assert "1 updated" in result.output
+
+
+def test_a_shard_cannot_replace_a_result_it_was_not_assigned(tmp_path: Path) -> None:
+    """CLI --shards N: shard-I's results count only for the slugs `run --shard I/N` gave it."""
+    import shutil
+
+    from codeml_repro.cli import cli
+    from codeml_repro.run.shards import assign_shards
+
+    dest = tmp_path / "dest"
+    slugs = ["alpha", "beta", "gamma", "delta"]
+    for slug in slugs:
+        (dest / "submissions" / slug).mkdir(parents=True)
+        write_run(dest, make_result(slug, duration_s=float(len(slug))), b"old")
+    shards = assign_shards(slugs, 2, {s: float(len(s)) for s in slugs})
+    victim = shards[0][0]
+    for index in (0, 1):
+        shutil.copytree(dest / "results", tmp_path / f"shard-{index}" / "results")
+        for slug in shards[index]:
+            fresh = make_result(slug, finished_at="2026-02-01T00:00:00Z")
+            write_run(tmp_path / f"shard-{index}", fresh, b"new")
+    forged = make_result(victim, finished_at="2026-03-01T00:00:00Z", status=Status.REPRODUCED)
+    write_run(tmp_path / "shard-1", forged, b"forged")  # shard 1 writes a result of shard 0's
+    args = ["merge", "--root", str(dest), "--shards", "2", *(str(tmp_path / f"shard-{i}") for i in (0, 1))]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert f"refused: {victim} was not assigned to this shard" in result.output
+    store = ResultStore(dest)
+    for slug in slugs:  # every shard's own result is merged, the victim's from its own shard
+        merged = store.read(slug)
+        assert merged is not None and merged.finished_at == "2026-02-01T00:00:00Z", slug
+        assert store.notebook_path(slug).read_bytes() == b"new"
+    assert [r.finished_at for r in store.history(victim)] == ["2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"]
+
+
+def test_merge_shards_needs_folders_named_after_their_shard(tmp_path: Path) -> None:
+    from codeml_repro.cli import cli
+
+    write_run(tmp_path / "results-a", make_result("alpha"))
+    (tmp_path / "dest" / "submissions").mkdir(parents=True)
+    args = ["merge", "--root", str(tmp_path / "dest"), "--shards", "2", str(tmp_path / "results-a")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "shard-0 to shard-1" in result.output

@@ -195,7 +195,9 @@ def test_full_run_shards_merges_builds_and_deploys() -> None:
     assert '--shard "$SHARD/$COUNT"' in run_steps and "--sandbox required" in run_steps
     assert "--force" in run_steps and "schedule" in json.dumps(jobs["plan"])
     merge_steps = "\n".join(s.get("run", "") for s in jobs["merge"]["steps"])
-    assert "codeml-repro merge" in merge_steps
+    assert 'codeml-repro merge --root . --shards "$COUNT"' in merge_steps
+    upload = next(s for s in jobs["run"]["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload.get("if") == "always()"  # a failed or timed-out shard still hands in what finished
     assert "jupyter-book build . -W" in merge_steps
     uses = [s.get("uses", "").split("@")[0] for s in jobs["merge"]["steps"]]
     assert "actions/upload-pages-artifact" in uses and "actions/download-artifact" in uses

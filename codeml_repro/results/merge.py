@@ -11,6 +11,7 @@ was; each file is then replaced atomically.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,7 +124,20 @@ def _add_result(plan: _Plan, path: Path, results_dir: Path, dest: ResultStore) -
         )
 
 
-def _plan(sources: list[Path], dest: ResultStore) -> _Plan:
+def _refused(plan: _Plan, path: Path, dest: ResultStore, allowed: frozenset[str] | None) -> bool:
+    """A shard's result for a slug it was not assigned: refused (with a warning) unless it is the
+    destination's own file carried over. One shard cannot overwrite another's submissions."""
+    if allowed is None or path.stem in allowed:
+        return False
+    current = dest.result_path(path.stem)
+    if current.is_file() and current.read_bytes() == path.read_bytes():
+        plan.unchanged.add(path.stem)
+    else:
+        plan.warnings.append(f"{path}: refused: {path.stem} was not assigned to this shard")
+    return True
+
+
+def _plan(sources: list[Path], dest: ResultStore, assigned: Mapping[Path, frozenset[str]]) -> _Plan:
     plan = _Plan()
     seen: set[Path] = set()
     for source in sources:
@@ -135,12 +149,17 @@ def _plan(sources: list[Path], dest: ResultStore) -> _Plan:
             raise MergeError(
                 f"{source}: no results found (expected results/<slug>.json); is this a shard's folder?"
             )
+        allowed = assigned.get(source)
         for path in _slug_files(results_dir, ".json"):
             try:
+                if _refused(plan, path, dest, allowed):
+                    continue
                 _add_result(plan, path, results_dir, dest)
             except OSError as exc:
                 raise MergeError(f"{path}: cannot read ({exc})") from None
         for path in _slug_files(results_dir / "history", ".jsonl"):
+            if allowed is not None and path.stem not in allowed:
+                continue  # another shard's history (carried over): the destination has it
             try:
                 records = read_history(path, plan.warnings)
             except OSError as exc:
@@ -158,17 +177,20 @@ def union_history(*groups: list[RunRecord]) -> list[RunRecord]:
     return [seen[k] for k in sorted(seen, key=lambda k: (seen[k].finished_at, k))]
 
 
-def merge_results(sources: list[Path], dest_root: Path) -> MergeReport:
+def merge_results(
+    sources: list[Path], dest_root: Path, assigned: Mapping[Path, frozenset[str]] | None = None
+) -> MergeReport:
     """Combine shard results into ``dest_root/results``; see the module docstring.
 
     Raises :class:`MergeError` (before writing anything) for a result of
     another format version, an unreadable result, or the same slug with
-    different results in two sources.
+    different results in two sources. With ``assigned`` (source -> the slugs its shard ran),
+    a source's result or history for any other slug is refused with a warning.
     """
     if not sources:
         raise MergeError("merge: no source folder given; pass the shards' results folders")
     dest = ResultStore(dest_root)
-    plan = _plan(sources, dest)
+    plan = _plan(sources, dest, assigned or {})
     total = 0
     for slug in sorted(set(plan.history) | set(plan.results)):
         past = dest.history(slug)

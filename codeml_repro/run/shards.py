@@ -19,14 +19,16 @@ from __future__ import annotations
 import bisect
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from codeml_repro.model.errors import ShardError
 from codeml_repro.results.store import ResultStore
 
 _SHARD_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+_INDEX_OF_DIR = re.compile(r"(\d+)\Z")
 DEFAULT_DURATION_S = 60.0
 """Weight of a submission never run before when no duration is known at all."""
 DEFAULT_SHARD_MINUTES = 20.0
@@ -193,3 +195,25 @@ def plan_shards(slugs: list[str], durations: Mapping[str, float], *, count: int 
         longest_s=max(weights.values(), default=0.0),
         lower_bound_s=lower_bound(weights, count),
     )
+
+
+def assignment_of_dirs(root: Path, count: int, dirs: Sequence[Path]) -> dict[Path, frozenset[str]]:
+    """The slugs each shard's folder (named ``...-I``, e.g. ``shard-2``) was assigned.
+
+    Computed as ``run --shard I/N`` computed it: from the submissions and the previous results
+    under ``root`` (the full run copies them there before merging). ``merge`` accepts from a
+    shard only the results of its own slugs, so one shard cannot overwrite another's.
+    """
+    from codeml_repro.model.submission import discover
+
+    shards = assign_shards([f.name for f in discover(root)], count, last_durations(ResultStore(root)))
+    out: dict[Path, frozenset[str]] = {}
+    for folder in dirs:
+        match = _INDEX_OF_DIR.search(folder.resolve().name)
+        if match is None or int(match.group(1)) >= count:
+            raise ShardError(
+                f"{folder}: --shards {count} needs folders named after their shard, shard-0 to "
+                f"shard-{count - 1}"
+            )
+        out[folder] = frozenset(shards[int(match.group(1))])
+    return out
