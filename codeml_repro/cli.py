@@ -373,6 +373,33 @@ def import_openreview(file: Path | None, venue: str | None, dry_run: bool, root:
     sys.exit(1 if plan.problems else 0)
 
 
+@cli.group(short_help="Manage the workshop's editions (years).")
+def edition() -> None:
+    """The current edition is book/_data/ and submissions/; past ones live in editions/YEAR/."""
+
+
+@edition.command(name="close", short_help="Move this edition to editions/YEAR.")
+@click.argument("year", type=int)
+@root_option
+@_one_line_errors
+def edition_close(year: int, root: Path) -> None:
+    """Move the current edition to editions/YEAR and list it under "Past editions".
+
+    Copies book/_data/ to editions/YEAR/_data/, moves the submissions (not the toolkit's
+    examples) to editions/YEAR/submissions/, writes the edition's home, schedule, speakers
+    and posters pages and adds them to _toc.yml. Results stay keyed by slug: history goes
+    on, the scheduled runs keep running these artifacts, poster pages keep their URLs.
+    """
+    from codeml_repro.authoring.editions import close_edition
+
+    closed = close_edition(root, year)
+    click.echo(f"closed {year}: {len(closed.moved)} submissions moved to {closed.folder / 'submissions'}")
+    if closed.kept:
+        click.echo(f"kept with the current edition (examples): {', '.join(closed.kept)}")
+    click.echo(f"pages: {closed.folder}/{{index,schedule,speakers,posters}}.md, listed in _toc.yml; "
+               "edit book/_data/*.yml for the next edition")
+
+
 def main() -> None:
     cli(prog_name="codeml-repro")
 

@@ -1,6 +1,6 @@
 """``codeml-repro import openreview``: accepted papers into ``submissions/<slug>/``.
 
-A paper's folder is found again by its ``openreview_id``, so a re-import
+A paper's folder is found again by its ``openreview_id`` (in any edition), so a re-import
 updates the same folder whatever its title became, and slugs never move.
 The import owns only what came from OpenReview (title, authors' names and
 affiliations, abstract, ``links.openreview``, ``links.pdf``, the session and
@@ -29,6 +29,7 @@ from ruamel.yaml.error import YAMLError as RuamelYAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from codeml_repro.authoring.openreview import Export, ImportedPaper
+from codeml_repro.model.editions import submission_bases
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.schema import SCHEMA_FILE
 from codeml_repro.model.submission import SUBMISSION_FILE, SubmissionSpec, describe_error
@@ -101,8 +102,8 @@ def _unique(base: str, taken: set[str]) -> str:
 def find_imported(root: Path) -> dict[str, Path]:
     """openreview_id -> submission folder, for every folder that has one."""
     found: dict[str, Path] = {}
-    base = root / "submissions"
-    for path in sorted(base.glob(f"*/{SUBMISSION_FILE}")) if base.is_dir() else []:
+    paths = [p for _year, base in submission_bases(root) for p in sorted(base.glob(f"*/{SUBMISSION_FILE}"))]
+    for path in paths:
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -125,7 +126,7 @@ def plan_import(root: Path, export: Export) -> ImportPlan:
     """What the import would write, file by file; nothing is written here."""
     imported = find_imported(root)
     base = root / "submissions"
-    taken = {p.name for p in base.iterdir()} if base.is_dir() else set()
+    taken = {p.name for _year, b in submission_bases(root) if b.is_dir() for p in b.iterdir()}
     changes: list[FileChange] = []
     problems = list(export.problems)
     for paper in sorted(export.papers, key=lambda p: p.openreview_id):

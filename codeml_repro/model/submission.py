@@ -354,14 +354,28 @@ def check_parameters(sub: Submission, notebook: dict[str, Any]) -> None:
 
 
 def discover(root: Path, slugs: list[str] | None = None) -> list[Path]:
-    """Submission folders under ``root/submissions``, sorted by slug."""
-    base = root / "submissions"
-    if slugs:
-        missing = [s for s in slugs if not (base / s).is_dir()]
-        if missing:
-            raise SubmissionInvalid(f"{base}: no submission named {', '.join(missing)}")
-        return [base / s for s in sorted(set(slugs))]
-    if not base.is_dir():
-        return []
-    return sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    """Submission folders of every edition (``submissions/``, ``editions/<year>/submissions/``), by slug.
 
+    Results are keyed by slug, so a slug used by two editions is refused, naming both folders.
+    """
+    from codeml_repro.model.editions import submission_bases
+
+    found: dict[str, Path] = {}
+    for _edition, base in submission_bases(root):
+        if not base.is_dir():
+            continue
+        for folder in sorted(base.iterdir()):
+            if not folder.is_dir() or folder.name.startswith((".", "_")):
+                continue
+            if folder.name in found:
+                raise SubmissionInvalid(
+                    f"{folder}: slug '{folder.name}' is also {found[folder.name]}; results are kept "
+                    "by slug, so rename the newer folder"
+                )
+            found[folder.name] = folder
+    if slugs:
+        missing = [s for s in slugs if s not in found]
+        if missing:
+            raise SubmissionInvalid(f"{root / 'submissions'}: no submission named {', '.join(missing)}")
+        return [found[s] for s in sorted(set(slugs))]
+    return [found[s] for s in sorted(found)]

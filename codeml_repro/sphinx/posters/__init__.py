@@ -2,7 +2,8 @@
 
 Owns how results are shown to readers: :mod:`.entries` (what the book knows of
 each submission), :mod:`.listing` (cards), :mod:`.pages` (generated pages and
-badge exports), :mod:`.dashboard` and :mod:`.nbrender` (safe notebook HTML).
+badge exports), :mod:`.dashboard`, :mod:`.overtime` (every edition's artifacts
+over time) and :mod:`.nbrender` (safe notebook HTML).
 May import ``codeml_repro.run``, ``results`` and ``model``, and
 ``codeml_repro.sphinx``'s shared helpers; never the workshop part.
 """
@@ -48,6 +49,7 @@ def setup_posters(app: Any) -> None:
     """Register the listing and dashboard directives and the generated pages."""
     from codeml_repro.sphinx.posters.dashboard import DashboardDirective
     from codeml_repro.sphinx.posters.listing import PostersDirective
+    from codeml_repro.sphinx.posters.overtime import ArtifactsOverTimeDirective
     from codeml_repro.sphinx.posters.pages import collect_pages
 
     if "codeml_root" not in app.config.values:
@@ -55,6 +57,7 @@ def setup_posters(app: Any) -> None:
     app.add_config_value("codeml_posters_page", "book/posters", "env", [str])
     app.add_directive("codeml-posters", PostersDirective)
     app.add_directive("codeml-dashboard", DashboardDirective)
+    app.add_directive("codeml-artifacts-over-time", ArtifactsOverTimeDirective)
     app.connect("env-get-outdated", _outdated)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)

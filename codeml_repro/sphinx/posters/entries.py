@@ -35,6 +35,7 @@ class Entry:
     history: list[RunRecord] = field(default_factory=list)
     stale: bool = False
     notebook: Path | None = None
+    edition: int | None = None  # the year of a past edition; None for the current one
 
     @property
     def tiers(self) -> list[str]:
@@ -71,24 +72,31 @@ def _current_inputs(sub: Submission) -> str | None:
 
 
 def _entry(sub: Submission, store: Any) -> Entry:
+    from codeml_repro.model.editions import edition_of
+
     result: Result | None = store.read(sub.slug)
     history: list[RunRecord] = store.history(sub.slug)
+    edition = edition_of(sub.folder)
     if result is None:
-        return Entry(sub.slug, sub.spec, Status.PENDING, None, history)
+        return Entry(sub.slug, sub.spec, Status.PENDING, None, history, edition=edition)
     recorded = getattr(result, "inputs_key", None)
     stale = bool(recorded) and recorded != _current_inputs(sub)
     status = Status.PENDING if stale else result.status
     notebook = store.notebook_path(sub.slug)
     shown = notebook if result.notebook and notebook.is_file() else None  # not an older run's
-    return Entry(sub.slug, sub.spec, status, result, history, stale, shown)
+    return Entry(sub.slug, sub.spec, status, result, history, stale, shown, edition)
 
 
-def read_entries(root: Path) -> tuple[list[Entry], list[str]]:
-    """Every valid submission with its results, sorted by title, and what could not be read.
+def read_entries(
+    root: Path, edition: int | None = None, every_edition: bool = False
+) -> tuple[list[Entry], list[str]]:
+    """The valid submissions of one edition (None: the current one) or of ``every_edition``,
+    with their results, sorted by title, and what could not be read.
 
     An invalid submission or an unreadable result or history line is left out and described;
     the book still builds (see :func:`load_entries`).
     """
+    from codeml_repro.model.editions import edition_of
     from codeml_repro.model.errors import ReproError
     from codeml_repro.model.submission import discover, load_submission
     from codeml_repro.results.store import ResultStore
@@ -96,6 +104,8 @@ def read_entries(root: Path) -> tuple[list[Entry], list[str]]:
     store = ResultStore(root)
     entries, problems = [], []
     for folder in discover(root):
+        if not every_edition and edition_of(folder) != edition:
+            continue
         try:
             sub = load_submission(folder)
         except ReproError as exc:
@@ -106,18 +116,32 @@ def read_entries(root: Path) -> tuple[list[Entry], list[str]]:
     return sorted(entries, key=lambda e: e.sort_key), problems
 
 
-def load_entries(root: Path, warn: bool = True) -> list[Entry]:
+def load_entries(
+    root: Path, warn: bool = True, edition: int | None = None, every_edition: bool = False
+) -> list[Entry]:
     """:func:`read_entries`, its problems logged if ``warn``: as information, since one bad
     submission on ``main`` must not stop the book (``-W``) from deploying for the others."""
-    entries, problems = read_entries(root)
+    entries, problems = read_entries(root, edition, every_edition)
     for problem in problems if warn else []:
         logger.info("codeml: %s", problem)
     return entries
 
 
 def page_name(app: Any, slug: str) -> str:
-    """The page name of a submission's generated page, under the listing page."""
+    """The page name of a submission's generated page, under the listing page.
+
+    The same for every edition, so a poster keeps its URL when its edition is closed.
+    """
     return f"{app.config.codeml_posters_page}/{slug}"
+
+
+def listing_doc(app: Any, edition: int | None) -> str:
+    """The poster listing of an edition (the page written by ``codeml-repro edition close``)."""
+    if edition is None:
+        return str(app.config.codeml_posters_page)
+    from codeml_repro.model.editions import EDITIONS_DIR
+
+    return f"{EDITIONS_DIR}/{edition}/posters"
 
 
 def uri_from(app: Any, docname: str, target: str) -> str:

@@ -8,9 +8,10 @@ JavaScript every card is shown. """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from docutils import nodes
+from docutils.parsers.rst import directives
 from sphinx.util.docutils import SphinxDirective
 
 from codeml_repro.model.submission import SubmissionSpec
@@ -92,13 +93,17 @@ def card(app: Any, docname: str, entry: Entry) -> nodes.container:
 
 
 class PostersDirective(SphinxDirective):
-    """``{codeml-posters}``: the cards of all accepted submissions, sorted by title."""
+    """``{codeml-posters}``: the cards of all accepted submissions, sorted by title.
+
+    ``:edition: YEAR`` lists a past edition's posters instead of the current ones.
+    """
 
     has_content = False
+    option_spec: ClassVar[dict[str, Any]] = {"edition": directives.positive_int}
 
     def run(self) -> list[nodes.Node]:
         note_listing_doc(self.env, self.env.docname)
-        entries = load_entries(codeml_root(self.env.app))
+        entries = load_entries(codeml_root(self.env.app), edition=self.options.get("edition"))
         listing = nodes.container(classes=["codeml-listing"], ids=["codeml-listing"])
         if not entries:
             listing += text_par("No accepted submissions yet.", "codeml-empty")

@@ -22,7 +22,14 @@ from codeml_repro.model.result import Result, RunRecord, Status
 from codeml_repro.results.badges import TIER_LABELS, TIERS, endpoint_json, message, status_svg, tiers_svg
 from codeml_repro.run.claims import describe_tolerance
 from codeml_repro.sphinx.html import Child, Markup, table, tag, void
-from codeml_repro.sphinx.posters.entries import Entry, codeml_root, load_entries, page_name, uri_from
+from codeml_repro.sphinx.posters.entries import (
+    Entry,
+    codeml_root,
+    listing_doc,
+    load_entries,
+    page_name,
+    uri_from,
+)
 from codeml_repro.sphinx.posters.listing import LINK_LABELS
 from codeml_repro.sphinx.posters.nbrender import render_notebook
 
@@ -284,7 +291,8 @@ def embed_html(app: Any, entry: Entry) -> Markup:
 
 def page_body(app: Any, entry: Entry) -> Markup:
     name = page_name(app, entry.slug)
-    listing = str(app.config.codeml_posters_page)
+    listing = listing_doc(app, entry.edition)
+    back = f"All posters of {entry.edition}" if entry.edition else "All posters"
     return tag(
         "section",
         {"class": "codeml-submission", "id": entry.slug},
@@ -297,7 +305,7 @@ def page_body(app: Any, entry: Entry) -> Markup:
         history_html(entry),
         notebook_html(entry, uri_from(app, name, f"notebooks/{entry.slug}.ipynb")),
         embed_html(app, entry),
-        tag("p", {"class": "codeml-back"}, tag("a", {"href": uri_from(app, name, listing)}, "All posters")),
+        tag("p", {"class": "codeml-back"}, tag("a", {"href": uri_from(app, name, listing)}, back)),
     )
 
 
@@ -322,7 +330,7 @@ def collect_pages(app: Any) -> Iterator[PageSpec]:
     if not isinstance(app.builder, StandaloneHTMLBuilder) or app.builder.name == "singlehtml":
         return
     outdir = Path(app.builder.outdir)
-    for entry in load_entries(codeml_root(app), warn=False):
+    for entry in load_entries(codeml_root(app), warn=False, every_edition=True):
         publish_files(outdir, entry)
         # The theme treats a page title as HTML: give it escaped text.
         title = escape(entry.spec.title)

@@ -13,6 +13,9 @@ Directives (one per block of the old site):
 ``codeml-speakers``   speaker cards, or "Coming soon!"
 ``codeml-organizers`` grid of organizer cards
 ``codeml-news``       dated news, newest first (``:limit: N``)
+
+Each takes ``:edition: YEAR`` to render a past edition from ``editions/YEAR/_data/``
+(its speaker labels and poster links are then that edition's own).
 """
 
 from __future__ import annotations
@@ -28,13 +31,23 @@ from sphinx import addnodes
 from sphinx.errors import SphinxError
 from sphinx.util.docutils import SphinxDirective
 
+from codeml_repro.model.editions import data_dir as edition_data_dir
 from codeml_repro.model.errors import DataInvalid
 from codeml_repro.sphinx.nodes import table
 from codeml_repro.sphinx.workshop.avatars import avatar_data_uri
 from codeml_repro.sphinx.workshop.data import DATA_FILES, ImportantDate, SiteData, load_site_data
 
 POSTERS_DOC = "/book/posters"
+PAST_POSTERS_DOC = "/editions/{year}/posters"
 SPEAKER_LABEL = "speaker-{id}"
+PAST_SPEAKER_LABEL = "speaker-{year}-{id}"
+
+
+def speaker_label(speaker_id: str, edition: int | None) -> str:
+    """A speaker's target; past editions get their own, as a speaker may come back."""
+    if edition is None:
+        return SPEAKER_LABEL.format(id=speaker_id)
+    return PAST_SPEAKER_LABEL.format(year=edition, id=speaker_id)
 
 
 class CodemlDataError(SphinxError):
@@ -43,9 +56,14 @@ class CodemlDataError(SphinxError):
     category = "CODEML data error"
 
 
-def data_paths(config: Any, srcdir: str | Path) -> tuple[Path, Path]:
-    """``(data_dir, root)`` from ``codeml_data_dir`` and ``codeml_root`` (relative to the source dir)."""
+def data_paths(config: Any, srcdir: str | Path, edition: int | None = None) -> tuple[Path, Path]:
+    """``(data_dir, root)`` from ``codeml_data_dir`` and ``codeml_root`` (relative to the source dir).
+
+    A past ``edition`` reads ``editions/<year>/_data`` under the root instead.
+    """
     root = Path(srcdir, config.codeml_root)
+    if edition is not None:
+        return edition_data_dir(root, edition), root
     return root / config.codeml_data_dir, root
 
 
@@ -55,9 +73,9 @@ def _load(data_dir: Path, root: Path, stamps: tuple[int, ...]) -> SiteData:
     return load_site_data(data_dir, root)
 
 
-def site_data(config: Any, srcdir: str | Path) -> SiteData:
+def site_data(config: Any, srcdir: str | Path, edition: int | None = None) -> SiteData:
     """Load (or reuse) the validated data; a bad file raises :class:`CodemlDataError`."""
-    data_dir, root = data_paths(config, srcdir)
+    data_dir, root = data_paths(config, srcdir, edition)
     files = [data_dir / f"{name}.yml" for name in DATA_FILES]
     stamps = tuple(path.stat().st_mtime_ns if path.is_file() else -1 for path in files)
     try:
@@ -142,18 +160,19 @@ def render_cfp_submissions(site: SiteData) -> list[nodes.Node]:
     return [_para(nodes.Text(cfp.presentation)), rule, _para(nodes.Text(cfp.reviewing_duty))]
 
 
-def render_schedule(site: SiteData, refdoc: str) -> list[nodes.Node]:
+def render_schedule(site: SiteData, refdoc: str, edition: int | None = None) -> list[nodes.Node]:
     rows: list[list[nodes.Node]] = []
     for session in site.schedule.sessions:
         cell: nodes.Element = nodes.inline(classes=[f"codeml-kind-{session.kind}"])
         speaker = site.speaker(session.speaker) if session.speaker else None
         if session.kind == "posters":
-            cell += _xref("doc", POSTERS_DOC, session.title, refdoc)
+            posters = POSTERS_DOC if edition is None else PAST_POSTERS_DOC.format(year=edition)
+            cell += _xref("doc", posters, session.title, refdoc)
         else:
             cell += nodes.Text(session.title)
         if speaker is not None and speaker.visible:
             cell += nodes.Text(": ")
-            cell += _xref("ref", SPEAKER_LABEL.format(id=speaker.id), speaker.name, refdoc)
+            cell += _xref("ref", speaker_label(speaker.id, edition), speaker.name, refdoc)
         if session.kind in ("break", "posters"):
             cell = nodes.emphasis("", "", cell)
         rows.append([nodes.Text(f"{session.start} - {session.end}"), cell])
@@ -165,9 +184,9 @@ def render_schedule(site: SiteData, refdoc: str) -> list[nodes.Node]:
     return [caption, table(["Time", "Session"], rows, ["codeml-schedule"])]
 
 
-def render_speaker(speaker: Any) -> nodes.container:
+def render_speaker(speaker: Any, edition: int | None = None) -> nodes.container:
     card = nodes.container(classes=["codeml-speaker"])
-    card["names"].append(SPEAKER_LABEL.format(id=speaker.id))
+    card["names"].append(speaker_label(speaker.id, edition))
     card += _portrait(speaker.name, speaker.photo)
     name = nodes.strong(speaker.name, speaker.name)
     card += _para(_link(speaker.url, name), nodes.Text(" " + speaker.bio))
@@ -205,12 +224,19 @@ class _DataDirective(SphinxDirective):
     """Base: loads the site data and makes the page depend on the data files."""
 
     has_content = False
+    option_spec: ClassVar[dict[str, Any]] = {"edition": directives.positive_int}
+
+    @property
+    def edition(self) -> int | None:
+        """The past edition (a year) this block shows, or None for the current one."""
+        year: int | None = self.options.get("edition")
+        return year
 
     def site(self) -> SiteData:
-        data_dir, _root = data_paths(self.config, self.env.srcdir)
+        data_dir, _root = data_paths(self.config, self.env.srcdir, self.edition)
         for name in DATA_FILES:
             self.env.note_dependency(str(data_dir / f"{name}.yml"))
-        return site_data(self.config, self.env.srcdir)
+        return site_data(self.config, self.env.srcdir, self.edition)
 
 
 class WorkshopDirective(_DataDirective):
@@ -241,6 +267,9 @@ class ScheduleDirective(_DataDirective):
 
         from codeml_repro.sphinx.workshop.calendar import ICS_NAME
 
+        table_nodes = render_schedule(self.site(), self.env.docname, self.edition)
+        if self.edition is not None:
+            return table_nodes  # the calendar export is the current edition's
         here = self.env.app.builder.get_target_uri(self.env.docname)
         link = _link(relative_uri(here, ICS_NAME), nodes.literal(ICS_NAME, ICS_NAME))
         note = _para(
@@ -249,7 +278,7 @@ class ScheduleDirective(_DataDirective):
             nodes.Text(". It holds the dated Important Dates, and the sessions once the day is set."),
             classes=["codeml-ics"],
         )
-        return [*render_schedule(self.site(), self.env.docname), note]
+        return [*table_nodes, note]
 
 
 class SpeakersDirective(_DataDirective):
@@ -260,7 +289,7 @@ class SpeakersDirective(_DataDirective):
             return [_para(nodes.Text(site.speakers.coming_soon), classes=["codeml-coming-soon"])]
         cards: list[nodes.Node] = []
         for speaker in visible:
-            card = render_speaker(speaker)
+            card = render_speaker(speaker, self.edition)
             self.state.document.note_explicit_target(card, card)
             cards.append(card)
         return cards
@@ -272,7 +301,7 @@ class OrganizersDirective(_DataDirective):
 
 
 class NewsDirective(_DataDirective):
-    option_spec: ClassVar[dict[str, Any]] = {"limit": directives.positive_int}
+    option_spec: ClassVar[dict[str, Any]] = {**_DataDirective.option_spec, "limit": directives.positive_int}
 
     def run(self) -> list[nodes.Node]:
         return render_news(self.site(), self.options.get("limit"))
