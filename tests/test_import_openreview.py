@@ -239,3 +239,14 @@ def test_file_and_venue_are_exclusive(root: Path) -> None:
 )
 def test_slugs_are_plain_ascii_and_short(title: str, slug: str) -> None:
     assert slugify(title) == slug
+
+
+def test_an_existing_file_with_yaml_aliases_stops_the_import_before_anything_is_written(root: Path) -> None:
+    folder = root / "submissions" / "hostile"
+    folder.mkdir()
+    (folder / "submission.yml").write_text("a: &x [1, 2]\nb: [*x, *x]\n", encoding="utf-8")
+    result = run_import(root, str(V2))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {folder / 'submission.yml'}: not valid YAML")
+    assert [p.name for p in (root / "submissions").iterdir()] == ["hostile"]

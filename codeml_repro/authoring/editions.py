@@ -28,6 +28,7 @@ from ruamel.yaml.error import YAMLError as RuamelYAMLError
 
 from codeml_repro.model.editions import CURRENT_DATA_DIR, EDITIONS_DIR, YEAR_RE, edition_dir
 from codeml_repro.model.errors import InputError, ReproError
+from codeml_repro.model.safeyaml import load_bounded
 from codeml_repro.model.submission import SUBMISSION_FILE
 from codeml_repro.results.store import atomic_write
 
@@ -71,7 +72,7 @@ def edition_pages(name: str, year: int) -> dict[str, str]:
 
 def _is_example(folder: Path) -> bool:
     try:
-        raw = yaml.safe_load((folder / SUBMISSION_FILE).read_text(encoding="utf-8"))
+        raw = load_bounded(folder / SUBMISSION_FILE)
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         return False
     return isinstance(raw, dict) and raw.get("example") is True
@@ -79,7 +80,7 @@ def _is_example(folder: Path) -> bool:
 
 def _workshop_name(data: Path) -> str:
     try:
-        raw = yaml.safe_load((data / "workshop.yml").read_text(encoding="utf-8"))
+        raw = load_bounded(data / "workshop.yml")
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         return "CODEML"
     name = raw.get("name") if isinstance(raw, dict) else None

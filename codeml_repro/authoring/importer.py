@@ -31,6 +31,7 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 from codeml_repro.authoring.openreview import Export, ImportedPaper
 from codeml_repro.model.editions import submission_bases
 from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.safeyaml import load_bounded
 from codeml_repro.model.schema import SCHEMA_FILE
 from codeml_repro.model.submission import SUBMISSION_FILE, SubmissionSpec, describe_error
 from codeml_repro.results.store import atomic_write
@@ -105,7 +106,7 @@ def find_imported(root: Path) -> dict[str, Path]:
     paths = [p for _year, base in submission_bases(root) for p in sorted(base.glob(f"*/{SUBMISSION_FILE}"))]
     for path in paths:
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = load_bounded(path)  # author content: no alias bombs, no huge files
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise SubmissionInvalid(
                 f"{path}: not valid YAML ({' '.join(str(exc).split())}); fix it before importing, "
@@ -167,8 +168,9 @@ def _change(path: Path, label: str, paper: ImportedPaper) -> FileChange:
         data = CommentedMap()
     else:
         try:
+            load_bounded(path)  # within bounds first (find_imported checked it), then round-trip
             data = rt.load(old)
-        except RuamelYAMLError as exc:
+        except (RuamelYAMLError, yaml.YAMLError) as exc:
             raise SubmissionInvalid(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
         if not isinstance(data, CommentedMap):
             raise SubmissionInvalid(f"{path}: (top level): must be a mapping of keys to values")

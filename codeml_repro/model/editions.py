@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from codeml_repro.model.safeyaml import load_bounded
+
 EDITIONS_DIR = "editions"
 CURRENT_DATA_DIR = "book/_data"
 YEAR_RE = re.compile(r"^(19|20|21)\d{2}$")
@@ -62,8 +64,8 @@ def workshop_day(root: Path, year: int | None) -> dt.date | None:
     """
     folder = data_dir(root, year)
     try:
-        schedule = yaml.safe_load((folder / "schedule.yml").read_text(encoding="utf-8"))
-        dates = yaml.safe_load((folder / "dates.yml").read_text(encoding="utf-8"))
+        schedule = load_bounded(folder / "schedule.yml")
+        dates = load_bounded(folder / "dates.yml")
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         return None
     day_id = schedule.get("day") if isinstance(schedule, dict) else None
