@@ -218,6 +218,37 @@ def test_full_run_plans_the_shards_by_last_durations() -> None:
     assert "cp -a \"$PREVIOUS/results/." in runs[split] and "count=" in runs[split]
     assert wf["jobs"]["plan"]["steps"][split]["id"] == "split", names
 
+
+def _cache_steps(wf: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in steps(wf) if s.get("uses", "").startswith("actions/cache")]
+
+
+def _cache_keys(step: dict[str, Any]) -> list[str]:
+    keys = [step["with"]["key"], *str(step["with"].get("restore-keys", "")).splitlines()]
+    return [k.strip() for k in keys if k.strip()]
+
+
+def test_uv_cache_is_keyed_by_requirements_and_saved_only_by_main() -> None:
+    full = _cache_steps(load(FULL))
+    assert [s["uses"].split("@")[0] for s in full] == ["actions/cache"]
+    assert full[0]["with"]["path"] == "~/.cache/uv"
+    assert "hashFiles('submissions/*/requirements*.txt')" in full[0]["with"]["key"]
+    main_keys = _cache_keys(full[0])
+    assert all(k.startswith("uv-main-") for k in main_keys)
+
+    pr = _cache_steps(load(PR))
+    # A pull request restores main's cache and saves none: actions/cache would save at the end.
+    assert [s["uses"].split("@")[0] for s in pr] == ["actions/cache/restore"]
+    assert pr[0]["with"]["path"] == full[0]["with"]["path"]
+    assert all(k.startswith("uv-main-") for k in _cache_keys(pr[0]))
+    for path in all_workflows():
+        on = triggers(load(path))
+        savers = [s for s in _cache_steps(load(path)) if s["uses"].split("@")[0] != "actions/cache/restore"]
+        if "pull_request" in on or "pull_request_target" in on:
+            assert not savers, f"{path.name}: a pull request must never save a cache main restores"
+        for step in savers:
+            assert all(k.startswith("uv-main-") for k in _cache_keys(step)), path.name
+
 # --------------------------------------------------------------------------- rules for every workflow
 
 
