@@ -291,6 +291,36 @@ def plan_command(root: Path, count: int | None, target_minutes: float, max_shard
     click.echo(summary)
 
 
+@cli.command(short_help="Find the first version of a package on which a claim breaks.")
+@click.argument("slug")
+@root_option
+@click.option("--package", required=True, help="A package of the submission's requirements.txt.")
+@click.option("--good", required=True, metavar="V1", help="A release on which the claims hold.")
+@click.option("--bad", required=True, metavar="V2", help="A later release on which they do not.")
+@_policy_options
+@_one_line_errors
+def bisect(slug: str, root: Path, package: str, good: str, bad: str, **policy_args: Any) -> None:
+    """Run SLUG on releases of --package between --good and --bad (from the package index, or
+    CODEML_FIND_LINKS) by binary search, and report the first on which a claim stops holding.
+    Versions probed before, by bisect or a matrix, are read from results/cells/. Exits 0 when
+    it found the version, 1 when the range shows no break (e.g. --good does not hold either)."""
+    from codeml_repro.run.bisect import bisect as run_bisect
+    from codeml_repro.run.bisect import describe_probe, describe_report
+
+    _require_submissions(root)
+    policy = _policy(**policy_args)
+    _terminate_as_interrupt()
+    try:
+        report = run_bisect(root, slug, package, good, bad, policy,
+                            on_probe=lambda probe: click.echo(describe_probe(package, probe), err=True))
+    except KeyboardInterrupt:
+        click.echo("interrupted: the probe in progress was stopped", err=True)
+        sys.exit(130)
+    for line in describe_report(report):
+        click.echo(line)
+    sys.exit(0 if report.first_bad is not None else 1)
+
+
 @cli.command(short_help="Combine results of CI shards.")
 @click.argument("dirs", nargs=-1, required=True,
                 type=click.Path(exists=True, file_okay=False, path_type=Path))
