@@ -401,6 +401,16 @@ def import_openreview(file: Path | None, venue: str | None, dry_run: bool, root:
     if not dry_run:
         apply_plan(plan)
     sys.exit(1 if plan.problems else 0)
+@cli.command(name="hash", short_help="Print the sha256 of data files (for artifact.data).")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_one_line_errors
+def hash_files(files: tuple[Path, ...]) -> None:
+    """Print the sha256 and size of FILES, as an artifact.data entry declares them."""
+    from codeml_repro.run.inputs import sha256_file
+
+    for path in files:
+        click.echo(f"{sha256_file(path)}  {path.stat().st_size:>12}  {path}")
 
 
 @cli.group(short_help="Manage the workshop's editions (years).")

@@ -70,3 +70,19 @@ class MergeError(ReproError):
 
 class ShardError(ReproError):
     """A --shard value or a shard plan is malformed."""
+
+
+class DataProblem(ReproError):
+    """A declared input (artifact.data) cannot be used: that submission's result, not the batch's end."""
+
+
+class DataUnavailable(DataProblem):
+    """The input could not be fetched (after retries), or a shipped one is missing."""
+
+
+class DataMismatch(DataProblem):
+    """The input's bytes do not match its declared sha256."""
+
+
+class DataTooLarge(DataProblem):
+    """The inputs grew past the data budget while being fetched."""

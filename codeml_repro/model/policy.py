@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from codeml_repro.model import budgets
+from codeml_repro.model.inputs import DEFAULT_DATA_BUDGET
 from codeml_repro.model.matrix import DEFAULT_MAX_CELLS
 
 SandboxMode = Literal["required", "auto", "off"]
@@ -64,6 +65,7 @@ class RunPolicy(BaseModel):
     max_processes: int = Field(default=budgets.MAX_PROCESSES, gt=0, description="Processes in the sandbox.")
     max_file_bytes: int = Field(default=budgets.MAX_FILE_BYTES, gt=0, description="Largest file written.")
     cpu_seconds: int = Field(default=budgets.CPU_SECONDS, gt=0, description="CPU time of the kernel.")
+    data_bytes: int = Field(default=DEFAULT_DATA_BUDGET, gt=0, description="Data budget per submission.")
     sandbox: SandboxMode = "auto"
     env: EnvMode = "auto"
     max_matrix_cells: int = Field(

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from codeml_repro.model.budgets import MAX_TIMEOUT_S
 from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.inputs import DataInput, check_data_list
 from codeml_repro.model.logsafe import log_line
 from codeml_repro.model.matrix import check_matrix
 from codeml_repro.model.problems import first_problem
@@ -109,6 +110,11 @@ class Artifact(_Strict):
     @classmethod
     def _matrix_entries(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
         return check_matrix(value)
+    data: list[DataInput] = Field(
+        default_factory=list,
+        description="Inputs fetched and verified outside the sandbox, mounted read-only (see the guide).",
+    )
+    _data = field_validator("data")(check_data_list)
 
     @field_validator("notebook", "requirements")
     @classmethod

@@ -43,12 +43,42 @@ def _todo(
     return todo
 
 
+def _fetch_stage(
+    todo: list[Planned],
+    policy: RunPolicy,
+    store: ResultStore,
+    report: RunReport,
+    on_result: Callable[[Result], None] | None,
+    on_fetch: Callable[[str, int, int], None] | None,
+) -> list[Planned]:
+    """Fetch every declared input once; a submission whose inputs fail gets its result here."""
+    subs = [p.submission for p in todo if p.submission is not None and p.submission.spec.artifact.data]
+    if not subs:
+        return todo
+    from codeml_repro.run.inputs import fetch_inputs
+    from codeml_repro.run.outcome import data_failed
+    from codeml_repro.run.repeats import record_without_run
+
+    failures = fetch_inputs(subs, policy, on_fetch).failures
+    ready = []
+    for planned in todo:
+        if planned.submission is None or planned.slug not in failures:
+            ready.append(planned)
+            continue
+        result = record_without_run(data_failed(planned, planned.submission, failures[planned.slug]), store)
+        report.results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return ready
+
+
 def run_all(
     root: Path,
     policy: RunPolicy,
     options: RunOptions,
     on_start: Callable[[int, int], None] | None = None,
     on_result: Callable[[Result], None] | None = None,
+    on_fetch: Callable[[str, int, int], None] | None = None,
 ) -> RunReport:
     """Run every selected submission that needs it; never raises for a notebook."""
     store = ResultStore(root)
@@ -56,6 +86,7 @@ def run_all(
     todo = _todo(select(root, options, store), policy, options, store, report)
     if on_start is not None:
         on_start(len(todo), len(report.skipped))
+    todo = _fetch_stage(todo, policy, store, report, on_result, on_fetch)
     from codeml_repro.run.pool import run_pool
 
     matrices = MatrixRuns(policy, CellCache(root), force=options.force or options.repeat > 1)

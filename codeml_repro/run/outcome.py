@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from codeml_repro.model.errors import EnvironmentFailed, RunnerFailed
+from codeml_repro.model.errors import DataProblem, EnvironmentFailed, RunnerFailed
 from codeml_repro.model.result import ClaimResult, ErrorInfo, Result, Status
 from codeml_repro.model.submission import Submission
 from codeml_repro.results.badges import badges_for
@@ -112,6 +112,20 @@ def tool_failure(planned: Planned, exc: BaseException) -> Result:
         key="",  # never equal to a skip key: the next run tries again
         inputs_key=planned.inputs,
         title=planned.submission.spec.title if planned.submission is not None else "",
+    )
+
+
+def data_failed(planned: Planned, sub: Submission, exc: DataProblem) -> Result:
+    """A declared input could not be fetched or verified: failed, no notebook run, no cell to blame."""
+    return Result(
+        slug=planned.slug,
+        status=Status.FAILED,
+        badges=badges_for(Status.FAILED),
+        error=ErrorInfo(type=type(exc).__name__, message=" ".join(exc.message.split()), cell=None),
+        finished_at=now_iso(),
+        key=planned.key,
+        inputs_key=planned.inputs,
+        title=sub.spec.title,
     )
 
 

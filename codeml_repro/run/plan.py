@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.inputs import budget_problem
 from codeml_repro.model.matrix import matrix_problem
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.submission import (
@@ -37,6 +38,19 @@ def check_matrix_fits(sub: Submission, max_cells: int) -> None:
     problem = matrix_problem(sub.spec.artifact.matrix, text, max_cells)
     if problem is not None:
         raise SubmissionInvalid(f"{sub.folder / SUBMISSION_FILE}: artifact.matrix: {problem}")
+def check_data(sub: Submission, policy: RunPolicy) -> None:
+    """Declared inputs that cannot work, found before anything is downloaded: a shipped file that
+    is missing, or declared sizes over the data budget."""
+    where = sub.folder / SUBMISSION_FILE
+    for i, entry in enumerate(sub.spec.artifact.data):
+        if entry.source == "shipped" and entry.path and not (sub.folder / entry.path).is_file():
+            raise SubmissionInvalid(
+                f"{where}: artifact.data[{i}].path: {entry.path} is not in the submission folder "
+                "(an entry with no url, doi or hf verifies a shipped file)"
+            )
+    problem = budget_problem(list(sub.spec.artifact.data), policy.data_bytes)
+    if problem:
+        raise SubmissionInvalid(f"{where}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -64,6 +78,7 @@ def plan(folder: Path, policy: RunPolicy, *, check: bool = True) -> Planned:
         if check:
             check_notebook(sub)
             check_matrix_fits(sub, policy.max_matrix_cells)
+        check_data(sub, policy)
     except SubmissionInvalid as exc:
         problem = exc.message
     inputs = submission_inputs(folder, sub)

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codeml_repro.model.errors import EnvironmentFailed
+from codeml_repro.model.errors import DataProblem, EnvironmentFailed
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Result
 from codeml_repro.model.submission import Submission, is_slug
 from codeml_repro.results.store import ResultStore, atomic_write
-from codeml_repro.run.outcome import environment_failed, invalid_result, result_from
+from codeml_repro.run.outcome import data_failed, environment_failed, invalid_result, result_from
 from codeml_repro.run.plan import Planned, plan
 
 if TYPE_CHECKING:
@@ -67,6 +67,8 @@ def _execute_once(
             ex = runner.execute(sub, timeout, then=then)
     except EnvironmentFailed as exc:  # the author's requirements: a result; tool errors raise
         return _Run(environment_failed(planned, sub, exc))
+    except DataProblem as exc:  # an input left the cache after the fetch stage
+        return _Run(data_failed(planned, sub, exc))
     values = recorded_values(ex.notebook.get("cells", []))
     claims = check_claims(sub.spec.claims, values, stopped=ex.stopped_at is not None)
     return _Run(result_from(planned, sub, ex, claims), ex.notebook, _canonical(values))
@@ -123,5 +125,20 @@ def run_submission(
     sub: Submission, policy: RunPolicy, root: Path, *, repeat: int = 1, save: bool = True
 ) -> Result:
     """Run one loaded submission now, changed or not (the authors' ``check`` path)."""
+    from codeml_repro.run.inputs import fetch_inputs
+
     planned = plan(sub.folder, policy)
-    return run_planned(planned, policy, ResultStore(root) if save else None, repeat)
+    store = ResultStore(root) if save else None
+    failure = fetch_inputs([planned.submission], policy).failures if planned.submission else {}
+    if planned.submission is not None and planned.slug in failure:
+        return record_without_run(data_failed(planned, planned.submission, failure[planned.slug]), store)
+    return run_planned(planned, policy, store, repeat)
+
+
+def record_without_run(result: Result, store: ResultStore | None) -> Result:
+    """Record a result no notebook ran for (an earlier run's notebook must not be shown with it)."""
+    if store is not None:
+        with contextlib.suppress(OSError):
+            store.notebook_path(result.slug).unlink()
+        store.write(result)
+    return result

@@ -18,6 +18,7 @@ from typing import Any
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.submission import Submission
 from codeml_repro.run.environment import KernelEnv, prepare_environment
+from codeml_repro.run.inputs import mounts_for, place_mounts
 from codeml_repro.run.kernel import sandbox
 from codeml_repro.run.kernel import scratch as rundir
 
@@ -86,6 +87,15 @@ def kernel_config(prep: Prepared) -> Any:
     return config
 
 
+def data_mounts(
+    sub: Submission, dirs: rundir.RunDirs, *, sandboxed: bool
+) -> tuple[list[tuple[Path, Path]], dict[str, str]]:
+    """The run's declared inputs placed in its scratch dir (mount points, or links without bwrap)."""
+    mounts, env = mounts_for(sub, dirs.work, dirs.root)
+    place_mounts(mounts, sandboxed=sandboxed)
+    return [(m.source, m.target) for m in mounts], env
+
+
 def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kernel: bool = False) -> Prepared:
     """Make ``sub``'s run ready in its own environment and sandbox; with ``start_kernel``, launch
     its kernel now (it starts while the caller does something else, e.g. runs another notebook)."""
@@ -103,7 +113,11 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
         nb, nb_path = load_notebook(sub, dirs)
         hide = [sub.folder.resolve().parent.parent, Path.cwd()]
         limits = sandbox.Limits.from_policy(policy)
-        launch = sandbox.build_launch(choice, dirs, env.python, limits, marker, hide=hide, cgroup=cgroup)
+        mounts, data_env = data_mounts(sub, dirs, sandboxed=choice.kind == "bwrap")
+        launch = sandbox.build_launch(
+            choice, dirs, env.python, limits, marker, hide=hide, cgroup=cgroup,
+            mounts=mounts, extra_env=data_env,
+        )
     except BaseException:
         rundir.remove_cgroup(cgroup)
         rundir.remove_tree(dirs.root)

@@ -19,7 +19,7 @@ import site
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -206,8 +206,21 @@ def _hidden_dirs(extra: Iterable[Path]) -> list[Path]:
     return out
 
 
+def data_mount_args(mounts: Sequence[tuple[Path, Path]]) -> list[str]:
+    """Declared inputs, read-only at their places (a folder before what is mounted inside it)."""
+    args: list[str] = []
+    for source, target in sorted(mounts, key=lambda m: len(m[1].parts)):
+        args += ["--ro-bind", str(source), str(target)]
+    return args
+
+
 def bwrap_argv(
-    choice: SandboxChoice, dirs: RunDirs, env: dict[str, str], readable: Sequence[Path], hide: Iterable[Path]
+    choice: SandboxChoice,
+    dirs: RunDirs,
+    env: dict[str, str],
+    readable: Sequence[Path],
+    hide: Iterable[Path],
+    mounts: Sequence[tuple[Path, Path]] = (),
 ) -> list[str]:
     """The ``bwrap`` prefix: isolation, mounts (order matters), environment."""
     assert choice.bwrap is not None
@@ -217,6 +230,7 @@ def bwrap_argv(
     args += ["--ro-bind", str(dirs.shim), str(dirs.shim)]
     for path in (dirs.work, dirs.conn):
         args += ["--bind", str(path), str(path)]
+    args += data_mount_args(mounts)
     args += _home_args(str(dirs.work))
     for name, value in sorted(env.items()):
         args += ["--setenv", name, value]
@@ -242,15 +256,18 @@ def build_launch(
     *,
     hide: Iterable[Path] = (),
     cgroup: Path | None = None,
+    mounts: Sequence[tuple[Path, Path]] = (),
+    extra_env: Mapping[str, str] | None = None,
 ) -> KernelLaunch:
-    """The full kernel command for this run."""
+    """The full kernel command for this run (``mounts``: read-only inputs; ``extra_env``: variables
+    that point libraries at them)."""
     sandboxed = choice.kind == "bwrap"
-    env = kernel_env(dirs, python, marker, sandboxed=sandboxed)
+    env = {**kernel_env(dirs, python, marker, sandboxed=sandboxed), **(extra_env or {})}
     kernel = [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     limited = [*limiter_argv(python, limits, processes=sandboxed), *kernel]
     if not sandboxed:
         return KernelLaunch(argv=limited, env=env, cwd=str(dirs.work))
-    prefix = bwrap_argv(choice, dirs, env, python_paths(python), hide)
+    prefix = bwrap_argv(choice, dirs, env, python_paths(python), hide, mounts)
     if cgroup is not None:
         prefix = [sys.executable, "-S", "-c", _JOIN_CGROUP, str(cgroup / "cgroup.procs"), "--", *prefix]
     return KernelLaunch(argv=[*prefix, *limited], env=env, cwd=str(dirs.work))

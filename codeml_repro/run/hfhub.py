@@ -1,0 +1,137 @@
+"""Hugging Face Hub inputs: a repository at a pinned commit, fetched into the shared data cache.
+
+``snapshot_download`` fills a cache in the library's own layout
+(``models--org--name/{blobs,snapshots/<commit>}``). After a complete download,
+a note lists every file with its size; a later run that finds the note and
+every file intact makes no network request at all. Blobs named by their sha256
+(the large, LFS-stored files) are hashed again on every use.
+
+Each run's kernel sees a small Hugging Face cache of its own (see
+:func:`view_layout`): the declared repositories' snapshots and blobs, mounted
+read-only, and ``refs/main`` pointing at the pinned commit, so an offline
+``from_pretrained("org/name")`` finds exactly the pinned files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+from codeml_repro.model.inputs import HfSource
+
+_SHA256_NAME = re.compile(r"^[0-9a-f]{64}$")
+
+
+class HfUnavailable(Exception):
+    """The repository could not be fetched (the message says why)."""
+
+
+class HfMismatch(Exception):
+    """A cached blob no longer has the content its name (its sha256) says."""
+
+
+def repo_folder(src: HfSource) -> str:
+    """The library's folder name for a repository (``models--org--name``)."""
+    return f"{src.type}s--" + src.repo.replace("/", "--")
+
+
+def _note(cache: Path, src: HfSource) -> Path:
+    ident = json.dumps([src.type, src.repo, src.revision, sorted(src.files)])
+    return cache / ".complete" / (hashlib.sha256(ident.encode()).hexdigest()[:32] + ".json")
+
+
+def snapshot_dir(cache: Path, src: HfSource) -> Path:
+    return cache / repo_folder(src) / "snapshots" / src.revision
+
+
+def _files(snapshot: Path) -> dict[str, int]:
+    out = {}
+    for dirpath, _dirs, names in os.walk(snapshot):
+        for name in names:
+            path = Path(dirpath) / name
+            out[path.relative_to(snapshot).as_posix()] = path.stat().st_size  # follows the blob link
+    return out
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verified(cache: Path, src: HfSource) -> bool:
+    """The noted files are all there with their sizes, and sha256-named blobs hash to their name."""
+    try:
+        expected = json.loads(_note(cache, src).read_text())
+    except (OSError, ValueError):
+        return False
+    snapshot = snapshot_dir(cache, src)
+    try:
+        if not isinstance(expected, dict) or _files(snapshot) != expected:
+            return False
+    except OSError:
+        return False
+    for rel in expected:
+        blob = (snapshot / rel).resolve()
+        if _SHA256_NAME.match(blob.name) and _sha256(blob) != blob.name:
+            blob.unlink()  # fetched again below: its name is its content
+            (snapshot / rel).unlink()
+            return False
+    return True
+
+
+def fetch_hf(src: HfSource, cache: Path) -> Path:
+    """The snapshot folder of ``src`` in ``cache``, downloaded unless intact from an earlier run."""
+    if _verified(cache, src):
+        return snapshot_dir(cache, src)
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = snapshot_download(
+            src.repo,
+            repo_type=src.type,
+            revision=src.revision,
+            allow_patterns=list(src.files) or None,
+            cache_dir=cache,
+            max_workers=4,
+        )
+    except Exception as exc:  # the library raises HTTP, OS and its own errors: all mean unavailable
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise HfUnavailable(f"{type(exc).__name__}: {first}") from None
+    snapshot = Path(str(folder))
+    note = _note(cache, src)
+    note.parent.mkdir(parents=True, exist_ok=True)
+    tmp = note.with_suffix(".tmp")
+    tmp.write_text(json.dumps(_files(snapshot), sort_keys=True))
+    os.replace(tmp, note)
+    return snapshot
+
+
+def total_bytes(cache: Path, src: HfSource) -> int:
+    return sum(_files(snapshot_dir(cache, src)).values())
+
+
+def view_layout(cache: Path, sources: list[HfSource], view: Path) -> list[tuple[Path, Path]]:
+    """Build a run's own Hugging Face cache at ``view``: empty mount points and ``refs/main`` files.
+
+    Returns (shared folder, place in the view) pairs to mount read-only: each repository's
+    snapshot and its blobs (the snapshot's files are relative links into ``../../blobs``).
+    The first pinned revision of a repository is its ``main``.
+    """
+    pairs: list[tuple[Path, Path]] = []
+    for src in sources:
+        repo = view / repo_folder(src)
+        refs = repo / "refs" / "main"
+        if not refs.exists():
+            refs.parent.mkdir(parents=True, exist_ok=True)
+            refs.write_text(src.revision)
+        shared = cache / repo_folder(src)
+        for place in (repo / "blobs", repo / "snapshots" / src.revision):
+            if place not in {p for _s, p in pairs}:
+                pairs.append((shared / place.relative_to(repo), place))
+    return pairs

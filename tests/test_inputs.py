@@ -1,0 +1,245 @@
+"""artifact.data end to end: files served on 127.0.0.1 by the test, fetched, verified, mounted, read.
+
+Real fetch (pooch), real sandbox (bwrap when installed), real kernels: the notebook reads its inputs
+at the declared paths with no network of its own.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import io
+import shutil
+import socket
+import threading
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codeml_repro.model.policy import RunPolicy
+from codeml_repro.model.result import Status
+from codeml_repro.run.batch import run_all
+from codeml_repro.run.plan import RunOptions
+from tests.conftest import MakeSubmission
+
+pytestmark = pytest.mark.slow
+
+CSV = b"x,y\n1,2\n3,4\n5,6\n"
+
+
+def _zip_bytes() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("weights/w.txt", "0.5\n")
+        zf.writestr("README", "tiny archive\n")
+    return buf.getvalue()
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Server:
+    """An HTTP server on 127.0.0.1 serving a folder, counting requests, stoppable mid-test."""
+
+    def __init__(self, folder: Path) -> None:
+        self.requests: list[str] = []
+        outer = self
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                outer.requests.append(self.path)
+
+        handler = functools.partial(Handler, directory=str(folder))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Server]:
+    folder = tmp_path / "served"
+    folder.mkdir()
+    (folder / "train.csv").write_bytes(CSV)
+    (folder / "archive.zip").write_bytes(_zip_bytes())
+    server = Server(folder)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def data_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("codeml_repro.run.inputs.ATTEMPTS", 2)
+    return tmp_path / "cache"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _policy() -> RunPolicy:
+    sandbox = "required" if shutil.which("bwrap") else "off"
+    return RunPolicy(sandbox=sandbox, env="current", cell_timeout_s=60)
+
+
+READS_BOTH = (
+    "import csv\nrows = list(csv.DictReader(open('data/train.csv')))\n"
+    "w = float(open('data/model/weights/w.txt').read())\n"
+    "from codeml_repro import record\nrecord('total', sum(int(r['y']) for r in rows) * w)"
+)
+
+
+def _data(server: Server, csv_hash: str | None = None) -> list[dict[str, Any]]:
+    return [
+        {"url": server.url("train.csv"), "sha256": csv_hash or sha(CSV), "path": "data/train.csv",
+         "size": len(CSV), "license": "CC0-1.0"},
+        {"url": server.url("archive.zip"), "sha256": sha(_zip_bytes()), "path": "data/model",
+         "unpack": "zip"},
+    ]
+
+
+def _spec(data: list[dict[str, Any]], claim: float = 6.0) -> dict[str, Any]:
+    return {"artifact": {"data": data}, "claims": [{"name": "total", "expected": claim}]}
+
+
+def _results(root: Path, force: bool = False) -> dict[str, Any]:
+    report = run_all(root, _policy(), RunOptions(force=force))
+    return {r.slug: r for r in report.results}
+
+
+def test_fetched_verified_unpacked_and_read_then_from_cache_offline(
+    tmp_path: Path, make_submission: MakeSubmission, served: Server
+) -> None:
+    make_submission("reads", READS_BOTH, spec=_spec(_data(served)))
+    first = _results(tmp_path)["reads"]
+    assert first.status == Status.REPRODUCED, first.error
+    assert len(served.requests) == 2
+    served.stop()  # a re-run with every file cached needs no network at all
+    again = _results(tmp_path, force=True)["reads"]
+    assert again.status == Status.REPRODUCED, again.error
+
+
+def test_shared_inputs_fetched_once(tmp_path: Path, make_submission: MakeSubmission, served: Server) -> None:
+    for slug in ("one", "two", "three"):
+        make_submission(slug, READS_BOTH, spec=_spec(_data(served)))
+    results = _results(tmp_path)
+    assert {r.status for r in results.values()} == {Status.REPRODUCED}
+    assert sorted(served.requests) == ["/archive.zip", "/train.csv"]
+
+
+def test_wrong_hash_is_data_mismatch_and_no_notebook_runs(
+    tmp_path: Path, make_submission: MakeSubmission, served: Server
+) -> None:
+    wrong = "0" * 64
+    make_submission("bad", "raise SystemExit('must not run')", spec=_spec(_data(served, wrong)))
+    result = _results(tmp_path)["bad"]
+    assert result.status == Status.FAILED
+    assert result.error is not None and result.error.type == "DataMismatch"
+    assert wrong in result.error.message and sha(CSV) in result.error.message
+    assert result.error.cell is None and result.notebook is None
+
+
+def test_unreachable_url_is_data_unavailable_and_the_next_one_runs(
+    tmp_path: Path, make_submission: MakeSubmission
+) -> None:
+    url = f"http://127.0.0.1:{_free_port()}/gone.csv"
+    data = [{"url": url, "sha256": sha(CSV), "path": "data/gone.csv"}]
+    make_submission("a-gone", "print('never')", spec={"artifact": {"data": data}})
+    make_submission("b-next", "from codeml_repro import record\nrecord('v', 1)",
+                    spec={"claims": [{"name": "v", "expected": 1}]})
+    results = _results(tmp_path)
+    gone = results["a-gone"]
+    assert gone.status == Status.FAILED and gone.error is not None
+    assert gone.error.type == "DataUnavailable"
+    assert url in gone.error.message and "artifact.data[0]" in gone.error.message
+    assert results["b-next"].status == Status.REPRODUCED
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
+def test_notebook_cannot_reach_the_server_itself(
+    tmp_path: Path, make_submission: MakeSubmission, served: Server
+) -> None:
+    source = (
+        "import urllib.request\n"
+        f"urllib.request.urlopen({served.url('train.csv')!r}, timeout=5).read()"
+    )
+    make_submission("fetcher", source)
+    result = _results(tmp_path)["fetcher"]
+    assert result.status == Status.FAILED and result.error is not None
+    assert result.error.type == "URLError"
+    assert served.requests == []
+
+
+def test_mounted_input_is_read_only(tmp_path: Path, make_submission: MakeSubmission, served: Server) -> None:
+    if shutil.which("bwrap") is None:
+        pytest.skip("needs bubblewrap")
+    data = _data(served)[:1]
+    make_submission("writer", "open('data/train.csv', 'a').write('oops')", spec={"artifact": {"data": data}})
+    result = _results(tmp_path)["writer"]
+    assert result.status == Status.FAILED and result.error is not None
+    assert result.error.type == "OSError"  # EROFS
+    cached = tmp_path / "cache" / "data" / "files" / sha(CSV)
+    assert cached.read_bytes() == CSV
+
+
+def test_changed_cache_file_is_fetched_again(
+    tmp_path: Path, make_submission: MakeSubmission, served: Server, data_cache: Path
+) -> None:
+    make_submission("reads", READS_BOTH, spec=_spec(_data(served)))
+    assert _results(tmp_path)["reads"].status == Status.REPRODUCED
+    cached = data_cache / "data" / "files" / sha(CSV)
+    cached.write_bytes(b"x,y\n9,9\n")
+    served.requests.clear()
+    assert _results(tmp_path, force=True)["reads"].status == Status.REPRODUCED
+    assert served.requests == ["/train.csv"]
+    assert cached.read_bytes() == CSV
+
+
+def test_shipped_file_verified(tmp_path: Path, make_submission: MakeSubmission) -> None:
+    folder = make_submission("shipped", "print(open('data/x.csv').read())",
+                             spec={"artifact": {"data": [{"path": "data/x.csv", "sha256": sha(CSV)}]}})
+    (folder / "data").mkdir()
+    (folder / "data" / "x.csv").write_bytes(CSV)
+    assert _results(tmp_path)["shipped"].status == Status.FUNCTIONAL
+    (folder / "data" / "x.csv").write_bytes(CSV + b"7,8\n")
+    changed = _results(tmp_path)["shipped"]  # the file changed: the skip key did too
+    assert changed.status == Status.FAILED and changed.error is not None
+    assert changed.error.type == "DataMismatch"
+
+
+def test_declared_size_over_budget_is_invalid_before_download(
+    tmp_path: Path, make_submission: MakeSubmission, served: Server
+) -> None:
+    data = [{"url": served.url("train.csv"), "sha256": sha(CSV), "path": "d.csv", "size": 10**6}]
+    make_submission("big", "print(1)", spec={"artifact": {"data": data}})
+    policy = _policy().model_copy(update={"data_bytes": 1000})
+    result = run_all(tmp_path, policy, RunOptions()).results[0]
+    assert result.status == Status.INVALID and result.error is not None
+    assert "data budget" in result.error.message
+    assert served.requests == []
+
+
+def test_undeclared_size_stopped_at_budget(
+    tmp_path: Path, make_submission: MakeSubmission, served: Server
+) -> None:
+    data = [{"url": served.url("train.csv"), "sha256": sha(CSV), "path": "d.csv"}]
+    make_submission("big", "print(1)", spec={"artifact": {"data": data}})
+    policy = _policy().model_copy(update={"data_bytes": 5})
+    result = run_all(tmp_path, policy, RunOptions()).results[0]
+    assert result.status == Status.FAILED and result.error is not None
+    assert result.error.type == "DataTooLarge"
