@@ -104,6 +104,14 @@ def test_a_slug_of_a_past_edition_cannot_be_reused(project: Path) -> None:
         discover(project)
 
 
+def test_new_refuses_a_slug_of_a_past_edition(project: Path) -> None:
+    assert invoke("edition", "close", "2025", "--root", str(project)).exit_code == 0
+    result = invoke("new", PAST, "--root", str(project))
+    assert result.exit_code == 2
+    assert f"slug '{PAST}' is used by a past edition" in result.stderr
+    assert not (project / "submissions" / PAST).exists()
+
+
 def test_newer_editions_come_first_in_the_toc(tmp_path: Path) -> None:
     toc = tmp_path / "_toc.yml"
     text = toc_with_edition((REPO / "_toc.yml").read_text(encoding="utf-8"), toc, 2024)

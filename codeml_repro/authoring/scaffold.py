@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from codeml_repro.model.budgets import MAX_TIMEOUT_S
+from codeml_repro.model.editions import submission_bases
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.schema import SCHEMA_FILE
@@ -170,6 +171,10 @@ def new_submission(root: Path, slug: str, *, requirements: bool = False) -> Path
     """
     check_slug(slug)
     folder = root / "submissions" / slug
+    past = [base / slug for year, base in submission_bases(root) if year is not None]
+    if any(p.exists() for p in past):  # results are kept by slug across editions
+        used = next(p for p in past if p.exists())
+        raise SubmissionInvalid(f"{folder}: slug '{slug}' is used by a past edition ({used}); pick another")
     if folder.exists():
         raise SubmissionInvalid(
             f"{folder}: already exists; pick another slug or edit that submission "
