@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shutil
 from pathlib import Path
@@ -186,3 +187,27 @@ def test_a_closed_edition_builds_with_its_posters_at_their_old_urls(project: Pat
     assert "<title>2025, month 5: 0% (0/1)</title>" in dashboard  # from the recorded history
     row = _text(html / "book" / "dashboard.html")
     assert "2025 2025-07-18 1 100% (1/1) at month 0 0% (0/1) at month 5 5 months" in row
+
+
+@pytest.mark.slow
+def test_closing_keeps_results_history_and_skip_keys(project: Path) -> None:
+    """A closed edition's artifact is still run, skipped while unchanged, its history continued."""
+    def run(*extra: str) -> None:
+        args = ["run", PAST, "--root", str(project), "--sandbox", "off", "--env", "current", *extra]
+        result = invoke(*args)
+        assert result.exit_code == 0, result.output
+
+    history = project / "results" / "history" / f"{PAST}.jsonl"
+    run()
+    assert len(history.read_text(encoding="utf-8").splitlines()) == 1
+    first = (project / "results" / f"{PAST}.json").read_bytes()
+    assert invoke("edition", "close", "2025", "--root", str(project)).exit_code == 0
+
+    run()  # unchanged inputs: the same skip key, nothing is run
+    assert len(history.read_text(encoding="utf-8").splitlines()) == 1
+    assert (project / "results" / f"{PAST}.json").read_bytes() == first
+    status = invoke("status", "--json", "--root", str(project))
+    assert {"slug": PAST, "status": "reproduced"}.items() <= next(
+        r for r in json.loads(status.stdout) if r["slug"] == PAST).items()
+    run("--force")  # the weekly bit-rot run
+    assert len(history.read_text(encoding="utf-8").splitlines()) == 2
