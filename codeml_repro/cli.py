@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timezone
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -132,9 +134,12 @@ def cli() -> None:
 @cli.command(short_help="Check submissions without running them.")
 @click.argument("slugs", nargs=-1)
 @root_option
+@click.option("--pull-request", is_flag=True,
+              help="Also refuse a review of another version of the artifact (CI on pull requests).")
 @_one_line_errors
-def validate(slugs: tuple[str, ...], root: Path) -> None:
+def validate(slugs: tuple[str, ...], root: Path, pull_request: bool) -> None:
     """Check submission.yml and the notebook of SLUGS (default: all); no execution."""
+    from codeml_repro.authoring.review import stale_review_problem
     from codeml_repro.model.policy import RunPolicy
     from codeml_repro.model.submission import discover
     from codeml_repro.run.plan import plan
@@ -144,6 +149,8 @@ def validate(slugs: tuple[str, ...], root: Path) -> None:
     bad = 0
     for folder in folders:
         planned = plan(folder, RunPolicy())
+        if pull_request and planned.submission is not None and not planned.problem:
+            planned = replace(planned, problem=stale_review_problem(planned.submission))
         if planned.problem:
             bad += 1
             click.echo(log_line(planned.problem), err=True)
@@ -319,6 +326,26 @@ def bisect(slug: str, root: Path, package: str, good: str, bad: str, **policy_ar
     for line in describe_report(report):
         click.echo(line)
     sys.exit(0 if report.first_bad is not None else 1)
+
+
+@cli.command(short_help="Print the review block organizers paste into submission.yml.")
+@click.argument("slug")
+@root_option
+@click.option("--by", required=True, help='Reviewer, or "artifact evaluation committee".')
+@click.option("--reusable/--not-reusable", default=True, show_default=True,
+              help="The reviewers' verdict on reuse.")
+@click.option("--note", default="", help="A short note shown on the poster page.")
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Day of the review (default: today, UTC).")
+@_one_line_errors
+def review(slug: str, root: Path, by: str, reusable: bool, note: str, day: datetime | None) -> None:
+    """Print a `review:` block for SLUG as it is now, with the inputs key it reviews."""
+    from codeml_repro.authoring.review import review_block
+    from codeml_repro.model.submission import discover, load_submission
+
+    (folder,) = discover(root, [slug])
+    when = (day or datetime.now(timezone.utc)).date()
+    click.echo(review_block(load_submission(folder), by, reusable, note, when), nl=False)
 
 
 @cli.command(short_help="Combine results of CI shards.")

@@ -17,6 +17,7 @@ from codeml_repro.authoring.check import CheckReport, build_report, check_path, 
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ClaimResult, ErrorInfo, Result, Status
 from codeml_repro.model.submission import Submission, load_submission
+from codeml_repro.results.badges import badges_for
 from tests.conftest import MakeSubmission
 
 POLICY = RunPolicy(sandbox="off")
@@ -43,7 +44,9 @@ def sub_without_claims(make_submission: MakeSubmission) -> Submission:
 
 def result(status: Status, *, error: ErrorInfo | None = None, **claim: Any) -> Result:
     claims = [ClaimResult(**{**CLAIM, **claim})] if claim else []
-    return Result(slug="paper", status=status, error=error, claims=claims, duration_s=1.0)
+    return Result(
+        slug="paper", status=status, badges=badges_for(status), error=error, claims=claims, duration_s=1.0
+    )
 
 
 def report(res: Result, sub: Submission, policy: RunPolicy = POLICY, timeout_s: float = 600) -> CheckReport:
@@ -56,7 +59,7 @@ def test_reproduced_is_ok_and_says_open_a_pull_request(sub: Submission) -> None:
     rep = report(result(Status.REPRODUCED, observed=0.951, ok=True, recorded=True), sub)
     assert rep.ok
     assert rep.lines[0].startswith("paper: reproduced")
-    assert "Results Reproduced" in rep.lines[0]
+    assert "badges: Functional (automated run), Reproduced (automated re-run)" in rep.lines[0]
     assert any(
         "[ok] accuracy: expected 0.95, observed 0.951, tolerance rel_tol 0.01" in ln for ln in rep.lines
     )
@@ -81,7 +84,7 @@ def test_not_reproduced_names_claim_values_and_tolerance(sub: Submission) -> Non
     assert "allowed about 0.9405 to 0.9595" in text
     assert "off by -0.05, 5.26%" in text
     assert "correct `expected`" in text and "seed" in text
-    assert "Results Reproduced" in rep.lines[-1]
+    assert "Reproduced (automated re-run)" in rep.lines[-1]
 
 
 def test_not_reproduced_exact_claim_without_tolerance(sub: Submission) -> None:
@@ -301,3 +304,28 @@ def test_environment_failure_says_not_run(sub: Submission) -> None:
     err = ErrorInfo(type="EnvironmentFailed", message="uv pip install failed: no such package", cell=None)
     text = report(result(Status.FAILED, error=err), sub).text
     assert "not run: the environment could not be built" in text and "ran in" not in text
+
+
+def test_template_placeholders_are_never_ready(make_submission: MakeSubmission, tmp_path: Path) -> None:
+    from codeml_repro.authoring.placeholders import placeholder_fields
+    from codeml_repro.authoring.scaffold import new_submission
+
+    scaffolded = load_submission(new_submission(tmp_path / "fresh", "fresh"))
+    assert placeholder_fields(scaffolded.spec) == ["title", "authors", "abstract"]
+    rep = report(Result(slug="fresh", status=Status.REPRODUCED, badges=badges_for(Status.REPRODUCED)),
+                 scaffolded)
+    assert not rep.ok
+    warnings = [ln for ln in rep.lines if "still the template's placeholder" in ln]
+    assert [w.split(": ")[2] for w in warnings] == ["title", "authors", "abstract"]
+    assert rep.lines[-1].startswith("not ready:") and "placeholders" in rep.lines[-1]
+
+
+def test_available_needs_an_archive_and_check_says_how(make_submission: MakeSubmission) -> None:
+    bare = load_submission(make_submission("bare", "x = 1"))
+    archived = load_submission(make_submission("kept", "x = 1", spec={"links": {"doi": "10.5281/zenodo.42"}}))
+    functional = Result(slug="p", status=Status.FUNCTIONAL, badges=badges_for(Status.FUNCTIONAL))
+    note = "note: Available not earned: add a Zenodo DOI of your code to earn Available"
+    bare_rep, kept_rep = report(functional, bare), report(functional, archived)
+    assert any(ln.startswith(note) for ln in bare_rep.lines)
+    assert not any(ln.startswith(note) for ln in kept_rep.lines)
+    assert bare_rep.ok and kept_rep.ok  # the archive is asked for, not required to open a pull request

@@ -67,8 +67,10 @@ def test_filter_by_tier_and_text(browser: Any, site: str) -> None:
     assert _visible(page) == ["alpha"]
     page.select_option("#codeml-filter-tier", "functional")
     assert _visible(page) == ["alpha", "beta", "delta", "epsilon"]
-    page.select_option("#codeml-filter-tier", "available")
-    assert _visible(page) == everyone
+    page.select_option("#codeml-filter-tier", "available")  # only with a DOI or an SWH id
+    assert _visible(page) == ["alpha", "gamma"]
+    page.select_option("#codeml-filter-tier", "reusable")
+    assert _visible(page) == ["beta"]
 
     page.select_option("#codeml-filter-tier", "")
     page.fill("#codeml-filter-text", "gamma university")
@@ -77,7 +79,7 @@ def test_filter_by_tier_and_text(browser: Any, site: str) -> None:
     assert _visible(page) == [s for s in everyone if s != "xss"]  # the attack has a single author
     page.fill("#codeml-filter-text", "regressed")
     assert _visible(page) == ["epsilon"]
-    page.fill("#codeml-filter-text", "results reproduced")  # a badge label, on every card: not searched
+    page.fill("#codeml-filter-text", "automated re-run")  # a badge label, on every card: not searched
     assert _visible(page) == []
     page.select_option("#codeml-filter-tier", "reproduced")
     assert _visible(page) == []

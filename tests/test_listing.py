@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -131,11 +132,44 @@ def build_book(root: Path, out: Path | None = None) -> Path:
     return (out or root) / "_build" / "html"
 
 
+GITHUB_CODE = "https://github.com/example-org/alpha-code"
+SWHID = "swh:1:dir:" + "0123456789abcdef" * 2 + "01234567"
+# slug -> links beyond openreview and code: alpha archived on Zenodo, gamma on Software Heritage
+ARCHIVES: dict[str, dict[str, str]] = {
+    "alpha": {"code": GITHUB_CODE, "doi": "https://doi.org/10.5281/zenodo.1234567"},
+    "gamma": {"swh": SWHID},
+}
+
+
+def links_of(slug: str) -> dict[str, str]:
+    return {
+        "openreview": f"https://openreview.net/forum?id={slug}",
+        "code": "https://example.org/code",
+        **ARCHIVES.get(slug, {}),
+    }
+
+
+def add_reviews(root: Path) -> None:
+    """beta reviewed as it is (current); delta reviewed at another version (stale)."""
+    from codeml_repro.authoring.review import review_block
+    from codeml_repro.model.submission import load_submission
+
+    for slug, when in (("beta", date(2025, 7, 1)), ("delta", date(2025, 6, 1))):
+        folder = root / "submissions" / slug
+        sub = load_submission(folder)
+        block = review_block(sub, "Artifact Evaluation Committee", True, "Well documented.", when)
+        if slug == "delta":
+            block = re.sub(r"inputs: \w+", "inputs: " + "f" * 32, block)
+        with (folder / "submission.yml").open("a", encoding="utf-8") as fh:
+            fh.write(block)
+
+
 def make_runs(root: Path) -> None:
     """Real results: all cases once; epsilon changed and run again (regressed)."""
     for slug, (title, cells, claims, session) in CASES.items():
-        write_submission(root, slug, title, cells, claims, session)
+        write_submission(root, slug, title, cells, claims, session, extra={"links": links_of(slug)})
     run_cli(root)
+    add_reviews(root)
     title, _, claims, _ = CASES["epsilon"]
     write_submission(
         root, "epsilon", title, ["from codeml_repro.record import record\nrecord('score', 0.2)"], claims
@@ -255,11 +289,11 @@ def test_cards_carry_status_and_tiers_from_real_results(book: dict[str, Path]) -
     found = dict(cards(read(book["html"], "book/posters.html")))
     expected = {
         "alpha": ("reproduced", "reproduced"),
-        "beta": ("functional", "functional"),
+        "beta": ("functional", "reusable"),
         "gamma": ("failed", "available"),
         "delta": ("not_reproduced", "functional"),
         "epsilon": ("not_reproduced", "functional"),
-        "zeta": ("pending", "available"),
+        "zeta": ("pending", "none"),
     }
     for slug, (status, top) in expected.items():
         assert f"codeml-status-{status}" in found[slug], slug
@@ -277,8 +311,9 @@ def test_card_content(book: dict[str, Path]) -> None:
         "Poster session A",
         "https://openreview.net/forum?id=alpha",
         ">OpenReview<",
-        "Results Reproduced",
+        "Reproduced (automated re-run)",
         'href="posters/alpha.html"',
+        'href="authors.html#badge-reproduced"',
     ):
         assert piece in card, piece
     assert "codeml-listing.js" in text and "codeml-listing.css" in text
@@ -344,7 +379,11 @@ def test_pending_submission_page(book: dict[str, Path]) -> None:
 
 def test_badges_published_beside_html(book: dict[str, Path]) -> None:
     badges = book["html"] / "badges"
-    for slug, status in (("alpha", "reproduced"), ("zeta", "pending"), ("delta", "not reproduced")):
+    for slug, status in (
+        ("alpha", "reproduced (automated re-run)"),
+        ("zeta", "pending"),
+        ("delta", "not reproduced (automated re-run)"),
+    ):
         endpoint = json.loads((badges / f"{slug}.json").read_text(encoding="utf-8"))
         assert endpoint["schemaVersion"] == 1 and endpoint["message"] == status
         assert (badges / f"{slug}.svg").read_text(encoding="utf-8").startswith("<svg")
@@ -360,7 +399,7 @@ def test_dashboard(book: dict[str, Path]) -> None:
         "not reproduced",
         "regressed",
         'href="posters/alpha.html"',
-        "Results Reproduced",
+        "Reproduced (automated re-run)",
     ):
         assert piece in page, piece
     table = page.split("codeml-status-counts", 1)[1].split("</table>", 1)[0]
@@ -378,6 +417,7 @@ def test_build_without_results_is_all_pending(tmp_path: Path) -> None:
     assert [(s, "codeml-status-pending" in c) for s, c in found] == [("only", True)]
     assert "Last run: never" in read(html, "book/dashboard.html")
     assert json.loads(read(html, "badges/only.json"))["message"] == "pending"
+    assert 'href="authors.html#badge-available"' in read(html, "book/posters.html")
 
 
 def test_changed_inputs_make_a_result_pending(tmp_path: Path) -> None:
@@ -412,19 +452,38 @@ def test_site_url_for_badge_snippets_comes_from_ci(monkeypatch: pytest.MonkeyPat
     assert explicit.html_baseurl == "https://set.in.config/"
 
 
-def test_unearned_badges_say_so_in_text() -> None:
-    from codeml_repro.model.result import Status
-    from codeml_repro.sphinx.posters.listing import badge_nodes
+def badge_texts(html: str) -> list[str]:
+    """The text of each tier badge in ``html``, screen-reader text included."""
+    pieces = html.split('<span class="codeml-badge ')[1:]
+    return [re.sub(r"<[^>]+>", "", "<x " + p.split("</a>", 1)[0]).strip() for p in pieces]
 
-    class _Entry:
-        tiers = ("available",)
-        status = Status.FAILED
-        regressed = False
 
-    labels = [n.astext() for n in badge_nodes(_Entry()) if n.astext().strip()]  # type: ignore[arg-type]
-    assert labels == [
-        "Artifacts Available",
-        "Artifacts Evaluated – Functional (not earned)",
-        "Results Reproduced (not earned)",
-        "failed",
+def test_unearned_badges_say_so_in_text(book: dict[str, Path]) -> None:
+    card = read(book["html"], "book/posters.html").split('id="poster-gamma"', 1)[1].split('id="poster-', 1)[0]
+    assert badge_texts(card) == [
+        "Available",
+        "Functional (automated run) (not earned)",
+        "Reproduced (automated re-run) (not earned)",
     ]
+
+
+def test_available_needs_an_archival_id_and_the_page_says_why(book: dict[str, Path]) -> None:
+    zeta = read(book["html"], "book/posters/zeta.html")
+    assert "Available: not earned; add a Zenodo DOI of your code to earn Available." in zeta
+    alpha = read(book["html"], "book/posters/alpha.html")
+    assert "add a Zenodo DOI" not in alpha
+    assert badge_texts(alpha.split('class="codeml-badges"', 1)[1])[0] == "Available"
+    assert 'href="../authors.html#badge-available"' in alpha
+    svg = read(book["html"], "badges/alpha-tiers.svg")
+    assert "badges: Available, Functional (automated run), Reproduced (automated re-run)" in svg
+
+
+def test_reviews_show_who_and_when_and_go_stale(book: dict[str, Path]) -> None:
+    beta = read(book["html"], "book/posters/beta.html")
+    assert "Reviewed by Artifact Evaluation Committee on 2025-07-01: reusable. Well documented." in beta
+    assert badge_texts(beta.split('class="codeml-badges"', 1)[1])[-1] == "Reusable (reviewed)"
+    assert "Reusable (reviewed)" in read(book["html"], "badges/beta-tiers.svg")
+    delta = read(book["html"], "book/posters/delta.html")
+    assert "(of an earlier version: the artifact changed since)" in delta
+    assert "Reusable (reviewed) (not earned)" in badge_texts(delta.split('class="codeml-badges"', 1)[1])
+    assert "Reusable" not in " ".join(badge_texts(read(book["html"], "book/posters/alpha.html")))

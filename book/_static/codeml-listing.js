@@ -7,9 +7,10 @@
 
   var TIERS = [
     ["", "All submissions"],
-    ["reproduced", "Results Reproduced"],
-    ["functional", "Artifacts Evaluated – Functional"],
-    ["available", "Artifacts Available"],
+    ["reusable", "Reusable (reviewed)"],
+    ["reproduced", "Reproduced (automated re-run)"],
+    ["functional", "Functional (automated run)"],
+    ["available", "Available (archived)"],
     ["none", "No badge"]
   ];
 

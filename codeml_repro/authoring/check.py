@@ -3,8 +3,10 @@
 The report is plain language for an author: the status and the badges it
 earns, every claim's expected and observed value with its tolerance, and for
 each problem one line saying what happened, where, and what to do about it.
-``ok`` is true only when the submission earns its best possible badge:
-*Results Reproduced* when it declares claims, *Functional* when it has none.
+``ok`` is true only when the submission earns its best possible badge
+(*Reproduced (automated re-run)* when it declares claims, *Functional
+(automated run)* when it has none) and no longer carries the template's
+placeholder title, authors or abstract.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codeml_repro.authoring.hints import failed_hint
+from codeml_repro.authoring.placeholders import placeholder_fields
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ClaimResult, ErrorInfo, Result, Status
 from codeml_repro.model.submission import SUBMISSION_FILE, Submission, check_notebook, load_submission
 from codeml_repro.model.text import cell_source, shorten
-from codeml_repro.results.badges import TIER_LABELS, badges_for
+from codeml_repro.results.badges import NO_ARCHIVE_REASON, TIER_LABELS, badges_for
 from codeml_repro.run.claims import describe_tolerance, is_number
 
 _MAX_MESSAGE = 200
@@ -256,13 +259,27 @@ def best_status(sub: Submission | None) -> Status:
     return Status.REPRODUCED if sub is not None and sub.spec.claims else Status.FUNCTIONAL
 
 
-def _badge_names(status: Status) -> str:
-    return ", ".join(TIER_LABELS[b] for b in badges_for(status)) or "none"
+def _badge_names(result: Result) -> str:
+    return ", ".join(TIER_LABELS[b] for b in result.badges) or "none"
+
+
+def _spec_lines(sub: Submission | None) -> list[str]:
+    """What the run cannot tell: the template's placeholders, and the missing archive."""
+    if sub is None:
+        return []
+    where = f"submissions/{sub.slug}/{SUBMISSION_FILE}"
+    lines = [
+        f"warning: {where}: {name}: still the template's placeholder; replace it with your paper's"
+        for name in placeholder_fields(sub.spec)
+    ]
+    if sub.spec.links.archival_id is None:
+        lines.append(f"note: Available not earned: {NO_ARCHIVE_REASON} (links.doi, or links.swh)")
+    return lines
 
 
 def _context_lines(ctx: _Context) -> list[str]:
     result, policy = ctx.result, ctx.policy
-    lines = [f"{result.slug}: {result.status.value} (badges: {_badge_names(result.status)})"]
+    lines = [f"{result.slug}: {result.status.value} (badges: {_badge_names(result)})"]
     not_run = result.error is not None and result.error.type == "EnvironmentFailed"
     if not_run:
         lines.append("not run: the environment could not be built")
@@ -297,12 +314,14 @@ def _verdict(ctx: _Context, ok: bool) -> list[str]:
     best = best_status(ctx.sub)
     label = TIER_LABELS[badges_for(best)[-1]]
     folder = f"submissions/{ctx.result.slug}/"
+    if ok and placeholder_fields(ctx.sub.spec):
+        return [f"not ready: it earns {label}, but replace the template's placeholders above first"]
     if ok:
         lines = [f"ready: this submission earns its best badge, {label}. Open a pull request adding {folder}"]
         if best is Status.FUNCTIONAL:
             lines.append(
                 "tip: declare claims (numbers your paper reports, recorded by the notebook) "
-                "to earn Results Reproduced as well"
+                f"to earn {TIER_LABELS['reproduced']} as well"
             )
         return lines
     return [f"not ready: the best badge for this submission is {label}; fix the above and check again"]
@@ -318,8 +337,10 @@ def _report(result: Result, sub: Submission | None, policy: RunPolicy, timeout_s
         lines += [f"  - {line}" for line in advise(ctx)]
     if result.flaky:
         lines.append("warning: recorded values differed between repeated runs: seed every random generator")
+    lines += _spec_lines(sub)
     lines += _verdict(ctx, ok)
-    return CheckReport(result=result, ok=ok, lines=tuple(lines))
+    ready = ok and (sub is None or not placeholder_fields(sub.spec))
+    return CheckReport(result=result, ok=ready, lines=tuple(lines))
 
 
 def build_report(result: Result, sub: Submission, policy: RunPolicy, timeout_s: float) -> CheckReport:

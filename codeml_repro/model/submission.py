@@ -19,12 +19,14 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from codeml_repro.model.archival import normalize_doi, normalize_swhid
 from codeml_repro.model.budgets import MAX_TIMEOUT_S
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.inputs import DataInput, check_data_list
 from codeml_repro.model.logsafe import log_line
 from codeml_repro.model.matrix import check_matrix
 from codeml_repro.model.problems import first_problem
+from codeml_repro.model.review import Review
 from codeml_repro.model.safeyaml import load_bounded
 from codeml_repro.model.text import cell_source
 
@@ -76,7 +78,30 @@ class Links(_Strict):
     video: str | None = Field(default=None, description="Recorded talk.")
     poster: str | None = Field(default=None, description="Poster PDF or image.")
 
+    doi: str | None = Field(
+        default=None,
+        description="DOI of the archived code (e.g. 10.5281/zenodo.1234567); earns Available.",
+    )
+    swh: str | None = Field(
+        default=None, description="Software Heritage id of the code (swh:1:dir:...); earns Available."
+    )
+
     _urls = field_validator("openreview", "pdf", "code", "video", "poster")(_check_url)
+
+    @field_validator("doi")
+    @classmethod
+    def _doi(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_doi(value)
+
+    @field_validator("swh")
+    @classmethod
+    def _swh(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_swhid(value)
+
+    @property
+    def archival_id(self) -> str | None:
+        """The identifier that earns *Available*: the DOI, else the SWHID, else None."""
+        return self.doi or self.swh
 
 
 class Artifact(_Strict):
@@ -181,6 +206,7 @@ class SubmissionSpec(_Strict):
     )
     artifact: Artifact = Field(default_factory=Artifact)
     claims: list[Claim] = Field(default_factory=list)
+    review: Review | None = Field(default=None, description="Organizers' human review of the artifact.")
 
     @field_validator("claims")
     @classmethod

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from codeml_repro.model.errors import DataProblem, EnvironmentFailed, RunnerFailed
 from codeml_repro.model.result import ClaimResult, ErrorInfo, Result, Status
 from codeml_repro.model.submission import Submission
-from codeml_repro.results.badges import badges_for
+from codeml_repro.results.badges import badges_for, earned_tiers
 from codeml_repro.run.plan import Planned
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def result_from(planned: Planned, sub: Submission, ex: Execution, claims: list[C
     return Result(
         slug=planned.slug,
         status=status,
-        badges=badges_for(status),
+        badges=earned_tiers(status, sub.spec, planned.inputs),
         claims=claims,
         duration_s=round(ex.duration_s, 3),
         error=ex.error,
@@ -84,7 +84,7 @@ def environment_failed(planned: Planned, sub: Submission, exc: EnvironmentFailed
     return Result(
         slug=planned.slug,
         status=Status.FAILED,
-        badges=badges_for(Status.FAILED),
+        badges=earned_tiers(Status.FAILED, sub.spec, planned.inputs),
         error=ErrorInfo(type="EnvironmentFailed", message=message, cell=None),
         finished_at=now_iso(),
         key=planned.key,

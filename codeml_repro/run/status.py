@@ -8,6 +8,7 @@ from pathlib import Path
 from codeml_repro.model.errors import ReproError
 from codeml_repro.model.result import Result
 from codeml_repro.model.submission import discover, load_submission
+from codeml_repro.results.badges import earned_tiers
 from codeml_repro.results.store import ResultStore
 from codeml_repro.run.outcome import pending_result
 from codeml_repro.run.plan import submission_inputs
@@ -22,7 +23,10 @@ def current_status(root: Path) -> tuple[list[Result], list[str]]:
         sub = None
         with contextlib.suppress(ReproError):
             sub = load_submission(folder)
-        if result is None or result.inputs_key != submission_inputs(folder, sub):
+        inputs = submission_inputs(folder, sub)
+        if result is None or result.inputs_key != inputs:
             result = pending_result(folder.name, title=sub.spec.title if sub else "")
+        if sub is not None:  # links and reviews change without a re-run
+            result = result.model_copy(update={"badges": earned_tiers(result.status, sub.spec, inputs)})
         out.append(result)
     return out, store.problems

@@ -15,7 +15,7 @@ from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
 from codeml_repro.model.result import Status
-from codeml_repro.results.badges import TIER_LABELS, TIERS, message, top_tier
+from codeml_repro.results.badges import PALETTE, TIER_LABELS, TIERS, message, top_tier
 from codeml_repro.sphinx.html import tag
 from codeml_repro.sphinx.nodes import Cell, link, table, text_par
 from codeml_repro.sphinx.posters.entries import (
@@ -29,7 +29,7 @@ from codeml_repro.sphinx.posters.entries import (
 
 CHART_DAYS = 30
 TIER_ORDER = ("none", *TIERS)
-TIER_COLORS = {"reproduced": "#2e7d32", "functional": "#1565c0", "available": "#f9a825", "none": "#9e9e9e"}
+TIER_COLORS = {tier: PALETTE[tier] for tier in TIER_ORDER}
 
 def counts_tables(entries: list[Entry]) -> list[nodes.Node]:
     statuses = Counter(e.status for e in entries)
@@ -58,7 +58,7 @@ def tiers_over_runs(entries: list[Entry]) -> list[tuple[str, Counter[str]]]:
         for entry in entries:
             done = [r for r in entry.history if r.finished_at and r.finished_at[:10] <= day]
             status = done[-1].status if done else Status.PENDING
-            counts[top_tier(status)] += 1
+            counts[top_tier(status, entry.spec.links.archival_id is not None)] += 1
         series.append((day, counts))
     return series
 
@@ -98,8 +98,13 @@ def chart_svg(series: list[tuple[str, Counter[str]]], total: int) -> str:
         str(
             tag(
                 "text",
-                {"x": str(pad + 150 * j), "y": "14", "font-size": "11", "fill": TIER_COLORS[t]},
-                f"■ {t}",
+                {
+                    "x": str(pad + 300 * (j % 2)),
+                    "y": str(12 + 13 * (j // 2)),
+                    "font-size": "11",
+                    "fill": TIER_COLORS[t],
+                },
+                f"■ {TIER_LABELS.get(t, 'no badge')}",
             )
         )
         for j, t in enumerate(reversed(TIER_ORDER))
@@ -124,7 +129,8 @@ def submissions_table(app: Any, docname: str, entries: list[Entry]) -> nodes.tab
         passed = f"{sum(c.ok for c in claims)}/{len(e.spec.claims)}" if e.spec.claims else "—"
         duration = f"{e.result.duration_s:.1f} s" if e.result else "—"
         finished = (e.result.finished_at if e.result else None) or "—"
-        rows.append([title, status, ", ".join(e.tiers) or "none", passed, duration, finished])
+        tiers = ", ".join(TIER_LABELS[t] for t in e.tiers) or "none"
+        rows.append([title, status, tiers, passed, duration, finished])
     return table(
         ["Submission", "Status", "Badges", "Claims passed", "Duration", "Last run"],
         rows,

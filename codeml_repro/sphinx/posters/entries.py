@@ -17,7 +17,7 @@ from sphinx.util.osutil import relative_uri
 from codeml_repro.model.logsafe import log_line
 from codeml_repro.model.result import Result, RunRecord, Status
 from codeml_repro.model.submission import Submission, SubmissionSpec
-from codeml_repro.results.badges import badges_for, top_tier
+from codeml_repro.results.badges import earned_tiers, review_current
 
 logger = logging.getLogger(__name__)
 
@@ -36,14 +36,20 @@ class Entry:
     stale: bool = False
     notebook: Path | None = None
     edition: int | None = None  # the year of a past edition; None for the current one
+    inputs: str | None = None
 
     @property
     def tiers(self) -> list[str]:
-        return badges_for(self.status)
+        return earned_tiers(self.status, self.spec, self.inputs)
 
     @property
     def top_tier(self) -> str:
-        return top_tier(self.status)
+        return self.tiers[-1] if self.tiers else "none"
+
+    @property
+    def review_stale(self) -> bool:
+        """A review exists but is of another version of the artifact."""
+        return self.spec.review is not None and not review_current(self.spec.review, self.inputs)
 
     @property
     def regressed(self) -> bool:
@@ -77,14 +83,15 @@ def _entry(sub: Submission, store: Any) -> Entry:
     result: Result | None = store.read(sub.slug)
     history: list[RunRecord] = store.history(sub.slug)
     edition = edition_of(sub.folder)
+    inputs = _current_inputs(sub)
     if result is None:
-        return Entry(sub.slug, sub.spec, Status.PENDING, None, history, edition=edition)
+        return Entry(sub.slug, sub.spec, Status.PENDING, None, history, edition=edition, inputs=inputs)
     recorded = getattr(result, "inputs_key", None)
-    stale = bool(recorded) and recorded != _current_inputs(sub)
+    stale = bool(recorded) and recorded != inputs
     status = Status.PENDING if stale else result.status
     notebook = store.notebook_path(sub.slug)
     shown = notebook if result.notebook and notebook.is_file() else None  # not an older run's
-    return Entry(sub.slug, sub.spec, status, result, history, stale, shown, edition)
+    return Entry(sub.slug, sub.spec, status, result, history, stale, shown, edition, inputs)
 
 
 def read_entries(

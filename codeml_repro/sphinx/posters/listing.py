@@ -15,7 +15,7 @@ from docutils.parsers.rst import directives
 from sphinx.util.docutils import SphinxDirective
 
 from codeml_repro.model.submission import SubmissionSpec
-from codeml_repro.results.badges import TIER_LABELS, TIERS, message
+from codeml_repro.results.badges import message
 from codeml_repro.sphinx.nodes import link, text_par
 from codeml_repro.sphinx.posters.entries import (
     Entry,
@@ -25,24 +25,13 @@ from codeml_repro.sphinx.posters.entries import (
     page_name,
     uri_from,
 )
+from codeml_repro.sphinx.posters.tierview import tier_nodes
 
 LINK_LABELS = {"openreview": "OpenReview", "pdf": "PDF", "code": "Code", "video": "Video", "poster": "Poster"}
 
-def badge_nodes(entry: Entry) -> list[nodes.Node]:
-    """Tier labels (earned and not) followed by the status."""
-    out: list[nodes.Node] = []
-    earned = set(entry.tiers)
-    for tier in TIERS:
-        state = "earned" if tier in earned else "missing"
-        badge = nodes.inline(
-            TIER_LABELS[tier],
-            TIER_LABELS[tier],
-            classes=["codeml-badge", f"codeml-badge-{tier}", f"codeml-badge-{state}"],
-        )
-        if state == "missing":  # told to screen readers, not only by colour
-            badge += nodes.inline(" (not earned)", " (not earned)", classes=["codeml-sr-only"])
-        out.append(badge)
-        out.append(nodes.Text(" "))
+def badge_nodes(app: Any, docname: str, entry: Entry) -> list[nodes.Node]:
+    """Tier badges (earned and not, each linked to its definition) followed by the status."""
+    out = tier_nodes(app, docname, entry)
     status = message(entry.status)
     out.append(nodes.inline(status, status, classes=["codeml-status", f"codeml-status-{entry.status.value}"]))
     if entry.regressed:
@@ -85,7 +74,7 @@ def card(app: Any, docname: str, entry: Entry) -> nodes.container:
     box += text_par("", "codeml-authors", *author_nodes(entry.spec))
     if entry.spec.session:
         box += text_par(entry.spec.session, "codeml-session")
-    box += text_par("", "codeml-badges", *badge_nodes(entry))
+    box += text_par("", "codeml-badges", *badge_nodes(app, docname, entry))
     links = link_nodes(entry.spec)
     if links:
         box += text_par("", "codeml-links", *links)

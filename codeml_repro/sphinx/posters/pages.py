@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from codeml_repro.model.result import Result, RunRecord, Status
-from codeml_repro.results.badges import TIER_LABELS, TIERS, endpoint_json, message, status_svg, tiers_svg
+from codeml_repro.results.badges import REVIEWED, TIER_LABELS, endpoint_json, message, status_svg, tiers_svg
 from codeml_repro.run.claims import describe_tolerance
 from codeml_repro.sphinx.html import Child, Markup, table, tag, void
 from codeml_repro.sphinx.posters.entries import (
@@ -32,6 +32,7 @@ from codeml_repro.sphinx.posters.entries import (
 )
 from codeml_repro.sphinx.posters.listing import LINK_LABELS
 from codeml_repro.sphinx.posters.nbrender import render_notebook
+from codeml_repro.sphinx.posters.tierview import reasons_html, tiers_html
 
 HISTORY_SHOWN = 20
 PageSpec = tuple[str, dict[str, Any], str]
@@ -48,17 +49,8 @@ def section(ident: str, title: str, *children: Child) -> Markup:
     return tag("section", {"id": ident}, tag("h2", None, title), *children)
 
 
-def badges_html(entry: Entry, tiers_img: str) -> Markup:
-    earned = set(entry.tiers)
-    labels = [
-        tag(
-            "span",
-            {"class": f"codeml-badge codeml-badge-{t} codeml-badge-{'earned' if t in earned else 'missing'}"},
-            TIER_LABELS[t],
-            None if t in earned else tag("span", {"class": "codeml-sr-only"}, " (not earned)"),
-        )
-        for t in TIERS
-    ]
+def badges_html(app: Any, entry: Entry, tiers_img: str) -> list[Child]:
+    name = page_name(app, entry.slug)
     status = tag(
         "span", {"class": f"codeml-status codeml-status-{entry.status.value}"}, message(entry.status)
     )
@@ -67,12 +59,12 @@ def badges_html(entry: Entry, tiers_img: str) -> Markup:
         "img",
         {
             "src": tiers_img,
-            "alt": "badges: " + (", ".join(entry.tiers) or "none"),
+            "alt": "badges: " + (", ".join(TIER_LABELS[t] for t in entry.tiers) or "none"),
             "class": "codeml-tiers-img",
         },
     )
-    spaced = [[label, " "] for label in labels]
-    return tag("p", {"class": "codeml-badges"}, spaced, status, " ", mark, " ", img)
+    badges = tag("p", {"class": "codeml-badges"}, tiers_html(app, name, entry), status, " ", mark, " ", img)
+    return [badges, reasons_html(entry)]
 
 
 def header_html(entry: Entry) -> list[Child]:
@@ -298,7 +290,7 @@ def page_body(app: Any, entry: Entry) -> Markup:
         {"class": "codeml-submission", "id": entry.slug},
         tag("h1", None, entry.spec.title),
         header_html(entry),
-        badges_html(entry, uri_from(app, name, f"badges/{entry.slug}-tiers.svg")),
+        badges_html(app, entry, uri_from(app, name, f"badges/{entry.slug}-tiers.svg")),
         abstract_html(entry.spec.abstract),
         claims_html(entry),
         run_html(entry),
@@ -314,7 +306,9 @@ def publish_files(outdir: Path, entry: Entry) -> None:
     badges = outdir / "badges"
     badges.mkdir(parents=True, exist_ok=True)
     (badges / f"{entry.slug}.svg").write_text(status_svg(entry.status), encoding="utf-8")
-    (badges / f"{entry.slug}-tiers.svg").write_text(tiers_svg(entry.status), encoding="utf-8")
+    archived, reviewed = "available" in entry.tiers, REVIEWED in entry.tiers
+    tiers = tiers_svg(entry.status, archived, reviewed)
+    (badges / f"{entry.slug}-tiers.svg").write_text(tiers, encoding="utf-8")
     endpoint = json.dumps(endpoint_json(entry.status), indent=2) + "\n"
     (badges / f"{entry.slug}.json").write_text(endpoint, encoding="utf-8")
     if entry.notebook is not None:
