@@ -30,7 +30,8 @@ def _run(root: Path, **options: Any) -> dict[str, Any]:
 
 def test_claim_statuses_and_recording_formats(make_submission: MakeSubmission, tmp_path: Path) -> None:
     claim = {"claims": [{"name": "acc", "expected": 0.95, "rel_tol": 0.01}]}
-    make_submission("good", "from codeml_repro import record\nrecord('acc', 0.951)", spec=claim)
+    archived = {**claim, "links": {"doi": "10.5281/zenodo.1234567"}}  # Available needs an archive
+    make_submission("good", "from codeml_repro import record\nrecord('acc', 0.951)", spec=archived)
     make_submission("off", "from codeml_repro import record\nrecord('acc', 0.80)", spec=claim)
     make_submission("never", "x = 1", spec=claim)
     make_submission("glue", "from myst_nb import glue\nimport numpy as np\nglue('acc', np.float64(0.95))",
@@ -38,6 +39,7 @@ def test_claim_statuses_and_recording_formats(make_submission: MakeSubmission, t
     make_submission("scrap", "import scrapbook as sb\nsb.glue('acc', 0.949)", spec=claim)
     make_submission("noclaims", "print('hello')")
     make_submission("raises", "x = 1", "1 / 0", spec=claim)
+    make_submission("archived-raises", "1 / 0", spec={"links": {"swh": "swh:1:dir:" + "a" * 40}})
     results = _run(tmp_path, jobs=2)
     assert results["good"].status is Status.REPRODUCED
     assert results["good"].badges == ["available", "functional", "reproduced"]
@@ -48,7 +50,9 @@ def test_claim_statuses_and_recording_formats(make_submission: MakeSubmission, t
     assert results["scrap"].status is Status.REPRODUCED
     assert results["noclaims"].status is Status.FUNCTIONAL
     raised = results["raises"]
-    assert raised.status is Status.FAILED and raised.badges == ["available"]
+    assert raised.status is Status.FAILED and raised.badges == []  # no archival id: not Available
+    assert results["archived-raises"].badges == ["available"]
+    assert results["off"].badges == ["functional"]
     assert raised.error is not None and raised.error.type == "ZeroDivisionError" and raised.error.cell == 1
     store = ResultStore(tmp_path)
     saved = json.loads(store.notebook_path("raises").read_text())
@@ -223,7 +227,7 @@ def test_an_environment_failure_is_a_result_not_an_aborted_run(
     results = {r.slug: r for r in report.results}
     assert results["b-fine"].status is Status.FUNCTIONAL
     failed = results["a-bad-pin"]
-    assert failed.status is Status.FAILED and failed.badges == ["available"]
+    assert failed.status is Status.FAILED and failed.badges == []
     assert failed.error is not None and failed.error.type == "EnvironmentFailed" and failed.error.cell is None
     assert failed.error.message.startswith("a-bad-pin/requirements.txt: uv pip install failed: ")
     assert "codeml-repro-no-such-package-xyz" in failed.error.message and "\n" not in failed.error.message
