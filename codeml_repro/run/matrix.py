@@ -24,7 +24,7 @@ from codeml_repro.model.matrix import cells, entry_specifier
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ErrorInfo, MatrixCellResult, Result, Status
 from codeml_repro.model.submission import SUBMISSION_FILE, Submission
-from codeml_repro.results.badges import badges_for
+from codeml_repro.results.badges import earned_tiers
 from codeml_repro.results.cells import CellCache
 from codeml_repro.results.store import ResultStore
 from codeml_repro.run.outcome import invalid_result, now_iso
@@ -205,7 +205,7 @@ def combine(job: MatrixJob) -> Result:
     return Result(
         slug=planned.slug,
         status=status,
-        badges=badges_for(status),
+        badges=earned_tiers(status, sub.spec, planned.inputs),
         claims=worst.claims,
         duration_s=round(sum(c.duration_s for c in done), 3),
         error=error,

@@ -106,7 +106,9 @@ def tool_failure(planned: Planned, exc: BaseException) -> Result:
     return Result(
         slug=planned.slug,
         status=Status.FAILED,
-        badges=badges_for(Status.FAILED),
+        badges=earned_tiers(Status.FAILED, planned.submission.spec, planned.inputs)
+        if planned.submission is not None
+        else [],
         error=ErrorInfo(type="RunnerFailed", message=message, cell=None),
         finished_at=now_iso(),
         key="",  # never equal to a skip key: the next run tries again
