@@ -243,3 +243,47 @@ def test_undeclared_size_stopped_at_budget(
     result = run_all(tmp_path, policy, RunOptions()).results[0]
     assert result.status == Status.FAILED and result.error is not None
     assert result.error.type == "DataTooLarge"
+
+
+REV = "0123456789abcdef0123456789abcdef01234567"
+LOADS_MODEL = (
+    "import json, os\n"
+    "from huggingface_hub import hf_hub_download\n"
+    "config = json.load(open(hf_hub_download('org/tiny', 'config.json')))\n"
+    "assert os.environ['HF_HUB_OFFLINE'] == '1' and os.environ['TRANSFORMERS_OFFLINE'] == '1'\n"
+    "from codeml_repro import record\nrecord('hidden', config['hidden_size'])"
+)
+
+
+def test_hf_model_fetched_from_a_fake_hub_then_loaded_offline(
+    tmp_path: Path, make_submission: MakeSubmission, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakehub import FakeHub
+
+    files = {"config.json": b'{"hidden_size": 8}', "weights.bin": b"\0" * 4096}
+    hub = FakeHub("org/tiny", REV, files)
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    data = [{"hf": {"repo": "org/tiny", "revision": REV, "files": ["*.json"]}}]
+    spec = {"artifact": {"data": data}, "claims": [{"name": "hidden", "expected": 8}]}
+    make_submission("hf-model", LOADS_MODEL, spec=spec)
+    try:
+        first = _results(tmp_path)["hf-model"]
+        assert first.status == Status.REPRODUCED, first.error
+        assert not any("weights.bin" in r for r in hub.requests)  # only the declared patterns
+    finally:
+        hub.stop()
+    hub.requests.clear()
+    again = _results(tmp_path, force=True)["hf-model"]  # the hub is gone: everything from the cache
+    assert again.status == Status.REPRODUCED, again.error
+    assert hub.requests == []
+
+
+def test_hf_unreachable_is_data_unavailable(
+    tmp_path: Path, make_submission: MakeSubmission, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_free_port()}")
+    data = [{"hf": {"repo": "org/tiny", "revision": REV}}]
+    make_submission("hf-gone", "print('never')", spec={"artifact": {"data": data}})
+    result = _results(tmp_path)["hf-gone"]
+    assert result.status == Status.FAILED and result.error is not None
+    assert result.error.type == "DataUnavailable" and "org/tiny" in result.error.message

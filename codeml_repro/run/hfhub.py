@@ -90,7 +90,9 @@ def fetch_hf(src: HfSource, cache: Path) -> Path:
     if _verified(cache, src):
         return snapshot_dir(cache, src)
     from huggingface_hub import snapshot_download
+    from huggingface_hub.utils import disable_progress_bars
 
+    disable_progress_bars()  # the run's own progress display counts inputs
     try:
         folder = snapshot_download(
             src.repo,
@@ -99,6 +101,7 @@ def fetch_hf(src: HfSource, cache: Path) -> Path:
             allow_patterns=list(src.files) or None,
             cache_dir=cache,
             max_workers=4,
+            endpoint=os.environ.get("HF_ENDPOINT") or None,  # the maintainer's mirror, read per call
         )
     except Exception as exc:  # the library raises HTTP, OS and its own errors: all mean unavailable
         first = (str(exc).strip().splitlines() or [""])[0][:300]
