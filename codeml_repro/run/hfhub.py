@@ -89,7 +89,8 @@ def fetch_hf(src: HfSource, cache: Path) -> Path:
     """The snapshot folder of ``src`` in ``cache``, downloaded unless intact from an earlier run."""
     if _verified(cache, src):
         return snapshot_dir(cache, src)
-    from huggingface_hub.utils.tqdm import disable_progress_bars, snapshot_download
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.utils.tqdm import disable_progress_bars
 
     disable_progress_bars()  # the run's own progress display counts inputs
     try:
