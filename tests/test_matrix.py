@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from click.testing import CliRunner
 from codeml_repro.model.errors import EnvironmentFailed
 from codeml_repro.model.matrix import cells, entry_specifier, matrix_problem, replace_pins
 from codeml_repro.model.policy import IndexSettings, RunPolicy
-from codeml_repro.model.result import Status
+from codeml_repro.model.result import Result, Status
 from codeml_repro.run.batch import run_all
 from codeml_repro.run.environment import venv_for
 from codeml_repro.run.plan import RunOptions
@@ -117,6 +118,36 @@ def test_a_claim_holds_on_one_version_and_not_the_other(
 
     again = run_all(tmp_path, POLICY, RunOptions(jobs=1))
     assert again.skipped == ["tiny"]
+    _check_book_views(tmp_path, result)
+
+
+def _check_book_views(root: Path, result: Result) -> None:
+    """The page's versions x claims table, the listing's summary and the dashboard's counts."""
+    from codeml_repro.model.submission import load_submission
+    from codeml_repro.sphinx.posters.dashboard import counts_tables
+    from codeml_repro.sphinx.posters.entries import Entry
+    from codeml_repro.sphinx.posters.listing import matrix_nodes
+    from codeml_repro.sphinx.posters.versions import versions_html
+
+    spec = load_submission(root / "submissions" / "tiny").spec
+    entry = Entry("tiny", spec, result.status, result)
+    html = str(versions_html(entry))
+    rows = re.findall(r"<tr>(.*?)</tr>", html, re.S)[1:]
+    assert len(rows) == 2 and "Reproduced on 1 of 2 versions." in html
+    assert f"<code>{TINY} 1.0</code>" in rows[0] and "1.0 <span class=\"codeml-claim-pass\">pass" in rows[0]
+    assert f"<code>{TINY} 2.0</code> (latest)" in rows[1]
+    assert "2.0 <span class=\"codeml-claim-fail\">fail" in rows[1]
+    assert "codeml-first-failing" in rows[1] and "codeml-first-failing" not in rows[0]
+    card = "".join(n.astext() for n in matrix_nodes(entry))
+    assert "reproduced on 1 of 2 versions" in card
+    holding = Entry("ok", spec, Status.REPRODUCED, result.model_copy(update={"matrix": result.matrix[:1]}))
+    plain = Entry("plain", spec, Status.REPRODUCED, result.model_copy(update={"matrix": []}))
+    tables = counts_tables([entry, holding, plain])
+    assert len(tables) == 3
+    text = tables[2].astext()
+    assert re.search(r"On every version\s+1", text) and re.search(r"On some versions\s+1", text)
+    assert re.search(r"On no version\s+0", text)
+    assert versions_html(plain) is None
 
 
 def test_cells_recorded_before_are_not_run_again(

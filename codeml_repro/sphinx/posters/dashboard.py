@@ -16,6 +16,7 @@ from sphinx.util.docutils import SphinxDirective
 
 from codeml_repro.model.result import Status
 from codeml_repro.results.badges import PALETTE, TIER_LABELS, TIERS, message, top_tier
+from codeml_repro.results.versions import Holds, holds
 from codeml_repro.sphinx.html import tag
 from codeml_repro.sphinx.nodes import Cell, link, table, text_par
 from codeml_repro.sphinx.posters.entries import (
@@ -37,10 +38,19 @@ def counts_tables(entries: list[Entry]) -> list[nodes.Node]:
     status_rows: list[list[Cell]] = [[message(s), str(statuses[s])] for s in Status if statuses[s]]
     tier_rows: list[list[Cell]] = [[TIER_LABELS[t], str(tiers[t])] for t in reversed(TIERS)]
     tier_rows.append(["No badge", str(sum(1 for e in entries if not e.tiers))])
-    return [
+    out = [
         table(["Status", "Submissions"], status_rows or [["(none)", "0"]], ["codeml-status-counts"]),
         table(["Badge", "Submissions"], tier_rows, ["codeml-tier-counts"]),
     ]
+    across = Counter(holds(e.result) for e in entries if e.result is not None and not e.stale)
+    across.pop(None, None)
+    if across:  # submissions with artifact.matrix: on how many of their versions the claims hold
+        labels: dict[Holds | None, str] = {
+            "every": "On every version", "some": "On some versions", "none": "On no version"
+        }
+        rows: list[list[Cell]] = [[label, str(across[k])] for k, label in labels.items()]
+        out.append(table(["Claims hold", "Submissions"], rows, ["codeml-matrix-counts"]))
+    return out
 
 
 def last_run(entries: list[Entry]) -> str | None:

@@ -16,6 +16,7 @@ from sphinx.util.docutils import SphinxDirective
 
 from codeml_repro.model.submission import SubmissionSpec
 from codeml_repro.results.badges import message
+from codeml_repro.results.versions import matrix_summary
 from codeml_repro.sphinx.nodes import link, text_par
 from codeml_repro.sphinx.posters.entries import (
     Entry,
@@ -34,10 +35,19 @@ def badge_nodes(app: Any, docname: str, entry: Entry) -> list[nodes.Node]:
     out = tier_nodes(app, docname, entry)
     status = message(entry.status)
     out.append(nodes.inline(status, status, classes=["codeml-status", f"codeml-status-{entry.status.value}"]))
+    out += matrix_nodes(entry)
     if entry.regressed:
         out.append(nodes.Text(" "))
         out.append(nodes.inline("regressed", "regressed", classes=["codeml-regressed"]))
     return out
+
+
+def matrix_nodes(entry: Entry) -> list[nodes.Node]:
+    """"reproduced on 2 of 3 versions" for a result whose matrix cells did not all reproduce."""
+    across = matrix_summary(entry.result) if entry.result is not None and not entry.stale else None
+    if not across:
+        return []
+    return [nodes.Text(" "), nodes.inline(across, across, classes=["codeml-matrix-summary"])]
 
 
 def author_nodes(spec: SubmissionSpec) -> list[nodes.Node]:

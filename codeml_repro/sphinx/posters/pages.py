@@ -33,16 +33,10 @@ from codeml_repro.sphinx.posters.entries import (
 from codeml_repro.sphinx.posters.listing import LINK_LABELS
 from codeml_repro.sphinx.posters.nbrender import render_notebook
 from codeml_repro.sphinx.posters.tierview import reasons_html, tiers_html
+from codeml_repro.sphinx.posters.versions import value_text, versions_html
 
 HISTORY_SHOWN = 20
 PageSpec = tuple[str, dict[str, Any], str]
-
-
-def value_text(value: Any) -> str:
-    """A claim value as text: strings as they are, the rest as JSON."""
-    if value is None:
-        return "—"
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 def section(ident: str, title: str, *children: Child) -> Markup:
@@ -293,6 +287,7 @@ def page_body(app: Any, entry: Entry) -> Markup:
         badges_html(app, entry, uri_from(app, name, f"badges/{entry.slug}-tiers.svg")),
         abstract_html(entry.spec.abstract),
         claims_html(entry),
+        versions_html(entry),
         run_html(entry),
         history_html(entry),
         notebook_html(entry, uri_from(app, name, f"notebooks/{entry.slug}.ipynb")),
