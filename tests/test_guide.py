@@ -175,3 +175,41 @@ def test_every_badge_links_to_its_own_section_quoting_acm() -> None:
         body = section[1].split("\n(", 1)[0]
         assert body.startswith(f"### {TIER_LABELS[tier].split(' (')[0]}"), tier
         assert "ACM's" in body and '"' in body, f"{tier}: the section must quote ACM's definition"
+
+
+def _section(title: str) -> str:
+    return guide().split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_versions_section_matrix_example_is_valid() -> None:
+    from codeml_repro.model.matrix import cells, matrix_problem
+
+    text = _section("Showing a result across versions")
+    tokens = MarkdownIt().parse(text)
+    (snippet,) = [t.content for t in tokens if t.type == "fence" and t.info.strip() == "{code-block} yaml"]
+    artifact = yaml.safe_load(snippet)["artifact"]
+    spec = SubmissionSpec.model_validate({"title": "t", "authors": [{"name": "a"}], "artifact": artifact})
+    matrix = spec.artifact.matrix
+    assert len(cells(matrix)) == 3
+    assert matrix_problem(matrix, "scikit-learn==1.4.2\n", RunPolicy().max_matrix_cells) is None
+    assert f"at most {RunPolicy().max_matrix_cells} runs" in text
+
+
+def test_versions_section_bisect_sample_matches_the_report() -> None:
+    from codeml_repro.model.result import MatrixCellResult
+    from codeml_repro.run.bisect import BisectReport, Probe, describe_report
+
+    text = _section("Showing a result across versions")
+    tokens = MarkdownIt().parse(text)
+    (sample,) = [t.content for t in tokens if t.type == "fence" and t.info.strip() == "text"]
+
+    def probe(version: str, observed: float, ok: bool) -> Probe:
+        claim = ClaimResult(name="test_accuracy", expected=0.953, observed=observed, ok=ok, recorded=True)
+        status = Status.REPRODUCED if ok else Status.NOT_REPRODUCED
+        cell = MatrixCellResult(versions={"scikit-learn": version}, status=status, claims=[claim])
+        return Probe(version, cell, cached=False)
+
+    good, bad = probe("1.4.2", 0.953, True), probe("1.5.0", 0.941, False)
+    releases = ["1.4.0", "1.4.1", "1.4.2", "1.5.0", "1.5.1", "1.6.1"]
+    report = BisectReport("scikit-learn", releases, [good, bad], good, bad)  # the two midpoints
+    assert describe_report(report) == sample.splitlines()
