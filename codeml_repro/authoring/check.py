@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from codeml_repro.authoring.data_hints import DATA_ERRORS, data_error_advice, declare_advice
 from codeml_repro.authoring.hints import failed_hint
 from codeml_repro.authoring.placeholders import placeholder_fields
 from codeml_repro.model.errors import SubmissionInvalid
@@ -180,10 +181,12 @@ def _advise_failed(ctx: _Context) -> list[str]:
     err = ctx.error
     if err.type == "EnvironmentFailed":
         return _advise_environment(ctx)
+    if err.type in DATA_ERRORS:
+        return data_error_advice(err)
     where = _where(ctx) or "the run, before any cell of yours"
     has_requirements = ctx.sub is not None and ctx.sub.requirements_path is not None
     hint = failed_hint(err.type, err.message, has_requirements)
-    return [f"{where} raised {err.type}: {_short(err.message)}", hint]
+    return [f"{where} raised {err.type}: {_short(err.message)}", hint, *declare_advice(err, ctx.sub)]
 
 
 def _advise_timeout(ctx: _Context) -> list[str]:
@@ -283,6 +286,8 @@ def _context_lines(ctx: _Context) -> list[str]:
     not_run = result.error is not None and result.error.type == "EnvironmentFailed"
     if not_run:
         lines.append("not run: the environment could not be built")
+    elif result.error is not None and result.error.type in DATA_ERRORS:
+        lines.append("not run: a declared input (artifact.data) could not be fetched or verified")
     elif result.status is not Status.INVALID:
         lines.append(
             f"ran in {result.duration_s:.1f} s; sandbox {result.sandbox}; budgets: whole run "

@@ -58,7 +58,8 @@ def failed_hint(error_type: str, message: str = "", has_requirements: bool = Fal
         )
     if name in _NETWORK_ERRORS or error_type in _NETWORK_ERRORS:
         return (
-            "the check runs without network access: ship the data in the submission folder, "
+            "the notebook runs without network access: declare what it downloads in artifact.data "
+            "(fetched and verified before the run), ship it in the submission folder, "
             "or use a dataset bundled with a package"
         )
     if name == "NameError":
