@@ -67,6 +67,15 @@ def test_venv_is_cached_by_requirements_hash(venv: KernelEnv) -> None:
     assert again == venv
 
 
+def test_the_installed_set_is_exactly_the_recorded_lock(venv: KernelEnv) -> None:
+    """One resolution (author's requirements + the kernel's), installed with --no-deps."""
+    pins = dict(line.split("==") for line in venv.lock)
+    assert "ipykernel" in pins and "ipython" in pins and "matplotlib-inline" in pins
+    installed = {name.replace("_", "-"): version for name, version in venv.packages.items()}
+    assert installed == pins
+    assert venv.describe()["lock"] == list(venv.lock)
+
+
 @pytest.mark.parametrize("mode", ["off", pytest.param("required", marks=needs_bwrap)])
 def test_record_works_in_a_venv_without_the_toolkit(
     tmp_path: Path, venv: KernelEnv, monkeypatch: pytest.MonkeyPatch, mode: str
@@ -85,7 +94,7 @@ def test_record_works_in_a_venv_without_the_toolkit(
 def test_uninstallable_requirement_fails_with_the_file_named(tmp_path: Path, venv: KernelEnv) -> None:
     req = tmp_path / "requirements.txt"
     req.write_text("codeml-repro-no-such-package-xyz==0.0.1\n")
-    with pytest.raises(EnvironmentFailed, match=r"requirements\.txt: uv pip install failed"):
+    with pytest.raises(EnvironmentFailed, match=r"requirements\.txt: uv pip compile failed"):
         venv_for(req, offline=True, root=tmp_path / "cache")
 
 

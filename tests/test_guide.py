@@ -113,7 +113,11 @@ def test_not_reproduced_sample_matches_the_report(tmp_path: Path) -> None:
 
 
 def test_yaml_example_is_valid_and_has_every_top_level_field() -> None:
-    (example,) = blocks("yaml")
+    example, *fragments = blocks("yaml")
+    for fragment in fragments:  # a part of submission.yml, e.g. the Environments section's
+        whole = {"title": "T", "authors": [{"name": "A"}], **yaml.safe_load(fragment)}
+        SubmissionSpec.model_validate(whole)
+        jsonschema.validate(whole, submission_schema())
     data = yaml.safe_load(example)
     SubmissionSpec.model_validate(data)
     jsonschema.validate(data, submission_schema())

@@ -229,7 +229,7 @@ def test_an_environment_failure_is_a_result_not_an_aborted_run(
     failed = results["a-bad-pin"]
     assert failed.status is Status.FAILED and failed.badges == []
     assert failed.error is not None and failed.error.type == "EnvironmentFailed" and failed.error.cell is None
-    assert failed.error.message.startswith("a-bad-pin/requirements.txt: uv pip install failed: ")
+    assert failed.error.message.startswith("a-bad-pin/requirements.txt: uv pip compile failed: ")
     assert "codeml-repro-no-such-package-xyz" in failed.error.message and "\n" not in failed.error.message
     assert failed.repeats == 1 and not failed.flaky  # no notebook ran: nothing to repeat
     stored = ResultStore(tmp_path).read("a-bad-pin")

@@ -23,13 +23,16 @@ def _record_line(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
-def build_wheel(folder: Path, version: str, source: str, name: str = TINY) -> Path:
+def build_wheel(folder: Path, version: str, source: str, name: str = TINY, requires: tuple[str, ...] = ()
+                ) -> Path:
     """Write ``<name>-<version>-py3-none-any.whl`` whose module holds ``source``."""
     module = name.replace("-", "_")
     dist_info = f"{module}-{version}.dist-info"
+    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    meta += "".join(f"Requires-Dist: {r}\n" for r in requires)
     files = {
         f"{module}/__init__.py": source.encode(),
-        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{dist_info}/METADATA": meta.encode(),
         f"{dist_info}/WHEEL": WHEEL,
     }
     record = [_record_line(path, data) for path, data in files.items()] + [f"{dist_info}/RECORD,,"]

@@ -10,6 +10,7 @@ and run ``codeml-repro check`` after each change.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 from codeml_repro.model.budgets import MAX_TIMEOUT_S
@@ -68,6 +69,11 @@ artifact:
   # timeout: {timeout}
   # A pip requirements file: the notebook then runs in its own environment.
   # requirements: {requirements}
+  # The environment's era: every requirement not pinned exactly (and the
+  # kernel's own packages) resolves as of this date, years from now too.
+  environment:
+    as_of: "{today}"
+    # python: "3.11"   # an interpreter version the CI host has
 
 # The numbers your paper reports. The notebook records each one under the
 # same name with record("{claim}", value); the check compares the recorded
@@ -158,6 +164,7 @@ def render_submission(slug: str) -> str:
         claim=EXAMPLE_CLAIM,
         timeout=f"{policy.timeout_s:g}",
         max_timeout=MAX_TIMEOUT_S,
+        today=datetime.now(timezone.utc).date().isoformat(),
     )
 
 

@@ -13,6 +13,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,21 @@ class Links(_Strict):
         return self.doi or self.swh
 
 
+class EnvironmentSpec(_Strict):
+    """The era of a submission's environment: resolved as of a date, on a chosen interpreter."""
+
+    as_of: date | None = Field(
+        default=None,
+        description="Resolve every requirement not pinned exactly (kernel packages too) as of this "
+        "date (uv's --exclude-newer), e.g. 2024-06-01.",
+    )
+    python: str | None = Field(
+        default=None,
+        pattern=r"^3\.[0-9]{1,2}$",
+        description='Interpreter version the kernel runs on, e.g. "3.11" (one the host has).',
+    )
+
+
 class Artifact(_Strict):
     notebook: str = Field(default="artifact.ipynb", description="Notebook path inside the folder.")
     parameters: dict[str, Any] = Field(
@@ -114,6 +130,9 @@ class Artifact(_Strict):
     )
     requirements: str | None = Field(
         default=None, description="requirements.txt for a separate environment."
+    )
+    environment: EnvironmentSpec = Field(
+        default_factory=EnvironmentSpec, description="The environment's era: as_of date, python version."
     )
     matrix: dict[str, list[str]] = Field(
         default_factory=dict,

@@ -35,10 +35,11 @@ from codeml_repro.model.matrix import replace_pins
 from codeml_repro.model.policy import EnvMode, IndexSettings
 from codeml_repro.model.submission import Submission
 from codeml_repro.model.text import shorten
+from codeml_repro.run import lock as era_lock
+from codeml_repro.run.lock import KERNEL_REQUIREMENT, Era
 
 EnvKind = Literal["current", "venv"]
 ENV_FORMAT = 1  # bump to rebuild every cached environment
-KERNEL_REQUIREMENT = "ipykernel>=6.29"
 KEY_PACKAGES = (
     "ipykernel",
     "numpy",
@@ -72,6 +73,7 @@ class KernelEnv:
     packages: dict[str, str] = field(default_factory=dict)
     requirements_hash: str | None = None
     path: str | None = None  # the venv directory
+    lock: tuple[str, ...] = ()  # the resolved set, name==version (see run/lock.py)
 
     def describe(self) -> dict[str, Any]:
         """What the run records as its environment."""
@@ -85,6 +87,8 @@ class KernelEnv:
         }
         if self.requirements_hash:
             out["requirements_hash"] = self.requirements_hash
+        if self.lock:
+            out["lock"] = list(self.lock)
         return out
 
 
@@ -101,7 +105,9 @@ def envs_dir(root: Path | None = None) -> Path:
     return envs
 
 
-def requirements_hash(text: str, python_version: str, index: IndexSettings | None = None) -> str:
+def requirements_hash(
+    text: str, python_version: str, index: IndexSettings | None = None, era: Era | None = None
+) -> str:
     """Hash of the normalized requirements, the interpreter, the env format and the index.
 
     The default index adds nothing, so environments built before index settings existed
@@ -111,6 +117,8 @@ def requirements_hash(text: str, python_version: str, index: IndexSettings | Non
     parts: list[Any] = [ENV_FORMAT, python_version, KERNEL_REQUIREMENT, lines]
     if index is not None and not index.is_default:
         parts.append(index.model_dump())
+    if era is not None and era.key():
+        parts.append(era.key())
     key = json.dumps(parts)
     return hashlib.sha256(key.encode()).hexdigest()[:20]
 
@@ -167,7 +175,9 @@ def prepare_environment(
     text = None
     if sub.pins:  # one cell of artifact.matrix: its versions replace the author's pins
         text = replace_pins(req.read_text(), dict(sub.pins))
-    return venv_for(req, offline=offline, index=index, text=text)
+    era = era_lock.era_of(sub)
+    python = era_lock.pick_python(sub) if era.python else None
+    return venv_for(req, offline=offline, index=index, text=text, era=era, python=python)
 
 
 def venv_for(
@@ -177,6 +187,8 @@ def venv_for(
     root: Path | None = None,
     index: IndexSettings | None = None,
     text: str | None = None,
+    era: Era | None = None,
+    python: str | None = None,
 ) -> KernelEnv:
     """A cached venv with ``requirements`` and ipykernel, created once under a file lock.
 
@@ -187,7 +199,8 @@ def venv_for(
     index = index if index is not None else IndexSettings.from_environ()
     given = text
     text = requirements.read_text() if given is None else given
-    digest = requirements_hash(text, platform.python_version(), index)
+    era = era or Era()
+    digest = requirements_hash(text, era.python or platform.python_version(), index, era)
     envs = envs_dir(root)
     target = envs / digest
     # uv reads a file: replaced requirements are written beside the environment they build
@@ -196,7 +209,8 @@ def venv_for(
         if not (target / COMPLETE_MARKER).is_file():
             if given is not None:
                 source.write_text(given)
-            _build_venv(target, requirements, source, offline=offline, index=index)
+            _build_venv(target, requirements, source, offline=offline, index=index, era=era,
+                        python=python or sys.executable)
         info = json.loads((target / COMPLETE_MARKER).read_text())
     return KernelEnv(
         "venv",
@@ -205,6 +219,7 @@ def venv_for(
         info["packages"],
         requirements_hash=digest,
         path=str(target),
+        lock=tuple(info.get("lock", ())),
     )
 
 
@@ -308,18 +323,29 @@ def read_venv_info(target: Path) -> dict[str, Any]:
 
 
 def _build_venv(
-    target: Path, requirements: Path, source: Path, *, offline: bool, index: IndexSettings
+    target: Path, requirements: Path, source: Path, *, offline: bool, index: IndexSettings, era: Era,
+    python: str,
 ) -> None:
-    """Create the venv at ``target`` (replacing a half-built one); mark it complete last."""
+    """Create the venv at ``target`` (replacing a half-built one); mark it complete last.
+
+    The author's requirements and the kernel's are resolved in one ``uv pip compile`` (as of
+    ``era``), and exactly that lock is installed: see :mod:`codeml_repro.run.lock`.
+    """
     if target.exists():
         shutil.rmtree(target)
     uv = _uv()
     flags = (["--offline"] if offline else []) + uv_index_args(index)
-    _run([uv, "venv", "--quiet", "--python", sys.executable, str(target)], "uv venv", requirements)
-    python = str(target / "bin" / "python")
-    install = [uv, "pip", "install", "--quiet", "--python", python, *flags]
+    _run([uv, "venv", "--quiet", "--no-python-downloads", "--python", python, str(target)], "uv venv",
+         requirements)
+    venv_python = str(target / "bin" / "python")
+    kernel_input = target / era_lock.KERNEL_INPUT
+    kernel_input.write_text(KERNEL_REQUIREMENT + "\n")
+    compiled = _run(era_lock.compile_argv(uv, source, kernel_input, venv_python, era, flags),
+                    "uv pip compile", requirements)
+    lock_file = target / era_lock.LOCK_FILE
+    lock_file.write_text(compiled)
     # --no-build: never run an sdist's setup code on the host while installing.
-    install += ["--no-build", "-r", str(source), KERNEL_REQUIREMENT]
-    _run(install, "uv pip install", requirements)
+    _run(era_lock.install_argv(uv, venv_python, lock_file, flags), "uv pip install", requirements)
     info = read_venv_info(target)  # never by running the new interpreter: see read_venv_info
+    info["lock"] = era_lock.lock_lines(compiled)
     (target / COMPLETE_MARKER).write_text(json.dumps(info))

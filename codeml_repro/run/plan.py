@@ -21,6 +21,7 @@ from codeml_repro.model.submission import (
     load_submission,
 )
 from codeml_repro.results.store import ResultStore
+from codeml_repro.run.lock import pick_python
 from codeml_repro.run.skipkey import inputs_key, skip_key
 
 
@@ -77,6 +78,8 @@ def plan(folder: Path, policy: RunPolicy, *, check: bool = True) -> Planned:
         sub = load_submission(folder)
         if check:
             check_notebook(sub)
+            if policy.env != "current":
+                pick_python(sub)  # artifact.environment.python must be one the host has
             check_matrix_fits(sub, policy.max_matrix_cells)
         check_data(sub, policy)
     except SubmissionInvalid as exc:

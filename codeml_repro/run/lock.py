@@ -1,0 +1,116 @@
+"""Environments of a notebook's era: one resolution, as of a date, on a chosen interpreter.
+
+The kernel's own packages (ipykernel and what it pulls in: IPython, matplotlib-inline, ...) are
+resolved *together with* the author's requirements by one ``uv pip compile``, so the author's pins
+constrain them: a notebook pinned to matplotlib 3.6 does not get IPython 9, whose
+``%matplotlib inline`` needs a newer matplotlib (``cannot import name 'backend2gui'``).
+``artifact.environment.as_of`` resolves every requirement not pinned exactly as of that date
+(uv's ``--exclude-newer``), kernel packages included. The resolved set (the lock) is then
+installed exactly (``--no-deps``) and recorded with each result.
+
+``artifact.environment.python`` picks an interpreter the host already has; uv is never allowed to
+download one.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.submission import SUBMISSION_FILE, Submission
+
+# The kernel's packages, resolved with the author's requirements. ipykernel 6 is the oldest
+# the runner drives (IPC transport, the launcher module); the era picks which 6.x or later.
+KERNEL_REQUIREMENT = "ipykernel>=6"
+KERNEL_INPUT = "codeml-kernel.in"
+LOCK_FILE = "codeml-lock.txt"
+
+
+@dataclass(frozen=True)
+class Era:
+    """What an environment is resolved for: a date (or none: today) and an interpreter."""
+
+    as_of: date | None = None
+    python: str | None = None  # "3.11"; None: the toolkit's own interpreter
+
+    def key(self) -> list[str]:
+        """Part of the environment's cache key (empty for the default era, so old keys stay)."""
+        out = []
+        if self.as_of is not None:
+            out.append(f"as_of={self.as_of.isoformat()}")
+        if self.python is not None:
+            out.append(f"python={self.python}")
+        return out
+
+
+def era_of(sub: Submission) -> Era:
+    env = sub.spec.artifact.environment
+    return Era(as_of=env.as_of, python=env.python)
+
+
+def compile_argv(uv: str, requirements: Path, kernel_input: Path, python: str, era: Era,
+                 flags: list[str]) -> list[str]:
+    """``uv pip compile`` of the author's requirements and the kernel's, in one resolution."""
+    argv = [uv, "pip", "compile", "--quiet", "--no-header", "--no-annotate", "--no-build"]
+    argv += ["--python", python, "--no-python-downloads", *flags]
+    if era.as_of is not None:
+        argv += ["--exclude-newer", era.as_of.isoformat()]
+    return [*argv, str(requirements), str(kernel_input)]
+
+
+def install_argv(uv: str, python: str, lock: Path, flags: list[str]) -> list[str]:
+    """Install exactly the lock: no resolution, no dependency added, never a source build."""
+    return [uv, "pip", "install", "--quiet", "--python", python, *flags, "--no-deps", "--no-build",
+            "-r", str(lock)]
+
+
+def lock_lines(text: str) -> list[str]:
+    """The ``name==version`` lines of uv's output, sorted (comments and options dropped)."""
+    lines = {ln.split("#", 1)[0].strip() for ln in text.splitlines()}
+    return sorted(ln for ln in lines if ln and not ln.startswith("-"))
+
+
+@functools.lru_cache(maxsize=1)
+def host_pythons() -> dict[str, str]:
+    """``major.minor`` -> interpreter path for every CPython the host has (the toolkit's first).
+
+    Asked of ``uv python list`` (never downloading one); without uv, only the toolkit's own.
+    """
+    found = {f"{sys.version_info.major}.{sys.version_info.minor}": sys.executable}
+    uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/"), "NO_COLOR": "1"}
+    argv = [uv, "python", "list", "--only-installed", "--no-python-downloads", "--output-format", "json"]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False, env=env)
+        entries = json.loads(proc.stdout or "[]")
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return found
+    for entry in entries if isinstance(entries, list) else []:
+        version, path = str(entry.get("version", "")), entry.get("path")
+        if entry.get("implementation") != "cpython" or not isinstance(path, str) or not Path(path).is_file():
+            continue
+        found.setdefault(".".join(version.split(".")[:2]), path)
+    return found
+
+
+def pick_python(sub: Submission, pythons: dict[str, str] | None = None) -> str:
+    """The interpreter for ``sub``; an unavailable version is invalid, naming the available ones."""
+    wanted = sub.spec.artifact.environment.python
+    if wanted is None:
+        return sys.executable
+    pythons = host_pythons() if pythons is None else pythons
+    if wanted in pythons:
+        return pythons[wanted]
+    have = ", ".join(f'"{v}"' for v in sorted(pythons, key=lambda v: tuple(map(int, v.split(".")))))
+    raise SubmissionInvalid(
+        f"{sub.folder / SUBMISSION_FILE}: artifact.environment.python: \"{wanted}\" is not available "
+        f"here; this host runs notebooks on Python {have}"
+    )

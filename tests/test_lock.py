@@ -1,0 +1,186 @@
+"""Environments of a notebook's era: one resolution with the kernel's packages, as of a date.
+
+A fake package index on 127.0.0.1 (PEP 691 JSON with PEP 700 upload times) stands in for PyPI:
+``fake-kernel`` plays ipykernel, ``fake-ipython`` plays IPython. uv is real.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from codeml_repro.model.policy import RunPolicy
+from codeml_repro.run import lock
+from codeml_repro.run.environment import KernelEnv, requirements_hash, uv_env
+from codeml_repro.run.plan import plan
+from tests.wheels import build_wheel
+
+# name -> [(version, requires, upload time)]
+RELEASES: dict[str, list[tuple[str, tuple[str, ...], str]]] = {
+    "fake-ipython": [("1.0", (), "2023-01-10T00:00:00Z"), ("2.0", (), "2024-03-01T00:00:00Z")],
+    "fake-kernel": [
+        ("1.0", ("fake-ipython<2",), "2023-01-10T00:00:00Z"),
+        ("2.0", ("fake-ipython>=2",), "2024-03-01T00:00:00Z"),
+    ],
+    "fake-lib": [("1.0", (), "2023-01-10T00:00:00Z"), ("1.1", (), "2024-05-01T00:00:00Z")],
+}
+
+
+def _index_pages(files: Path) -> dict[str, bytes]:
+    """The JSON project pages of every fake package, keyed by URL path."""
+    pages = {}
+    for name, releases in RELEASES.items():
+        entries = []
+        for version, requires, uploaded in releases:
+            wheel = build_wheel(files, version, "VALUE = 1\n", name=name, requires=requires)
+            digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+            entries.append({"filename": wheel.name, "url": f"/files/{wheel.name}",
+                            "hashes": {"sha256": digest}, "upload-time": uploaded})
+        page = {"meta": {"api-version": "1.1"}, "name": name, "files": entries,
+                "versions": [r[0] for r in releases]}
+        pages[f"/simple/{name}/"] = json.dumps(page).encode()
+    return pages
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The fake index, served on 127.0.0.1 for this module; yields its simple URL."""
+    files = tmp_path_factory.mktemp("files")
+    pages = _index_pages(files)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self, with_body: bool) -> None:
+            if self.path in pages:
+                body, kind = pages[self.path], "application/vnd.pypi.simple.v1+json"
+            elif self.path.startswith("/files/") and (files / self.path[7:]).is_file():
+                body, kind = (files / self.path[7:]).read_bytes(), "application/octet-stream"
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if with_body:
+                self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            self._answer(True)
+
+        def do_HEAD(self) -> None:
+            self._answer(False)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/simple"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _compile(tmp_path: Path, index: str, requirements: str, era: lock.Era) -> list[str]:
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is not installed")
+    req, kernel = tmp_path / "requirements.txt", tmp_path / "kernel.in"
+    req.write_text(requirements)
+    kernel.write_text("fake-kernel\n")
+    flags = ["--index-url", index, "--cache-dir", str(tmp_path / "uv-cache")]
+    argv = lock.compile_argv(uv, req, kernel, "3.11", era, flags)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=uv_env(), check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return lock.lock_lines(proc.stdout)
+
+
+def test_author_pins_constrain_the_kernel_packages(tmp_path: Path, index: str) -> None:
+    """One resolution: pinning the old IPython picks the kernel release that works with it."""
+    assert _compile(tmp_path, index, "fake-ipython==1.0\n", lock.Era()) == [
+        "fake-ipython==1.0", "fake-kernel==1.0"
+    ]
+    assert _compile(tmp_path, index, "fake-lib\n", lock.Era()) == [
+        "fake-ipython==2.0", "fake-kernel==2.0", "fake-lib==1.1"
+    ]
+
+
+def test_as_of_resolves_everything_unpinned_as_of_that_date(tmp_path: Path, index: str) -> None:
+    """uv's --exclude-newer: releases uploaded after the date do not exist for the resolution."""
+    era = lock.Era(as_of=date(2024, 1, 1))
+    assert _compile(tmp_path, index, "fake-lib\n", era) == [
+        "fake-ipython==1.0", "fake-kernel==1.0", "fake-lib==1.0"
+    ]
+    late = lock.Era(as_of=date(2024, 4, 1))
+    assert "fake-kernel==2.0" in _compile(tmp_path, index, "fake-lib\n", late)
+
+
+def test_the_era_is_part_of_the_environment_key() -> None:
+    plain = requirements_hash("numpy\n", "3.11.7")
+    assert requirements_hash("numpy\n", "3.11.7", era=lock.Era()) == plain
+    dated = requirements_hash("numpy\n", "3.11.7", era=lock.Era(as_of=date(2024, 1, 1)))
+    assert dated != plain
+    assert dated != requirements_hash("numpy\n", "3.11.7", era=lock.Era(as_of=date(2024, 1, 2)))
+
+
+def test_lock_lines_keep_only_the_pins() -> None:
+    text = "# via uv\n--index-url http://x\nnumpy==1.26.4\n    # via -r requirements.txt\nipykernel==6.28.0\n"
+    assert lock.lock_lines(text) == ["ipykernel==6.28.0", "numpy==1.26.4"]
+
+
+def test_the_lock_is_recorded_with_the_environment() -> None:
+    env = KernelEnv("venv", "/x/bin/python", "3.11.7", {"ipykernel": "6.28.0"}, "abc", "/x",
+                    lock=("ipykernel==6.28.0", "ipython==8.18.1"))
+    assert env.describe()["lock"] == ["ipykernel==6.28.0", "ipython==8.18.1"]
+
+
+def _folder(root: Path, environment: dict[str, Any]) -> Path:
+    folder = root / "submissions" / "era"
+    folder.mkdir(parents=True)
+    (folder / "artifact.ipynb").write_text(json.dumps({
+        "cells": [],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "P", "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }))
+    spec = {"title": "T", "authors": [{"name": "A"}], "artifact": {"environment": environment}}
+    (folder / "submission.yml").write_text(yaml.safe_dump(spec))
+    return folder
+
+
+def test_an_unavailable_python_is_invalid_naming_the_available_ones(tmp_path: Path) -> None:
+    planned = plan(_folder(tmp_path, {"python": "3.4", "as_of": "2024-06-01"}), RunPolicy())
+    assert planned.submission is None and planned.problem is not None
+    assert "submission.yml: artifact.environment.python: \"3.4\" is not available here" in planned.problem
+    assert '"3.11"' in planned.problem and "\n" not in planned.problem
+
+
+def test_an_available_python_is_picked(tmp_path: Path) -> None:
+    planned = plan(_folder(tmp_path, {"python": "3.11"}), RunPolicy())
+    assert planned.problem is None and planned.submission is not None
+    assert Path(lock.pick_python(planned.submission)).is_file()
+    assert planned.submission.spec.artifact.environment.python == "3.11"
+
+
+def test_new_fills_in_todays_date(tmp_path: Path) -> None:
+    """A scaffolded submission keeps resolving to the versions it was made with."""
+    from datetime import datetime, timezone
+
+    from codeml_repro.authoring.scaffold import new_submission
+    from codeml_repro.model.submission import load_submission
+
+    sub = load_submission(new_submission(tmp_path, "dated"))
+    assert sub.spec.artifact.environment.as_of == datetime.now(timezone.utc).date()
+    assert lock.era_of(sub).key() == [f"as_of={sub.spec.artifact.environment.as_of.isoformat()}"]
