@@ -19,7 +19,7 @@ from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.submission import Submission
 from codeml_repro.run.environment import KernelEnv, prepare_environment
 from codeml_repro.run.inputs import mounts_for, place_mounts
-from codeml_repro.run.kernel import sandbox
+from codeml_repro.run.kernel import privileges, sandbox
 from codeml_repro.run.kernel import scratch as rundir
 
 KERNEL_NAME = "codeml-repro-python"  # never looked up on the host: see SandboxKernelManager
@@ -110,6 +110,7 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
         if choice.kind == "bwrap":
             cgroup = rundir.pids_cgroup(marker, policy.max_processes)
             rundir.record_owner(dirs.root, marker, cgroup)
+            privileges.hand_over([dirs.work, dirs.conn])  # as root, the kernel is not root
         nb, nb_path = load_notebook(sub, dirs)
         hide = [sub.folder.resolve().parent.parent, Path.cwd()]
         limits = sandbox.Limits.from_policy(policy)

@@ -30,12 +30,12 @@ from traitlets import Dict, List, Unicode
 
 from codeml_repro.model.errors import SandboxUnavailable
 from codeml_repro.model.policy import RunPolicy, SandboxMode
+from codeml_repro.run.kernel import privileges
 from codeml_repro.run.kernel.scratch import MARKER_VAR, RunDirs
 
 SandboxKind = Literal["bwrap", "off"]
 
 INSTALL_HINT = "install it with `apt-get install bubblewrap`"
-SANDBOX_UID = 65534
 # Variables copied from the runner; everything else (tokens, keys) is dropped.
 ENV_ALLOW = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
 # Applies rlimits, then replaces itself with the kernel (argv: AS CPU FSIZE NPROC CORE -- cmd...).
@@ -104,9 +104,15 @@ def probe_bwrap(bwrap: str) -> tuple[bool, str]:
     The probe uses the launch's own isolation flags and mounts (proc, dev, tmpfs, binds), so a
     host that refuses one of them (e.g. mounting proc) fails here, not in every notebook's run.
     """
+    drop: list[str] = []
+    if privileges.privileged():
+        setpriv = privileges.find_setpriv()
+        if setpriv is None:
+            return False, "setpriv (util-linux) not found; as root it drops the kernel's privileges"
+        drop = privileges.drop_argv(setpriv)
     with tempfile.TemporaryDirectory(prefix="codeml-probe-") as scratch:
         argv = [bwrap, *_isolation_args(), *_mount_args(_hidden_dirs(()))]
-        argv += ["--bind", scratch, scratch, *_home_args(scratch), "--", "/bin/true"]
+        argv += ["--bind", scratch, scratch, *_home_args(scratch), "--", *drop, "/bin/true"]
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
             version = subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10)
@@ -136,21 +142,20 @@ def choose_sandbox(mode: SandboxMode) -> SandboxChoice:
 
 
 def _isolation_args() -> list[str]:
-    uid = ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
-    return ["--unshare-all", "--unshare-user", *uid, "--die-with-parent", "--new-session"]
+    return privileges.namespace_args()
 
 
 def _mount_args(hidden: Iterable[Path]) -> list[str]:
     """The host read-only, fresh /dev, /proc, /tmp and /dev/shm, ``hidden`` dirs emptied."""
     args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    args += ["--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
+    args += ["--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm"]
     for path in hidden:
         args += ["--tmpfs", str(path)]
     return args
 
 
 def _home_args(cwd: str) -> list[str]:
-    return ["--dir", "/tmp/home", "--chdir", cwd, "--clearenv"]
+    return ["--perms", "0777", "--dir", "/tmp/home", "--chdir", cwd, "--clearenv"]
 
 
 def limiter_argv(python: str, limits: Limits, *, processes: bool) -> list[str]:
@@ -206,11 +211,24 @@ def _hidden_dirs(extra: Iterable[Path]) -> list[Path]:
     return out
 
 
-def data_mount_args(mounts: Sequence[tuple[Path, Path]]) -> list[str]:
-    """Declared inputs, read-only at their places (a folder before what is mounted inside it)."""
+def data_mount_args(mounts: Sequence[tuple[Path, Path]]) -> list[tuple[str, Path, Path]]:
+    """Declared inputs as (flag, source, target), a folder before what is mounted inside it."""
+    return [("--ro-bind", s, t) for s, t in sorted(mounts, key=lambda m: len(m[1].parts))]
+
+
+def _depth(path: Path) -> int:
+    return len(path.parts)
+
+
+def _parents_args(dest: Path, tmpfs: list[Path], made: set[Path]) -> list[str]:
+    """``--dir`` (0755) for each parent of a bind inside a tmpfs, which bwrap would make 0700: a
+    kernel that is not root (see :mod:`.privileges`) must be able to walk down to the bind."""
     args: list[str] = []
-    for source, target in sorted(mounts, key=lambda m: len(m[1].parts)):
-        args += ["--ro-bind", str(source), str(target)]
+    for parent in reversed(dest.parents):
+        inside = any(t != parent and t in parent.parents for t in tmpfs)
+        if inside and parent not in made:
+            made.add(parent)
+            args += ["--perms", "0755", "--dir", str(parent)]
     return args
 
 
@@ -224,13 +242,16 @@ def bwrap_argv(
 ) -> list[str]:
     """The ``bwrap`` prefix: isolation, mounts (order matters), environment."""
     assert choice.bwrap is not None
-    args = [choice.bwrap, *_isolation_args(), *_mount_args(_hidden_dirs(hide))]
-    for path in sorted({p.resolve() for p in readable if p.exists()}, key=lambda p: len(p.parts)):
-        args += ["--ro-bind", str(path), str(path)]
-    args += ["--ro-bind", str(dirs.shim), str(dirs.shim)]
-    for path in (dirs.work, dirs.conn):
-        args += ["--bind", str(path), str(path)]
-    args += data_mount_args(mounts)
+    hidden = _hidden_dirs(hide)
+    args = [choice.bwrap, *_isolation_args(), *_mount_args(hidden)]
+    readable_dirs = sorted({p.resolve() for p in readable if p.exists()}, key=_depth)
+    binds = [("--ro-bind", p, p) for p in readable_dirs]
+    binds += [("--ro-bind", dirs.shim, dirs.shim), ("--bind", dirs.work, dirs.work)]
+    binds += [("--bind", dirs.conn, dirs.conn), *data_mount_args(mounts)]
+    made: set[Path] = set()
+    for flag, source, target in binds:
+        args += _parents_args(target, [Path("/tmp"), Path("/dev/shm"), *hidden], made)
+        args += [flag, str(source), str(target)]
     args += _home_args(str(dirs.work))
     for name, value in sorted(env.items()):
         args += ["--setenv", name, value]
@@ -264,9 +285,12 @@ def build_launch(
     sandboxed = choice.kind == "bwrap"
     env = {**kernel_env(dirs, python, marker, sandboxed=sandboxed), **(extra_env or {})}
     kernel = [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    limited = [*limiter_argv(python, limits, processes=sandboxed), *kernel]
+    # RLIMIT_NPROC counts every process of the uid on the host: only when no pids cgroup caps the run
+    limited = [*limiter_argv(python, limits, processes=sandboxed and cgroup is None), *kernel]
     if not sandboxed:
         return KernelLaunch(argv=limited, env=env, cwd=str(dirs.work))
+    if privileges.privileged():  # root: the kernel runs as nobody on the host too
+        limited = [*privileges.drop_argv(privileges.find_setpriv() or "setpriv"), *limited]
     prefix = bwrap_argv(choice, dirs, env, python_paths(python), hide, mounts)
     if cgroup is not None:
         prefix = [sys.executable, "-S", "-c", _JOIN_CGROUP, str(cgroup / "cgroup.procs"), "--", *prefix]
@@ -299,6 +323,7 @@ class SandboxKernelManager(AsyncKernelManager):
         return True  # lets nbclient keep IPython's history in memory
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        privileges.give_file(Path(self.connection_file))  # readable by a kernel that is not root
         kw["env"] = dict(self.launch_env)
         kw["cwd"] = self.launch_cwd or None
         with contextlib.ExitStack() as stack:

@@ -80,16 +80,22 @@ def make_dirs(sub: Submission, marker: str) -> RunDirs:
     return dirs
 
 
+def unlock_and_retry(func: Any, path: str, _exc: Any) -> None:
+    """``rmtree``'s error handler: make ``path`` and its folder writable, then try again.
+
+    A notebook may plant links anywhere in its scratch copy: ``chmod`` follows links, so a link is
+    never chmodded (it is removed as the link it is; what it points to is left as it was).
+    """
+    with contextlib.suppress(OSError):
+        for target in (os.path.dirname(path), path):
+            if not os.path.islink(target):
+                os.chmod(target, 0o700)
+        func(path)
+
+
 def remove_tree(root: Path) -> None:
     """Remove a run's directory even if the notebook made parts of it read-only."""
-
-    def make_writable(func: Any, path: str, _exc: Any) -> None:
-        with contextlib.suppress(OSError):
-            Path(path).parent.chmod(0o700)
-            Path(path).chmod(0o700)
-            func(path)
-
-    shutil.rmtree(root, onerror=make_writable)
+    shutil.rmtree(root, onerror=unlock_and_retry)
 
 
 def pids_cgroup(name: str, max_pids: int) -> Path | None:
