@@ -115,6 +115,8 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
         hide = [sub.folder.resolve().parent.parent, Path.cwd()]
         limits = sandbox.Limits.from_policy(policy)
         mounts, data_env = data_mounts(sub, dirs, sandboxed=choice.kind == "bwrap")
+        if choice.kind == "bwrap":
+            privileges.make_readable(source for source, _target in mounts)
         launch = sandbox.build_launch(
             choice, dirs, env.python, limits, marker, hide=hide, cgroup=cgroup,
             mounts=mounts, extra_env=data_env,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -73,6 +74,33 @@ def hand_over(paths: Iterable[Path]) -> None:
         for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
             for name in [*dirnames, *filenames]:
                 os.lchown(os.path.join(dirpath, name), SANDBOX_UID, SANDBOX_UID)
+
+
+def make_readable(paths: Iterable[Path]) -> None:
+    """Inputs bound read-only into the sandbox (cached data) readable by the sandbox uid, as root.
+
+    Adds read (and, for folders, search) permission for others; links are neither followed nor
+    changed. The files are verified public inputs, never secrets.
+    """
+    if not privileged():
+        return
+    for top in paths:
+        for path in [top, *_tree(top)]:
+            if path.is_symlink():
+                continue
+            mode = path.stat().st_mode
+            extra = stat.S_IROTH | (stat.S_IXOTH if stat.S_ISDIR(mode) else 0)
+            if mode & extra != extra:
+                os.chmod(path, stat.S_IMODE(mode) | extra)
+
+
+def _tree(top: Path) -> list[Path]:
+    if top.is_symlink() or not top.is_dir():
+        return []
+    found = []
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+        found += [Path(dirpath, name) for name in [*dirnames, *filenames]]
+    return found
 
 
 def give_file(path: Path) -> None:
