@@ -107,3 +107,16 @@ def test_guide_data_examples_are_valid() -> None:
         spec = SubmissionSpec.model_validate({**head, **yaml.safe_load(text)})
         sources.update(entry.source for entry in spec.artifact.data)
     assert sources >= {"url", "doi", "hf"}
+
+
+def test_data_failures_in_words_on_the_page() -> None:
+    from codeml_repro.model.result import ErrorInfo, Result, Status
+    from codeml_repro.sphinx.html import tag
+    from codeml_repro.sphinx.posters.inputs import size_text
+    from codeml_repro.sphinx.posters.pages import _error
+
+    result = Result(slug="s", status=Status.FAILED, error=ErrorInfo(type="DataMismatch", message="x"))
+    html = str(tag("dd", None, _error(result)))
+    assert "other bytes than its declared sha256, so no cell ran" in html
+    assert "<code>DataMismatch</code>" in html
+    assert [size_text(n) for n in (None, 999, 1_500_000, 5 * 10**9)] == ["—", "999 B", "1.5 MB", "5.0 GB"]

@@ -225,6 +225,11 @@ def add_attack(root: Path) -> Path:
             "authors": [{"name": XSS, "affiliation": "```{raw} html\n<script>alert(2)</script>\n```"}],
             "abstract": f"{XSS}\n\n{MYST}",
             "claims": [{"name": "acc", "expected": 1.0, "description": XSS}],
+            "artifact": {"data": [
+                {"url": "https://example.org/d.csv?a=1&b=2", "sha256": "d1a204d0" + "5" * 56,
+                 "path": "data/d.csv", "size": 1_500_000, "license": XSS, "description": XSS},
+                {"hf": {"repo": "org/model", "revision": "0123456789abcdef0123456789abcdef01234567"}},
+            ]},
         },
     )
     result = Result(
@@ -487,3 +492,12 @@ def test_reviews_show_who_and_when_and_go_stale(book: dict[str, Path]) -> None:
     assert "(of an earlier version: the artifact changed since)" in delta
     assert "Reusable (reviewed) (not earned)" in badge_texts(delta.split('class="codeml-badges"', 1)[1])
     assert "Reusable" not in " ".join(badge_texts(read(book["html"], "book/posters/alpha.html")))
+
+
+def test_submission_page_lists_declared_inputs(book: dict[str, Path]) -> None:
+    page = read(book["html"], "book/posters/xss.html")
+    inputs = page.split('<section id="inputs">')[1].split("</section>")[0]
+    assert "<code>data/d.csv</code>" in inputs and 'href="https://example.org/d.csv?a=1&amp;b=2"' in inputs
+    assert "1.5 MB" in inputs and ">d1a204d05555<" in inputs
+    assert 'href="https://huggingface.co/org/model/tree/0123456789abcdef0123456789abcdef01234567"' in inputs
+    assert "<script" not in inputs and "&lt;script&gt;" in inputs

@@ -30,6 +30,7 @@ from codeml_repro.sphinx.posters.entries import (
     page_name,
     uri_from,
 )
+from codeml_repro.sphinx.posters.inputs import DATA_ERROR_WORDS, inputs_html
 from codeml_repro.sphinx.posters.listing import LINK_LABELS
 from codeml_repro.sphinx.posters.nbrender import render_notebook
 from codeml_repro.sphinx.posters.tierview import reasons_html, tiers_html
@@ -143,7 +144,8 @@ def _error(result: Result) -> Child:
     if err is None:
         return None
     where = None if err.cell is None else tag("a", {"href": f"#nb-cell-{err.cell}"}, f"in cell {err.cell}")
-    return [tag("code", None, err.type), ": ", err.message, " ", where]
+    words = DATA_ERROR_WORDS.get(err.type)
+    return [words, " " if words else None, tag("code", None, err.type), ": ", err.message, " ", where]
 
 
 def _allowed_errors(result: Result) -> Child:
@@ -287,6 +289,7 @@ def page_body(app: Any, entry: Entry) -> Markup:
         badges_html(app, entry, uri_from(app, name, f"badges/{entry.slug}-tiers.svg")),
         abstract_html(entry.spec.abstract),
         claims_html(entry),
+        inputs_html(list(entry.spec.artifact.data)),
         versions_html(entry),
         run_html(entry),
         history_html(entry),
