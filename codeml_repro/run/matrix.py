@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
@@ -23,12 +24,12 @@ from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.matrix import cells, entry_specifier
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ErrorInfo, MatrixCellResult, Result, Status
-from codeml_repro.model.submission import SUBMISSION_FILE, Submission
+from codeml_repro.model.submission import SUBMISSION_FILE, Submission, discover
 from codeml_repro.results.badges import earned_tiers
 from codeml_repro.results.cells import CellCache
 from codeml_repro.results.store import ResultStore
 from codeml_repro.run.outcome import invalid_result, now_iso
-from codeml_repro.run.plan import Planned
+from codeml_repro.run.plan import Planned, plan
 from codeml_repro.run.skipkey import inputs_key, skip_key
 from codeml_repro.run.versions import available_versions, best_match, offline_mode
 
@@ -285,3 +286,26 @@ def record_matrix(store: ResultStore, result: Result) -> Result:
     result = result.model_copy(update={"notebook": shown})
     store.write(result, body)
     return result
+
+
+def build_matrix_environments(root: Path, policy: RunPolicy) -> list[str]:
+    """Build (or find cached) the environment of every matrix cell under ``root``; no notebook runs.
+
+    For an install step that may use the network, so runs later need none (``scripts/test.sh``
+    prepares the example submissions this way). Returns one line per cell.
+    """
+    from codeml_repro.run.environment import prepare_environment
+
+    lines = []
+    for folder in discover(root):
+        planned = plan(folder, policy)
+        if not has_matrix(planned):
+            continue
+        job = expand(planned, policy, CellCache(root), force=True)
+        for cell in job.cells:
+            sub = cell.planned.submission
+            assert sub is not None
+            env = prepare_environment(sub, "auto", index=policy.package_sources())
+            shown = describe_versions({p: env.packages.get(canonicalize_name(p), "?") for p in cell.pins})
+            lines.append(f"{planned.slug}: {shown}")
+    return lines
