@@ -169,10 +169,12 @@ def validate(slugs: tuple[str, ...], root: Path, pull_request: bool) -> None:
 @click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
               help="Run each notebook N times; differing values mark it flaky.")
 @click.option("--shard", default=None, metavar="I/N", help="Run only shard I of N (0-based).")
+@click.option("--profile", default="full", show_default=True, metavar="NAME",
+              help="Artifact profile to run (e.g. smoke); submissions without it run full.")
 @_policy_options
 @_one_line_errors
 def run(slugs: tuple[str, ...], root: Path, jobs: int | None, force: bool, repeat: int,
-        shard: str | None, **policy_args: Any) -> None:
+        shard: str | None, profile: str, **policy_args: Any) -> None:
     """Run the artifact notebooks of SLUGS (default: all) and record results."""
     import os
 
@@ -189,6 +191,7 @@ def run(slugs: tuple[str, ...], root: Path, jobs: int | None, force: bool, repea
         force=force,
         repeat=repeat,
         shard=parse_shard(shard) if shard else None,
+        profile=profile,
     )
     _terminate_as_interrupt()
     try:

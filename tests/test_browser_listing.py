@@ -59,9 +59,9 @@ def test_filter_by_tier_and_text(browser: Any, site: str) -> None:
     errors: list[str] = []
     foreign: list[str] = []
     page = _open(browser, f"{site}/book/posters.html", errors, foreign)
-    everyone = ["alpha", "beta", "delta", "epsilon", "gamma", "xss", "zeta"]
+    everyone = ["alpha", "beta", "delta", "epsilon", "eta", "gamma", "xss", "zeta"]
     assert _visible(page) == everyone
-    assert page.text_content("#codeml-filter-count") == "Showing 7 of 7"
+    assert page.text_content("#codeml-filter-count") == "Showing 8 of 8"
 
     page.select_option("#codeml-filter-tier", "reproduced")
     assert _visible(page) == ["alpha"]
@@ -71,6 +71,8 @@ def test_filter_by_tier_and_text(browser: Any, site: str) -> None:
     assert _visible(page) == ["alpha", "gamma"]
     page.select_option("#codeml-filter-tier", "reusable")
     assert _visible(page) == ["beta"]
+    page.select_option("#codeml-filter-tier", "skipped")
+    assert _visible(page) == ["eta"]
 
     page.select_option("#codeml-filter-tier", "")
     page.fill("#codeml-filter-text", "gamma university")
@@ -83,7 +85,7 @@ def test_filter_by_tier_and_text(browser: Any, site: str) -> None:
     assert _visible(page) == []
     page.select_option("#codeml-filter-tier", "reproduced")
     assert _visible(page) == []
-    assert page.text_content("#codeml-filter-count") == "Showing 0 of 7"
+    assert page.text_content("#codeml-filter-count") == "Showing 0 of 8"
     page.select_option("#codeml-filter-tier", "")
     page.fill("#codeml-filter-text", "")
     assert _visible(page) == everyone
@@ -98,7 +100,7 @@ def test_without_javascript_all_cards_show(browser: Any, site: str) -> None:
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto(f"{site}/book/posters.html")
-    assert len(_visible(page)) == 7
+    assert len(_visible(page)) == 8
     assert page.query_selector("#codeml-filter-tier") is None
     context.close()
 

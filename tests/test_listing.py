@@ -168,6 +168,8 @@ def make_runs(root: Path) -> None:
     """Real results: all cases once; epsilon changed and run again (regressed)."""
     for slug, (title, cells, claims, session) in CASES.items():
         write_submission(root, slug, title, cells, claims, session, extra={"links": links_of(slug)})
+    gpu = {"artifact": {"resources": {"gpu": 1}}}
+    write_submission(root, "eta", "Eta: needs a GPU", ["x = 1"], extra=gpu)
     run_cli(root)
     add_reviews(root)
     title, _, claims, _ = CASES["epsilon"]
@@ -285,8 +287,9 @@ def cards(text: str) -> list[tuple[str, list[str]]]:
 def test_listing_has_one_card_per_submission_sorted_by_title(book: dict[str, Path]) -> None:
     found = cards(read(book["html"], "book/posters.html"))
     slugs = [slug for slug, _ in found]
-    assert sorted(slugs) == sorted([*CASES, "zeta", "xss"])
-    titles = {**{k: v[0] for k, v in CASES.items()}, "zeta": "Zeta: never run", "xss": f"Attack {XSS}"}
+    assert sorted(slugs) == sorted([*CASES, "zeta", "xss", "eta"])
+    titles = {**{k: v[0] for k, v in CASES.items()}, "zeta": "Zeta: never run", "xss": f"Attack {XSS}",
+              "eta": "Eta: needs a GPU"}
     assert slugs == sorted(slugs, key=lambda s: titles[s].casefold())
 
 
@@ -299,6 +302,7 @@ def test_cards_carry_status_and_tiers_from_real_results(book: dict[str, Path]) -
         "delta": ("not_reproduced", "functional"),
         "epsilon": ("not_reproduced", "functional"),
         "zeta": ("pending", "none"),
+        "eta": ("skipped", "none"),
     }
     for slug, (status, top) in expected.items():
         assert f"codeml-status-{status}" in found[slug], slug
@@ -374,6 +378,19 @@ def test_submission_page_history_marks_regression(book: dict[str, Path]) -> None
     assert "codeml-claim-fail" in page
     listing = read(book["html"], "book/posters.html")
     assert "regressed" in listing.split('id="poster-epsilon"', 1)[1].split('id="poster-', 1)[0]
+
+
+def test_a_gpu_submission_is_not_checked_here_never_failed(book: dict[str, Path]) -> None:
+    listing = read(book["html"], "book/posters.html")
+    card = listing.split('id="poster-eta"', 1)[1].split("</div>", 1)[0]
+    assert "not checked here: needs a GPU" in card
+    assert "regressed" not in card and "failed" not in card
+    page = read(book["html"], "book/posters/eta.html")
+    assert "not checked here: needs a GPU" in page
+    assert "needs a GPU; this runner has none" in page  # the run section gives the whole reason
+    dashboard = read(book["html"], "book/dashboard.html")
+    table = dashboard.split("codeml-status-counts", 1)[1].split("</table>", 1)[0]
+    assert re.search(r"<p>skipped</p></td>\s*<td><p>1</p>", table), table
 
 
 def test_pending_submission_page(book: dict[str, Path]) -> None:

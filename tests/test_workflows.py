@@ -351,3 +351,19 @@ def test_tests_workflow_runs_the_readme_test_command_read_only() -> None:
     assert any(run.strip() == "bash scripts/test.sh" for run in runs)
     readme = (REPO / "README.md").read_text()
     assert "bash scripts/test.sh" in readme
+
+
+def test_summary_marks_skipped_and_smoke_runs_and_neither_fails_the_check(tmp_path: Path) -> None:
+    rows = [
+        {"slug": "gpu-paper", "status": "skipped", "badges": ["available"], "claims": [], "duration_s": 0,
+         "error": None, "flaky": False, "skip_reason": "needs a GPU; this runner has none",
+         "profile": "full"},
+        {"slug": "long-paper", "status": "functional", "badges": ["available", "functional"], "claims": [],
+         "duration_s": 2.0, "error": None, "flaky": False, "skip_reason": None, "profile": "smoke"},
+    ]
+    proc = _summary(tmp_path, rows, "--check")
+    assert proc.returncode == 0, proc.stderr
+    assert "| gpu-paper | skipped | available | - | 0.0 | not run here: needs a GPU; this runner has none |" \
+        in proc.stdout
+    assert "| long-paper | functional (smoke profile) |" in proc.stdout
+    assert "with a smoke profile ran it: a quick check, not the full run" in proc.stdout

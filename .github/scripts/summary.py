@@ -7,8 +7,10 @@ Usage::
         [--check] >> "$GITHUB_STEP_SUMMARY"
 
 ``--only`` keeps the slugs listed (one a line) in SLUGS_FILE. ``--check``
-exits 1 when a listed submission is neither ``reproduced`` nor ``functional``,
-naming each on stderr. Author-supplied text is escaped: it is data, not
+exits 1 when a listed submission is neither ``reproduced`` nor ``functional``
+(nor ``skipped``: not run on this runner for lack of a declared GPU or memory),
+naming each on stderr. A run of another profile than ``full`` (e.g. the pull
+request's ``smoke`` run) is marked as such. Author-supplied text is escaped: it is data, not
 Markdown. Standard library only, so it runs before anything is installed.
 """
 
@@ -20,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-CLEAN = ("reproduced", "functional")
+CLEAN = ("reproduced", "functional", "skipped")
 
 
 def cell(value: object, limit: int = 200) -> str:
@@ -35,6 +37,8 @@ def cell(value: object, limit: int = 200) -> str:
 
 
 def _error(row: dict[str, Any]) -> str:
+    if row.get("skip_reason"):
+        return f"not run here: {row['skip_reason']}"
     err = row.get("error") or {}
     if not err:
         return ""
@@ -53,6 +57,8 @@ def table(rows: list[dict[str, Any]], title: str) -> str:
         ok = sum(1 for c in claims if c.get("ok"))
         claims_cell = f"{ok}/{len(claims)}" if claims else "-"
         flaky = " (flaky)" if row.get("flaky") else ""
+        if row.get("profile", "full") != "full":
+            flaky += f" ({cell(row['profile'])} profile)"
         badges = cell(", ".join(row.get("badges") or []))
         lines.append(
             f"| {cell(row['slug'])} | {cell(row['status'])}{flaky} | {badges} "
@@ -62,6 +68,11 @@ def table(rows: list[dict[str, Any]], title: str) -> str:
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
     lines += ["", ", ".join(f"{n} {cell(s)}" for s, n in sorted(counts.items())), ""]
+    profiles = sorted({str(r.get("profile")) for r in rows if r.get("profile", "full") != "full"})
+    if profiles:
+        names = ", ".join(cell(p) for p in profiles)
+        lines += [f"Submissions with a {names} profile ran it: a quick check, not the full run; "
+                  "the full run on main checks the paper's numbers.", ""]
     return "\n".join(lines)
 
 

@@ -11,7 +11,8 @@
     ["reproduced", "Reproduced (automated re-run)"],
     ["functional", "Functional (automated run)"],
     ["available", "Available (archived)"],
-    ["none", "No badge"]
+    ["none", "No badge"],
+    ["skipped", "Not checked here (needs a GPU or more memory)"]
   ];
 
   function element(name, attrs, text) {
@@ -24,6 +25,7 @@
   function matchesTier(card, tier) {
     if (!tier) { return true; }
     if (tier === "none") { return card.classList.contains("codeml-top-none"); }
+    if (tier === "skipped") { return card.classList.contains("codeml-status-skipped"); }
     return card.classList.contains("codeml-tier-" + tier);
   }
 

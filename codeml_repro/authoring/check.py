@@ -247,6 +247,15 @@ def _advise_invalid(ctx: _Context) -> list[str]:
     return [f"invalid: {message}", fix]
 
 
+def _advise_skipped(ctx: _Context) -> list[str]:
+    reason = ctx.result.skip_reason or "this machine lacks a declared resource"
+    return [
+        f"not run here: {reason}",
+        "check on a machine that has it, add a 'smoke' profile that runs without it, or lower "
+        "artifact.resources if the notebook does not need it",
+    ]
+
+
 _ADVICE: dict[Status, Callable[[_Context], list[str]]] = {
     Status.NOT_REPRODUCED: _advise_not_reproduced,
     Status.FAILED: _advise_failed,
@@ -254,6 +263,7 @@ _ADVICE: dict[Status, Callable[[_Context], list[str]]] = {
     Status.KERNEL_DIED: _advise_kernel_died,
     Status.OUTPUT_LIMIT: _advise_output_limit,
     Status.INVALID: _advise_invalid,
+    Status.SKIPPED: _advise_skipped,
 }
 
 

@@ -65,8 +65,6 @@ artifact:
   parameters:
     n_samples: 20000
     seed: 0
-  # Whole-run budget in seconds (default {timeout}, at most {max_timeout}).
-  # timeout: {timeout}
   # A pip requirements file: the notebook then runs in its own environment.
   # requirements: {requirements}
   # The environment's era: every requirement not pinned exactly (and the
@@ -74,6 +72,15 @@ artifact:
   environment:
     as_of: "{today}"
     # python: "3.11"   # an interpreter version the CI host has
+  # What one run needs. A runner without the GPU (or with less memory) records
+  # "skipped" (shown as "not checked here: needs a GPU"), never a failure.
+  # timeout: whole-run seconds (default {timeout}, at most {max_timeout}).
+  # resources: {{gpu: 0, memory_gb: 4, cpus: 2, timeout: {timeout}}}
+  # A quick variant for pull requests (`codeml-repro run --profile smoke`): it
+  # overrides parameters, resources and claims; without claims of its own it
+  # cannot earn Results Reproduced.
+  # profiles:
+  #   smoke: {{parameters: {{n_samples: 500}}, resources: {{timeout: 120}}, claims: []}}
 
 # The numbers your paper reports. The notebook records each one under the
 # same name with record("{claim}", value); the check compares the recorded

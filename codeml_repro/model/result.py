@@ -12,7 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-FORMAT_VERSION = 2  # 2: allowed_errors, stopped_at, claims[].reached
+# 2: allowed_errors, stopped_at, claims[].reached; status skipped, skip_reason, profile, resources
+FORMAT_VERSION = 2
 
 
 class Status(str, Enum):
@@ -25,6 +26,7 @@ class Status(str, Enum):
     OUTPUT_LIMIT = "output_limit"
     INVALID = "invalid"
     PENDING = "pending"
+    SKIPPED = "skipped"  # not run here: a declared resource (a GPU) is missing; see skip_reason
 
 
 class _Frozen(BaseModel):
@@ -73,6 +75,22 @@ class MatrixCellResult(_Frozen):
     warnings: list[str] = Field(default_factory=list)
 
 
+class CellTime(_Frozen):
+    """Wall time of one cell, indexed as the author's cells (injected cells not counted)."""
+
+    cell: int
+    duration_s: float
+
+
+class ResourceReport(_Frozen):
+    """What a run cost: peak memory of all its processes, CPU time, the notebook's size, cell times."""
+
+    peak_memory_bytes: int | None = None
+    cpu_s: float | None = None
+    notebook_bytes: int | None = None
+    cells: list[CellTime] = Field(default_factory=list)
+
+
 class RunRecord(_Frozen):
     """One line of ``results/history/<slug>.jsonl``."""
 
@@ -108,6 +126,9 @@ class Result(_Frozen):
     allowed_errors: list[ErrorInfo] = Field(default_factory=list)
     stopped_at: int | None = None
     matrix: list[MatrixCellResult] = Field(default_factory=list)
+    skip_reason: str | None = None  # set with status skipped: "needs a GPU; this runner has none"
+    profile: str = "full"  # the artifact profile that ran (see model.profiles)
+    resources: ResourceReport | None = None
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

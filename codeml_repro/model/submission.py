@@ -27,6 +27,7 @@ from codeml_repro.model.inputs import DataInput, check_data_list
 from codeml_repro.model.logsafe import log_line
 from codeml_repro.model.matrix import check_matrix
 from codeml_repro.model.problems import first_problem
+from codeml_repro.model.resources import Resources, merge_timeout_alias
 from codeml_repro.model.review import Review
 from codeml_repro.model.safeyaml import load_bounded
 from codeml_repro.model.text import cell_source
@@ -37,6 +38,8 @@ SLUG_RE = re.compile(SLUG_PATTERN.removesuffix("$") + r"\Z")
 """For Python's ``re``, whose ``$`` would also match before a final newline."""
 MAX_SLUG = 64
 SUBMISSION_FILE = "submission.yml"
+FULL_PROFILE = "full"
+PROFILE_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 URL_RE = re.compile(r"^https?://[^\s<>\"']+$")
 
 Scalar = float | int | str | bool
@@ -120,19 +123,42 @@ class EnvironmentSpec(_Strict):
     )
 
 
+def _json_parameters(value: dict[str, Any]) -> dict[str, Any]:
+    """Parameter names are identifiers and values JSON: papermill writes them into a cell."""
+    for key in value:
+        if not _is_name(key):
+            raise ValueError(f"parameter name {key!r} is not a Python identifier")
+        try:
+            json.dumps(value[key], allow_nan=False)
+        except (TypeError, ValueError):
+            kind = type(value[key]).__name__
+            problem = f"parameter {key!r} is a {kind}, not a JSON value (quote dates and times)"
+            raise ValueError(problem) from None
+    return value
+
+
 class Artifact(_Strict):
     notebook: str = Field(default="artifact.ipynb", description="Notebook path inside the folder.")
     parameters: dict[str, Any] = Field(
         default_factory=dict, description="Values injected by papermill into the parameters cell."
     )
     timeout: int | None = Field(
-        default=None, gt=0, le=MAX_TIMEOUT_S, description=f"Whole-run seconds, at most {MAX_TIMEOUT_S}."
+        default=None, gt=0, le=MAX_TIMEOUT_S,
+        description=f"Whole-run seconds, at most {MAX_TIMEOUT_S} (an alias of resources.timeout).",
     )
     requirements: str | None = Field(
         default=None, description="requirements.txt for a separate environment."
     )
     environment: EnvironmentSpec = Field(
         default_factory=EnvironmentSpec, description="The environment's era: as_of date, python version."
+    )
+    resources: Resources = Field(
+        default_factory=Resources, description="GPUs, memory, CPUs and time one run needs."
+    )
+    profiles: dict[str, Profile] = Field(
+        default_factory=dict,
+        description="Named variants (e.g. smoke) overriding parameters, resources and claims; "
+        "the top-level values are the 'full' profile.",
     )
     matrix: dict[str, list[str]] = Field(
         default_factory=dict,
@@ -154,11 +180,31 @@ class Artifact(_Strict):
     @classmethod
     def _matrix_entries(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
         return check_matrix(value)
+
     data: list[DataInput] = Field(
         default_factory=list,
         description="Inputs fetched and verified outside the sandbox, mounted read-only (see the guide).",
     )
     _data = field_validator("data")(check_data_list)
+
+    _timeout_alias = model_validator(mode="before")(merge_timeout_alias)
+
+    @model_validator(mode="after")
+    def _mirror_timeout(self) -> Artifact:
+        """``timeout`` and ``resources.timeout`` always agree once validated."""
+        if self.timeout is None and self.resources.timeout is not None:
+            object.__setattr__(self, "timeout", self.resources.timeout)
+        return self
+
+    @field_validator("profiles")
+    @classmethod
+    def _profile_names(cls, value: dict[str, Profile]) -> dict[str, Profile]:
+        for name in value:
+            if name == FULL_PROFILE:
+                raise ValueError("'full' is the top-level values; name the variant otherwise")
+            if not PROFILE_RE.match(name):
+                raise ValueError(f"profile name {name!r}: use lowercase letters, digits, '-' and '_'")
+        return value
 
     @field_validator("notebook", "requirements")
     @classmethod
@@ -167,20 +213,9 @@ class Artifact(_Strict):
             raise ValueError("must be a relative path inside the submission folder")
         return value
 
-    @field_validator("parameters")
-    @classmethod
-    def _identifiers(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for key in value:
-            if not _is_name(key):
-                raise ValueError(f"parameter name {key!r} is not a Python identifier")
-            try:
-                json.dumps(value[key], allow_nan=False)
-            except (TypeError, ValueError):
-                kind = type(value[key]).__name__
-                raise ValueError(
-                    f"parameter {key!r} is a {kind}, not a JSON value (quote dates and times)"
-                ) from None
-        return value
+    _identifiers = field_validator("parameters")(_json_parameters)
+
+
 
 
 class Claim(_Strict):
@@ -208,6 +243,39 @@ class Claim(_Strict):
         return self
 
 
+def _unique_names(value: list[Claim]) -> list[Claim]:
+    names = [c.name for c in value]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"claim names must be unique; repeated: {', '.join(dupes)}")
+    return value
+
+
+class Profile(_Strict):
+    """A variant of the run (e.g. a quick ``smoke`` run for pull requests): overrides only."""
+
+    parameters: dict[str, Any] = Field(
+        default_factory=dict, description="Overrides of artifact.parameters for this profile."
+    )
+    resources: Resources = Field(
+        default_factory=Resources, description="Overrides of artifact.resources for this profile."
+    )
+    claims: list[Claim] | None = Field(
+        default=None,
+        description="This profile's own claims; without them it checks none and cannot earn reproduced.",
+    )
+
+    _identifiers = field_validator("parameters")(_json_parameters)
+
+    @field_validator("claims")
+    @classmethod
+    def _unique_claims(cls, value: list[Claim] | None) -> list[Claim] | None:
+        return None if value is None else _unique_names(value)
+
+
+Artifact.model_rebuild()  # its profiles refer to Profile, defined after it
+
+
 class SubmissionSpec(_Strict):
     """What an author writes in submission.yml."""
 
@@ -230,11 +298,7 @@ class SubmissionSpec(_Strict):
     @field_validator("claims")
     @classmethod
     def _unique_claims(cls, value: list[Claim]) -> list[Claim]:
-        names = [c.name for c in value]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"claim names must be unique; repeated: {', '.join(dupes)}")
-        return value
+        return _unique_names(value)
 
 
 @dataclass(frozen=True)
@@ -246,6 +310,7 @@ class Submission:
     spec: SubmissionSpec
     pins: tuple[tuple[str, str], ...] = ()
     """For one cell of ``artifact.matrix``: (package, specifier) replacing its requirements line."""
+    profile: str = FULL_PROFILE  # the spec holds this profile's values (see model.profiles)
 
     @property
     def notebook_path(self) -> Path:
@@ -383,10 +448,12 @@ def _assigned_names(source: str) -> set[str] | None:
 
 def check_parameters(sub: Submission, notebook: dict[str, Any]) -> None:
     """papermill ignores parameters silently when no cell takes them: say so instead."""
-    params = sub.spec.artifact.parameters
-    if not params:
+    artifact = sub.spec.artifact
+    named = {f"artifact.parameters.{name}": name for name in artifact.parameters}
+    for profile, variant in artifact.profiles.items():
+        named.update({f"artifact.profiles.{profile}.parameters.{name}": name for name in variant.parameters})
+    if not named:
         return
-    where = f"{sub.folder / SUBMISSION_FILE}: artifact.parameters"
     cells = [
         c for c in notebook.get("cells", [])
         if c.get("cell_type") == "code" and "parameters" in (c.get("metadata") or {}).get("tags", [])
@@ -397,11 +464,13 @@ def check_parameters(sub: Submission, notebook: dict[str, Any]) -> None:
     assigned = _assigned_names(cell_source(source))
     if assigned is None:
         return  # e.g. IPython magics: papermill still injects; nothing to check here
-    for name in params:
+    for field, name in named.items():
         if name not in assigned:
             close = difflib.get_close_matches(name, sorted(assigned), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else "; set a default for it in that cell"
-            raise SubmissionInvalid(f"{where}.{name}: not assigned in the 'parameters' cell{hint}")
+            raise SubmissionInvalid(
+                f"{sub.folder / SUBMISSION_FILE}: {field}: not assigned in the 'parameters' cell{hint}"
+            )
 
 
 def discover(root: Path, slugs: list[str] | None = None) -> list[Path]:

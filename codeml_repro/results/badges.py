@@ -48,6 +48,7 @@ _RUN_TIERS: dict[Status, tuple[str, ...]] = {
     Status.KERNEL_DIED: (),
     Status.OUTPUT_LIMIT: (),
     Status.PENDING: (),
+    Status.SKIPPED: (),  # not run here: Available (with an archive) at most
 }
 
 PALETTE = {
@@ -60,6 +61,7 @@ PALETTE = {
     "failed": "#c62828",
     "invalid": "#616161",
     "pending": "#6b6b6b",
+    "skipped": "#6b6b6b",
     "available": "#8a5a00",
     "none": "#6b6b6b",
     REVIEWED: "#6a1b9a",
@@ -79,6 +81,7 @@ SHIELDS_COLORS = {
     Status.OUTPUT_LIMIT: "red",
     Status.INVALID: "lightgrey",
     Status.PENDING: "lightgrey",
+    Status.SKIPPED: "lightgrey",
 }
 
 _AUTOMATED_WORDS = {

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codeml_repro.model.policy import RunPolicy
-from codeml_repro.model.result import Result
+from codeml_repro.model.result import Result, Status
 from codeml_repro.results.cells import CellCache
 from codeml_repro.results.store import ResultStore
 from codeml_repro.run.matrix import MatrixRuns, record_matrix
@@ -32,14 +32,16 @@ def _todo(
 ) -> list[Planned]:
     todo = []
     for folder in folders:
-        planned = plan(folder, policy, check=False)
+        planned = plan(folder, policy, check=False, profile=options.profile)
         previous = store.read(planned.slug)
         rerun = options.force or options.repeat > 1  # --repeat asks for fresh runs
-        if not rerun and previous is not None and previous.key == planned.key:
+        # A run skipped for lack of a GPU is tried again: this machine may have one.
+        if not rerun and previous is not None and previous.key == planned.key \
+                and previous.status is not Status.SKIPPED:
             report.skipped.append(planned.slug)
             report.results.append(previous)
         else:
-            todo.append(plan(folder, policy) if planned.problem is None else planned)
+            todo.append(plan(folder, policy, profile=options.profile) if planned.problem is None else planned)
     return todo
 
 

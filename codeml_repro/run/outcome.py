@@ -76,6 +76,8 @@ def result_from(planned: Planned, sub: Submission, ex: Execution, claims: list[C
         warnings=list(ex.warnings),
         allowed_errors=list(ex.allowed_errors),
         stopped_at=ex.stopped_at,
+        profile=sub.profile,
+        resources=ex.resources,
     )
 
 def environment_failed(planned: Planned, sub: Submission, exc: EnvironmentFailed) -> Result:
@@ -128,6 +130,21 @@ def data_failed(planned: Planned, sub: Submission, exc: DataProblem) -> Result:
         key=planned.key,
         inputs_key=planned.inputs,
         title=sub.spec.title,
+    )
+
+
+def skipped_result(planned: Planned, sub: Submission, reason: str) -> Result:
+    """Not run here: this machine lacks a declared resource. Never a failure, never a regression."""
+    return Result(
+        slug=planned.slug,
+        status=Status.SKIPPED,
+        badges=badges_for(Status.SKIPPED),
+        skip_reason=reason,
+        finished_at=now_iso(),
+        key=planned.key,
+        inputs_key=planned.inputs,
+        title=sub.spec.title,
+        profile=sub.profile,
     )
 
 

@@ -13,7 +13,9 @@ from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.inputs import budget_problem
 from codeml_repro.model.matrix import matrix_problem
 from codeml_repro.model.policy import RunPolicy
+from codeml_repro.model.profiles import apply_profile
 from codeml_repro.model.submission import (
+    FULL_PROFILE,
     SUBMISSION_FILE,
     Submission,
     check_notebook,
@@ -66,11 +68,13 @@ class Planned:
     key: str
 
 
-def plan(folder: Path, policy: RunPolicy, *, check: bool = True) -> Planned:
+def plan(folder: Path, policy: RunPolicy, *, check: bool = True, profile: str = FULL_PROFILE) -> Planned:
     """Load and validate one folder without importing the execution stack.
 
     ``check=False`` skips the notebook schema check: the skip test only needs
-    the keys, and an unchanged notebook was checked when it last ran.
+    the keys, and an unchanged notebook was checked when it last ran. The
+    submission is planned with ``profile`` applied (``full`` when it has no such
+    profile); the inputs key is the folder's, the skip key adds the profile.
     """
     sub: Submission | None = None
     problem: str | None = None
@@ -85,8 +89,11 @@ def plan(folder: Path, policy: RunPolicy, *, check: bool = True) -> Planned:
     except SubmissionInvalid as exc:
         problem = exc.message
     inputs = submission_inputs(folder, sub)
+    if sub is not None:
+        sub = apply_profile(sub, profile)
     timeout = policy.effective_timeout(sub.spec.artifact.timeout if sub else None)
-    key = skip_key(inputs, {**policy.budget_key(), "effective_timeout_s": timeout})
+    profiled = {"effective_timeout_s": timeout, "profile": sub.profile if sub else FULL_PROFILE}
+    key = skip_key(inputs, {**policy.budget_key(), **profiled})
     return Planned(folder.name, folder, sub if problem is None else None, problem, inputs, key)
 
 @dataclass(frozen=True)
@@ -96,6 +103,7 @@ class RunOptions:
     force: bool = False
     repeat: int = 1
     shard: tuple[int, int] | None = None
+    profile: str = FULL_PROFILE  # submissions without this profile run full
 
 
 def select(root: Path, options: RunOptions, store: ResultStore) -> list[Path]:

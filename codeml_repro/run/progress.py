@@ -24,6 +24,7 @@ _STYLE = {
     Status.NOT_REPRODUCED: "yellow",
     Status.PENDING: "dim",
     Status.INVALID: "magenta",
+    Status.SKIPPED: "cyan",
 }
 
 
@@ -76,8 +77,12 @@ def _table(results: list[Result], skipped: set[str]) -> Table:
         if r.error is not None:
             where = f" in cell {r.error.cell}" if r.error.cell is not None else ""
             note = log_line(shorten(f"{r.error.type}{where}: {r.error.message}", 120))
+        if r.skip_reason:
+            note = log_line(f"not run here: {r.skip_reason}")
         if r.flaky:
             note = ("flaky; " + note).strip("; ")
+        if r.profile != "full":
+            note = (f"profile {r.profile}; " + note).strip("; ")
         style = _STYLE.get(r.status, "red")
         row = (escape(log_line(r.slug)), f"[{style}]{r.status.value}[/]", claims, f"{r.duration_s:.1f}s")
         table.add_row(*row, escape(note))  # author text: no rich markup, no workflow command

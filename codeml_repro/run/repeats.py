@@ -18,7 +18,14 @@ from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Result
 from codeml_repro.model.submission import Submission, is_slug
 from codeml_repro.results.store import ResultStore, atomic_write
-from codeml_repro.run.outcome import data_failed, environment_failed, invalid_result, result_from
+from codeml_repro.run.hardware import missing_resource, this_machine
+from codeml_repro.run.outcome import (
+    data_failed,
+    environment_failed,
+    invalid_result,
+    result_from,
+    skipped_result,
+)
 from codeml_repro.run.plan import Planned, plan
 
 if TYPE_CHECKING:
@@ -94,6 +101,14 @@ def run_planned(
         if store is not None and is_slug(planned.slug):  # an odd folder name is no file name
             store.write(result)
         return result
+    lacking = missing_resource(planned.submission.spec.artifact.resources, this_machine())
+    if lacking is not None:  # not run here; the notebook of an earlier run stays with its own result
+        result = skipped_result(planned, planned.submission, lacking)
+        if store is not None:
+            with contextlib.suppress(OSError):
+                store.notebook_path(planned.slug).unlink()
+            store.write(result)
+        return result
     count = max(1, repeat)
     runs = []
     for i in range(count):
@@ -127,7 +142,7 @@ def run_submission(
     """Run one loaded submission now, changed or not (the authors' ``check`` path)."""
     from codeml_repro.run.inputs import fetch_inputs
 
-    planned = plan(sub.folder, policy)
+    planned = plan(sub.folder, policy, profile=sub.profile)
     store = ResultStore(root) if save else None
     failure = fetch_inputs([planned.submission], policy).failures if planned.submission else {}
     if planned.submission is not None and planned.slug in failure:

@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 from codeml_repro.model.errors import ReproError, RunnerFailed
 from codeml_repro.model.policy import RunPolicy
-from codeml_repro.model.result import ErrorInfo
+from codeml_repro.model.result import ErrorInfo, ResourceReport
 from codeml_repro.model.submission import Submission
 from codeml_repro.model.text import shorten
 from codeml_repro.run.kernel import conventions, sandbox
@@ -74,6 +74,7 @@ class Execution:
     kernel_prestarted: bool = False  # the kernel was started while another notebook ran
     allowed_errors: list[ErrorInfo] = dataclasses.field(default_factory=list)  # errors the notebook allowed
     stopped_at: int | None = None  # the cell whose sys.exit(0) / SystemExit stopped the run
+    resources: ResourceReport | None = None  # what the run cost (memory, CPU, cell times)
 
 
 def _author_index(nb: Any, index: int | None) -> int | None:

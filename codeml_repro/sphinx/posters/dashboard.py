@@ -131,7 +131,7 @@ def submissions_table(app: Any, docname: str, entries: list[Entry]) -> nodes.tab
     for e in entries:
         title = link(uri_from(app, docname, page_name(app, e.slug)), e.spec.title)
         status: list[nodes.Node] = [
-            nodes.inline("", message(e.status), classes=["codeml-status", f"codeml-status-{e.status.value}"])
+            nodes.inline("", e.status_label, classes=["codeml-status", f"codeml-status-{e.status.value}"])
         ]
         if e.regressed:
             status += [nodes.Text(" "), nodes.inline("", "regressed", classes=["codeml-regressed"])]

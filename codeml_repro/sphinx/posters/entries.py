@@ -17,7 +17,8 @@ from sphinx.util.osutil import relative_uri
 from codeml_repro.model.logsafe import log_line
 from codeml_repro.model.result import Result, RunRecord, Status
 from codeml_repro.model.submission import Submission, SubmissionSpec
-from codeml_repro.results.badges import earned_tiers, review_current
+from codeml_repro.results.badges import earned_tiers, message, review_current
+from codeml_repro.run.hardware import short_need
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +54,18 @@ class Entry:
 
     @property
     def regressed(self) -> bool:
-        """The last run did not reproduce, and an earlier one did."""
-        if self.result is None or self.stale or self.result.status is Status.REPRODUCED:
+        """The last run did not reproduce, and an earlier one did (a run skipped here never counts)."""
+        if self.result is None or self.stale or self.result.status in (Status.REPRODUCED, Status.SKIPPED):
             return False
         return any(r.status is Status.REPRODUCED for r in self.history[:-1])
+
+    @property
+    def status_label(self) -> str:
+        """The status in words; a skipped run says what it needs: 'not checked here: needs a GPU'."""
+        if self.status is Status.SKIPPED:
+            reason = self.result.skip_reason if self.result is not None else None
+            return f"not checked here: {short_need(reason)}" if reason else "not checked here"
+        return message(self.status)
 
     @property
     def sort_key(self) -> tuple[str, str]:

@@ -15,7 +15,6 @@ from docutils.parsers.rst import directives
 from sphinx.util.docutils import SphinxDirective
 
 from codeml_repro.model.submission import SubmissionSpec
-from codeml_repro.results.badges import message
 from codeml_repro.results.versions import matrix_summary
 from codeml_repro.sphinx.nodes import link, text_par
 from codeml_repro.sphinx.posters.entries import (
@@ -33,7 +32,7 @@ LINK_LABELS = {"openreview": "OpenReview", "pdf": "PDF", "code": "Code", "video"
 def badge_nodes(app: Any, docname: str, entry: Entry) -> list[nodes.Node]:
     """Tier badges (earned and not, each linked to its definition) followed by the status."""
     out = tier_nodes(app, docname, entry)
-    status = message(entry.status)
+    status = entry.status_label
     out.append(nodes.inline(status, status, classes=["codeml-status", f"codeml-status-{entry.status.value}"]))
     out += matrix_nodes(entry)
     if entry.regressed:

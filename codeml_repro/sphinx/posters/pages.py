@@ -46,9 +46,7 @@ def section(ident: str, title: str, *children: Child) -> Markup:
 
 def badges_html(app: Any, entry: Entry, tiers_img: str) -> list[Child]:
     name = page_name(app, entry.slug)
-    status = tag(
-        "span", {"class": f"codeml-status codeml-status-{entry.status.value}"}, message(entry.status)
-    )
+    status = tag("span", {"class": f"codeml-status codeml-status-{entry.status.value}"}, entry.status_label)
     mark = tag("span", {"class": "codeml-regressed"}, "regressed") if entry.regressed else None
     img = void(
         "img",
@@ -183,6 +181,8 @@ def run_html(entry: Entry) -> Markup:
             ),
         ),
         ("Error", _error(result)),
+        ("Not run here", result.skip_reason),
+        ("Profile", None if result.profile == "full" else f"{result.profile} (not the full run)"),
         ("Duration", f"{result.duration_s:.1f} s"),
         ("Finished", result.finished_at or "—"),
         ("Allowed errors", _allowed_errors(result)),
@@ -200,9 +200,11 @@ def run_html(entry: Entry) -> Markup:
 def history_rows(history: list[RunRecord]) -> list[list[Child]]:
     """Newest first; a run that stopped reproducing after one that did is marked."""
     rows: list[list[Child]] = []
-    for i, rec in enumerate(history):
-        previous = history[i - 1].status if i else None
-        regressed = previous is Status.REPRODUCED and rec.status is not Status.REPRODUCED
+    previous = None  # the last status that was a real run: a skipped run neither regresses nor hides one
+    for rec in history:
+        regressed = previous is Status.REPRODUCED and rec.status not in (Status.REPRODUCED, Status.SKIPPED)
+        if rec.status is not Status.SKIPPED:
+            previous = rec.status
         status: list[Child] = [
             tag("span", {"class": f"codeml-status codeml-status-{rec.status.value}"}, message(rec.status))
         ]
