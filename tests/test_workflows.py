@@ -228,26 +228,45 @@ def _cache_keys(step: dict[str, Any]) -> list[str]:
     return [k.strip() for k in keys if k.strip()]
 
 
+def _data_cache(step: dict[str, Any]) -> bool:
+    return bool(step["with"]["path"] == "~/.cache/codeml-repro/data")
+
+
 def test_uv_cache_is_keyed_by_requirements_and_saved_only_by_main() -> None:
-    full = _cache_steps(load(FULL))
+    full = [s for s in _cache_steps(load(FULL)) if not _data_cache(s)]
     assert [s["uses"].split("@")[0] for s in full] == ["actions/cache"]
     assert full[0]["with"]["path"] == "~/.cache/uv"
     assert "hashFiles('submissions/*/requirements*.txt')" in full[0]["with"]["key"]
     main_keys = _cache_keys(full[0])
     assert all(k.startswith("uv-main-") for k in main_keys)
 
-    pr = _cache_steps(load(PR))
+    pr = [s for s in _cache_steps(load(PR)) if not _data_cache(s)]
     # A pull request restores main's cache and saves none: actions/cache would save at the end.
     assert [s["uses"].split("@")[0] for s in pr] == ["actions/cache/restore"]
     assert pr[0]["with"]["path"] == full[0]["with"]["path"]
     assert all(k.startswith("uv-main-") for k in _cache_keys(pr[0]))
     for path in all_workflows():
         on = triggers(load(path))
-        savers = [s for s in _cache_steps(load(path)) if s["uses"].split("@")[0] != "actions/cache/restore"]
+        savers = [
+            s for s in _cache_steps(load(path))
+            if s["uses"].split("@")[0] != "actions/cache/restore" and not _data_cache(s)
+        ]
         if "pull_request" in on or "pull_request_target" in on:
             assert not savers, f"{path.name}: a pull request must never save a cache main restores"
         for step in savers:
             assert all(k.startswith("uv-main-") for k in _cache_keys(step)), path.name
+
+
+def test_data_cache_keyed_by_declarations_and_pull_requests_kept_apart() -> None:
+    """Both workflows keep ~/.cache/codeml-repro/data; main never restores what a pull request saved."""
+    (full,) = [s for s in _cache_steps(load(FULL)) if _data_cache(s)]
+    (pr,) = [s for s in _cache_steps(load(PR)) if _data_cache(s)]
+    for step in (full, pr):
+        assert step["uses"].split("@")[0] == "actions/cache"  # restore, and save at the end
+        assert "hashFiles('submissions/*/submission.yml')" in step["with"]["key"]
+    assert all(k.startswith("data-main-") for k in _cache_keys(full))
+    assert pr["with"]["key"].startswith("data-pr-${{ github.event.pull_request.number }}-")
+
 
 # --------------------------------------------------------------------------- rules for every workflow
 
