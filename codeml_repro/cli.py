@@ -196,7 +196,8 @@ def run(slugs: tuple[str, ...], root: Path, jobs: int | None, force: bool, repea
     _terminate_as_interrupt()
     try:
         with RunProgress() as progress:
-            report = run_all(root, policy, options, on_start=progress.start, on_result=progress.advance)
+            report = run_all(root, policy, options, on_start=progress.start, on_result=progress.advance,
+                             on_fetch=progress.fetched)
     except KeyboardInterrupt:
         click.echo("interrupted: runs in progress were stopped; finished results are recorded", err=True)
         sys.exit(130)

@@ -288,3 +288,22 @@ def test_hf_unreachable_is_data_unavailable(
     result = _results(tmp_path)["hf-gone"]
     assert result.status == Status.FAILED and result.error is not None
     assert result.error.type == "DataUnavailable" and "org/tiny" in result.error.message
+
+
+def test_cli_shows_the_fetch_and_hash_prints_what_to_declare(
+    tmp_path: Path, make_submission: MakeSubmission, served: Server
+) -> None:
+    import subprocess
+    import sys
+
+    make_submission("reads", READS_BOTH, spec=_spec(_data(served)))
+    cli = [sys.executable, "-m", "codeml_repro.cli"]
+    run = subprocess.run([*cli, "run", "--root", str(tmp_path), "--sandbox", "off", "--env", "current"],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr
+    assert "inputs" in run.stderr and "2/2" in run.stderr and "reproduced" in run.stdout
+    csv = tmp_path / "served" / "train.csv"
+    hashed = subprocess.run([*cli, "hash", str(csv)], capture_output=True, text=True, check=True)
+    assert hashed.stdout.split() == [sha(CSV), str(len(CSV)), str(csv)]
+    missing = subprocess.run([*cli, "hash", str(tmp_path / "nope.csv")], capture_output=True, text=True)
+    assert missing.returncode != 0 and "nope.csv" in missing.stderr

@@ -29,12 +29,12 @@ _STYLE = {
 
 
 class RunProgress:
-    """A progress bar over the notebooks that actually run."""
+    """A progress bar over the notebooks that actually run (and one over the inputs they fetch)."""
 
     def __init__(self) -> None:
         self._console = Console(stderr=True)
         self._progress = Progress(
-            TextColumn("[bold]running[/]"),
+            TextColumn("[bold]{task.fields[stage]}[/]"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -43,6 +43,7 @@ class RunProgress:
             transient=False,
         )
         self._task: TaskID | None = None
+        self._fetch: TaskID | None = None
 
     def __enter__(self) -> RunProgress:
         return self
@@ -50,7 +51,7 @@ class RunProgress:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._task is not None:
+        if self._task is not None or self._fetch is not None:
             self._progress.stop()
 
     def start(self, total: int, skipped: int) -> None:
@@ -58,7 +59,14 @@ class RunProgress:
             self._console.print(f"{skipped} unchanged submission(s) skipped (use --force to run them)")
         if total:
             self._progress.start()
-            self._task = self._progress.add_task("", total=total)
+            self._task = self._progress.add_task("", total=total, stage="running")
+
+    def fetched(self, name: str, done: int, total: int) -> None:
+        """One declared input is ready (fetched, or found intact in the cache), or failed."""
+        if self._fetch is None:
+            self._progress.start()
+            self._fetch = self._progress.add_task("", total=total, stage="inputs")
+        self._progress.update(self._fetch, completed=done, description=escape(log_line(name)))
 
     def advance(self, result: Result) -> None:
         if self._task is not None:
