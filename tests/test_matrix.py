@@ -209,3 +209,26 @@ def test_an_unknown_package_is_invalid(wheels: Path, make_submission: MakeSubmis
     (result,) = run_all(tmp_path, POLICY, RunOptions()).results
     assert result.status == Status.INVALID and result.error is not None
     assert "codeml-unknown-xyz: no release of codeml-unknown-xyz" in result.error.message
+
+
+@pytest.mark.slow
+def test_the_built_book_shows_versions_by_claims(
+    wheels: Path, make_submission: MakeSubmission, tmp_path: Path
+) -> None:
+    from tests.test_listing import build_book, copy_book
+
+    _matrix_submission(make_submission, ["1.0", "latest"])
+    assert run_all(tmp_path, POLICY, RunOptions()).results[0].status == Status.NOT_REPRODUCED
+    copy_book(tmp_path)
+    html = build_book(tmp_path)
+    page = (html / "book" / "posters" / "tiny.html").read_text(encoding="utf-8")
+    section = page.split('<section id="versions">', 1)[1].split("</section>", 1)[0]
+    assert "Reproduced on 1 of 2 versions." in section
+    rows = re.findall(r"<tr>(.*?)</tr>", section, re.S)[1:]
+    assert [TINY + " 1.0" in rows[0], TINY + " 2.0" in rows[1]] == [True, True]
+    assert "codeml-first-failing" in rows[1] and "codeml-claim-fail" in rows[1]
+    listing = (html / "book" / "posters.html").read_text(encoding="utf-8")
+    assert "reproduced on 1 of 2 versions" in listing
+    dashboard = (html / "book" / "dashboard.html").read_text(encoding="utf-8")
+    counts = dashboard.split("codeml-matrix-counts", 1)[1].split("</table>", 1)[0]
+    assert re.search(r"On some versions</p>\s*</td>\s*<td><p>1</p>", counts), counts
