@@ -251,3 +251,26 @@ def test_check_and_page_say_what_the_conventions_did(tmp_path: Path) -> None:
     page = str(run_html(entry)) + str(claims_html(entry))
     assert 'class="codeml-allowed-errors"' in page and "in cell 0" in page
     assert "not reached" in page and "stopped itself at cell 1" in page
+
+
+def test_a_failing_shell_command_is_reported(tmp_path: Path) -> None:
+    """IPython prints a shell's 'not found' for ``!cmd`` and goes on (nbclient sees no error)."""
+    folder = _submission(tmp_path, [_cell("x = 1"), _cell("!codeml-no-such-tool --version\ny = 2")])
+    ex = _execute(folder)
+    assert ex.outcome == "completed"
+    notes = [w for w in ex.warnings if "shell command" in w]
+    assert len(notes) == 1
+    assert notes[0].startswith("cell 1: the shell command `!codeml-no-such-tool --version`")
+    assert "codeml-no-such-tool: not found, exit status 127" in notes[0]
+
+
+def test_messages_carry_no_host_paths(tmp_path: Path) -> None:
+    """A kernel names files by absolute path; the result names them relative to the submission."""
+    folder = _submission(tmp_path, [_cell("open('data/missing.csv')")])
+    ex = _execute(folder)
+    assert ex.error is not None and ex.error.type == "FileNotFoundError"
+    assert ex.error.message == "[Errno 2] No such file or directory: 'data/missing.csv'"
+    folder2 = _submission(tmp_path / "b", [_cell("import os\nopen(os.path.abspath('gone.txt'))")])
+    ex2 = _execute(folder2)
+    assert ex2.error is not None and ex2.error.message == "[Errno 2] No such file or directory: 'gone.txt'"
+    assert "/tmp" not in ex2.error.message

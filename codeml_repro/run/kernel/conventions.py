@@ -15,6 +15,7 @@ that fails the run is the first one *not* allowed, with its real name and messag
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -146,3 +147,34 @@ def parameters_note(notebook: str, cells: list[Mapping[str, Any]]) -> str | None
         "the top of the notebook, so a later cell that sets the same names overwrites them; tag the "
         "cell that sets their defaults 'parameters'"
     )
+
+
+_SHELL_NOT_FOUND = re.compile(
+    r"^(?:\S*/)?(?:ba|da)?sh: (?:\d+: |line \d+: )?(.+?): (?:command )?not found\s*$", re.M
+)
+
+
+def _text_of(cell: Mapping[str, Any]) -> str:
+    parts = []
+    for out in cell.get("outputs") or []:
+        if out.get("output_type") == "stream":
+            text = out.get("text", "")
+            parts.append("".join(text) if isinstance(text, list) else str(text))
+    return "".join(parts)
+
+
+def shell_failures(cells: list[Mapping[str, Any]], index_of: Callable[[int], int | None]) -> list[str]:
+    """Warnings for ``!cmd`` lines whose command was not found: IPython prints it and goes on."""
+    notes = []
+    for i, cell in enumerate(cells):
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
+        commands = [ln.strip() for ln in source.splitlines() if ln.strip().startswith("!")]
+        found = _SHELL_NOT_FOUND.search(_text_of(cell)) if commands else None
+        if found is None or index_of(i) is None:
+            continue
+        notes.append(
+            f"cell {index_of(i)}: the shell command `{commands[0][:80]}` failed ({found.group(1)}: not "
+            "found, exit status 127); IPython does not stop on it, so later cells ran without it"
+        )
+    return notes

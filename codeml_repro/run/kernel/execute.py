@@ -37,7 +37,7 @@ from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ErrorInfo, ResourceReport
 from codeml_repro.model.submission import Submission
 from codeml_repro.model.text import shorten
-from codeml_repro.run.kernel import conventions, sandbox
+from codeml_repro.run.kernel import conventions, hostpaths, sandbox
 from codeml_repro.run.kernel import scratch as rundir
 from codeml_repro.run.kernel.ahead import EnvAhead
 from codeml_repro.run.kernel.client import RunState, make_engine
@@ -211,6 +211,7 @@ def run_prepared(prep: Prepared) -> Execution:
         log_tail = kernel_log_tail(prep.dirs.root / "kernel.log")
         state.nb = _drop_error_markers(state.nb if state.nb is not None else prep.nb)
         outcome, error = _classify(exc, state, prep, log_tail)  # may raise RunnerFailed
+        error = hostpaths.scrub_error(error, prep.dirs)
     finally:
         watchdog.cancel()
         rundir.kill_group(state.kernel_pgid())
@@ -226,6 +227,7 @@ def _execution(prep: Prepared, state: RunState, outcome: Outcome, error: ErrorIn
     if prep.sub.spec.artifact.parameters:
         note = conventions.parameters_note(prep.sub.spec.artifact.notebook, prep.nb.cells)
         warnings += [note] if note else []
+    warnings += conventions.shell_failures(state.nb.cells, lambda i: _author_index(state.nb, i))
     stopped = errors.stopped_at if outcome == "completed" else None
     if stopped is not None:
         warnings.append(conventions.stop_note(stopped, len(prep.nb.cells)))
@@ -246,7 +248,7 @@ def _execution(prep: Prepared, state: RunState, outcome: Outcome, error: ErrorIn
         output_truncated=state.stop_reason == "output_limit",
         run_id=prep.marker,
         kernel_prestarted=prep.km is not None,
-        allowed_errors=errors.allowed,
+        allowed_errors=[e for e in (hostpaths.scrub_error(a, prep.dirs) for a in errors.allowed) if e],
         stopped_at=stopped,
     )
 
