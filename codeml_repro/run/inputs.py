@@ -35,6 +35,7 @@ from codeml_repro.run.unpack import UnpackError, unpack
 
 ATTEMPTS = 3  # tries per file; waits 0.5 s, then 1 s, between them
 FETCH_JOBS = 4
+CHUNK = 1 << 20  # bytes per read while downloading (pooch's default, 1 kB, is slow for large files)
 HF_VIEW = "hf"  # a run's own Hugging Face cache, in its run dir
 OnFetch = Callable[[str, int, int], None]  # (what finished, done, total)
 _ACTUAL = re.compile(r"got ([0-9a-f]{64})")
@@ -85,7 +86,8 @@ class _Capped:
 def _downloader(entry: DataInput, limit: int) -> Callable[..., Any]:
     import pooch
 
-    inner: Any = pooch.DOIDownloader(timeout=30) if entry.doi else pooch.HTTPDownloader(timeout=30)
+    kind = pooch.DOIDownloader if entry.doi else pooch.HTTPDownloader
+    inner: Any = kind(timeout=30, chunk_size=CHUNK)
 
     def download(url: str, output_file: str, pup: Any) -> None:
         with open(output_file, "w+b") as f:
