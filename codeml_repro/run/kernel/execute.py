@@ -237,6 +237,8 @@ def _execution(prep: Prepared, state: RunState, outcome: Outcome, error: ErrorIn
         "bwrap_version": prep.choice.version,
         "limits": {**dataclasses.asdict(prep.limits), "pids_cgroup": prep.cgroup is not None},
     }
+    if prep.gpu is not None:  # model, driver and CUDA version, with the result
+        environment["gpu"] = prep.gpu.describe()
     return Execution(
         outcome=outcome,
         error=error,

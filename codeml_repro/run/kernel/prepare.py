@@ -10,6 +10,7 @@ run holds. :class:`~codeml_repro.run.kernel.execute.KernelPipeline` chains the t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from codeml_repro.run.environment import KernelEnv, prepare_environment
 from codeml_repro.run.inputs import mounts_for, place_mounts
 from codeml_repro.run.kernel import privileges, sandbox
 from codeml_repro.run.kernel import scratch as rundir
+from codeml_repro.run.kernel.gpu import GpuHost, detect_gpus
 
 KERNEL_NAME = "codeml-repro-python"  # never looked up on the host: see SandboxKernelManager
 HISTORY_ARG = "--HistoryManager.hist_file=:memory:"  # what nbclient passes to a kernel it starts
@@ -51,6 +53,12 @@ class Prepared:
     nb_path: Path
     launch: sandbox.KernelLaunch
     km: Any = None  # a SandboxKernelManager whose kernel was started ahead of the run
+    gpu: GpuHost | None = None  # the GPUs bound into the sandbox (when the submission declares any)
+
+
+def gpu_for(sub: Submission) -> GpuHost | None:
+    """The host's GPUs when ``sub`` declares it needs one (a run never sees a GPU it did not ask for)."""
+    return detect_gpus() if sub.spec.artifact.resources.gpu > 0 else None
 
 
 def author_index(cell: Any) -> int | None:
@@ -114,18 +122,22 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
         nb, nb_path = load_notebook(sub, dirs)
         hide = [sub.folder.resolve().parent.parent, Path.cwd()]
         limits = sandbox.Limits.from_policy(policy)
+        gpu = gpu_for(sub)
+        if gpu is not None:  # CUDA reserves far more address space than it uses: no RLIMIT_AS
+            limits = dataclasses.replace(limits, memory_bytes=-1)
         mounts, data_env = data_mounts(sub, dirs, sandboxed=choice.kind == "bwrap")
         if choice.kind == "bwrap":
             privileges.make_readable(source for source, _target in mounts)
         launch = sandbox.build_launch(
             choice, dirs, env.python, limits, marker, hide=hide, cgroup=cgroup,
-            mounts=mounts, extra_env=data_env,
+            mounts=mounts, extra_env=data_env, devices=gpu.sandbox_args() if gpu else (),
         )
     except BaseException:
         rundir.remove_cgroup(cgroup)
         rundir.remove_tree(dirs.root)
         raise
-    prep = Prepared(sub, policy, timeout_s, choice, env, marker, dirs, cgroup, limits, nb, nb_path, launch)
+    prep = Prepared(sub, policy, timeout_s, choice, env, marker, dirs, cgroup, limits, nb, nb_path, launch,
+                    gpu=gpu)
     if start_kernel:
         try:
             _start_kernel(prep)

@@ -239,8 +239,9 @@ def bwrap_argv(
     readable: Sequence[Path],
     hide: Iterable[Path],
     mounts: Sequence[tuple[Path, Path]] = (),
+    devices: Sequence[str] = (),
 ) -> list[str]:
-    """The ``bwrap`` prefix: isolation, mounts (order matters), environment."""
+    """The ``bwrap`` prefix: isolation, mounts (order matters), ``devices`` (GPU binds), environment."""
     assert choice.bwrap is not None
     hidden = _hidden_dirs(hide)
     args = [choice.bwrap, *_isolation_args(), *_mount_args(hidden)]
@@ -252,6 +253,7 @@ def bwrap_argv(
     for flag, source, target in binds:
         args += _parents_args(target, [Path("/tmp"), Path("/dev/shm"), *hidden], made)
         args += [flag, str(source), str(target)]
+    args += devices  # after --dev /dev: bwrap's fresh /dev has no GPU node
     args += _home_args(str(dirs.work))
     for name, value in sorted(env.items()):
         args += ["--setenv", name, value]
@@ -279,6 +281,7 @@ def build_launch(
     cgroup: Path | None = None,
     mounts: Sequence[tuple[Path, Path]] = (),
     extra_env: Mapping[str, str] | None = None,
+    devices: Sequence[str] = (),
 ) -> KernelLaunch:
     """The full kernel command for this run (``mounts``: read-only inputs; ``extra_env``: variables
     that point libraries at them)."""
@@ -291,7 +294,7 @@ def build_launch(
         return KernelLaunch(argv=limited, env=env, cwd=str(dirs.work))
     if privileges.privileged():  # root: the kernel runs as nobody on the host too
         limited = [*privileges.drop_argv(privileges.find_setpriv() or "setpriv"), *limited]
-    prefix = bwrap_argv(choice, dirs, env, python_paths(python), hide, mounts)
+    prefix = bwrap_argv(choice, dirs, env, python_paths(python), hide, mounts, devices)
     if cgroup is not None:
         prefix = [sys.executable, "-S", "-c", _JOIN_CGROUP, str(cgroup / "cgroup.procs"), "--", *prefix]
     return KernelLaunch(argv=[*prefix, *limited], env=env, cwd=str(dirs.work))
