@@ -120,3 +120,23 @@ def test_submission_page_and_dashboard_render(browser: Any, site: str) -> None:
     assert dash.is_visible("svg.codeml-chart")
     dash.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
     assert errors == [] and foreign == []
+
+
+def test_copy_button_puts_the_bibtex_on_the_clipboard(browser: Any, site: str) -> None:
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: _console(errors, m))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{site}/book/posters/alpha.html", wait_until="networkidle")
+    button = page.get_by_role("button", name="Copy BibTeX")
+    assert button.is_visible()
+    button.focus()
+    page.keyboard.press("Enter")  # keyboard alone
+    page.wait_for_selector(".codeml-copy-status:has-text('Copied')")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("@inproceedings{codeml2025-alpha,")
+    shown = page.evaluate("document.querySelector('#codeml-bibtex-alpha pre').textContent")
+    assert copied == shown
+    assert errors == []
+    context.close()

@@ -518,3 +518,49 @@ def test_submission_page_lists_declared_inputs(book: dict[str, Path]) -> None:
     assert "1.5 MB" in inputs and ">d1a204d05555<" in inputs
     assert 'href="https://huggingface.co/org/model/tree/0123456789abcdef0123456789abcdef01234567"' in inputs
     assert "<script" not in inputs and "&lt;script&gt;" in inputs
+
+
+def test_cite_this_and_open_the_artifact(book: dict[str, Path]) -> None:
+    from pybtex.database import parse_string
+
+    alpha = read(book["html"], "book/posters/alpha.html")
+    cite = alpha.split('<section id="cite">', 1)[1].split("</section>", 1)[0]
+    assert "Copy BibTeX" in cite and 'data-copy="codeml-bibtex-alpha"' in cite
+    assert 'href="../../cite/alpha.cff" download="CITATION.cff"' in cite
+    on_page = parse_string(read(book["html"], "cite/alpha.bib"), "bibtex").entries["codeml2025-alpha"]
+    assert on_page.fields["doi"] == "10.5281/zenodo.1234567"
+    assert on_page.fields["title"] == "Alpha: a reproduced paper"
+    workshop = parse_string(read(book["html"], "cite/codeml-2025.bib"), "bibtex").entries
+    assert sorted(workshop) == sorted(f"codeml2025-{s}" for s in [*CASES, "zeta", "xss"])
+    cff = yaml.safe_load(read(book["html"], "cite/alpha.cff"))
+    assert cff["doi"] == "10.5281/zenodo.1234567" and cff["repository-code"] == GITHUB_CODE
+    opener = alpha.split('<section id="open">', 1)[1].split("</section>", 1)[0]
+    assert 'href="https://mybinder.org/v2/gh/example-org/alpha-code/HEAD"' in opener
+    assert "Colab" not in opener  # the code link names no notebook
+    assert 'href="../../downloads/alpha.zip"' in opener
+    import zipfile
+
+    with zipfile.ZipFile(book["html"] / "downloads" / "alpha.zip") as archive:
+        assert sorted(archive.namelist()) == ["alpha/artifact.ipynb", "alpha/submission.yml"]
+    beta = read(book["html"], "book/posters/beta.html")
+    assert "mybinder.org" not in beta and "Download this folder" in beta  # example.org is not GitHub
+
+
+def test_register_beside_the_html(book: dict[str, Path]) -> None:
+    import csv
+    import io
+
+    from codeml_repro import __version__
+    from codeml_repro.sphinx.posters.register import COLUMNS
+
+    rows = {r["slug"]: r for r in json.loads(read(book["html"], "register.json"))}
+    assert sorted(rows) == sorted([*CASES, "zeta", "xss"])
+    alpha = rows["alpha"]
+    assert tuple(alpha) == COLUMNS
+    assert alpha["status"] == "reproduced" and alpha["tiers"] == ["available", "functional", "reproduced"]
+    assert alpha["archival_id"] == "10.5281/zenodo.1234567" and alpha["toolkit_version"] == __version__
+    assert alpha["last_run"].startswith("20") and alpha["page"] == "book/posters/alpha.html"
+    assert rows["gamma"]["archival_id"] == SWHID and rows["zeta"]["last_run"] is None
+    assert rows["beta"]["tiers"][-1] == "reusable"
+    table = list(csv.DictReader(io.StringIO(read(book["html"], "register.csv"))))
+    assert [r["slug"] for r in table] == [r["slug"] for r in json.loads(read(book["html"], "register.json"))]

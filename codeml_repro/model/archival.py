@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 
-DOI_RE = re.compile(r"^10\.\d{4,9}/\S+$")
+# The Citation File Format 1.2 pattern, so a DOI valid here is valid in CITATION.cff too.
+DOI_RE = re.compile(r"^10\.\d{4,9}(\.\d+)?/[A-Za-z0-9:/_;\-.()\[\]\\]+$")
 DOI_URL_RE = re.compile(r"^https?://(?:dx\.)?doi\.org/(10\.\d{4,9}/\S+)$", re.IGNORECASE)
 SWHID_RE = re.compile(r"^swh:1:(?:cnt|dir|rev|rel|snp):[0-9a-f]{40}(?:;[a-z]+=[^;\s]+)*$")
 SWH_URL_PREFIX = "https://archive.softwareheritage.org/"

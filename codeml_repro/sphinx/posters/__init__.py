@@ -65,3 +65,4 @@ def setup_posters(app: Any) -> None:
     app.connect("config-inited", _site_url_from_env)
     app.add_css_file("codeml-listing.css")
     app.add_js_file("codeml-listing.js", loading_method="defer")
+    app.add_js_file("codeml-cite.js", loading_method="defer")

@@ -22,6 +22,7 @@ from codeml_repro.model.result import Result, RunRecord, Status
 from codeml_repro.results.badges import REVIEWED, TIER_LABELS, endpoint_json, message, status_svg, tiers_svg
 from codeml_repro.run.claims import describe_tolerance
 from codeml_repro.sphinx.html import Child, Markup, table, tag, void
+from codeml_repro.sphinx.posters.credit import cite_html, launch_html, publish_credit
 from codeml_repro.sphinx.posters.entries import (
     Entry,
     codeml_root,
@@ -296,6 +297,8 @@ def page_body(app: Any, entry: Entry) -> Markup:
         run_html(entry),
         history_html(entry),
         notebook_html(entry, uri_from(app, name, f"notebooks/{entry.slug}.ipynb")),
+        cite_html(app, entry),
+        launch_html(app, entry),
         embed_html(app, entry),
         tag("p", {"class": "codeml-back"}, tag("a", {"href": uri_from(app, name, listing)}, back)),
     )
@@ -324,7 +327,9 @@ def collect_pages(app: Any) -> Iterator[PageSpec]:
     if not isinstance(app.builder, StandaloneHTMLBuilder) or app.builder.name == "singlehtml":
         return
     outdir = Path(app.builder.outdir)
-    for entry in load_entries(codeml_root(app), warn=False, every_edition=True):
+    entries = load_entries(codeml_root(app), warn=False, every_edition=True)
+    publish_credit(app, outdir, entries)
+    for entry in entries:
         publish_files(outdir, entry)
         # The theme treats a page title as HTML: give it escaped text.
         title = escape(entry.spec.title)
