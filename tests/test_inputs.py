@@ -168,6 +168,8 @@ def test_unreachable_url_is_data_unavailable_and_the_next_one_runs(
     assert gone.error.type == "DataUnavailable"
     assert url in gone.error.message and "artifact.data[0]" in gone.error.message
     assert results["b-next"].status == Status.REPRODUCED
+    again = run_all(tmp_path, _policy(), RunOptions())  # unreachable today, perhaps not tomorrow
+    assert "a-gone" not in again.skipped and "b-next" in again.skipped
 
 
 @pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")

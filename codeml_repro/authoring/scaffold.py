@@ -72,6 +72,13 @@ artifact:
   environment:
     as_of: "{today}"
     # python: "3.11"   # an interpreter version the CI host has
+  # Data and model weights the notebook reads that are not in this folder:
+  # fetched and checked against their sha256 (`codeml-repro hash FILE`) before
+  # the run, then given to the notebook read-only at `path` (it has no network).
+  # data:
+  #   - {{url: "https://example.org/train.csv", sha256: "<64 hex>", path: data/train.csv}}
+  #   - {{doi: "10.5281/zenodo.3939050", file: tiny-data.txt, sha256: "<64 hex>", path: data/tiny.txt}}
+  #   - {{hf: {{repo: org/model, revision: "<40-hex commit>", files: ["*.json", "*.safetensors"]}}}}
   # What one run needs. A runner without the GPU (or with less memory) records
   # "skipped" (shown as "not checked here: needs a GPU"), never a failure.
   # timeout: whole-run seconds (default {timeout}, at most {max_timeout}).

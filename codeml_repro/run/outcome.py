@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from codeml_repro.model.errors import DataProblem, EnvironmentFailed, RunnerFailed
+from codeml_repro.model.errors import DataProblem, DataUnavailable, EnvironmentFailed, RunnerFailed
 from codeml_repro.model.result import ClaimResult, ErrorInfo, Result, Status
 from codeml_repro.model.submission import Submission
 from codeml_repro.results.badges import badges_for, earned_tiers
@@ -127,7 +127,8 @@ def data_failed(planned: Planned, sub: Submission, exc: DataProblem) -> Result:
         badges=badges_for(Status.FAILED),
         error=ErrorInfo(type=type(exc).__name__, message=" ".join(exc.message.split()), cell=None),
         finished_at=now_iso(),
-        key=planned.key,
+        # A source that could not be reached may be back tomorrow: the next run tries again.
+        key="" if isinstance(exc, DataUnavailable) else planned.key,
         inputs_key=planned.inputs,
         title=sub.spec.title,
     )
