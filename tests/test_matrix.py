@@ -232,3 +232,17 @@ def test_the_built_book_shows_versions_by_claims(
     dashboard = (html / "book" / "dashboard.html").read_text(encoding="utf-8")
     counts = dashboard.split("codeml-matrix-counts", 1)[1].split("</table>", 1)[0]
     assert re.search(r"On some versions</p>\s*</td>\s*<td><p>1</p>", counts), counts
+
+
+def test_check_runs_every_cell_and_records_nothing(
+    wheels: Path, make_submission: MakeSubmission, tmp_path: Path
+) -> None:
+    from codeml_repro.cli import cli
+
+    folder = _matrix_submission(make_submission, ["1.0", "2.0"])
+    out = CliRunner().invoke(cli, ["check", str(folder), "--sandbox", "off"])
+    assert out.exit_code == 1, out.output
+    assert "versions: 2 cell(s) of artifact.matrix" in out.stdout
+    assert f"  {TINY} 1.0: reproduced (value=1.0)" in out.stdout
+    assert f"  {TINY} 2.0: not_reproduced (value=2.0)" in out.stdout
+    assert not (tmp_path / "results").exists()

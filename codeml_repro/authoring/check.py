@@ -370,6 +370,19 @@ def invalid_report(slug: str, message: str, policy: RunPolicy) -> CheckReport:
     return _report(invalid_status(slug, message), None, policy, policy.timeout_s)
 
 
+def with_matrix_lines(report: CheckReport) -> CheckReport:
+    """The report with one line per matrix cell (versions, status, each claim's value) first."""
+    cells = report.result.matrix
+    if not cells:
+        return report
+    lines = [f"versions: {len(cells)} cell(s) of artifact.matrix"]
+    for cell in cells:
+        shown = ", ".join(f"{p} {v}" for p, v in cell.versions.items())
+        values = "; ".join(f"{c.name}={c.observed!r}" for c in cell.claims if c.recorded)
+        lines.append(f"  {shown}: {cell.status.value}" + (f" ({values})" if values else ""))
+    return CheckReport(report.result, report.ok, (*lines, *report.lines))
+
+
 def _folder_of(path: Path) -> Path:
     folder = path.parent if path.is_file() else path
     return folder if folder.name not in {"", ".", ".."} else folder.resolve()
@@ -399,5 +412,15 @@ def check_path(path: Path, policy: RunPolicy) -> CheckReport:
     from codeml_repro.run.repeats import run_submission
 
     timeout_s = policy.effective_timeout(sub.spec.artifact.timeout)
-    result = run_submission(sub, policy, _root_of(folder), save=False)
-    return build_report(result, sub, policy, timeout_s)
+    if sub.spec.artifact.matrix:  # one run per cell; their cells kept apart from results/
+        import tempfile
+
+        from codeml_repro.results.cells import CellCache
+        from codeml_repro.run.matrix import run_matrix_now
+
+        with tempfile.TemporaryDirectory(prefix="codeml-check-") as scratch:
+            result = run_matrix_now(sub, policy, CellCache(Path(scratch)))
+    else:
+        result = run_submission(sub, policy, _root_of(folder), save=False)
+    report = build_report(result, sub, policy, timeout_s)
+    return with_matrix_lines(report)

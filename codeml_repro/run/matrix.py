@@ -309,3 +309,19 @@ def build_matrix_environments(root: Path, policy: RunPolicy) -> list[str]:
             shown = describe_versions({p: env.packages.get(canonicalize_name(p), "?") for p in cell.pins})
             lines.append(f"{planned.slug}: {shown}")
     return lines
+
+
+def run_matrix_now(sub: Submission, policy: RunPolicy, cache: CellCache) -> Result:
+    """Every cell of ``sub`` run now, one after another, nothing recorded but the cells in
+    ``cache`` (the authors' ``check`` path; a batch runs cells through the worker pool)."""
+    from codeml_repro.run.repeats import run_planned
+
+    runs = MatrixRuns(policy, cache, force=True)
+    units, ready = runs.split([plan(sub.folder, policy)])
+    if ready:
+        return ready[0]
+    finished = None
+    for unit in units:
+        finished = runs.take(run_planned(unit, policy, None)) or finished
+    assert finished is not None  # the last cell completes the submission
+    return finished
