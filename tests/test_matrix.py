@@ -246,3 +246,24 @@ def test_check_runs_every_cell_and_records_nothing(
     assert f"  {TINY} 1.0: reproduced (value=1.0)" in out.stdout
     assert f"  {TINY} 2.0: not_reproduced (value=2.0)" in out.stdout
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize(
+    ("matrix", "problem"),
+    [
+        ({TINY: ["one.two"]}, f"artifact.matrix: {TINY}: 'one.two' is not a version, a PEP 440 specifier"),
+        ({TINY: [1.1]}, f"artifact.matrix: {TINY}: write 1.1 in quotes"),
+        ({"scipy": ["1.0"]}, "artifact.matrix: scipy is not in requirements.txt"),
+    ],
+)
+def test_validate_names_the_file_and_field_of_a_bad_matrix(
+    make_submission: MakeSubmission, tmp_path: Path, matrix: dict[str, list[Any]], problem: str
+) -> None:
+    from codeml_repro.cli import cli
+
+    folder = _matrix_submission(make_submission, ["1.0"])
+    _edit_matrix(folder, matrix)
+    out = CliRunner().invoke(cli, ["validate", "--root", str(tmp_path)])
+    assert out.exit_code == 1
+    (line,) = [ln for ln in out.stderr.splitlines() if "artifact.matrix" in ln]
+    assert line.startswith(str(folder / "submission.yml")) and problem in line, line
