@@ -299,7 +299,9 @@ def test_a_sandbox_that_fails_at_launch_is_a_tool_error(
     monkeypatch.setenv("CODEML_BWRAP", _fake_bwrap(tmp_path, always=True))
     monkeypatch.setattr(sandbox, "probe_bwrap", lambda path: (True, "0.0-fake"))  # passed earlier
     sub = make_submission(tmp_path / "sub", "passing")
-    before = set(Path(tempfile.gettempdir()).glob("codeml-run-*"))
+    runs = tmp_path / "runs"  # a temp dir of this test's own: other runs on the machine do not count
+    runs.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(runs))
     with pytest.raises(RunnerFailed, match=r"bwrap could not start the kernel's sandbox.*Can't mount proc"):
         run(sub, sandbox="required")
-    assert set(Path(tempfile.gettempdir()).glob("codeml-run-*")) <= before  # its run dir is gone
+    assert list(runs.glob("codeml-run-*")) == []  # its run dir is gone
