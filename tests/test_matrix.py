@@ -267,3 +267,23 @@ def test_validate_names_the_file_and_field_of_a_bad_matrix(
     assert out.exit_code == 1
     (line,) = [ln for ln in out.stderr.splitlines() if "artifact.matrix" in ln]
     assert line.startswith(str(folder / "submission.yml")) and problem in line, line
+
+
+def test_releases_this_python_cannot_install_or_yanked_are_not_offered(tmp_path: Path) -> None:
+    from codeml_repro.run.versions import best_match
+
+    module = TINY.replace("-", "_")
+    page = "".join(
+        f'<a href="../files/{module}-{version}-py3-none-any.whl#sha256=00"{extra}>x</a>\n'
+        for version, extra in [
+            ("1.0", ""),
+            ("2.0", ' data-requires-python="&gt;=3.8"'),
+            ("2.5", " data-yanked"),
+            ("3.0", ' data-requires-python="&gt;=99"'),
+        ]
+    )
+    (tmp_path / "simple").mkdir()
+    (tmp_path / "simple" / "index.html").write_text(f"<html><body>{page}</body></html>")
+    found = available_versions(TINY, IndexSettings(find_links=str(tmp_path / "simple")), offline=True)
+    assert [str(v) for v in found or []] == ["1.0", "2.0"]
+    assert str(best_match(found or [], None)) == "2.0"

@@ -3,20 +3,23 @@
 A matrix entry (``1.3.*``, ``latest``) becomes the exact version it means, and ``bisect``
 walks the releases between two versions. Both ask the same sources uv installs from
 (:class:`~codeml_repro.model.policy.IndexSettings`): the find-links folder, and the index
-(its PEP 503 "simple" page) unless the run is offline. Only file names are read; nothing
-is downloaded or installed here.
+(its PEP 503 "simple" page) unless the run is offline. Only file names are read (with a
+page's ``data-requires-python`` and ``data-yanked``: a release this interpreter cannot
+install is not offered as ``latest``); nothing is downloaded or installed here.
 """
 
 from __future__ import annotations
 
+import html
 import os
+import platform
 import re
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from packaging.specifiers import SpecifierSet
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -29,7 +32,10 @@ from packaging.version import Version
 from codeml_repro.model.policy import IndexSettings
 
 DEFAULT_INDEX = "https://pypi.org/simple"
+_ANCHOR_RE = re.compile(r"<a\s[^>]*>", re.I)
 _HREF_RE = re.compile(r"""href\s*=\s*["']([^"'#]+)""", re.I)
+_REQUIRES_PYTHON_RE = re.compile(r"""data-requires-python\s*=\s*["']([^"']*)""", re.I)
+_YANKED_RE = re.compile(r"\sdata-yanked\b", re.I)
 _TIMEOUT_S = 30
 
 
@@ -55,19 +61,41 @@ def _page_filenames(url: str) -> list[str] | None:
     request = urllib.request.Request(url, headers={"Accept": "text/html"})
     try:
         with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
-            html = response.read().decode("utf-8", errors="replace")
+            page = response.read().decode("utf-8", errors="replace")
     except urllib.error.HTTPError as exc:
         return [] if exc.code == 404 else None  # 404: the index has no such project
     except (OSError, ValueError):
         return None
-    return [urllib.parse.unquote(href.rstrip("/").rsplit("/", 1)[-1]) for href in _HREF_RE.findall(html)]
+    return _links(page)
+
+
+def _usable(tag: str) -> bool:
+    """A link this interpreter could install: not yanked, and its Requires-Python allows it."""
+    if _YANKED_RE.search(tag):
+        return False
+    found = _REQUIRES_PYTHON_RE.search(tag)
+    if found is None:
+        return True
+    try:
+        return SpecifierSet(html.unescape(found.group(1))).contains(platform.python_version())
+    except InvalidSpecifier:
+        return True
+
+
+def _links(page: str) -> list[str]:
+    """File names of a PEP 503 page's links that this interpreter could install."""
+    names = []
+    for tag in _ANCHOR_RE.findall(page):
+        href = _HREF_RE.search(tag)
+        if href is not None and _usable(tag):
+            names.append(urllib.parse.unquote(href.group(1).rstrip("/").rsplit("/", 1)[-1]))
+    return names
 
 
 def _folder_filenames(path: Path) -> list[str] | None:
     """Names in a local folder, or the links of its ``index.html`` (a file:// simple index)."""
     if (path / "index.html").is_file():
-        html = (path / "index.html").read_text(encoding="utf-8", errors="replace")
-        return [href.rstrip("/").rsplit("/", 1)[-1] for href in _HREF_RE.findall(html)]
+        return _links((path / "index.html").read_text(encoding="utf-8", errors="replace"))
     try:
         return [entry.name for entry in path.iterdir()]
     except OSError:
