@@ -432,6 +432,21 @@ def import_openreview(file: Path | None, venue: str | None, dry_run: bool, root:
     if not dry_run:
         apply_plan(plan)
     sys.exit(1 if plan.problems else 0)
+@cli.command(short_help="Write requirements.txt from the notebook's imports, pinned as installed here.")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace an existing requirements.txt.")
+@_one_line_errors
+def freeze(folder: Path, force: bool) -> None:
+    """Pin every module the notebook in FOLDER (submissions/SLUG) imports at the version installed
+    in this Python, and write FOLDER/requirements.txt. Imports not installed here are listed."""
+    from codeml_repro.authoring.imports import freeze as freeze_folder
+
+    target, pins, absent = freeze_folder(folder, force=force)
+    click.echo(f"wrote {target}: {len(pins)} pinned" + "".join(f"\n  {p}" for p in pins))
+    for module in absent:
+        click.echo(f"not installed here, add it yourself (pinned): {module}")
+
+
 @cli.command(name="hash", short_help="Print the sha256 of data files (for artifact.data).")
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))

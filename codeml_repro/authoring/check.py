@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codeml_repro.authoring.data_hints import DATA_ERRORS, data_error_advice, declare_advice
-from codeml_repro.authoring.hints import failed_hint
+from codeml_repro.authoring.hints import failed_hints
 from codeml_repro.authoring.placeholders import placeholder_fields
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.policy import RunPolicy
@@ -184,9 +184,8 @@ def _advise_failed(ctx: _Context) -> list[str]:
     if err.type in DATA_ERRORS:
         return data_error_advice(err)
     where = _where(ctx) or "the run, before any cell of yours"
-    has_requirements = ctx.sub is not None and ctx.sub.requirements_path is not None
-    hint = failed_hint(err.type, err.message, has_requirements)
-    return [f"{where} raised {err.type}: {_short(err.message)}", hint, *declare_advice(err, ctx.sub)]
+    hints = failed_hints(err, ctx.result, ctx.sub)
+    return [f"{where} raised {err.type}: {_short(err.message)}", *hints, *declare_advice(err, ctx.sub)]
 
 
 def _advise_timeout(ctx: _Context) -> list[str]:

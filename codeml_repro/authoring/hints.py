@@ -6,6 +6,19 @@ failures (missing packages, files, network) grows in one place.
 
 from __future__ import annotations
 
+import importlib.util
+from collections.abc import Mapping
+from typing import Any
+
+from codeml_repro.authoring.imports import (
+    IMPORT_TO_DIST,
+    imported_modules,
+    missing_modules,
+    version_mismatch_hint,
+)
+from codeml_repro.model.result import ErrorInfo, Result
+from codeml_repro.model.submission import Submission
+
 _NETWORK_ERRORS = {
     "ConnectionError",
     "ConnectionRefusedError",
@@ -23,20 +36,11 @@ _NETWORK_ERRORS = {
     "TimeoutError",
 }
 
-# Import names whose package on PyPI is called something else.
-_PIP_NAMES = {
-    "sklearn": "scikit-learn",
-    "cv2": "opencv-python-headless",
-    "PIL": "pillow",
-    "yaml": "PyYAML",
-    "skimage": "scikit-image",
-    "bs4": "beautifulsoup4",
-}
 
 
 def _missing_module_hint(message: str, has_requirements: bool) -> str:
     module = message.split("'")[1].split(".")[0] if message.count("'") >= 2 else ""
-    package = _PIP_NAMES.get(module, module)
+    package = IMPORT_TO_DIST.get(module, module)
     what = f"add `{package}` (pinned, e.g. `{package}==X.Y.Z`)" if package else "add the package, pinned,"
     if module and package != module:
         what += f" — the package that provides `import {module}` —"
@@ -46,9 +50,13 @@ def _missing_module_hint(message: str, has_requirements: bool) -> str:
     return f"the package is not installed where the check runs: {what} {where}"
 
 
-def failed_hint(error_type: str, message: str = "", has_requirements: bool = False) -> str:
+def failed_hint(error_type: str, message: str = "", has_requirements: bool = False,
+                packages: Mapping[str, str] | None = None) -> str:
     """What to do about a cell that raised ``error_type`` (the kernel's exception name)."""
     name = error_type.rsplit(".", 1)[-1]
+    mismatch = version_mismatch_hint(message, packages or {}) if name == "ImportError" else None
+    if mismatch is not None:
+        return mismatch
     if name in {"ModuleNotFoundError", "ImportError"}:
         return _missing_module_hint(message, has_requirements)
     if name in {"FileNotFoundError", "PermissionError", "IsADirectoryError"}:
@@ -70,3 +78,45 @@ def failed_hint(error_type: str, message: str = "", has_requirements: bool = Fal
     if name == "MemoryError":
         return "the notebook ran out of memory: use less data or smaller batches"
     return "reproduce it with Restart & Run All in Jupyter, fix that cell, and run the check again"
+
+
+def _lacking(sub: Submission, environment: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Every module the notebook imports that the run's environment lacks (a static scan)."""
+    modules = imported_modules(sub.notebook_path)
+    if environment.get("env_kind") == "venv":
+        return missing_modules(modules, environment.get("packages") or {})
+    # the toolkit's own interpreter, which is the one running this check
+    return [(m, IMPORT_TO_DIST.get(m, m)) for m in modules if importlib.util.find_spec(m) is None]
+
+
+def _after_allowed(error: ErrorInfo, result: Result) -> ErrorInfo | None:
+    """The allowed error of a cell before ``error``'s, whose remaining lines did not run."""
+    if error.cell is None:
+        return None
+    earlier = [e for e in result.allowed_errors if e.cell is not None and e.cell < error.cell]
+    return earlier[-1] if earlier else None
+
+
+def failed_hints(error: ErrorInfo, result: Result, sub: Submission | None) -> list[str]:
+    """The advice for a cell that raised, knowing the run's environment and allowed errors."""
+    name = error.type.rsplit(".", 1)[-1]
+    allowed = _after_allowed(error, result) if name == "NameError" else None
+    if allowed is not None:
+        return [
+            f"cell {allowed.cell} may raise (raises-exception) and did ({allowed.type}): the lines after "
+            "its error did not run, so a name they define is missing here; move what later cells need "
+            "above the line that raises, or into a cell of its own"
+        ]
+    packages = result.environment.get("packages") or {}
+    has_requirements = sub is not None and sub.requirements_path is not None
+    hints = [failed_hint(error.type, error.message, has_requirements, packages)]
+    if name == "ModuleNotFoundError" and sub is not None:
+        lacking = _lacking(sub, result.environment)
+        if len(lacking) > 1:
+            listed = ", ".join(f"`{m}` ({d})" if d != m else f"`{m}`" for m, d in lacking)
+            hints.append(
+                f"the notebook imports {len(lacking)} modules its environment lacks: {listed}; "
+                f"`codeml-repro freeze submissions/{sub.slug}` writes a requirements.txt pinning what "
+                "you have installed"
+            )
+    return hints
