@@ -70,6 +70,8 @@ def _policy_options(func: F) -> F:
                      "else uv's]."),
         click.option("--find-links", default=None, metavar="DIR",
                      help="A folder of wheels searched too [default: $CODEML_FIND_LINKS]."),
+        click.option("--data-budget", "data_bytes", type=int, default=None, metavar="BYTES",
+                     help="Most bytes of artifact.data one submission may fetch [default: 5 GB]."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -81,6 +83,7 @@ _OPTION_OF = {
     "max_timeout_s": "--timeout",
     "cell_timeout_s": "--cell-timeout",
     "max_output_bytes": "--max-output-bytes",
+    "data_bytes": "--data-budget",
 }
 
 
@@ -92,7 +95,7 @@ def _require_submissions(root: Path) -> None:
 
 def _policy(timeout_s: float | None, cell_timeout_s: float, max_output_bytes: int,
             sandbox: str | None, env: str, index_url: str | None = None,
-            find_links: str | None = None) -> Any:
+            find_links: str | None = None, data_bytes: int | None = None) -> Any:
     from pydantic import ValidationError
 
     from codeml_repro.model.policy import IndexSettings, RunPolicy, default_sandbox_mode
@@ -107,6 +110,8 @@ def _policy(timeout_s: float | None, cell_timeout_s: float, max_output_bytes: in
         values["index"] = IndexSettings.from_environ().with_options(index_url, find_links)
     if timeout_s is not None:
         values.update(timeout_s=timeout_s, max_timeout_s=timeout_s)
+    if data_bytes is not None:
+        values["data_bytes"] = data_bytes
     try:
         return RunPolicy(**values)
     except ValidationError as exc:

@@ -309,3 +309,12 @@ def test_cli_shows_the_fetch_and_hash_prints_what_to_declare(
     assert hashed.stdout.split() == [sha(CSV), str(len(CSV)), str(csv)]
     missing = subprocess.run([*cli, "hash", str(tmp_path / "nope.csv")], capture_output=True, text=True)
     assert missing.returncode != 0 and "nope.csv" in missing.stderr
+    small = subprocess.run([*cli, "validate", "--root", str(tmp_path)], capture_output=True, text=True)
+    assert small.returncode == 0
+    # the declared 18-byte CSV is over a 10-byte budget: invalid before any download
+    tiny = subprocess.run([*cli, "run", "--root", str(tmp_path), "--sandbox", "off", "--force",
+                           "--data-budget", "10"], capture_output=True, text=True, timeout=120)
+    assert tiny.returncode == 0 and "invalid" in tiny.stdout
+    bad = subprocess.run([*cli, "run", "--root", str(tmp_path), "--data-budget", "0"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "--data-budget" in bad.stderr
