@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import platform
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import date
@@ -34,7 +36,11 @@ RELEASES: dict[str, list[tuple[str, tuple[str, ...], str]]] = {
         ("2.0", ("fake-ipython>=2",), "2024-03-01T00:00:00Z"),
     ],
     "fake-lib": [("1.0", (), "2023-01-10T00:00:00Z"), ("1.1", (), "2024-05-01T00:00:00Z")],
+    # 1.0 ships only a wheel for Python 2.7
+    "fake-old": [("1.0", (), "2019-01-10T00:00:00Z"), ("1.1", (), "2020-01-10T00:00:00Z"),
+                 ("1.2", (), "2021-01-10T00:00:00Z")],
 }
+PY27_ONLY = {("fake-old", "1.0")}
 
 
 def _index_pages(files: Path) -> dict[str, bytes]:
@@ -44,6 +50,8 @@ def _index_pages(files: Path) -> dict[str, bytes]:
         entries = []
         for version, requires, uploaded in releases:
             wheel = build_wheel(files, version, "VALUE = 1\n", name=name, requires=requires)
+            if (name, version) in PY27_ONLY:
+                wheel = wheel.rename(wheel.with_name(wheel.name.replace("-py3-", "-cp27-")))
             digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
             entries.append({"filename": wheel.name, "url": f"/files/{wheel.name}",
                             "hashes": {"sha256": digest}, "upload-time": uploaded})
@@ -184,3 +192,28 @@ def test_new_fills_in_todays_date(tmp_path: Path) -> None:
     sub = load_submission(new_submission(tmp_path, "dated"))
     assert sub.spec.artifact.environment.as_of == datetime.now(timezone.utc).date()
     assert lock.era_of(sub).key() == [f"as_of={sub.spec.artifact.environment.as_of.isoformat()}"]
+
+
+def test_the_wheels_only_refusal_names_what_has_a_wheel(tmp_path: Path, index: str) -> None:
+    """A pin with no wheel for the interpreter: name the Python, the first version after it with
+    a wheel, and the newest."""
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is not installed")
+    req, kernel = tmp_path / "requirements.txt", tmp_path / "kernel.in"
+    req.write_text("fake-old==1.0\n")
+    kernel.write_text("")
+    flags = ["--index-url", index, "--cache-dir", str(tmp_path / "uv-cache")]
+    python = sys.executable
+    argv = lock.compile_argv(uv, req, kernel, python, lock.Era(), flags)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=uv_env(), check=False, timeout=120)
+    assert proc.returncode != 0
+    message = " ".join(proc.stderr.split())
+    explained = lock.explain_no_wheels(message, uv, python, platform.python_version(), flags, uv_env())
+    minor = ".".join(platform.python_version().split(".")[:2])
+    assert explained.endswith(
+        f"(fake-old 1.0 publishes no wheel for Python {minor} on Linux (wheels only: nothing is "
+        "built); the first version after it with one is 1.1, the newest 1.2)"
+    )
+    other = "some other failure"
+    assert lock.explain_no_wheels(other, uv, python, "3.11.7", flags, {}) == other

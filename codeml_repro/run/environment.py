@@ -340,8 +340,14 @@ def _build_venv(
     venv_python = str(target / "bin" / "python")
     kernel_input = target / era_lock.KERNEL_INPUT
     kernel_input.write_text(KERNEL_REQUIREMENT + "\n")
-    compiled = _run(era_lock.compile_argv(uv, source, kernel_input, venv_python, era, flags),
-                    "uv pip compile", requirements)
+    try:
+        compiled = _run(era_lock.compile_argv(uv, source, kernel_input, venv_python, era, flags),
+                        "uv pip compile", requirements)
+    except EnvironmentFailed as exc:  # a pin with no wheel for this interpreter: say what has one
+        version = read_venv_info(target)["python"]
+        raise EnvironmentFailed(
+            era_lock.explain_no_wheels(exc.message, uv, venv_python, version, flags, uv_env())
+        ) from None
     lock_file = target / era_lock.LOCK_FILE
     lock_file.write_text(compiled)
     # --no-build: never run an sdist's setup code on the host while installing.

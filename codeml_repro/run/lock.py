@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -114,3 +115,46 @@ def pick_python(sub: Submission, pythons: dict[str, str] | None = None) -> str:
         f"{sub.folder / SUBMISSION_FILE}: artifact.environment.python: \"{wanted}\" is not available "
         f"here; this host runs notebooks on Python {have}"
     )
+
+
+_NO_WHEELS = re.compile(
+    r"Because ([A-Za-z0-9._-]+)==([A-Za-z0-9.!+*-]+) has no (?:usable wheels|wheels with a matching)"
+)
+
+
+def _resolve_one(uv: str, requirement: str, python: str, flags: list[str], lowest: bool,
+                 env: dict[str, str]) -> str | None:
+    argv = [uv, "pip", "compile", "--quiet", "--no-header", "--no-annotate", "--no-build",
+            "--no-python-downloads", "--python", python, *flags]
+    if lowest:
+        argv += ["--resolution", "lowest-direct"]
+    try:
+        proc = subprocess.run([*argv, "-"], input=requirement + "\n", capture_output=True, text=True,
+                              timeout=120, check=False, env=env)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    name = requirement.split(">", 1)[0].strip().lower()
+    for line in lock_lines(proc.stdout) if proc.returncode == 0 else []:
+        dist, _, version = line.partition("==")
+        if re.sub(r"[-_.]+", "-", dist).lower() == re.sub(r"[-_.]+", "-", name):
+            return version
+    return None
+
+
+def explain_no_wheels(message: str, uv: str, python: str, python_version: str, flags: list[str],
+                      env: dict[str, str]) -> str:
+    """The wheels-only refusal with what to pin instead: the interpreter the wheel must match,
+    the first version after the pinned one with a wheel for it, and the newest."""
+    found = _NO_WHEELS.search(message)
+    if found is None:
+        return message
+    name, pinned = found.group(1), found.group(2)
+    first = _resolve_one(uv, f"{name}>={pinned}", python, flags, True, env)
+    newest = _resolve_one(uv, name, python, flags, False, env)
+    minor = ".".join(python_version.split(".")[:2])
+    advice = f"{name} {pinned} publishes no wheel for Python {minor} on Linux (wheels only: nothing is built)"
+    if first is not None:
+        advice += f"; the first version after it with one is {first}"
+    if newest is not None and newest != first:
+        advice += f", the newest {newest}"
+    return f"{message} ({advice})"
