@@ -91,3 +91,69 @@ def test_clean_up_never_chmods_through_a_planted_link(tmp_path: Path) -> None:
     assert not link.exists() and not (folder / "dirlink").is_symlink()
     assert stat.S_IMODE(target.stat().st_mode) == 0o644 and target.read_text() == "host"
     assert stat.S_IMODE(tmp_path.stat().st_mode) == before
+
+
+def _cgroups_here() -> bool:
+    from codeml_repro.run.kernel import cgroups
+
+    group = cgroups.create(f"probe-{os.getpid()}", 64 * 2**20, 16)
+    cgroups.remove(group)
+    return group is not None and {"memory", "pids"} <= set(group.in_force)
+
+
+needs_cgroups = pytest.mark.skipif(not _cgroups_here(), reason="this host gives the runner no cgroups")
+SMALL = SANDBOXED.model_copy(update={"memory_bytes": 512 * 2**20})
+CHILDREN = """
+import subprocess, sys
+eat = "s = b'x' * 300_000_000\\nimport time\\ntime.sleep(4)"
+procs = [subprocess.Popen([sys.executable, '-c', eat]) for _ in range(3)]
+codes = [p.wait() for p in procs]
+assert codes == [0, 0, 0], codes
+"""
+SHM = """
+chunk = b'x' * 10_000_000
+for n in range(8):  # 8 files of 90 MB (each under the file-size cap), past the 512 MiB budget
+    with open(f'/dev/shm/big{n}', 'wb') as f:
+        for _ in range(9):
+            f.write(chunk)
+"""
+
+
+@needs_bwrap
+@needs_cgroups
+@pytest.mark.parametrize("cell", [CHILDREN, SHM], ids=["three-children", "dev-shm"])
+def test_the_memory_budget_is_the_whole_runs(
+    make_submission: MakeSubmission, tmp_path: Path, cell: str
+) -> None:
+    make_submission("a-eater", cell)
+    make_submission("b-neighbour", NEIGHBOUR, spec=CLAIM)
+    report = run_all(tmp_path, SMALL, RunOptions())
+    results = {r.slug: r for r in report.results}
+    assert results["b-neighbour"].status is Status.REPRODUCED
+    eater = results["a-eater"]
+    assert eater.status in (Status.FAILED, Status.KERNEL_DIED) and eater.error is not None
+    text = eater.error.message
+    assert "memory budget (536870912 bytes" in text or "No space left on device" in text, text
+    assert eater.environment["limits"]["cgroup"]["memory"] is True
+    assert not Path("/dev/shm/big0").exists()
+
+
+DETACHED = """
+import os, subprocess
+subprocess.Popen(['setsid', 'env', '-i', 'sleep', '{tag}'], start_new_session=True)
+"""
+
+
+@needs_cgroups
+def test_sandbox_off_still_ends_every_process(make_submission: MakeSubmission, tmp_path: Path) -> None:
+    import psutil
+
+    tag = str(400 + os.getpid() % 97)
+    make_submission("a-detach", DETACHED.format(tag=tag))
+    make_submission("b-neighbour", NEIGHBOUR, spec=CLAIM)
+    policy = SANDBOXED.model_copy(update={"sandbox": "off"})
+    results = {r.slug: r for r in run_all(tmp_path, policy, RunOptions()).results}
+    assert results["b-neighbour"].status is Status.REPRODUCED
+    assert results["a-detach"].status is Status.FUNCTIONAL
+    mine = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", tag]]
+    assert mine == []  # no marker in its environment, its own session: found by its cgroup

@@ -161,8 +161,8 @@ def test_stale_run_dirs_are_only_removed_when_their_owner_is_gone(tmp_path: Path
     stale, live, foreign = (tmp_path / f"codeml-run-{name}" for name in ("stale", "live", "foreign"))
     for root in (stale, live, foreign):
         (root / "work").mkdir(parents=True)
-    record_owner(live, "live-marker", None)
-    record_owner(stale, "stale-marker", None)
+    record_owner(live, "live-marker")
+    record_owner(stale, "stale-marker")
     owner = json.loads((stale / OWNER_FILE).read_text())
     (stale / OWNER_FILE).write_text(json.dumps({**owner, "pid": dead.pid}))
     (stale / "work").chmod(0o500)  # a notebook may leave read-only parts

@@ -40,6 +40,7 @@ from codeml_repro.model.text import shorten
 from codeml_repro.run.kernel import conventions, hostpaths, sandbox
 from codeml_repro.run.kernel import scratch as rundir
 from codeml_repro.run.kernel.ahead import EnvAhead
+from codeml_repro.run.kernel.cgroups import cgroup_record
 from codeml_repro.run.kernel.client import RunState, make_engine
 from codeml_repro.run.kernel.kernel_log import BWRAP_ERROR, kernel_log_tail, read_log, signal_name
 from codeml_repro.run.kernel.prepare import (
@@ -120,6 +121,15 @@ def _tool_fault(exc: BaseException, state: RunState, prep: Prepared) -> str | No
         code = signal_name(state.exit_code, prep.choice.kind == "bwrap")
         return f"the kernel of the toolkit's own environment did not start: {code} ({tail})"
     return None
+
+
+def _with_memory_note(prep: Prepared, error: ErrorInfo | None) -> ErrorInfo | None:
+    """Say so when the run's cgroup killed a process for memory: the budget, not only the symptom."""
+    if error is None or prep.cgroup is None or not prep.cgroup.oom_killed():
+        return error
+    budget = prep.cgroup.memory_bytes
+    note = f"; the run's memory budget ({budget} bytes, all its processes and tmpfs) ran out"
+    return error.model_copy(update={"message": error.message + note})
 
 
 def _classify(
@@ -212,6 +222,7 @@ def run_prepared(prep: Prepared) -> Execution:
         state.nb = _drop_error_markers(state.nb if state.nb is not None else prep.nb)
         outcome, error = _classify(exc, state, prep, log_tail)  # may raise RunnerFailed
         error = hostpaths.scrub_error(error, prep.dirs)
+        error = _with_memory_note(prep, error)
     finally:
         watchdog.cancel()
         rundir.kill_group(state.kernel_pgid())
@@ -235,7 +246,7 @@ def _execution(prep: Prepared, state: RunState, outcome: Outcome, error: ErrorIn
         **prep.env.describe(),
         "sandbox": prep.choice.kind,
         "bwrap_version": prep.choice.version,
-        "limits": {**dataclasses.asdict(prep.limits), "pids_cgroup": prep.cgroup is not None},
+        "limits": {**dataclasses.asdict(prep.limits), **cgroup_record(prep.cgroup)},
     }
     if prep.gpu is not None:  # model, driver and CUDA version, with the result
         environment["gpu"] = prep.gpu.describe()

@@ -20,8 +20,9 @@ from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.submission import Submission
 from codeml_repro.run.environment import KernelEnv, prepare_environment
 from codeml_repro.run.inputs import mounts_for, place_mounts
-from codeml_repro.run.kernel import privileges, sandbox
+from codeml_repro.run.kernel import cgroups, privileges, sandbox
 from codeml_repro.run.kernel import scratch as rundir
+from codeml_repro.run.kernel.cgroups import RunCgroup
 from codeml_repro.run.kernel.gpu import GpuHost, detect_gpus
 
 KERNEL_NAME = "codeml-repro-python"  # never looked up on the host: see SandboxKernelManager
@@ -47,7 +48,7 @@ class Prepared:
     env: KernelEnv
     marker: str  # the run id, in the environment of every process of the run
     dirs: rundir.RunDirs
-    cgroup: Path | None
+    cgroup: RunCgroup | None
     limits: sandbox.Limits
     nb: Any
     nb_path: Path
@@ -115,9 +116,9 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
     dirs = rundir.make_dirs(sub, marker)
     cgroup = None
     try:
+        cgroup = cgroups.create(marker, policy.memory_bytes, policy.max_processes)
+        rundir.record_owner(dirs.root, marker, cgroup.dirs if cgroup else ())
         if choice.kind == "bwrap":
-            cgroup = rundir.pids_cgroup(marker, policy.max_processes)
-            rundir.record_owner(dirs.root, marker, cgroup)
             privileges.hand_over([dirs.work, dirs.conn])  # as root, the kernel is not root
         nb, nb_path = load_notebook(sub, dirs)
         hide = [sub.folder.resolve().parent.parent, Path.cwd()]
@@ -133,7 +134,7 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
             mounts=mounts, extra_env=data_env, devices=gpu.sandbox_args() if gpu else (),
         )
     except BaseException:
-        rundir.remove_cgroup(cgroup)
+        cgroups.remove(cgroup)
         rundir.remove_tree(dirs.root)
         raise
     prep = Prepared(sub, policy, timeout_s, choice, env, marker, dirs, cgroup, limits, nb, nb_path, launch,
@@ -169,6 +170,7 @@ def discard(prep: Prepared, pgid: int | None = None) -> None:
     if prep.km is not None and prep.km.has_kernel:  # started ahead, never run
         with contextlib.suppress(Exception):  # best effort: the kernel was killed just above
             run_sync(prep.km.shutdown_kernel)(now=True)
+    cgroups.kill_all(prep.cgroup)  # also what left the session and cleared its environment
     rundir.sweep(prep.marker)
-    rundir.remove_cgroup(prep.cgroup)
+    cgroups.remove(prep.cgroup)
     rundir.remove_tree(prep.dirs.root)

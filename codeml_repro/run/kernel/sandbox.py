@@ -31,6 +31,7 @@ from traitlets import Dict, List, Unicode
 from codeml_repro.model.errors import SandboxUnavailable
 from codeml_repro.model.policy import RunPolicy, SandboxMode
 from codeml_repro.run.kernel import privileges
+from codeml_repro.run.kernel.cgroups import RunCgroup
 from codeml_repro.run.kernel.scratch import MARKER_VAR, RunDirs
 
 SandboxKind = Literal["bwrap", "off"]
@@ -47,12 +48,14 @@ _LIMITER = (
     "        resource.setrlimit(getattr(resource, 'RLIMIT_' + name), (int(value), int(value)))\n"
     "os.execv(sys.argv[7], sys.argv[7:])\n"
 )
-# Outside the sandbox: joins a pids cgroup (argv: cgroup.procs -- cmd...), then execs bwrap.
+# Outside the sandbox: joins the run's cgroups (argv: cgroup.procs... -- cmd...), then execs the rest.
 _JOIN_CGROUP = (
     "import os, sys\n"
-    "with open(sys.argv[1], 'w') as f:\n"
-    "    f.write(str(os.getpid()))\n"
-    "os.execv(sys.argv[3], sys.argv[3:])\n"
+    "end = sys.argv.index('--')\n"
+    "for procs in sys.argv[1:end]:\n"
+    "    with open(procs, 'w') as f:\n"
+    "        f.write(str(os.getpid()))\n"
+    "os.execv(sys.argv[end + 1], sys.argv[end + 1:])\n"
 )
 
 
@@ -145,12 +148,17 @@ def _isolation_args() -> list[str]:
     return privileges.namespace_args()
 
 
-def _mount_args(hidden: Iterable[Path]) -> list[str]:
-    """The host read-only, fresh /dev, /proc, /tmp and /dev/shm, ``hidden`` dirs emptied."""
+def _mount_args(hidden: Iterable[Path], tmpfs_bytes: int = -1) -> list[str]:
+    """The host read-only, fresh /dev, /proc, /tmp and /dev/shm, ``hidden`` dirs emptied.
+
+    Each tmpfs holds at most ``tmpfs_bytes`` (the run's memory budget: tmpfs pages are memory);
+    the cgroup, where there is one, bounds all of them together.
+    """
+    size = ["--size", str(tmpfs_bytes)] if tmpfs_bytes > 0 else []
     args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    args += ["--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm"]
+    args += ["--perms", "1777", *size, "--tmpfs", "/tmp", "--perms", "1777", *size, "--tmpfs", "/dev/shm"]
     for path in hidden:
-        args += ["--tmpfs", str(path)]
+        args += [*size, "--tmpfs", str(path)]
     return args
 
 
@@ -240,11 +248,12 @@ def bwrap_argv(
     hide: Iterable[Path],
     mounts: Sequence[tuple[Path, Path]] = (),
     devices: Sequence[str] = (),
+    tmpfs_bytes: int = -1,
 ) -> list[str]:
     """The ``bwrap`` prefix: isolation, mounts (order matters), ``devices`` (GPU binds), environment."""
     assert choice.bwrap is not None
     hidden = _hidden_dirs(hide)
-    args = [choice.bwrap, *_isolation_args(), *_mount_args(hidden)]
+    args = [choice.bwrap, *_isolation_args(), *_mount_args(hidden, tmpfs_bytes)]
     readable_dirs = sorted({p.resolve() for p in readable if p.exists()}, key=_depth)
     binds = [("--ro-bind", p, p) for p in readable_dirs]
     binds += [("--ro-bind", dirs.shim, dirs.shim), ("--bind", dirs.work, dirs.work)]
@@ -270,6 +279,13 @@ def python_paths(python: str) -> list[Path]:
     return paths
 
 
+def _join_argv(cgroup: RunCgroup | None) -> list[str]:
+    """A prefix that moves the launched process into the run's cgroups, then execs the rest."""
+    if cgroup is None:
+        return []
+    return [sys.executable, "-S", "-c", _JOIN_CGROUP, *(str(p) for p in cgroup.procs_files()), "--"]
+
+
 def build_launch(
     choice: SandboxChoice,
     dirs: RunDirs,
@@ -278,7 +294,7 @@ def build_launch(
     marker: str,
     *,
     hide: Iterable[Path] = (),
-    cgroup: Path | None = None,
+    cgroup: RunCgroup | None = None,
     mounts: Sequence[tuple[Path, Path]] = (),
     extra_env: Mapping[str, str] | None = None,
     devices: Sequence[str] = (),
@@ -289,14 +305,15 @@ def build_launch(
     env = {**kernel_env(dirs, python, marker, sandboxed=sandboxed), **(extra_env or {})}
     kernel = [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     # RLIMIT_NPROC counts every process of the uid on the host: only when no pids cgroup caps the run
-    limited = [*limiter_argv(python, limits, processes=sandboxed and cgroup is None), *kernel]
-    if not sandboxed:
-        return KernelLaunch(argv=limited, env=env, cwd=str(dirs.work))
+    capped = cgroup is not None and "pids" in cgroup.in_force
+    limited = [*limiter_argv(python, limits, processes=sandboxed and not capped), *kernel]
+    join = _join_argv(cgroup)
+    if not sandboxed:  # the cgroup still finds (and ends) every process of the run
+        return KernelLaunch(argv=[*join, *limited], env=env, cwd=str(dirs.work))
     if privileges.privileged():  # root: the kernel runs as nobody on the host too
         limited = [*privileges.drop_argv(privileges.find_setpriv() or "setpriv"), *limited]
-    prefix = bwrap_argv(choice, dirs, env, python_paths(python), hide, mounts, devices)
-    if cgroup is not None:
-        prefix = [sys.executable, "-S", "-c", _JOIN_CGROUP, str(cgroup / "cgroup.procs"), "--", *prefix]
+    prefix = bwrap_argv(choice, dirs, env, python_paths(python), hide, mounts, devices, limits.memory_bytes)
+    prefix = [*join, *prefix]
     return KernelLaunch(argv=[*prefix, *limited], env=env, cwd=str(dirs.work))
 
 

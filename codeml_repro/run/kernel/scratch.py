@@ -18,11 +18,13 @@ import shutil
 import signal
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from codeml_repro.model.submission import Submission
+from codeml_repro.run.kernel import cgroups
 
 RECORD_MODULE = Path(__file__).parents[2] / "record.py"  # codeml_repro/record.py, dependency-free
 
@@ -67,7 +69,7 @@ def write_shim(shim: Path) -> None:
 def make_dirs(sub: Submission, marker: str) -> RunDirs:
     """A new run dir with its owner noted first, a copy of the submission and the shim."""
     root = Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX))
-    record_owner(root, marker, None)  # first: a killed runner's dir is found and removed
+    record_owner(root, marker)  # first: a killed runner's dir is found and removed
     dirs = RunDirs(root, root / "work", root / "conn", root / "shim", root / "home")
     try:
         shutil.copytree(sub.folder, dirs.work, symlinks=True)
@@ -96,43 +98,6 @@ def unlock_and_retry(func: Any, path: str, _exc: Any) -> None:
 def remove_tree(root: Path) -> None:
     """Remove a run's directory even if the notebook made parts of it read-only."""
     shutil.rmtree(root, onerror=unlock_and_retry)
-
-
-def pids_cgroup(name: str, max_pids: int) -> Path | None:
-    """A cgroup capping the number of processes, for root (whom RLIMIT_NPROC does not bind).
-
-    Returns the cgroup directory, or None when cgroups cannot be used here.
-    """
-    if os.geteuid() != 0:
-        return None
-    own = Path("/proc/self/cgroup").read_text().splitlines() if Path("/proc/self/cgroup").exists() else []
-    unified = next((ln.split(":", 2)[2] for ln in own if ln.startswith("0::")), "/")
-    for base in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup") / unified.lstrip("/")):
-        group = base / f"codeml-{name}"
-        try:
-            group.mkdir()
-        except OSError:
-            continue
-        try:
-            (group / "pids.max").write_text(str(max_pids))
-            return group
-        except OSError:
-            remove_cgroup(group)
-    return None
-
-
-def remove_cgroup(group: Path | None) -> None:
-    """Remove a run's cgroup once its processes are gone (best effort)."""
-    if group is None:
-        return
-    for _ in range(20):
-        try:
-            group.rmdir()
-            return
-        except FileNotFoundError:
-            return
-        except OSError:
-            time.sleep(0.05)
 
 
 def kill_group(pgid: int | None) -> None:
@@ -174,12 +139,13 @@ def sweep(marker: str, *, wait_s: float = 3.0) -> int:
     return len(found)
 
 
-def record_owner(root: Path, marker: str, cgroup: Path | None) -> None:
-    """Note in a run dir which process owns it (pid and start time), its marker and cgroup."""
+def record_owner(root: Path, marker: str, cgroup_dirs: Iterable[Path] = ()) -> None:
+    """Note in a run dir which process owns it (pid and start time), its marker and cgroups."""
     import psutil
 
     me = psutil.Process()
-    owner = {"pid": me.pid, "started": me.create_time(), "marker": marker, "cgroup": cgroup and str(cgroup)}
+    groups = [str(d) for d in cgroup_dirs]
+    owner = {"pid": me.pid, "started": me.create_time(), "marker": marker, "cgroup": groups}
     tmp = root / f".{OWNER_FILE}.tmp"
     tmp.write_text(json.dumps(owner))
     os.replace(tmp, root / OWNER_FILE)
@@ -218,8 +184,12 @@ def clean_stale_runs(base: Path | None = None) -> list[Path]:
         if owner is None or not _owner_gone(owner):
             continue
         sweep(owner["marker"], wait_s=1.0)
-        cgroup = owner.get("cgroup")
-        remove_cgroup(Path(cgroup) if isinstance(cgroup, str) else None)
+        groups = owner.get("cgroup")
+        for group in [groups] if isinstance(groups, str) else groups if isinstance(groups, list) else []:
+            if isinstance(group, str) and group.startswith(str(cgroups.ROOT)):
+                stale = cgroups.RunCgroup(0, (Path(group),), (), 0)
+                cgroups.kill_all(stale, wait_s=1.0)
+                cgroups.remove_dir(Path(group))
         with contextlib.suppress(OSError):
             remove_tree(root)
         removed.append(root)
