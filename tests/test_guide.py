@@ -217,3 +217,31 @@ def test_versions_section_bisect_sample_matches_the_report() -> None:
     releases = ["1.4.0", "1.4.1", "1.4.2", "1.5.0", "1.5.1", "1.6.1"]
     report = BisectReport("scikit-learn", releases, [good, bad], good, bad)  # the two midpoints
     assert describe_report(report) == sample.splitlines()
+
+
+def test_the_guide_quotes_checks_advice_as_the_tool_writes_it(tmp_path: Path) -> None:
+    """The messages quoted under `failed` are what the toolkit's functions produce."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from codeml_repro.authoring.hints import failed_hints
+    from codeml_repro.authoring.imports import version_mismatch_hint
+    from codeml_repro.model.result import ErrorInfo
+    from codeml_repro.run.kernel.conventions import shell_failures
+
+    quoted = blocks("text")
+    folder = new_submission(tmp_path, "my-paper")
+    nb = new_notebook(cells=[new_code_cell("import sklearn\nimport cv2")])
+    nbformat.write(nb, folder / "artifact.ipynb")
+    sub = load_submission(folder)
+    venv = Result(slug="my-paper", status=Status.FAILED, environment={"env_kind": "venv", "packages": {}})
+    missing = ErrorInfo(type="ModuleNotFoundError", message="No module named 'sklearn'", cell=0)
+    assert failed_hints(missing, venv, sub)[-1] + "\n" in quoted
+    mismatch = "cannot import name 'no_such_function' from 'numpy' ($PYTHON/numpy/__init__.py)"
+    assert f"{version_mismatch_hint(mismatch, {'numpy': '2.4.6'})}\n" in quoted
+    allowed = venv.model_copy(update={"allowed_errors": [ErrorInfo(type="ValueError", message="x", cell=0)]})
+    name_error = ErrorInfo(type="NameError", message="name 'result' is not defined", cell=1)
+    assert failed_hints(name_error, allowed, sub)[0] + "\n" in quoted
+    cell = new_code_cell("!wget https://example.org/data.zip")
+    cell.outputs = [{"output_type": "stream", "name": "stdout", "text": "/bin/sh: 1: wget: not found\n"}]
+    assert shell_failures([new_code_cell("x = 1"), cell], lambda i: i)[0] + "\n" in quoted
