@@ -393,6 +393,15 @@ def test_a_gpu_submission_is_not_checked_here_never_failed(book: dict[str, Path]
     assert re.search(r"<p>skipped</p></td>\s*<td><p>1</p>", table), table
 
 
+def test_submission_page_shows_what_the_run_cost(book: dict[str, Path]) -> None:
+    page = read(book["html"], "book/posters/alpha.html")
+    cost = page.split('class="codeml-cost"', 1)[1].split("</p>", 1)[0]
+    assert re.search(r"runs in \d+\.\d s, peak memory \d+ MB, no GPU", cost), cost
+    slowest = page.split('class="codeml-slowest-cells"', 1)[1].split("</ol>", 1)[0]
+    assert 'href="#nb-cell-0"' in slowest and 'href="#nb-cell-1"' in slowest
+    assert "codeml-cost" not in read(book["html"], "book/posters/eta.html")  # skipped: nothing ran
+
+
 def test_pending_submission_page(book: dict[str, Path]) -> None:
     page = read(book["html"], "book/posters/zeta.html")
     assert "has not been run yet" in page and "No runs recorded yet" in page

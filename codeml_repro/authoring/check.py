@@ -26,6 +26,7 @@ from codeml_repro.model.result import ClaimResult, ErrorInfo, Result, Status
 from codeml_repro.model.submission import SUBMISSION_FILE, Submission, check_notebook, load_submission
 from codeml_repro.model.text import cell_source, shorten
 from codeml_repro.results.badges import NO_ARCHIVE_REASON, TIER_LABELS, badges_for
+from codeml_repro.results.costs import budget_warnings, cost_line, slowest_cells
 from codeml_repro.run.claims import describe_tolerance, is_number
 
 _MAX_MESSAGE = 200
@@ -289,6 +290,22 @@ def _spec_lines(sub: Submission | None) -> list[str]:
     return lines
 
 
+def _cost_lines(ctx: _Context) -> list[str]:
+    """What the run cost (as the poster page says it), its slowest cells, and budgets nearly used up."""
+    result = ctx.result
+    gpus = ctx.sub.spec.artifact.resources.gpu if ctx.sub is not None else 0
+    line = cost_line(result, gpus)
+    if line is None:
+        return []
+    slow = ", ".join(f"cell {c.cell} ({c.duration_s:.1f} s)" for c in slowest_cells(result))
+    lines = [line] + ([f"slowest cells: {slow}"] if slow else [])
+    warnings = budget_warnings(
+        result, timeout_s=ctx.timeout_s, cell_timeout_s=ctx.policy.cell_timeout_s,
+        memory_bytes=ctx.policy.memory_bytes,
+    )
+    return lines + [f"warning: {w}" for w in warnings]
+
+
 def _context_lines(ctx: _Context) -> list[str]:
     result, policy = ctx.result, ctx.policy
     lines = [f"{result.slug}: {result.status.value} (badges: {_badge_names(result)})"]
@@ -303,6 +320,7 @@ def _context_lines(ctx: _Context) -> list[str]:
             f"{ctx.timeout_s:g} s, each cell {policy.cell_timeout_s:g} s, "
             f"outputs {_size(policy.max_output_bytes)}"
         )
+    lines += _cost_lines(ctx)
     if policy.sandbox == "off":
         lines.append(
             "note: CI runs the notebook in the sandbox (no network, read-only host); "

@@ -37,7 +37,7 @@ from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ErrorInfo, ResourceReport
 from codeml_repro.model.submission import Submission
 from codeml_repro.model.text import shorten
-from codeml_repro.run.kernel import conventions, hostpaths, sandbox
+from codeml_repro.run.kernel import conventions, hostpaths, sandbox, usage
 from codeml_repro.run.kernel import scratch as rundir
 from codeml_repro.run.kernel.ahead import EnvAhead
 from codeml_repro.run.kernel.cgroups import cgroup_record
@@ -214,7 +214,8 @@ def run_prepared(prep: Prepared) -> Execution:
     watchdog.daemon = True
     try:
         watchdog.start()
-        exc = _run_papermill(prep, state)
+        with usage.UsageSampler(state.kernel_pgid) as sampler:  # peak memory and CPU of the run
+            exc = _run_papermill(prep, state)
         watchdog.cancel()  # the budget is over: nothing stops the kernel from now on
         duration = time.monotonic() - start
         rundir.kill_group(state.kernel_pgid())
@@ -227,7 +228,8 @@ def run_prepared(prep: Prepared) -> Execution:
         watchdog.cancel()
         rundir.kill_group(state.kernel_pgid())
         discard(prep, state.kernel_pgid())
-    return _execution(prep, state, outcome, error, duration)
+    ex = _execution(prep, state, outcome, error, duration)
+    return dataclasses.replace(ex, resources=usage.report(sampler, state.nb, author_index))
 
 
 def _execution(prep: Prepared, state: RunState, outcome: Outcome, error: ErrorInfo | None, duration: float

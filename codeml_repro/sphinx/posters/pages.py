@@ -22,6 +22,7 @@ from codeml_repro.model.result import Result, RunRecord, Status
 from codeml_repro.results.badges import REVIEWED, TIER_LABELS, endpoint_json, message, status_svg, tiers_svg
 from codeml_repro.run.claims import describe_tolerance
 from codeml_repro.sphinx.html import Child, Markup, table, tag, void
+from codeml_repro.sphinx.posters.costs import cost_html, slowest_html
 from codeml_repro.sphinx.posters.credit import cite_html, launch_html, publish_credit
 from codeml_repro.sphinx.posters.entries import (
     Entry,
@@ -58,7 +59,7 @@ def badges_html(app: Any, entry: Entry, tiers_img: str) -> list[Child]:
         },
     )
     badges = tag("p", {"class": "codeml-badges"}, tiers_html(app, name, entry), status, " ", mark, " ", img)
-    return [badges, reasons_html(entry)]
+    return [badges, cost_html(entry), reasons_html(entry)]
 
 
 def header_html(entry: Entry) -> list[Child]:
@@ -185,6 +186,7 @@ def run_html(entry: Entry) -> Markup:
         ("Not run here", result.skip_reason),
         ("Profile", None if result.profile == "full" else f"{result.profile} (not the full run)"),
         ("Duration", f"{result.duration_s:.1f} s"),
+        ("Slowest cells", slowest_html(result)),
         ("Finished", result.finished_at or "—"),
         ("Allowed errors", _allowed_errors(result)),
         ("Flaky", "yes: recorded values differed between repeats" if result.flaky else None),
