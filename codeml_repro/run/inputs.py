@@ -138,7 +138,24 @@ def _retrieve(entry: DataInput, limit: int) -> Path:
 
 
 def _ready_one(entry: DataInput, limit: int) -> int:
-    """Fetch, verify (and unpack) one shared input; return its size in bytes."""
+    """Fetch, verify (and unpack) one shared input; return its size in bytes.
+
+    A file lock per input keeps two runners on one machine from fetching or unpacking the same
+    input at once; a disk error while storing it is this input's failure, not the batch's.
+    """
+    from filelock import FileLock
+
+    locks = data_root() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256(input_key(entry).encode()).hexdigest()[:32]
+    try:
+        with FileLock(str(locks / f"{name}.lock"), timeout=3600):
+            return _ready_unlocked(entry, limit)
+    except OSError as exc:  # filelock.Timeout is one
+        raise DataUnavailable(f"could not store {entry.location} in the data cache: {exc}") from None
+
+
+def _ready_unlocked(entry: DataInput, limit: int) -> int:
     if entry.hf is not None:
         try:
             fetch_hf(entry.hf, hf_cache())
