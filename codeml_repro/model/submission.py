@@ -27,6 +27,7 @@ from codeml_repro.model.inputs import DataInput, check_data_list
 from codeml_repro.model.logsafe import log_line
 from codeml_repro.model.matrix import check_matrix
 from codeml_repro.model.problems import first_problem
+from codeml_repro.model.requirements import check_requirements
 from codeml_repro.model.resources import Resources, merge_timeout_alias
 from codeml_repro.model.review import Review
 from codeml_repro.model.safeyaml import load_bounded
@@ -413,6 +414,8 @@ def check_notebook(sub: Submission) -> None:
     if sub.spec.artifact.requirements and req is not None and not req.is_file():
         where = f"{sub.folder / SUBMISSION_FILE}: artifact.requirements"
         raise SubmissionInvalid(f"{where}: {req} does not exist")
+    if req is not None and req.is_file():
+        check_requirements(req)  # data, never options: see model/requirements.py
 
 
 RUNNABLE_LANGUAGES = ("python",)

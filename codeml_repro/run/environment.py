@@ -33,6 +33,7 @@ from typing import Any, Literal
 from codeml_repro.model.errors import EnvironmentFailed, UvMissing
 from codeml_repro.model.matrix import replace_pins
 from codeml_repro.model.policy import EnvMode, IndexSettings
+from codeml_repro.model.requirements import local_files_digest
 from codeml_repro.model.submission import Submission
 from codeml_repro.model.text import shorten
 from codeml_repro.run import lock as era_lock
@@ -106,7 +107,8 @@ def envs_dir(root: Path | None = None) -> Path:
 
 
 def requirements_hash(
-    text: str, python_version: str, index: IndexSettings | None = None, era: Era | None = None
+    text: str, python_version: str, index: IndexSettings | None = None, era: Era | None = None,
+    local: str = "",
 ) -> str:
     """Hash of the normalized requirements, the interpreter, the env format and the index.
 
@@ -119,6 +121,8 @@ def requirements_hash(
         parts.append(index.model_dump())
     if era is not None and era.key():
         parts.append(era.key())
+    if local:  # the bytes of local wheels and folders the requirements name
+        parts.append({"local": local})
     key = json.dumps(parts)
     return hashlib.sha256(key.encode()).hexdigest()[:20]
 
@@ -200,7 +204,8 @@ def venv_for(
     given = text
     text = requirements.read_text() if given is None else given
     era = era or Era()
-    digest = requirements_hash(text, era.python or platform.python_version(), index, era)
+    local = local_files_digest(requirements)
+    digest = requirements_hash(text, era.python or platform.python_version(), index, era, local)
     envs = envs_dir(root)
     target = envs / digest
     # uv reads a file: replaced requirements are written beside the environment they build
