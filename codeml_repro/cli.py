@@ -176,10 +176,12 @@ def validate(slugs: tuple[str, ...], root: Path, pull_request: bool) -> None:
 @click.option("--shard", default=None, metavar="I/N", help="Run only shard I of N (0-based).")
 @click.option("--profile", default="full", show_default=True, metavar="NAME",
               help="Artifact profile to run (e.g. smoke); submissions without it run full.")
+@click.option("--gpu", "gpu", type=click.Choice(["any", "only", "none"]), default="any", show_default=True,
+              help="only: just the submissions declaring a GPU (a GPU runner); none: all the others.")
 @_policy_options
 @_one_line_errors
 def run(slugs: tuple[str, ...], root: Path, jobs: int | None, force: bool, repeat: int,
-        shard: str | None, profile: str, **policy_args: Any) -> None:
+        shard: str | None, profile: str, gpu: str, **policy_args: Any) -> None:
     """Run the artifact notebooks of SLUGS (default: all) and record results."""
     import os
 
@@ -197,6 +199,7 @@ def run(slugs: tuple[str, ...], root: Path, jobs: int | None, force: bool, repea
         repeat=repeat,
         shard=parse_shard(shard) if shard else None,
         profile=profile,
+        gpu=gpu,  # type: ignore[arg-type]  # click.Choice checked it
     )
     _terminate_as_interrupt()
     try:

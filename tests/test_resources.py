@@ -157,3 +157,14 @@ def test_a_profile_parameter_the_notebook_lacks_is_invalid(make_submission: Make
     assert planned.problem is not None
     assert "artifact.profiles.smoke.parameters.epoch: not assigned" in planned.problem
     assert "did you mean 'epochs'?" in planned.problem
+
+
+def test_gpu_selection_splits_cpu_and_gpu_runners(make_submission: MakeSubmission, tmp_path: Path) -> None:
+    """CI: normal shards take --gpu none when a GPU runner exists; the GPU runner takes --gpu only."""
+    make_submission("on-cpu", "x = 1")
+    make_submission("on-gpu", "x = 1", spec={"artifact": {"resources": {"gpu": 1}}})
+    make_submission("broken", "x = 1", spec={"artifact": {"resources": {"gpu": "many"}}})
+    cpu = run_all(tmp_path, POLICY, RunOptions(gpu="none"))
+    assert {r.slug: r.status for r in cpu.results} == {"on-cpu": Status.FUNCTIONAL, "broken": Status.INVALID}
+    gpu = run_all(tmp_path, POLICY, RunOptions(gpu="only"))
+    assert {r.slug: r.status for r in gpu.results} == {"on-gpu": Status.SKIPPED}  # no GPU on this machine

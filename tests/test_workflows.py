@@ -175,9 +175,9 @@ def test_full_run_graph_and_permissions() -> None:
     wf = load(FULL)
     jobs = wf["jobs"]
     assert wf["permissions"] == {"contents": "read"}
-    assert set(jobs) == {"plan", "run", "merge", "deploy"}
+    assert set(jobs) == {"plan", "run", "gpu", "merge", "deploy"}
     assert jobs["run"]["needs"] == "plan"
-    assert set(jobs["merge"]["needs"]) == {"plan", "run"}
+    assert set(jobs["merge"]["needs"]) == {"plan", "run", "gpu"}
     assert jobs["deploy"]["needs"] == "merge"
     assert "fromJSON(needs.plan.outputs.shards)" in str(jobs["run"]["strategy"]["matrix"]["shard"])
     assert jobs["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
@@ -386,3 +386,17 @@ def test_summary_marks_skipped_and_smoke_runs_and_neither_fails_the_check(tmp_pa
         in proc.stdout
     assert "| long-paper | functional (smoke profile) |" in proc.stdout
     assert "with a smoke profile ran it: a quick check, not the full run" in proc.stdout
+
+
+def test_gpu_submissions_go_to_the_runner_the_repository_variable_names() -> None:
+    jobs = load(FULL)["jobs"]
+    gpu = jobs["gpu"]
+    assert gpu["runs-on"] == "${{ vars.CODEML_GPU_RUNNER }}"
+    assert gpu["if"] == "${{ vars.CODEML_GPU_RUNNER != '' }}"  # unset: the job does not run
+    assert not write_permissions(gpu.get("permissions"))
+    runs = "\n".join(step.get("run", "") for step in gpu["steps"])
+    assert "--gpu only" in runs and "--sandbox required" in runs
+    shard = "\n".join(str(step.get("run", "")) + str(step.get("env", "")) for step in jobs["run"]["steps"])
+    assert "CODEML_GPU_RUNNER" in shard and "--gpu none" in shard  # set: the shards leave them out
+    merge = "\n".join(step.get("run", "") for step in jobs["merge"]["steps"])
+    assert 'codeml-repro merge --root . -- "$GPU"' in merge

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.inputs import budget_problem
@@ -96,6 +97,9 @@ def plan(folder: Path, policy: RunPolicy, *, check: bool = True, profile: str = 
     key = skip_key(inputs, {**policy.budget_key(), **profiled})
     return Planned(folder.name, folder, sub if problem is None else None, problem, inputs, key)
 
+GpuSelection = Literal["any", "only", "none"]
+
+
 @dataclass(frozen=True)
 class RunOptions:
     slugs: list[str] | None = None
@@ -104,11 +108,22 @@ class RunOptions:
     repeat: int = 1
     shard: tuple[int, int] | None = None
     profile: str = FULL_PROFILE  # submissions without this profile run full
+    gpu: GpuSelection = "any"  # "only": just those declaring a GPU (a GPU runner); "none": all others
+
+
+def declares_gpu(folder: Path) -> bool:
+    """Whether a folder's submission.yml asks for a GPU (an unloadable one does not: it is invalid)."""
+    try:
+        return load_submission(folder).spec.artifact.resources.gpu > 0
+    except SubmissionInvalid:
+        return False
 
 
 def select(root: Path, options: RunOptions, store: ResultStore) -> list[Path]:
-    """The folders this run is responsible for (after sharding)."""
+    """The folders this run is responsible for (after the GPU selection, then sharding)."""
     folders = discover(root, options.slugs)
+    if options.gpu != "any":
+        folders = [f for f in folders if declares_gpu(f) == (options.gpu == "only")]
     if options.shard is None:
         return folders
     from codeml_repro.run.shards import last_durations, select_shard

@@ -46,11 +46,17 @@ if (files.length === 0) {
   process.exit(2);
 }
 
+// The WebAssembly build predates GitHub's `vars` context (repository variables,
+// e.g. CODEML_GPU_RUNNER): that one finding is the linter's age, not a mistake.
+const KNOWN_CONTEXTS = /^undefined variable "vars"\./;
+
 const lint = await createLinter();
 let findings = 0;
 for (const file of files) {
   const shown = relative(process.cwd(), file) || file;
-  const results = lint(await readFile(file, "utf8"), shown);
+  const results = lint(await readFile(file, "utf8"), shown).filter(
+    (r) => !(r.kind === "expression" && KNOWN_CONTEXTS.test(r.message)),
+  );
   for (const r of results) {
     console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
     findings += 1;
