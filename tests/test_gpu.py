@@ -85,3 +85,18 @@ def test_the_sandbox_binds_the_fake_devices_and_libraries(tmp_path: Path) -> Non
 
     plain = sandbox.build_launch(choice, dirs, sys.executable, limits, "marker")
     assert "--dev-bind" not in plain.argv  # no GPU declared: none bound
+
+
+def test_declared_memory_raises_the_run_s_memory_cap(tmp_path: Path) -> None:
+    from codeml_repro.model.submission import Submission, SubmissionSpec
+    from codeml_repro.run.kernel.prepare import declared_limits
+
+    base = sandbox.Limits(4 * 1024**3, 60, 64, 1024**2)
+
+    def sub(resources: dict[str, object]) -> Submission:
+        spec = SubmissionSpec(title="T", authors=[{"name": "A"}], artifact={"resources": resources})
+        return Submission("s", tmp_path, spec)
+
+    assert declared_limits(sub({"memory_gb": 16}), base).memory_bytes == 16 * 1024**3
+    assert declared_limits(sub({"memory_gb": 2}), base).memory_bytes == 4 * 1024**3  # never lowered
+    assert declared_limits(sub({}), base) == base

@@ -57,6 +57,15 @@ class Prepared:
     gpu: GpuHost | None = None  # the GPUs bound into the sandbox (when the submission declares any)
 
 
+def declared_limits(sub: Submission, limits: sandbox.Limits) -> sandbox.Limits:
+    """A run that declares more memory than the default cap gets what it declared (the machine was
+    checked to have it, and the declaration itself is capped by the policy)."""
+    declared = sub.spec.artifact.resources.memory_gb
+    if declared is None or limits.memory_bytes < 0:
+        return limits
+    return dataclasses.replace(limits, memory_bytes=max(limits.memory_bytes, int(declared * 1024**3)))
+
+
 def gpu_for(sub: Submission) -> GpuHost | None:
     """The host's GPUs when ``sub`` declares it needs one (a run never sees a GPU it did not ask for)."""
     return detect_gpus() if sub.spec.artifact.resources.gpu > 0 else None
@@ -123,6 +132,7 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
         nb, nb_path = load_notebook(sub, dirs)
         hide = [sub.folder.resolve().parent.parent, Path.cwd()]
         limits = sandbox.Limits.from_policy(policy)
+        limits = declared_limits(sub, limits)
         gpu = gpu_for(sub)
         if gpu is not None:  # CUDA reserves far more address space than it uses: no RLIMIT_AS
             limits = dataclasses.replace(limits, memory_bytes=-1)
