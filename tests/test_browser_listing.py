@@ -140,3 +140,66 @@ def test_copy_button_puts_the_bibtex_on_the_clipboard(browser: Any, site: str) -
     assert copied == shown
     assert errors == []
     context.close()
+
+
+def _pages(html: Path) -> list[str]:
+    """Every HTML page of the build, generated poster pages included (search and genindex left out)."""
+    skip = {"search.html", "genindex.html"}
+    return sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html")
+                  if p.name not in skip and "_static" not in p.parts)
+
+
+def _watch_requests(page: Any) -> list[str]:
+    """Every failed request, error status (4xx/5xx) and uncaught error of ``page``, as it happens."""
+    bad: list[str] = []
+    page.on("response", lambda r: bad.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on("requestfailed", lambda r: bad.append(f"failed {r.url}"))
+    page.on("pageerror", lambda e: bad.append(f"pageerror {e}"))
+    return bad
+
+
+def test_every_page_fits_a_phone_and_every_request_succeeds(
+    browser: Any, site: str, book: dict[str, Path]  # noqa: F811
+) -> None:
+    pages = _pages(book["html"])
+    assert {"index.html", "book/posters.html", "book/dashboard.html", "book/posters/alpha.html",
+            "book/posters/xss.html"} <= set(pages)
+    problems: list[str] = []
+    for rel in pages:
+        page = browser.new_page(viewport={"width": 375, "height": 800})
+        bad = _watch_requests(page)
+        page.goto(f"{site}/{rel}", wait_until="networkidle")
+        if rel == "index.html":  # the redirect Jupyter Book writes at the root
+            page.wait_for_url("**/book/index.html")
+            page.wait_for_load_state("networkidle")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        if overflow > 0:
+            wide = page.evaluate(
+                "(() => { const free = e => { for (let a = e.parentElement; a; a = a.parentElement) {"
+                " if (getComputedStyle(a).overflowX !== 'visible') return false; } return true; };"
+                " return Array.from(document.querySelectorAll('main *')).filter(e => free(e) &&"
+                " e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 4)"
+                ".map(e => e.tagName + '.' + e.className + ' ' + (e.textContent || '').slice(0, 40)); })()"
+            )
+            problems.append(f"{rel}: scrolls sideways by {overflow}px at 375px ({wide})")
+        problems += [f"{rel}: {b}" for b in bad]
+        page.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_listing_filters_work_with_the_keyboard_alone(browser: Any, site: str) -> None:
+    page = browser.new_page(viewport={"width": 375, "height": 800})
+    page.goto(f"{site}/book/posters.html", wait_until="networkidle")
+    page.focus("#codeml-filter-tier")
+    for _ in range(2):  # "" -> reusable -> reproduced
+        page.keyboard.press("ArrowDown")
+    assert page.input_value("#codeml-filter-tier") == "reproduced"
+    assert _visible(page) == ["alpha"]
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "codeml-filter-text"
+    page.keyboard.press("Home")
+    page.select_option("#codeml-filter-tier", "")
+    page.focus("#codeml-filter-text")
+    page.keyboard.type("gamma")
+    assert _visible(page) == ["gamma"]
+    page.close()

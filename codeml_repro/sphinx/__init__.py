@@ -12,8 +12,10 @@ from typing import Any
 def setup(app: Any) -> dict[str, Any]:
     from codeml_repro import __version__
     from codeml_repro.sphinx.posters import setup_posters
+    from codeml_repro.sphinx.workshop.favicon import setup_favicon
     from codeml_repro.sphinx.workshop.site import setup_site
 
     setup_site(app)
+    setup_favicon(app)
     setup_posters(app)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}
