@@ -9,9 +9,16 @@ unicode title, two papers with the same title and a withdrawn one; API v1
 from __future__ import annotations
 
 import hashlib
+import http.server
 import json
 import shutil
+import socket
+import sys
+import threading
+import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 import yaml
@@ -209,19 +216,75 @@ def test_a_bad_export_is_one_line_naming_the_file(root: Path, tmp_path: Path, co
     assert list((root / "submissions").iterdir()) == []
 
 
-def test_venue_without_the_extra_says_how_to_install_it(root: Path) -> None:
-    try:
-        import openreview  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("openreview-py is installed here")
+def test_venue_without_the_extra_says_how_to_install_it(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "openreview", None)  # what a machine without the extra sees
     result = run_import(root, "--venue", "ICML.cc/2025/Workshop/CODEML")
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
         "error: --venue needs openreview-py: pip install 'codeml_repro[openreview]' "
         "(or save the notes to a file and pass FILE)"
     ]
+
+
+class FakeOpenReview(http.server.BaseHTTPRequestHandler):
+    """GET /notes as API v2 answers it: sorted by id, paged with ``after``, with a count."""
+
+    notes: ClassVar[list[dict[str, Any]]] = json.loads(V2.read_text(encoding="utf-8"))
+    queries: ClassVar[list[dict[str, list[str]]]] = []
+
+    def do_GET(self) -> None:
+        url = urllib.parse.urlsplit(self.path)
+        query = urllib.parse.parse_qs(url.query)
+        self.queries.append(query)
+        after = query.get("after", [""])[0]
+        page = sorted((n for n in self.notes if n["id"] > after), key=lambda n: n["id"])
+        body = json.dumps({"notes": page, "count": len(self.notes)}).encode()
+        self.send_response(200 if url.path == "/notes" else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_openreview(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenReview)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("OPENREVIEW_API_BASEURL_V2", url)
+    FakeOpenReview.queries.clear()
+    yield url
+    server.shutdown()
+    thread.join()
+
+
+def test_venue_fetches_the_notes_with_openreview_py(root: Path, fake_openreview: str) -> None:
+    pytest.importorskip("openreview")
+    result = run_import(root, "--venue", "ICML.cc/2025/Workshop/CODEML")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (root / "submissions").iterdir()) == V2_SLUGS
+    assert "not accepted: Wd0withdrw" in result.stderr
+    first = FakeOpenReview.queries[0]
+    assert "ICML.cc/2025/Workshop/CODEML" in json.dumps(first)  # the venue reached the API
+
+
+def test_venue_when_the_network_fails_is_one_line(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("openreview")
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("OPENREVIEW_API_BASEURL_V2", f"http://127.0.0.1:{port}")
+    result = run_import(root, "--venue", "ICML.cc/2025/Workshop/CODEML")
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        f"error: ICML.cc/2025/Workshop/CODEML: could not fetch the notes from http://127.0.0.1:{port}: ")
+    assert list((root / "submissions").iterdir()) == []
 
 
 def test_file_and_venue_are_exclusive(root: Path) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 from codeml_repro.model.errors import InputError, ReproError
 
 OPENREVIEW_SITE = "https://openreview.net"
+OPENREVIEW_API = "https://api2.openreview.net"
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _NOT_ACCEPTED = re.compile(r"withdrawn|rejected|submitted to", re.IGNORECASE)
 _SESSION_RE = re.compile(r"\b(oral|spotlight|poster)(?:\s+session)?(?:\s+(\d+))?", re.IGNORECASE)
@@ -204,18 +205,26 @@ def _session(content: dict[str, Any]) -> str | None:
 
 
 def fetch_venue(venue: str) -> Export:
-    """Accepted papers of VENUE (e.g. ``ICML.cc/2025/Workshop/CODEML``) via openreview-py."""
+    """Accepted papers of VENUE (e.g. ``ICML.cc/2025/Workshop/CODEML``) via openreview-py.
+
+    The API is ``https://api2.openreview.net`` unless ``OPENREVIEW_API_BASEURL_V2`` (the
+    client's own variable) names another; no login: accepted papers are public.
+    """
     try:
-        import openreview  # type: ignore[import-not-found, unused-ignore]
+        import openreview
     except ImportError:
         raise ReproError(
             "--venue needs openreview-py: pip install 'codeml_repro[openreview]' "
             "(or save the notes to a file and pass FILE)"
         ) from None
+    import os
+
+    baseurl = os.environ.get("OPENREVIEW_API_BASEURL_V2") or OPENREVIEW_API
     try:
-        client = openreview.api.OpenReviewClient(baseurl="https://api2.openreview.net")
+        client = openreview.api.OpenReviewClient(baseurl=baseurl)
         notes = client.get_all_notes(content={"venueid": venue})
+        raw = [note.to_json() for note in notes]
     except Exception as exc:  # network, HTTP or API errors: whatever the client raises
         problem = " ".join(str(exc).split())[:200]
-        raise ReproError(f"{venue}: could not fetch notes from OpenReview: {problem}") from None
-    return parse_notes([note.to_json() for note in notes], f"OpenReview venue {venue}")
+        raise ReproError(f"{venue}: could not fetch the notes from {baseurl}: {problem}") from None
+    return parse_notes(raw, f"OpenReview venue {venue}")
