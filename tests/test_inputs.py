@@ -51,8 +51,12 @@ class Server:
         outer = self
 
         class Handler(http.server.SimpleHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
+            def do_GET(self) -> None:
                 outer.requests.append(self.path)
+                super().do_GET()
+
+            def log_message(self, *args: Any) -> None:
+                pass
 
         handler = functools.partial(Handler, directory=str(folder))
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -318,3 +322,13 @@ def test_cli_shows_the_fetch_and_hash_prints_what_to_declare(
     bad = subprocess.run([*cli, "run", "--root", str(tmp_path), "--data-budget", "0"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "--data-budget" in bad.stderr
+
+
+def test_missing_file_on_the_server_is_not_asked_again(
+    tmp_path: Path, make_submission: MakeSubmission, served: Server
+) -> None:
+    data = [{"url": served.url("missing.csv"), "sha256": sha(CSV), "path": "d.csv"}]
+    make_submission("moved", "print(1)", spec={"artifact": {"data": data}})
+    result = _results(tmp_path)["moved"]
+    assert result.error is not None and result.error.type == "DataUnavailable"
+    assert "404" in result.error.message and served.requests == ["/missing.csv"]

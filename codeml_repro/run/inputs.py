@@ -20,7 +20,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,7 +127,8 @@ def _retrieve(entry: DataInput, limit: int) -> Path:
             break
         except requests.exceptions.HTTPError as exc:
             problem = str(exc)
-            if exc.response is not None and exc.response.status_code < 500:
+            code = exc.response.status_code if exc.response is not None else 500
+            if code < 500 and code not in {408, 429}:  # gone or forbidden: asking again will not help
                 break
         except (requests.exceptions.RequestException, OSError) as exc:
             problem = f"{type(exc).__name__}: {str(exc)[:200]}"
@@ -237,11 +238,11 @@ def fetch_inputs(subs: list[Submission], policy: RunPolicy, on_fetch: OnFetch | 
         with ThreadPoolExecutor(max_workers=min(FETCH_JOBS, len(wanted)), thread_name_prefix="fetch") as pool:
             for key, entry in wanted.items():
                 futures[key] = pool.submit(_ready_one, entry, limit)
-            for key, future in futures.items():
-                future.exception()  # wait
+            keys = {future: key for key, future in futures.items()}
+            for future in as_completed(keys):
                 done += 1
                 if on_fetch is not None:
-                    on_fetch(wanted[key].name, done, len(wanted))
+                    on_fetch(wanted[keys[future]].name, done, len(wanted))
     failures = {}
     for sub in subs:
         failure = _submission_failure(sub, futures, limit)
