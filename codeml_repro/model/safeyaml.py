@@ -49,6 +49,18 @@ class BoundedLoader(yaml.SafeLoader):  # the pure-Python one: the C composer has
             self._depth -= 1
 
 
+def _bracket_depth(text: str) -> int:
+    """The deepest nesting of flow brackets (an upper bound: brackets in quotes count too)."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return deepest
+
+
 def load_bounded(path: Path) -> Any:
     """The YAML document in ``path``; raises ``yaml.YAMLError`` (one-line message) past a bound.
 
@@ -59,6 +71,8 @@ def load_bounded(path: Path) -> Any:
     if len(data) > MAX_BYTES:
         raise _Refused(f"larger than {MAX_BYTES // 1024} KiB; keep long texts (abstracts) short")
     text = data.decode("utf-8")
+    if _bracket_depth(text) > MAX_DEPTH:  # before PyYAML's scanner, which slows down with depth
+        raise _Refused(f"nested more than {MAX_DEPTH} levels deep")
     try:
         return yaml.load(text, Loader=BoundedLoader)  # a SafeLoader subclass: no objects built
     except RecursionError:  # a bound above should come first; never a traceback regardless
