@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from codeml_repro.authoring.editions import toc_with_edition
 from codeml_repro.cli import cli
 from codeml_repro.model.editions import edition_of, past_editions, workshop_day
-from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.errors import InputError, SubmissionInvalid
 from codeml_repro.model.result import RunRecord, Status
 from codeml_repro.model.submission import discover
 from codeml_repro.results.survival import add_months, half_life, months_between, survival
@@ -119,6 +119,11 @@ def test_newer_editions_come_first_in_the_toc(tmp_path: Path) -> None:
     text = toc_with_edition(text, toc, 2025)
     chapters = yaml.safe_load(text)["parts"][-1]["chapters"]
     assert [c["file"] for c in chapters] == ["editions/2025/index", "editions/2024/index"]
+    bare = "format: jb-book\nroot: book/index\nparts:\n  - caption: Past editions\n"
+    assert yaml.safe_load(toc_with_edition(bare, toc, 2023))["parts"][0]["chapters"][0]["file"] == (
+        "editions/2023/index")
+    with pytest.raises(InputError, match=r"_toc\.yml: parts: expected a list"):
+        toc_with_edition("format: jb-book\nroot: book/index\n", toc, 2023)
 
 
 @pytest.mark.parametrize("year", ["25", "abc", "3025"])

@@ -100,8 +100,10 @@ def toc_with_edition(text: str, path: Path, year: int) -> str:
         raise InputError(f"{path}: parts: expected a list of parts (format: jb-book)")
     past = next((p for p in parts if isinstance(p, CommentedMap) and p.get("caption") == PAST_CAPTION), None)
     if past is None:
-        past = CommentedMap(caption=PAST_CAPTION, chapters=CommentedSeq())
+        past = CommentedMap(caption=PAST_CAPTION)
         parts.append(past)
+    if not isinstance(past.get("chapters"), CommentedSeq):
+        past["chapters"] = CommentedSeq()
     base = f"{EDITIONS_DIR}/{year}"
     chapter = CommentedMap(file=f"{base}/index")
     chapter["sections"] = CommentedSeq(CommentedMap(file=f"{base}/{stem}") for stem in PAGES)
