@@ -127,3 +127,13 @@ def test_an_odd_folder_name_is_invalid_alone(make_submission: MakeSubmission, tm
         assert result.status is Status.INVALID
         assert result.error is not None and "at most 64 characters" in result.error.message
     assert sorted(p.name for p in (tmp_path / "results").glob("*.json")) == ["b-neighbour.json"]
+
+
+def test_the_book_words_a_tool_failure_as_the_tools() -> None:
+    from codeml_repro.model.result import ErrorInfo, Result
+    from codeml_repro.sphinx.posters.pages import _error
+
+    failed = Result(slug="x", status=Status.FAILED,
+                    error=ErrorInfo(type="RunnerFailed", message="x: the runner failed", cell=None))
+    parts = _error(failed)
+    assert isinstance(parts, list) and "no fault of the notebook's" in str(parts[0])

@@ -139,12 +139,18 @@ def _environment(env: dict[str, Any]) -> Child:
     )
 
 
+TOOL_ERROR_WORDS = {
+    "RunnerFailed": "The toolkit failed while running this submission (no fault of the notebook's); "
+    "the next run tries again.",
+}
+
+
 def _error(result: Result) -> Child:
     err = result.error
     if err is None:
         return None
     where = None if err.cell is None else tag("a", {"href": f"#nb-cell-{err.cell}"}, f"in cell {err.cell}")
-    words = DATA_ERROR_WORDS.get(err.type)
+    words = DATA_ERROR_WORDS.get(err.type) or TOOL_ERROR_WORDS.get(err.type)
     return [words, " " if words else None, tag("code", None, err.type), ": ", err.message, " ", where]
 
 
