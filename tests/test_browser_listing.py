@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import SCREENSHOTS, chromium, needs_chromium, serve
+from tests.browser import SCREENSHOTS, axe_violations, chromium, needs_chromium, serve
 from tests.test_listing import book  # noqa: F401  (session fixture shared with the listing tests)
 
 pytestmark = [pytest.mark.browser, needs_chromium]
@@ -158,7 +158,7 @@ def _watch_requests(page: Any) -> list[str]:
     return bad
 
 
-def test_every_page_fits_a_phone_and_every_request_succeeds(
+def test_every_page_fits_a_phone_succeeds_and_passes_axe(
     browser: Any, site: str, book: dict[str, Path]  # noqa: F811
 ) -> None:
     pages = _pages(book["html"])
@@ -183,6 +183,7 @@ def test_every_page_fits_a_phone_and_every_request_succeeds(
             )
             problems.append(f"{rel}: scrolls sideways by {overflow}px at 375px ({wide})")
         problems += [f"{rel}: {b}" for b in bad]
+        problems += [f"{rel}: axe: {v}" for v in axe_violations(page)]
         page.close()
     assert not problems, "\n".join(problems)
 
