@@ -9,6 +9,7 @@ papermill and nbclient are imported only when a notebook runs.
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +19,10 @@ from codeml_repro.run.kernel import scratch as rundir
 from codeml_repro.run.kernel.conventions import CellError, NotebookSettings, error_from_reply
 from codeml_repro.run.kernel.messages import dropped_note, well_formed
 
+REMOTE_IO_PACKAGES = ("boto3", "pyarrow", "gcsfs", "azure", "github")
+"""What ``papermill.iorw`` imports, when installed, for s3://, hdfs://, gs://, abs:// and GitHub
+paths. The runner reads and writes local files only; on a machine with pyarrow and boto3 they
+cost more than papermill itself (0.5-1 s of every ``codeml-repro run``)."""
 StopReason = Literal["run_timeout", "output_limit"]
 OUTPUT_MSGS = {"stream", "display_data", "execute_result", "error", "update_display_data"}
 
@@ -147,8 +152,29 @@ def _client_class() -> type:
     return CappedClient
 
 
+def import_papermill() -> Any:
+    """``papermill``, imported without its remote-storage backends (:data:`REMOTE_IO_PACKAGES`).
+
+    papermill falls back to a stub for each one missing; the names are hidden
+    only while it is imported, so the rest of the process imports them as usual.
+    """
+    if "papermill" in sys.modules:
+        return sys.modules["papermill"]
+    hidden = [name for name in REMOTE_IO_PACKAGES if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # ``import name`` raises ImportError
+    try:
+        import papermill
+    finally:
+        for name in hidden:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+    return papermill
+
+
 def make_engine() -> type:
     """papermill engine driving :func:`_client_class` (papermill is imported only when running)."""
+    import_papermill()
     from papermill.engines import NBClientEngine
 
     client_class = _client_class()

@@ -41,7 +41,7 @@ from codeml_repro.run.kernel import conventions, hostpaths, sandbox, usage
 from codeml_repro.run.kernel import scratch as rundir
 from codeml_repro.run.kernel.ahead import EnvAhead
 from codeml_repro.run.kernel.cgroups import cgroup_record
-from codeml_repro.run.kernel.client import RunState, make_engine
+from codeml_repro.run.kernel.client import RunState, import_papermill, make_engine
 from codeml_repro.run.kernel.kernel_log import BWRAP_ERROR, kernel_log_tail, read_log, signal_name
 from codeml_repro.run.kernel.prepare import (
     KERNEL_NAME,
@@ -50,6 +50,7 @@ from codeml_repro.run.kernel.prepare import (
     discard,
     kernel_config,
     km_pgid,
+    launch_kernel,
     prepare,
 )
 
@@ -174,7 +175,7 @@ def _run_papermill(prep: Prepared, state: RunState) -> BaseException | None:
     Every exception is returned, to be classified once the run's processes are gone; the
     ones that are the tool's own failure are raised again by :func:`_classify`.
     """
-    import papermill
+    papermill = import_papermill()
     from papermill.engines import papermill_engines
 
     papermill_engines.register(ENGINE_NAME, make_engine())
@@ -209,12 +210,14 @@ def run_prepared(prep: Prepared) -> Execution:
         pgid=km_pgid(prep.km),
         settings=conventions.notebook_settings(prep.nb.metadata),
     )
+    prestarted = prep.km is not None
     start = time.monotonic()
     watchdog = threading.Timer(prep.timeout_s, state.stop, args=("run_timeout",))
     watchdog.daemon = True
     try:
         watchdog.start()
         with usage.UsageSampler(state.kernel_pgid) as sampler:  # peak memory and CPU of the run
+            _launch_before_import(prep, state)
             exc = _run_papermill(prep, state)
         watchdog.cancel()  # the budget is over: nothing stops the kernel from now on
         duration = time.monotonic() - start
@@ -228,12 +231,29 @@ def run_prepared(prep: Prepared) -> Execution:
         watchdog.cancel()
         rundir.kill_group(state.kernel_pgid())
         discard(prep, state.kernel_pgid())
-    ex = _execution(prep, state, outcome, error, duration)
+    ex = _execution(prep, state, outcome, error, duration, prestarted)
     return dataclasses.replace(ex, resources=usage.report(sampler, state.nb, author_index))
 
 
-def _execution(prep: Prepared, state: RunState, outcome: Outcome, error: ErrorInfo | None, duration: float
-               ) -> Execution:
+def _launch_before_import(prep: Prepared, state: RunState) -> None:
+    """Launch the kernel now, so that it starts up while papermill is imported and set up.
+
+    Inside the budget, as when papermill starts it. If the launch fails, papermill
+    launches it again and reports the failure as it always has.
+    """
+    if prep.km is not None:
+        return
+    try:
+        launch_kernel(prep)
+    except Exception:
+        rundir.kill_group(km_pgid(prep.km))
+        prep.km = None
+        return
+    state.pgid = km_pgid(prep.km)
+
+
+def _execution(prep: Prepared, state: RunState, outcome: Outcome, error: ErrorInfo | None, duration: float,
+               prestarted: bool) -> Execution:
     _clean_notebook(state.nb, prep.sub)
     errors = conventions.summarize(state.errors, lambda i: _author_index(state.nb, i))
     warnings = list(prep.choice.warnings)
@@ -262,7 +282,7 @@ def _execution(prep: Prepared, state: RunState, outcome: Outcome, error: ErrorIn
         warnings=warnings,
         output_truncated=state.stop_reason == "output_limit",
         run_id=prep.marker,
-        kernel_prestarted=prep.km is not None,
+        kernel_prestarted=prestarted,
         allowed_errors=[e for e in (hostpaths.scrub_error(a, prep.dirs) for a in errors.allowed) if e],
         stopped_at=stopped,
     )

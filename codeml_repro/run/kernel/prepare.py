@@ -151,14 +151,14 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
                     gpu=gpu)
     if start_kernel:
         try:
-            _start_kernel(prep)
+            launch_kernel(prep)
         except BaseException:
             discard(prep)
             raise
     return prep
 
 
-def _start_kernel(prep: Prepared) -> None:
+def launch_kernel(prep: Prepared) -> None:
     """Launch the kernel as nbclient would (same manager, config and arguments), without waiting."""
     from jupyter_core.utils import run_sync
 
