@@ -37,6 +37,7 @@ def _open(browser: Any, url: str, width: int) -> tuple[Any, list[str]]:
     page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
     page.on("requestfailed", lambda req: errors.append(f"request failed: {req.url}"))
+    page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
     page.goto(url, wait_until="networkidle")
     return page, errors
 
@@ -62,7 +63,7 @@ def _slug(url: str, base: str) -> str:
 
 def test_every_page_has_no_console_error_and_no_horizontal_scroll(browser: Any, server: str) -> None:
     home = f"{server}/book/index.html"
-    urls = _navigation(browser, home)
+    urls = [f"{server}/", *_navigation(browser, home)]  # the root redirect too (it asks for /favicon.ico)
     assert {
         "call-for-papers.html",
         "schedule.html",

@@ -64,3 +64,24 @@ def test_bad_archival_ids_are_one_line_errors(make_submission: MakeSubmission, t
     lines = proc.stderr.splitlines()
     assert any("submissions/doi/submission.yml: links.doi: " in ln and "10.5281/zenodo" in ln for ln in lines)
     assert any("submissions/swh/submission.yml: links.swh: " in ln and "swh:1:dir:" in ln for ln in lines)
+
+
+def test_status_json_tiers_follow_links_without_a_rerun(
+    make_submission: MakeSubmission, tmp_path: Path
+) -> None:
+    """Adding a DOI changes no run input, so no re-run: status --json still shows Available at once."""
+    import json
+
+    from codeml_repro.model.result import Result, Status
+    from codeml_repro.results.store import ResultStore
+
+    folder = make_submission("paper", "x = 1")
+    key = submission_inputs(folder, load_submission(folder))
+    result = Result(slug="paper", status=Status.FUNCTIONAL, inputs_key=key, badges=["functional"])
+    ResultStore(tmp_path).write(result)
+    before = json.loads(cli(tmp_path, "status", "--json").stdout)
+    assert before[0]["badges"] == ["functional"]
+    with (folder / "submission.yml").open("a", encoding="utf-8") as fh:
+        fh.write("links: {doi: '10.5281/zenodo.99'}\n")
+    after = json.loads(cli(tmp_path, "status", "--json").stdout)
+    assert after[0]["status"] == "functional" and after[0]["badges"] == ["available", "functional"]
