@@ -117,5 +117,5 @@ def test_a_failed_build_ahead_is_reported_at_its_turn(
     broken = make_submission(tmp_path / "broken", ["x = 2"], requirements="codeml-no-such-package==0.0.1\n")
     with KernelPipeline(POLICY) as pipeline:
         assert pipeline.execute(first, 60, then=(broken, 60)).outcome == "completed"
-        with pytest.raises(EnvironmentFailed, match=r"broken/requirements\.txt: uv pip install failed"):
+        with pytest.raises(EnvironmentFailed, match=r"broken/requirements\.txt: uv pip compile failed"):
             pipeline.execute(broken, 60)

@@ -229,7 +229,7 @@ def test_the_guide_quotes_checks_advice_as_the_tool_writes_it(tmp_path: Path) ->
     from codeml_repro.model.result import ErrorInfo
     from codeml_repro.run.kernel.conventions import shell_failures
 
-    quoted = blocks("text")
+    quoted = [ln.strip()[2:] + "\n" for ln in guide().splitlines() if ln.strip().startswith("> ")]
     folder = new_submission(tmp_path, "my-paper")
     nb = new_notebook(cells=[new_code_cell("import sklearn\nimport cv2")])
     nbformat.write(nb, folder / "artifact.ipynb")
