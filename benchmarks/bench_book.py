@@ -1,12 +1,14 @@
-"""Book build time with 200 submissions (with results) against none.
+"""Book build time with 200, 500 and 1,000 submissions (with results) against none.
 
-Usage: python benchmarks/bench_book.py [--count 200] [--keep]
+Usage: python benchmarks/bench_book.py [--counts 200 500 1000] [--keep]
+Target: a full build of 500 posters under 30 s.
 
 Both roots hold the repository's ``_config.yml``, ``_toc.yml`` and ``book/``.
 The large one adds ``count`` submissions, each with a recorded result, a
 history of three runs and an executed notebook (text and a PNG output), written
 with ``ResultStore`` (running 200 notebooks is not what is measured here).
-Prints both clean build times (``jupyter-book build -W``) and their ratio.
+Prints each clean build time (``jupyter-book build -W``), its ratio to the
+empty book, and the time per poster (the difference over the count).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def add_submission(root: Path, i: int) -> None:
     from codeml_repro.results.badges import badges_for
     from codeml_repro.results.store import ResultStore
 
-    slug = f"paper-{i:03d}"
+    slug = f"paper-{i:04d}"
     folder = root / "submissions" / slug
     folder.mkdir(parents=True)
     spec = {
@@ -101,28 +103,31 @@ def build(root: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--counts", type=int, nargs="+", default=[200, 500, 1000])
     parser.add_argument("--keep", action="store_true", help="keep the temporary roots")
     args = parser.parse_args()
-    empty = Path(tempfile.mkdtemp(prefix="codeml-book-empty-"))
-    full = Path(tempfile.mkdtemp(prefix="codeml-book-full-"))
+    roots = [Path(tempfile.mkdtemp(prefix="codeml-book-empty-"))]
     try:
-        copy_book(empty)
-        copy_book(full)
-        for i in range(args.count):
-            add_submission(full, i)
-        t_empty = build(empty)
-        t_full = build(full)
-        pages = len(list((full / "_build" / "html" / "book" / "posters").glob("*.html")))
-        print(f"book build, no submissions:         {t_empty:7.2f} s")
-        print(f"book build, {args.count} submissions+results: {t_full:7.2f} s ({pages} submission pages)")
-        print(f"ratio: {t_full / t_empty:.2f}x")
+        copy_book(roots[0])
+        t_empty = build(roots[0])
+        print(f"book build, no submissions: {t_empty:7.2f} s")
+        for count in args.counts:
+            full = Path(tempfile.mkdtemp(prefix=f"codeml-book-{count}-"))
+            roots.append(full)
+            copy_book(full)
+            for i in range(count):
+                add_submission(full, i)
+            t_full = build(full)
+            pages = len(list((full / "_build" / "html" / "book" / "posters").glob("*.html")))
+            per = (t_full - t_empty) / count * 1000
+            print(f"book build, {count} submissions+results: {t_full:7.2f} s ({pages} pages), "
+                  f"{t_full / t_empty:.2f}x the empty book, {per:.1f} ms per poster")
     finally:
         if args.keep:
-            print(f"kept: {empty} {full}")
+            print("kept:", *roots)
         else:
-            shutil.rmtree(empty, ignore_errors=True)
-            shutil.rmtree(full, ignore_errors=True)
+            for root in roots:
+                shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
