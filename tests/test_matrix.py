@@ -287,3 +287,23 @@ def test_releases_this_python_cannot_install_or_yanked_are_not_offered(tmp_path:
     found = available_versions(TINY, IndexSettings(find_links=str(tmp_path / "simple")), offline=True)
     assert [str(v) for v in found or []] == ["1.0", "2.0"]
     assert str(best_match(found or [], None)) == "2.0"
+
+
+def test_a_tool_failure_in_one_cell_is_that_cells_result_only(
+    make_submission: MakeSubmission, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import codeml_repro.run.pool as pool
+
+    wheels = build_versions(tmp_path / "wheels", {"1.0": "VALUE = 1.0\n", "2.0": "VALUE = 2.0\n"})
+    monkeypatch.setenv("CODEML_FIND_LINKS", str(wheels))
+    monkeypatch.setenv("CODEML_OFFLINE", "1")
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("a bug in the runner")
+
+    monkeypatch.setattr(pool, "run_planned", broken)
+    _matrix_submission(make_submission, ["1.0", "2.0"])
+    (result,) = run_all(tmp_path, POLICY, RunOptions(jobs=1)).results
+    assert [c.status for c in result.matrix] == [Status.FAILED, Status.FAILED]
+    assert {c.error.type for c in result.matrix if c.error} == {"RunnerFailed"}
+    assert sorted(p.name for p in (tmp_path / "results").glob("*.json")) == ["tiny.json"]

@@ -79,8 +79,9 @@ def _run_guarded(
         raise
     except Exception as exc:  # a parser error, a refused path, a spoofed sandbox error, a bug
         result = tool_failure(planned, exc)
-    with contextlib.suppress(OSError, ReproError):
-        store.write(result)
+    if planned.submission is None or not planned.submission.pins:  # a matrix cell: the batch records
+        with contextlib.suppress(OSError, ReproError):
+            store.write(result)
     return result
 
 
