@@ -217,3 +217,40 @@ def test_the_wheels_only_refusal_names_what_has_a_wheel(tmp_path: Path, index: s
     )
     other = "some other failure"
     assert lock.explain_no_wheels(other, uv, python, "3.11.7", flags, {}) == other
+
+
+def test_a_changed_lock_runs_the_submission_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The resolved lock is part of what a result stands for: when the cached environment of a
+    submission resolved to another set than its recorded result, the batch runs it again."""
+    from codeml_repro.model.policy import IndexSettings
+    from codeml_repro.model.result import Status
+    from codeml_repro.results.store import ResultStore
+    from codeml_repro.run.batch import RunReport, _todo
+    from codeml_repro.run.environment import COMPLETE_MARKER
+    from codeml_repro.run.outcome import pending_result
+    from codeml_repro.run.plan import RunOptions
+
+    monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("CODEML_INDEX_URL", raising=False)
+    monkeypatch.delenv("CODEML_FIND_LINKS", raising=False)
+    folder = _folder(tmp_path, {"as_of": "2024-01-01"})
+    (folder / "requirements.txt").write_text("numpy<2\n")
+    policy = RunPolicy(env="auto")
+    planned = plan(folder, policy)
+    store = ResultStore(tmp_path)
+    recorded = pending_result("era").model_copy(
+        update={"key": planned.key, "status": Status.FUNCTIONAL, "environment": {"lock": ["numpy==1.26.2"]}}
+    )
+    store.write(recorded)
+    era = lock.Era(as_of=date(2024, 1, 1))
+    digest = requirements_hash("numpy<2\n", platform.python_version(), IndexSettings(), era)
+    marker = tmp_path / "cache" / "envs" / digest / COMPLETE_MARKER
+    marker.parent.mkdir(parents=True)
+
+    def todo_with_cached(lock_lines: list[str]) -> list[str]:
+        marker.write_text(json.dumps({"python": "3.11", "packages": {}, "lock": lock_lines}))
+        report = RunReport()
+        return [p.slug for p in _todo([folder], policy, RunOptions(), store, report)]
+
+    assert todo_with_cached(["numpy==1.26.2"]) == []  # the same lock: skipped
+    assert todo_with_cached(["numpy==1.26.3"]) == ["era"]  # resolved differently: runs again

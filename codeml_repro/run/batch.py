@@ -27,6 +27,18 @@ class RunReport:
     skipped: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
+def _lock_changed(previous: Result, planned: Planned, policy: RunPolicy) -> bool:
+    """The environment resolved differently since ``previous`` (its cached lock is another): the
+    lock is part of what a result is keyed on, so the submission runs again."""
+    recorded = previous.environment.get("lock")
+    if planned.submission is None or policy.env == "current" or not isinstance(recorded, list):
+        return False
+    from codeml_repro.run.environment import cached_lock
+
+    cached = cached_lock(planned.submission, policy.package_sources())
+    return cached is not None and cached != tuple(recorded)
+
+
 def _todo(
     folders: list[Path], policy: RunPolicy, options: RunOptions, store: ResultStore, report: RunReport
 ) -> list[Planned]:
@@ -37,7 +49,7 @@ def _todo(
         rerun = options.force or options.repeat > 1  # --repeat asks for fresh runs
         # A run skipped for lack of a GPU is tried again: this machine may have one.
         if not rerun and previous is not None and previous.key == planned.key \
-                and previous.status is not Status.SKIPPED:
+                and previous.status is not Status.SKIPPED and not _lock_changed(previous, planned, policy):
             report.skipped.append(planned.slug)
             report.results.append(previous)
         else:

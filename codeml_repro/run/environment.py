@@ -184,6 +184,24 @@ def prepare_environment(
     return venv_for(req, offline=offline, index=index, text=text, era=era, python=python)
 
 
+def cached_lock(sub: Submission, index: IndexSettings | None = None) -> tuple[str, ...] | None:
+    """The lock of ``sub``'s environment as cached now (None: none is built, or it runs in the
+    toolkit's own). Read from the cache's marker, never resolved: planning stays offline."""
+    req = sub.requirements_path
+    if req is None or not req.is_file():
+        return None
+    text = replace_pins(req.read_text(), dict(sub.pins)) if sub.pins else req.read_text()
+    era = era_lock.era_of(sub)
+    index = index if index is not None else IndexSettings.from_environ()
+    digest = requirements_hash(text, era.python or platform.python_version(), index, era)
+    try:
+        info = json.loads((cache_root() / "envs" / digest / COMPLETE_MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    lock = info.get("lock") if isinstance(info, dict) else None
+    return tuple(lock) if isinstance(lock, list) else None
+
+
 def venv_for(
     requirements: Path,
     *,
