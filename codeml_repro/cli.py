@@ -297,7 +297,8 @@ def plan_command(root: Path, count: int | None, target_minutes: float, max_shard
     durations = last_durations(ResultStore(root))
     shard_plan = plan_shards(slugs, durations, count=count, target_s=target_minutes * 60,
                              max_shards=max_shards)
-    summary = (f"{len(slugs)} submissions, {len(shard_plan.shards)} shards: longest shard "
+    n = len(shard_plan.shards)
+    summary = (f"{len(slugs)} submissions, {n} shard{'s' if n != 1 else ''}: longest shard "
                f"{shard_plan.makespan_s / 60:.1f} min, lower bound {shard_plan.lower_bound_s / 60:.1f} min "
                f"(total {shard_plan.total_s / 60:.1f} min, longest {shard_plan.longest_s / 60:.1f} min)")
     if as_json:
