@@ -144,13 +144,27 @@ def test_cli_schema_prints_and_writes_the_same(tmp_path: Path) -> None:
 # --- a new author, end to end -------------------------------------------------------
 
 
+OWN_WORDS = {
+    "title": "My own paper",
+    "authors": [{"name": "Ada Lovelace"}],
+    "abstract": "What we found.",
+}
+
+
 @pytest.mark.slow
 def test_the_template_reproduces_as_is(tmp_path: Path) -> None:
     assert cli("new", "my-paper", "--root", str(tmp_path)).returncode == 0
-    proc = cli("check", str(tmp_path / "submissions" / "my-paper"), "--sandbox", "off")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    folder = tmp_path / "submissions" / "my-paper"
+    proc = cli("check", str(folder), "--sandbox", "off")
     assert proc.stdout.startswith("my-paper: reproduced")
     assert "[ok] pi_estimate: expected 3.14, observed 3.148, tolerance rel_tol 0.01" in proc.stdout
+    # It reproduces, but is not ready while it carries the template's title, authors and abstract.
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stdout.count("still the template's placeholder") == 3
+    edit_spec(folder, **OWN_WORDS)
+    ready = cli("check", str(folder), "--sandbox", "off")
+    assert ready.returncode == 0, ready.stdout + ready.stderr
+    assert "placeholder" not in ready.stdout and ready.stdout.splitlines()[-1].startswith("ready: ")
 
 
 @pytest.mark.slow
@@ -165,7 +179,8 @@ def test_a_new_author_gets_to_green_then_breaks_a_claim(tmp_path: Path) -> None:
     set_cell(folder, 3, 'from codeml_repro import record\n\nrecord("mean_square", mean_square)')
     observed = sum((i / 1000) ** 2 for i in range(1000)) / 1000
     claim = {"name": "mean_square", "expected": 0.333, "rel_tol": 0.01, "description": "Eq. 3"}
-    edit_spec(folder, title="Mean squares", artifact={"parameters": {"n": 1000}}, claims=[claim])
+    own = {**OWN_WORDS, "title": "Mean squares"}
+    edit_spec(folder, **own, artifact={"parameters": {"n": 1000}}, claims=[claim])
 
     passing = cli("check", str(folder), "--sandbox", "off")
     assert passing.returncode == 0, passing.stdout + passing.stderr
