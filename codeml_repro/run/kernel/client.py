@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -42,6 +42,7 @@ class RunState:
     kernel_ready: bool = False  # the kernel replied to the client: start-up is over
     settings: NotebookSettings = field(default_factory=NotebookSettings)
     errors: list[CellError] = field(default_factory=list)  # every error reply, in order
+    before_cleanup: Callable[[], None] | None = None  # a last look at the live kernel (peak memory)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def kernel_pgid(self) -> int | None:
@@ -137,6 +138,8 @@ def _client_class() -> type:
             return super().process_message(msg, cell, cell_index)
 
         def _note_exit(self) -> None:
+            if self.run_state.before_cleanup is not None:
+                self.run_state.before_cleanup()  # the kernel still holds what the last cell made
             if self.run_state.exit_code is None:
                 with contextlib.suppress(AttributeError):
                     self.run_state.exit_code = self.km.popen.poll()
