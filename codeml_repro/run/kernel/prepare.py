@@ -134,8 +134,8 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
         limits = sandbox.Limits.from_policy(policy)
         limits = declared_limits(sub, limits)
         gpu = gpu_for(sub)
-        if gpu is not None:  # CUDA reserves far more address space than it uses: no RLIMIT_AS
-            limits = dataclasses.replace(limits, memory_bytes=-1)
+        if gpu is not None or (cgroup is not None and "memory" in cgroup.in_force):
+            limits = dataclasses.replace(limits, address_space=False)  # the budget stays the tmpfs size
         mounts, data_env = data_mounts(sub, dirs, sandboxed=choice.kind == "bwrap")
         if choice.kind == "bwrap":
             privileges.make_readable(source for source, _target in mounts)

@@ -67,6 +67,11 @@ class Limits:
     cpu_seconds: int
     max_processes: int
     max_file_bytes: int
+    address_space: bool = True
+    """Cap each process's address space at ``memory_bytes`` (RLIMIT_AS). Off where a cgroup
+    bounds the whole run's memory, and for GPUs: a cap on what a process *reserves* breaks
+    programs that reserve far more than they touch (thread stacks, arenas, CUDA), while the
+    budget is the run's resident memory, tmpfs pages included."""
 
     @classmethod
     def from_policy(cls, policy: RunPolicy) -> Limits:
@@ -169,7 +174,7 @@ def _home_args(cwd: str) -> list[str]:
 def limiter_argv(python: str, limits: Limits, *, processes: bool) -> list[str]:
     """A prefix that sets rlimits, then execs the command after it."""
     values = [
-        limits.memory_bytes,
+        limits.memory_bytes if limits.address_space else -1,
         limits.cpu_seconds,
         limits.max_file_bytes,
         limits.max_processes if processes else -1,
