@@ -42,7 +42,7 @@ class RunState:
     kernel_ready: bool = False  # the kernel replied to the client: start-up is over
     settings: NotebookSettings = field(default_factory=NotebookSettings)
     errors: list[CellError] = field(default_factory=list)  # every error reply, in order
-    before_cleanup: Callable[[], None] | None = None  # a last look at the live kernel (peak memory)
+    sample_memory: Callable[[], None] | None = None  # a look at the live kernel after each cell
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def kernel_pgid(self) -> int | None:
@@ -102,6 +102,12 @@ def _client_class() -> type:
             self.owns_km = True  # a pre-started kernel is shut down like one the client started
             self.run_state = run_state
             self.on_cell_execute = self._cell_starts
+            self.on_cell_executed = self._cell_done
+
+        def _cell_done(self, cell: Any, cell_index: int, execute_reply: Any) -> None:
+            """A cell's memory is all there when it ends; a periodic tick can miss a short peak."""
+            if self.run_state.sample_memory is not None:
+                self.run_state.sample_memory()
 
         def _cell_starts(self, cell: Any, cell_index: int) -> None:
             self.run_state.cell = cell_index
@@ -138,8 +144,8 @@ def _client_class() -> type:
             return super().process_message(msg, cell, cell_index)
 
         def _note_exit(self) -> None:
-            if self.run_state.before_cleanup is not None:
-                self.run_state.before_cleanup()  # the kernel still holds what the last cell made
+            if self.run_state.sample_memory is not None:
+                self.run_state.sample_memory()  # the kernel still holds what the last cell made
             if self.run_state.exit_code is None:
                 with contextlib.suppress(AttributeError):
                     self.run_state.exit_code = self.km.popen.poll()

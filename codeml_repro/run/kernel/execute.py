@@ -217,7 +217,7 @@ def run_prepared(prep: Prepared) -> Execution:
     try:
         watchdog.start()
         with usage.UsageSampler(state.kernel_pgid) as sampler:  # peak memory and CPU of the run
-            state.before_cleanup = sampler.sample  # the end of a run is its likeliest peak
+            state.sample_memory = sampler.sample  # after each cell too: a short peak is not missed
             _launch_before_import(prep, state)
             exc = _run_papermill(prep, state)
         watchdog.cancel()  # the budget is over: nothing stops the kernel from now on
