@@ -28,6 +28,14 @@ def make_notebook(*sources: str, params: str | None = None, kernel: str = "pytho
     return nb
 
 
+def tagged_cell(source: str, *tags: str) -> Any:
+    """A code cell with cell tags (``raises-exception``, ``parameters``, ...)."""
+    cell = new_code_cell(source)
+    if tags:
+        cell.metadata["tags"] = list(tags)
+    return cell
+
+
 MakeSubmission = Callable[..., Path]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import nbformat
 import pytest
 import yaml
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_markdown_cell, new_notebook
 
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.policy import RunPolicy
@@ -23,16 +23,12 @@ from codeml_repro.run.claims import parse_literal, recorded_values
 from codeml_repro.run.kernel.conventions import NotebookSettings, cell_timeout, notebook_settings
 from codeml_repro.run.kernel.execute import Execution
 from codeml_repro.run.repeats import run_submission
+from tests.conftest import tagged_cell as _cell
 from tests.runner_helpers import run
 
 POLICY = RunPolicy(sandbox="off", env="current", cell_timeout_s=10, timeout_s=30)
 
 
-def _cell(source: str, *tags: str) -> Any:
-    cell = new_code_cell(source)
-    if tags:
-        cell.metadata["tags"] = list(tags)
-    return cell
 
 
 def _submission(root: Path, cells: list[Any], metadata: dict[str, Any] | None = None,

@@ -11,7 +11,7 @@ import nbformat
 import numpy
 import yaml
 from click.testing import CliRunner
-from nbformat.v4 import new_code_cell, new_notebook
+from nbformat.v4 import new_notebook
 
 from codeml_repro.authoring.check import build_report
 from codeml_repro.authoring.imports import imported_modules, missing_modules, version_mismatch_hint
@@ -19,15 +19,11 @@ from codeml_repro.cli import cli
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.submission import load_submission
 from codeml_repro.run.repeats import run_submission
+from tests.conftest import tagged_cell as _cell
 
 POLICY = RunPolicy(sandbox="off", env="current", cell_timeout_s=10, timeout_s=30)
 
 
-def _cell(source: str, *tags: str) -> Any:
-    cell = new_code_cell(source)
-    if tags:
-        cell.metadata["tags"] = list(tags)
-    return cell
 
 
 def _submission(root: Path, *cells: Any) -> Path:

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from codeml_repro.model.text import bracket_depth
+
 MAX_BYTES = 256 * 1024
 MAX_DEPTH = 32
 MAX_NODES = 20_000
@@ -49,18 +51,6 @@ class BoundedLoader(yaml.SafeLoader):  # the pure-Python one: the C composer has
             self._depth -= 1
 
 
-def _bracket_depth(text: str) -> int:
-    """The deepest nesting of flow brackets (an upper bound: brackets in quotes count too)."""
-    depth = deepest = 0
-    for char in text:
-        if char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth = max(0, depth - 1)
-    return deepest
-
-
 def load_bounded(path: Path) -> Any:
     """The YAML document in ``path``; raises ``yaml.YAMLError`` (one-line message) past a bound.
 
@@ -71,7 +61,7 @@ def load_bounded(path: Path) -> Any:
     if len(data) > MAX_BYTES:
         raise _Refused(f"larger than {MAX_BYTES // 1024} KiB; keep long texts (abstracts) short")
     text = data.decode("utf-8")
-    if _bracket_depth(text) > MAX_DEPTH:  # before PyYAML's scanner, which slows down with depth
+    if bracket_depth(text) > MAX_DEPTH:  # before PyYAML's scanner, which slows down with depth
         raise _Refused(f"nested more than {MAX_DEPTH} levels deep")
     try:
         return yaml.load(text, Loader=BoundedLoader)  # a SafeLoader subclass: no objects built

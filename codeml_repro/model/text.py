@@ -23,3 +23,20 @@ def shorten(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[: max(0, limit - len(ELLIPSIS))] + ELLIPSIS
+
+
+def bracket_depth(text: str, brackets: str = "[]{}") -> int:
+    """The deepest nesting of ``brackets`` (opening and closing characters in pairs) in ``text``.
+
+    An upper bound (brackets inside strings count too), cheap enough to check before a
+    recursive parser sees author text that could exhaust its stack.
+    """
+    opening, closing = brackets[0::2], brackets[1::2]
+    depth = deepest = 0
+    for char in text:
+        if char in opening:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in closing:
+            depth = max(0, depth - 1)
+    return deepest

@@ -15,6 +15,7 @@ from typing import Any
 
 from codeml_repro.model.result import ClaimResult
 from codeml_repro.model.submission import Claim
+from codeml_repro.model.text import bracket_depth
 from codeml_repro.record import SCRAP_MIME
 
 SCRAP_MIMES = (SCRAP_MIME, "application/scrapbook.scrap.text+json")
@@ -37,18 +38,6 @@ def _restore(value: Any) -> Any:
 
 MAX_DEPTH = 64
 """Deeper recorded values are kept as text: parsing them would exhaust the stack."""
-
-
-def _nesting(text: str) -> int:
-    """The deepest bracket nesting of ``text`` (a bound, strings inside it included)."""
-    depth = deepest = 0
-    for char in text:
-        if char in "[{(":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]})":
-            depth -= 1
-    return deepest
 
 
 def _depth(value: Any) -> int:
@@ -75,7 +64,7 @@ def _bounded(value: Any) -> Any:
 def parse_literal(text: str) -> Any:
     """A value from its text/plain repr, or the text itself if it is no literal."""
     text = text.strip()
-    if _nesting(text) > MAX_DEPTH:
+    if bracket_depth(text, "[]{}()") > MAX_DEPTH:
         return text  # unparseable as far as claims go: compared as text
     match = _NUMPY_WRAPPER.match(text)  # numpy 2 reprs: np.float64(0.95)
     if match:
@@ -100,7 +89,7 @@ def _value_of(output: Mapping[str, Any]) -> Any:
         if mime in data:
             scrap = data[mime]
             if isinstance(scrap, str):
-                if _nesting(scrap) > MAX_DEPTH:
+                if bracket_depth(scrap, "[]{}()") > MAX_DEPTH:
                     return _MISSING  # too deep to parse: no recorded value
                 try:
                     scrap = json.loads(scrap)
