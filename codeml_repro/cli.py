@@ -462,7 +462,7 @@ def freeze(folder: Path, force: bool) -> None:
 @_one_line_errors
 def hash_files(files: tuple[Path, ...]) -> None:
     """Print the sha256 and size of FILES, as an artifact.data entry declares them."""
-    from codeml_repro.run.inputs import sha256_file
+    from codeml_repro.model.inputs import sha256_file
 
     for path in files:
         click.echo(f"{sha256_file(path)}  {path.stat().st_size:>12}  {path}")

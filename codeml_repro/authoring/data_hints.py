@@ -45,7 +45,7 @@ def entry_text(source: str | None, path: str, sha256: str | None) -> str:
 
 
 def _sha256(path: Path) -> str | None:
-    from codeml_repro.run.inputs import sha256_file
+    from codeml_repro.model.inputs import sha256_file
 
     try:
         return sha256_file(path) if path.is_file() else None

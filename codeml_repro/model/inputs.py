@@ -10,8 +10,9 @@ An entry with no source verifies a file shipped in the folder.
 
 from __future__ import annotations
 
+import hashlib
 import re
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -183,3 +184,12 @@ def budget_problem(entries: list[DataInput], budget_bytes: int) -> str | None:
         f"artifact.data: the declared sizes add up to {total} bytes, over the data budget of "
         f"{budget_bytes} bytes; use a smaller subset of the data"
     )
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file, read in blocks (what ``codeml-repro hash`` prints)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -20,7 +20,7 @@ import os
 import re
 from pathlib import Path
 
-from codeml_repro.model.inputs import HfSource
+from codeml_repro.model.inputs import HfSource, sha256_file
 
 _SHA256_NAME = re.compile(r"^[0-9a-f]{64}$")
 
@@ -56,14 +56,6 @@ def _files(snapshot: Path) -> dict[str, int]:
     return out
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _verified(cache: Path, src: HfSource) -> bool:
     """The noted files are all there with their sizes, and sha256-named blobs hash to their name."""
     try:
@@ -78,7 +70,7 @@ def _verified(cache: Path, src: HfSource) -> bool:
         return False
     for rel in expected:
         blob = (snapshot / rel).resolve()
-        if _SHA256_NAME.match(blob.name) and _sha256(blob) != blob.name:
+        if _SHA256_NAME.match(blob.name) and sha256_file(blob) != blob.name:
             blob.unlink()  # fetched again below: its name is its content
             (snapshot / rel).unlink()
             return False

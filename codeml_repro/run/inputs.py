@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from codeml_repro.model.errors import DataMismatch, DataProblem, DataTooLarge, DataUnavailable
-from codeml_repro.model.inputs import DataInput, HfSource
+from codeml_repro.model.inputs import DataInput, HfSource, sha256_file
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.submission import Submission
 from codeml_repro.run.environment import cache_root
@@ -56,15 +56,6 @@ def unpacked_path(entry: DataInput) -> Path:
 
 def hf_cache() -> Path:
     return data_root() / "hf"
-
-
-def sha256_file(path: Path) -> str:
-    """The sha256 of a file, read in blocks (what ``codeml-repro hash`` prints)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class _Capped:
