@@ -1,0 +1,36 @@
+"""The ``codeml-repro`` command: a thin layer over the library.
+
+Exit codes: 0 when the command did its job (``run``: every submission got a
+status, whatever it is); 1 when ``validate``/``check`` found a problem with a
+submission; 2 when the tool itself could not work (one line on stderr).
+
+The commands live in one module per audience (``runs``: CI; ``authoring``:
+authors; ``organizers``: the workshop's organizers) and share ``options``;
+this module only groups them. The cli is the top layer: it may import every
+other layer, and nothing imports it.
+"""
+
+from __future__ import annotations
+
+import click
+
+from codeml_repro.cli import authoring, organizers, runs
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="codeml_repro")
+def cli() -> None:
+    """Run CODEML artifact notebooks, check the claimed numbers, record badges."""
+
+
+for _command in (
+    runs.validate, runs.run, runs.status, runs.plan_command, runs.bisect, runs.merge,
+    authoring.new, authoring.check, authoring.freeze, authoring.hash_files, authoring.schema,
+    organizers.review, organizers.import_group, organizers.edition,
+):
+    cli.add_command(_command)
+
+
+def main() -> None:
+    """The console script's entry point (``codeml-repro``, ``python -m codeml_repro.cli``)."""
+    cli(prog_name="codeml-repro")

@@ -1,0 +1,126 @@
+"""What the commands share: --root, the run-policy options, one-line errors.
+
+Only click and two small model modules are imported here, so that ``--help``
+stays cheap; the library is imported inside each command.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from codeml_repro.model.errors import ReproError
+from codeml_repro.model.logsafe import log_line
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+root_option = click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder holding submissions/ and results/.",
+)
+
+
+def one_line_errors(func: F) -> F:
+    """Tool errors print one line, never a traceback, and exit 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ReproError as exc:
+            click.echo(f"error: {log_line(exc.message)}", err=True)
+            sys.exit(2)
+        except OSError as exc:  # a disk, permission or lock problem (filelock.Timeout is one)
+            click.echo(f"error: {log_line(exc)}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def policy_options(func: F) -> F:
+    from codeml_repro.model import budgets
+
+    options = [
+        click.option("--timeout", "timeout_s", type=float, default=None,
+                     help=f"Whole-run seconds per notebook [default: {budgets.TIMEOUT_S:g}, "
+                     "or artifact.timeout]."),
+        click.option("--cell-timeout", "cell_timeout_s", type=float, default=budgets.CELL_TIMEOUT_S,
+                     show_default=True, help="Seconds per cell."),
+        click.option("--max-output-bytes", type=int, default=budgets.MAX_OUTPUT_BYTES,
+                     show_default=True, help="Cap on all outputs; the kernel is stopped past it."),
+        click.option("--sandbox", type=click.Choice(["required", "auto", "off"]), default=None,
+                     help="bwrap isolation [default: required when CI is set, else auto]."),
+        click.option("--env", "env", type=click.Choice(["auto", "current"]), default="auto",
+                     show_default=True,
+                     help="auto: a uv venv per requirements.txt; current: this Python."),
+        click.option("--index-url", default=None, metavar="URL",
+                     help="Package index every environment is built from [default: $CODEML_INDEX_URL, "
+                     "else uv's]."),
+        click.option("--find-links", default=None, metavar="DIR",
+                     help="A folder of wheels searched too [default: $CODEML_FIND_LINKS]."),
+        click.option("--data-budget", "data_bytes", type=int, default=None, metavar="BYTES",
+                     help="Most bytes of artifact.data one submission may fetch [default: 5 GB]."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+_OPTION_OF = {
+    "timeout_s": "--timeout",
+    "max_timeout_s": "--timeout",
+    "cell_timeout_s": "--cell-timeout",
+    "max_output_bytes": "--max-output-bytes",
+    "data_bytes": "--data-budget",
+}
+
+
+def require_submissions(root: Path) -> None:
+    """A mistyped --root must not pass as 'nothing to do' in CI."""
+    if not (root / "submissions").is_dir():
+        raise ReproError(f"{root}: no submissions/ folder here; pass --root with the project folder")
+
+
+def policy_from(timeout_s: float | None, cell_timeout_s: float, max_output_bytes: int,
+            sandbox: str | None, env: str, index_url: str | None = None,
+            find_links: str | None = None, data_bytes: int | None = None) -> Any:
+    from pydantic import ValidationError
+
+    from codeml_repro.model.policy import IndexSettings, RunPolicy, default_sandbox_mode
+
+    values: dict[str, Any] = {
+        "cell_timeout_s": cell_timeout_s,
+        "max_output_bytes": max_output_bytes,
+        "sandbox": sandbox or default_sandbox_mode(),
+        "env": env,
+    }
+    if index_url or find_links:  # else the environment variables, read when environments are built
+        values["index"] = IndexSettings.from_environ().with_options(index_url, find_links)
+    if timeout_s is not None:
+        values.update(timeout_s=timeout_s, max_timeout_s=timeout_s)
+    if data_bytes is not None:
+        values["data_bytes"] = data_bytes
+    try:
+        return RunPolicy(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        option = _OPTION_OF.get(str(first["loc"][0]), str(first["loc"][0]))
+        raise click.BadParameter(first["msg"], param_hint=option) from None
+
+
+def terminate_as_interrupt() -> None:
+    """SIGTERM (a cancelled CI job) stops runs as Ctrl-C does: workers and kernels cleaned up."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)

@@ -1,0 +1,211 @@
+"""The CI commands: validate, run, status, plan (shards), bisect and merge."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from codeml_repro.cli.options import (
+    one_line_errors,
+    policy_from,
+    policy_options,
+    require_submissions,
+    root_option,
+    terminate_as_interrupt,
+)
+from codeml_repro.model.logsafe import log_line
+
+
+@click.command(short_help="Check submissions without running them.")
+@click.argument("slugs", nargs=-1)
+@root_option
+@click.option("--pull-request", is_flag=True,
+              help="Also refuse a review of another version of the artifact (CI on pull requests).")
+@one_line_errors
+def validate(slugs: tuple[str, ...], root: Path, pull_request: bool) -> None:
+    """Check submission.yml and the notebook of SLUGS (default: all); no execution."""
+    from codeml_repro.authoring.review import stale_review_problem
+    from codeml_repro.model.policy import RunPolicy
+    from codeml_repro.model.submission import discover
+    from codeml_repro.run.plan import plan
+
+    require_submissions(root)
+    folders = discover(root, list(slugs) or None)
+    bad = 0
+    for folder in folders:
+        planned = plan(folder, RunPolicy())
+        if pull_request and planned.submission is not None and not planned.problem:
+            planned = replace(planned, problem=stale_review_problem(planned.submission))
+        if planned.problem:
+            bad += 1
+            click.echo(log_line(planned.problem), err=True)
+        else:
+            click.echo(f"ok: {planned.slug}")
+    click.echo(f"{len(folders) - bad} valid, {bad} invalid", err=True)
+    sys.exit(1 if bad else 0)
+
+
+@click.command(short_help="Run artifact notebooks and record results.")
+@click.argument("slugs", nargs=-1)
+@root_option
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Notebooks run in parallel [default: number of cores].")
+@click.option("--force", is_flag=True, help="Run even when nothing changed since the last run.")
+@click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Run each notebook N times; differing values mark it flaky.")
+@click.option("--shard", default=None, metavar="I/N", help="Run only shard I of N (0-based).")
+@click.option("--profile", default="full", show_default=True, metavar="NAME",
+              help="Artifact profile to run (e.g. smoke); submissions without it run full.")
+@click.option("--gpu", "gpu", type=click.Choice(["any", "only", "none"]), default="any", show_default=True,
+              help="only: just the submissions declaring a GPU (a GPU runner); none: all the others.")
+@policy_options
+@one_line_errors
+def run(slugs: tuple[str, ...], root: Path, jobs: int | None, force: bool, repeat: int,
+        shard: str | None, profile: str, gpu: str, **policy_args: Any) -> None:
+    """Run the artifact notebooks of SLUGS (default: all) and record results."""
+    import os
+
+    from codeml_repro.run.batch import run_all
+    from codeml_repro.run.plan import RunOptions
+    from codeml_repro.run.progress import RunProgress, print_summary
+    from codeml_repro.run.shards import parse_shard
+
+    require_submissions(root)
+    policy = policy_from(**policy_args)
+    options = RunOptions(
+        slugs=list(slugs) or None,
+        jobs=jobs or os.cpu_count() or 1,
+        force=force,
+        repeat=repeat,
+        shard=parse_shard(shard) if shard else None,
+        profile=profile,
+        gpu=gpu,  # type: ignore[arg-type]  # click.Choice checked it
+    )
+    terminate_as_interrupt()
+    try:
+        with RunProgress() as progress:
+            report = run_all(root, policy, options, on_start=progress.start, on_result=progress.advance,
+                             on_fetch=progress.fetched)
+    except KeyboardInterrupt:
+        click.echo("interrupted: runs in progress were stopped; finished results are recorded", err=True)
+        sys.exit(130)
+    for problem in report.problems:
+        click.echo(f"warning: {log_line(problem)}", err=True)
+    print_summary(report)
+
+
+@click.command(short_help="Show the status of every submission.")
+@root_option
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array sorted by slug.")
+@one_line_errors
+def status(root: Path, as_json: bool) -> None:
+    """Show the last recorded status of every submission."""
+    from codeml_repro.run.progress import print_status_table
+    from codeml_repro.run.status import current_status
+
+    require_submissions(root)
+    results, problems = current_status(root)
+    for problem in problems:
+        click.echo(f"warning: {log_line(problem)}", err=True)
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in results], indent=2))
+    else:
+        print_status_table(results)
+
+
+@click.command("plan", short_help="Split the submissions into CI shards by last durations.")
+@root_option
+@click.option("--shards", "count", type=click.IntRange(min=1), default=None,
+              help="Exactly N shards [default: as many as --target-minutes needs].")
+@click.option("--target-minutes", type=click.FloatRange(min=0, min_open=True), default=20.0,
+              envvar="CODEML_SHARD_MINUTES", show_default=True,
+              help="Predicted minutes per shard (env CODEML_SHARD_MINUTES).")
+@click.option("--max-shards", type=click.IntRange(min=1), default=32, envvar="MAX_SHARDS",
+              show_default=True, help="Most shards --target-minutes may ask for (env MAX_SHARDS).")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print [{"shard": 0, "slugs": [...], "predicted_s": ...}, ...].')
+@one_line_errors
+def plan_command(root: Path, count: int | None, target_minutes: float, max_shards: int,
+                 as_json: bool) -> None:
+    """Split the submissions into shards by their last durations, as `run --shard I/N` does.
+
+    A submission never run weighs the median of the known durations. The
+    lower bound is the larger of total/N and the longest single submission.
+    """
+    from codeml_repro.model.submission import discover
+    from codeml_repro.results.store import ResultStore
+    from codeml_repro.run.shards import last_durations, plan_shards
+
+    require_submissions(root)
+    slugs = [folder.name for folder in discover(root)]
+    durations = last_durations(ResultStore(root))
+    shard_plan = plan_shards(slugs, durations, count=count, target_s=target_minutes * 60,
+                             max_shards=max_shards)
+    n = len(shard_plan.shards)
+    summary = (f"{len(slugs)} submissions, {n} shard{'s' if n != 1 else ''}: longest shard "
+               f"{shard_plan.makespan_s / 60:.1f} min, lower bound {shard_plan.lower_bound_s / 60:.1f} min "
+               f"(total {shard_plan.total_s / 60:.1f} min, longest {shard_plan.longest_s / 60:.1f} min)")
+    if as_json:
+        click.echo(json.dumps(shard_plan.to_json()))
+        click.echo(summary, err=True)
+        return
+    for row in shard_plan.to_json():
+        click.echo(f"shard {row['shard']}/{len(shard_plan.shards)}: {len(row['slugs'])} submissions, "
+                   f"predicted {row['predicted_s'] / 60:.1f} min")
+    click.echo(summary)
+
+
+@click.command(short_help="Find the first version of a package on which a claim breaks.")
+@click.argument("slug")
+@root_option
+@click.option("--package", required=True, help="A package of the submission's requirements.txt.")
+@click.option("--good", required=True, metavar="V1", help="A release on which the claims hold.")
+@click.option("--bad", required=True, metavar="V2", help="A later release on which they do not.")
+@policy_options
+@one_line_errors
+def bisect(slug: str, root: Path, package: str, good: str, bad: str, **policy_args: Any) -> None:
+    """Run SLUG on releases of --package between --good and --bad (from the package index, or
+    CODEML_FIND_LINKS) by binary search, and report the first on which a claim stops holding.
+    Versions probed before, by bisect or a matrix, are read from results/cells/. Exits 0 when
+    it found the version, 1 when the range shows no break (e.g. --good does not hold either)."""
+    from codeml_repro.run.bisect import bisect as run_bisect
+    from codeml_repro.run.bisect import describe_probe, describe_report
+
+    require_submissions(root)
+    policy = policy_from(**policy_args)
+    terminate_as_interrupt()
+    try:
+        report = run_bisect(root, slug, package, good, bad, policy,
+                            on_probe=lambda probe: click.echo(describe_probe(package, probe), err=True))
+    except KeyboardInterrupt:
+        click.echo("interrupted: the probe in progress was stopped", err=True)
+        sys.exit(130)
+    for line in describe_report(report):
+        click.echo(line)
+    sys.exit(0 if report.first_bad is not None else 1)
+
+
+@click.command(short_help="Combine results of CI shards.")
+@click.argument("dirs", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@root_option
+@click.option("--shards", "shard_total", type=click.IntRange(min=1), default=None, metavar="N",
+              help="DIRS are shard-0..shard-N-1 of `run --shard I/N`: each may update only the "
+              "submissions assigned to it (computed from ROOT as the shards computed it).")
+@one_line_errors
+def merge(dirs: tuple[Path, ...], root: Path, shard_total: int | None) -> None:
+    """Combine the results of CI shards (DIRS) into ROOT/results."""
+    from codeml_repro.results.merge import merge_results
+
+    assigned = None
+    if shard_total is not None:
+        from codeml_repro.run.shards import assignment_of_dirs
+
+        assigned = assignment_of_dirs(root, shard_total, list(dirs))
+    report = merge_results(list(dirs), root, assigned)
+    click.echo(str(report))
