@@ -26,12 +26,21 @@ from codeml_repro.model.logsafe import log_line
 @root_option
 @click.option("--pull-request", is_flag=True,
               help="Also refuse a review of another version of the artifact (CI on pull requests).")
+@click.option("--online", is_flag=True,
+              help="Also ask the package index (CODEML_INDEX_URL, else uv's default) for the "
+              "packages of artifact.matrix; without it only CODEML_FIND_LINKS is read.")
 @one_line_errors
-def validate(slugs: tuple[str, ...], root: Path, pull_request: bool) -> None:
-    """Check submission.yml and the notebook of SLUGS (default: all); no execution."""
+def validate(slugs: tuple[str, ...], root: Path, pull_request: bool, online: bool) -> None:
+    """Check submission.yml and the notebook of SLUGS (default: all); no execution.
+
+    The packages and versions of artifact.matrix are checked against the wheels in
+    CODEML_FIND_LINKS (offline), and with --online against the package index too; what
+    cannot be checked is a note, not an error.
+    """
     from codeml_repro.authoring.review import stale_review_problem
     from codeml_repro.model.policy import RunPolicy
     from codeml_repro.model.submission import discover
+    from codeml_repro.run.entries import check_sources
     from codeml_repro.run.plan import plan
 
     require_submissions(root)
@@ -41,6 +50,12 @@ def validate(slugs: tuple[str, ...], root: Path, pull_request: bool) -> None:
         planned = plan(folder, RunPolicy())
         if pull_request and planned.submission is not None and not planned.problem:
             planned = replace(planned, problem=stale_review_problem(planned.submission))
+        if planned.submission is not None and not planned.problem:
+            checked = check_sources(planned.submission, RunPolicy(), online=online)
+            note = checked.note(planned.submission)
+            if note:
+                click.echo(f"note: {log_line(note)}", err=True)
+            planned = replace(planned, problem=checked.problem)
         if planned.problem:
             bad += 1
             click.echo(log_line(planned.problem), err=True)

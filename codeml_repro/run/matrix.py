@@ -14,24 +14,23 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
 from codeml_repro.model.errors import SubmissionInvalid
-from codeml_repro.model.matrix import cells, entry_specifier
+from codeml_repro.model.matrix import cells
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ErrorInfo, MatrixCellResult, Result, Status
-from codeml_repro.model.submission import SUBMISSION_FILE, Submission, discover
+from codeml_repro.model.submission import Submission, discover
 from codeml_repro.results.badges import earned_tiers
 from codeml_repro.results.cells import CellCache
 from codeml_repro.results.store import ResultStore
+from codeml_repro.run.entries import resolve_entries
 from codeml_repro.run.outcome import invalid_result, now_iso
 from codeml_repro.run.plan import Planned, plan
 from codeml_repro.run.skipkey import inputs_key, skip_key
-from codeml_repro.run.versions import available_versions, best_match, offline_mode
 
 CELL_SEPARATOR = "@"
 _RAN = {Status.REPRODUCED, Status.NOT_REPRODUCED, Status.FUNCTIONAL}
@@ -71,40 +70,6 @@ def has_matrix(planned: Planned) -> bool:
 def cell_slug(slug: str) -> str:
     """The submission's slug from a cell's (``slug@id`` -> ``slug``)."""
     return slug.split(CELL_SEPARATOR, 1)[0]
-
-
-def resolve_entries(sub: Submission, policy: RunPolicy) -> dict[str, dict[str, str]]:
-    """package -> entry -> the pin it installs; unknown packages and unmatched entries are invalid.
-
-    When no package source can be asked (offline, no find-links), an entry is installed as
-    written and the cell records what uv picked.
-    """
-    where = f"{sub.folder / SUBMISSION_FILE}: artifact.matrix"
-    out: dict[str, dict[str, str]] = {}
-    offline = offline_mode()
-    for package, entries in sub.spec.artifact.matrix.items():
-        known = available_versions(package, policy.package_sources(), offline=offline)
-        if known is not None and not known:
-            raise SubmissionInvalid(f"{where}.{package}: no release of {package} on the package index")
-        pins: dict[str, str] = {}
-        for entry in entries:
-            spec = entry_specifier(entry)
-            if known is None:
-                pins[entry] = str(spec) if spec is not None else ""
-                continue
-            best = best_match(known, spec)
-            if best is None:
-                raise SubmissionInvalid(
-                    f"{where}.{package}: no release matches {entry!r} (available: {_span(known)})"
-                )
-            pins[entry] = f"=={best}"
-        out[package] = pins
-    return out
-
-
-def _span(versions: Sequence[object]) -> str:
-    shown = [str(v) for v in versions]
-    return ", ".join(shown) if len(shown) <= 6 else f"{', '.join(shown[:3])}, ..., {', '.join(shown[-2:])}"
 
 
 def cell_key(planned: Planned, policy: RunPolicy, pins: dict[str, str]) -> str:

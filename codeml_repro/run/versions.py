@@ -17,6 +17,7 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -132,6 +133,25 @@ def available_versions(package: str, index: IndexSettings, *, offline: bool) -> 
             asked = True
             found.update(v for v in (_version_of(n, name) for n in names) if v is not None)
     return sorted(found) if asked else None
+
+
+@dataclass
+class VersionLookup:
+    """:func:`available_versions` asked once per package for a whole run (or ``validate``).
+
+    Every matrix with ``latest`` in one run then means the same release, and a batch of
+    submissions over one package reads its index page once.
+    """
+
+    index: IndexSettings
+    offline: bool
+    _seen: dict[str, list[Version] | None] = field(default_factory=dict, repr=False)
+
+    def __call__(self, package: str) -> list[Version] | None:
+        name = canonicalize_name(package)
+        if name not in self._seen:
+            self._seen[name] = available_versions(name, self.index, offline=self.offline)
+        return self._seen[name]
 
 
 def best_match(versions: list[Version], specifier: SpecifierSet | None) -> Version | None:
