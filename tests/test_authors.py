@@ -18,8 +18,9 @@ import yaml
 
 from codeml_repro.authoring.scaffold import new_submission
 from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.notebook import check_notebook
 from codeml_repro.model.schema import SCHEMA_FILE, schema_text, submission_schema
-from codeml_repro.model.submission import check_notebook, load_submission
+from codeml_repro.model.submission import load_submission
 from tests.conftest import REPO
 
 

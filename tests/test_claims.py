@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from codeml_repro.model.submission import Claim
+from codeml_repro.model.artifact import Claim
 from codeml_repro.run.claims import check_claims, parse_literal, recorded_values
 
 

@@ -16,9 +16,10 @@ import yaml
 from nbformat.v4 import new_markdown_cell, new_notebook
 
 from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.notebook import check_notebook
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ErrorInfo, Status
-from codeml_repro.model.submission import check_notebook, load_submission
+from codeml_repro.model.submission import load_submission
 from codeml_repro.run.claims import parse_literal, recorded_values
 from codeml_repro.run.kernel.conventions import NotebookSettings, cell_timeout, notebook_settings
 from codeml_repro.run.kernel.execute import Execution

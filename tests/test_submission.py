@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from codeml_repro.model.errors import SubmissionInvalid
-from codeml_repro.model.submission import check_notebook, discover, load_submission
+from codeml_repro.model.notebook import check_notebook
+from codeml_repro.model.submission import discover, load_submission
 
 from .conftest import MakeSubmission
 

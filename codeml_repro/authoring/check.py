@@ -21,9 +21,10 @@ from codeml_repro.authoring.data_hints import DATA_ERRORS, data_error_advice, de
 from codeml_repro.authoring.hints import failed_hints
 from codeml_repro.authoring.placeholders import placeholder_fields
 from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.notebook import check_notebook
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ClaimResult, ErrorInfo, Result, Status
-from codeml_repro.model.submission import SUBMISSION_FILE, Submission, check_notebook, load_submission
+from codeml_repro.model.submission import SUBMISSION_FILE, Submission, load_submission
 from codeml_repro.model.text import cell_source, shorten
 from codeml_repro.results.badges import NO_ARCHIVE_REASON, TIER_LABELS, badges_for
 from codeml_repro.results.costs import budget_warnings, cost_line, slowest_cells

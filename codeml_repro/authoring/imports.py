@@ -136,7 +136,8 @@ def freeze(folder: Path, *, force: bool = False) -> tuple[Path, list[str], list[
     An existing file is kept unless ``force``: it may hold pins written by hand.
     """
     from codeml_repro.model.errors import SubmissionInvalid
-    from codeml_repro.model.submission import check_notebook, load_submission
+    from codeml_repro.model.notebook import check_notebook
+    from codeml_repro.model.submission import load_submission
 
     sub = load_submission(folder)
     check_notebook(sub)

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from codeml_repro.model.submission import FULL_PROFILE, Submission
+from codeml_repro.model.artifact import FULL_PROFILE
+from codeml_repro.model.submission import Submission
 
 
 def profile_names(sub: Submission) -> list[str]:

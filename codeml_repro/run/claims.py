@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from codeml_repro.model.artifact import Claim
 from codeml_repro.model.result import ClaimResult
-from codeml_repro.model.submission import Claim
 from codeml_repro.model.text import bracket_depth
 from codeml_repro.record import SCRAP_MIME
 

@@ -10,19 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from codeml_repro.model.artifact import FULL_PROFILE
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.inputs import budget_problem
 from codeml_repro.model.matrix import matrix_problem
+from codeml_repro.model.notebook import check_notebook
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.profiles import apply_profile
-from codeml_repro.model.submission import (
-    FULL_PROFILE,
-    SUBMISSION_FILE,
-    Submission,
-    check_notebook,
-    discover,
-    load_submission,
-)
+from codeml_repro.model.submission import SUBMISSION_FILE, Submission, discover, load_submission
 from codeml_repro.results.store import ResultStore
 from codeml_repro.run.lock import pick_python
 from codeml_repro.run.skipkey import inputs_key, skip_key

@@ -1,0 +1,118 @@
+"""The artifact notebook's checks: a real file, JSON, nbformat v4, Python, parameters taken.
+
+They read the files but never run them; :func:`check_notebook` is what ``validate``
+and the run's plan call before any execution.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.requirements import check_requirements
+from codeml_repro.model.submission import SUBMISSION_FILE, Submission
+from codeml_repro.model.text import cell_source
+
+
+def check_no_symlinks(sub: Submission) -> None:
+    """Files are read on the host: a link could point anywhere on it."""
+    for dirpath, dirnames, filenames in os.walk(sub.folder, followlinks=False):
+        for name in [*dirnames, *filenames]:
+            path = Path(dirpath) / name
+            if path.is_symlink():
+                raise SubmissionInvalid(
+                    f"{path}: is a symbolic link; submissions must hold real files (copy it in)"
+                )
+
+
+def check_notebook(sub: Submission) -> None:
+    """No symlinks; the artifact exists, is JSON and is a valid nbformat v4 notebook."""
+    check_no_symlinks(sub)
+    path = sub.notebook_path
+    field = f"{sub.folder / SUBMISSION_FILE}: artifact.notebook"
+    if not path.is_file():
+        raise SubmissionInvalid(f"{field}: {path} does not exist")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SubmissionInvalid(f"{path}: not JSON ({exc}); save it again from Jupyter") from None
+    import nbformat
+    from nbformat.validator import ValidationError as NbValidationError
+
+    if not isinstance(raw, dict) or raw.get("nbformat") != 4:
+        raise SubmissionInvalid(f"{path}: nbformat: must be a version 4 notebook")
+    try:
+        nbformat.validate(nbformat.from_dict(raw))
+    except NbValidationError as exc:
+        where = "/".join(str(p) for p in exc.path) if getattr(exc, "path", None) else "(notebook)"
+        raise SubmissionInvalid(f"{path}: {where}: not a valid notebook: {exc.message}") from None
+    check_language(path, raw)
+    check_parameters(sub, raw)
+    req = sub.requirements_path
+    if sub.spec.artifact.requirements and req is not None and not req.is_file():
+        where = f"{sub.folder / SUBMISSION_FILE}: artifact.requirements"
+        raise SubmissionInvalid(f"{where}: {req} does not exist")
+    if req is not None and req.is_file():
+        check_requirements(req)  # data, never options: see model/requirements.py
+
+
+RUNNABLE_LANGUAGES = ("python",)
+
+
+def check_language(path: Path, notebook: dict[str, Any]) -> None:
+    """A notebook in another language must not run its code in a Python kernel."""
+    meta = notebook.get("metadata") or {}
+    for field, key in (("kernelspec", "language"), ("language_info", "name")):
+        section = meta.get(field)
+        value = section.get(key) if isinstance(section, dict) else None
+        if isinstance(value, str) and value.strip().lower() not in RUNNABLE_LANGUAGES:
+            raise SubmissionInvalid(
+                f"{path}: metadata.{field}.{key}: a {value!r} notebook cannot run here; the toolkit "
+                f"runs notebooks in {', '.join(RUNNABLE_LANGUAGES)} only (save it with a Python kernel)"
+            )
+
+
+def _assigned_names(source: str) -> set[str] | None:
+    """Names a parameters cell assigns (parsed, never run); None if it does not parse."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    names: set[str] = set()
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def check_parameters(sub: Submission, notebook: dict[str, Any]) -> None:
+    """papermill ignores parameters silently when no cell takes them: say so instead."""
+    artifact = sub.spec.artifact
+    named = {f"artifact.parameters.{name}": name for name in artifact.parameters}
+    for profile, variant in artifact.profiles.items():
+        named.update({f"artifact.profiles.{profile}.parameters.{name}": name for name in variant.parameters})
+    if not named:
+        return
+    cells = [
+        c for c in notebook.get("cells", [])
+        if c.get("cell_type") == "code" and "parameters" in (c.get("metadata") or {}).get("tags", [])
+    ]
+    if not cells:
+        return  # papermill injects them at the top, as it does elsewhere; the run warns about it
+    source = cells[0].get("source", "")
+    assigned = _assigned_names(cell_source(source))
+    if assigned is None:
+        return  # e.g. IPython magics: papermill still injects; nothing to check here
+    for field, name in named.items():
+        if name not in assigned:
+            close = difflib.get_close_matches(name, sorted(assigned), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else "; set a default for it in that cell"
+            raise SubmissionInvalid(
+                f"{sub.folder / SUBMISSION_FILE}: {field}: not assigned in the 'parameters' cell{hint}"
+            )
