@@ -163,6 +163,38 @@ def test_cells_recorded_before_are_not_run_again(
     assert second.matrix[0].key == first.matrix[0].key
 
 
+
+def test_a_new_release_reruns_only_the_latest_cell_of_an_unchanged_submission(
+    wheels: Path, make_submission: MakeSubmission, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    _matrix_submission(make_submission, ["1.0", "latest"])
+    first = run_all(tmp_path, POLICY, RunOptions()).results[0]
+    assert [c.versions[TINY] for c in first.matrix] == ["1.0", "2.0"]
+    assert first.status == Status.NOT_REPRODUCED
+    same = run_all(tmp_path, POLICY, RunOptions())
+    assert same.skipped == ["tiny"] and not same.problems  # latest asked again: still 2.0
+
+    build_wheel(wheels, "3.0", "VALUE = 1.0\n")  # a release on which the claim holds again
+    shutil.rmtree(tmp_path / "results" / "cells")  # as in CI, where only results/tiny.json is carried
+    report = run_all(tmp_path, POLICY, RunOptions())
+    assert report.skipped == []
+    (second,) = report.results
+    assert [c.versions[TINY] for c in second.matrix] == ["1.0", "3.0"]
+    assert second.matrix[0].finished_at == first.matrix[0].finished_at  # the pinned cell did not run
+    assert second.matrix[1].finished_at != first.matrix[1].finished_at
+    assert second.status == Status.REPRODUCED and second.matrix[1].requested == {TINY: "latest"}
+
+    monkeypatch.delenv("CODEML_FIND_LINKS")  # offline, nothing to ask: the result stands, the log says so
+    build_wheel(wheels, "4.0", "VALUE = 4.0\n")
+    kept = run_all(tmp_path, POLICY, RunOptions())
+    assert kept.skipped == ["tiny"] and kept.results[0] == second
+    (problem,) = kept.problems
+    assert problem.startswith("tiny: kept the previous result: could not ask the package sources")
+    assert TINY in problem
+
+
 def test_an_unbuildable_cell_fails_alone(
     wheels: Path, make_submission: MakeSubmission, tmp_path: Path
 ) -> None:

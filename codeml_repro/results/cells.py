@@ -2,7 +2,8 @@
 
 ``results/cells/<slug>/<key>.json``: a cell whose key (code, parameters, budgets and the
 exact versions it ran on) was seen before is not run again, whether a matrix or ``bisect``
-ran it. The submission's own result (``results/<slug>.json``) carries every cell it used.
+ran it. The submission's own result (``results/<slug>.json``) carries every cell it used, and
+its cells are read back by key as well.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from codeml_repro.model.result import MatrixCellResult
-from codeml_repro.results.store import atomic_write
+from codeml_repro.results.store import ResultStore, atomic_write
 
 
 @dataclass(frozen=True)
@@ -27,11 +28,17 @@ class CellCache:
         return self.root / "results" / "cells" / slug / f"{key}.json"
 
     def read(self, slug: str, key: str) -> MatrixCellResult | None:
-        """The cell recorded under ``key``; None when there is none (or it is unreadable)."""
+        """The cell recorded under ``key``; None when there is none (or it is unreadable).
+
+        A cell of the submission's last result counts too: CI carries ``results/<slug>.json``
+        from run to run, not this folder, and a key names one outcome wherever it is written.
+        """
         try:
             return MatrixCellResult.model_validate_json(self.path(slug, key).read_bytes())
         except (OSError, ValidationError):
-            return None
+            pass
+        recorded = ResultStore(self.root).read(slug)
+        return next((c for c in recorded.matrix if c.key == key), None) if recorded else None
 
     def write(self, slug: str, cell: MatrixCellResult) -> None:
         data = json.dumps(cell.model_dump(mode="json"), indent=1, sort_keys=True).encode()

@@ -15,8 +15,10 @@ from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Result, Status
 from codeml_repro.results.cells import CellCache
 from codeml_repro.results.store import ResultStore
+from codeml_repro.run.latest import recheck_latest
 from codeml_repro.run.matrix import MatrixRuns, record_matrix
 from codeml_repro.run.plan import Planned, RunOptions, plan, select
+from codeml_repro.run.versions import VersionLookup, offline_mode
 
 
 @dataclass
@@ -39,17 +41,35 @@ def _lock_changed(previous: Result, planned: Planned, policy: RunPolicy) -> bool
     return cached is not None and cached != tuple(recorded)
 
 
+def _unchanged(previous: Result | None, planned: Planned, policy: RunPolicy, lookup: VersionLookup,
+               report: RunReport) -> bool:
+    """``previous`` still stands: same key, same lock, and a matrix's ``latest`` still the same.
+
+    A run skipped for lack of a GPU is tried again: this machine may have one.
+    """
+    if previous is None or previous.key != planned.key or previous.status is Status.SKIPPED:
+        return False
+    if _lock_changed(previous, planned, policy):
+        return False
+    if not previous.matrix:
+        return True
+    checked = recheck_latest(planned, previous, policy, lookup)
+    if checked.problem:
+        report.problems.append(checked.problem)
+    return not checked.changed
+
+
 def _todo(
-    folders: list[Path], policy: RunPolicy, options: RunOptions, store: ResultStore, report: RunReport
+    folders: list[Path], policy: RunPolicy, options: RunOptions, store: ResultStore, report: RunReport,
+    lookup: VersionLookup,
 ) -> list[Planned]:
     todo = []
     for folder in folders:
         planned = plan(folder, policy, check=False, profile=options.profile)
         previous = store.read(planned.slug)
         rerun = options.force or options.repeat > 1  # --repeat asks for fresh runs
-        # A run skipped for lack of a GPU is tried again: this machine may have one.
-        if not rerun and previous is not None and previous.key == planned.key \
-                and previous.status is not Status.SKIPPED and not _lock_changed(previous, planned, policy):
+        if not rerun and _unchanged(previous, planned, policy, lookup, report):
+            assert previous is not None
             report.skipped.append(planned.slug)
             report.results.append(previous)
         else:
@@ -97,13 +117,14 @@ def run_all(
     """Run every selected submission that needs it; never raises for a notebook."""
     store = ResultStore(root)
     report = RunReport()
-    todo = _todo(select(root, options, store), policy, options, store, report)
+    lookup = VersionLookup(policy.package_sources(), offline_mode())  # each package asked once per run
+    todo = _todo(select(root, options, store), policy, options, store, report, lookup)
     if on_start is not None:
         on_start(len(todo), len(report.skipped))
     todo = _fetch_stage(todo, policy, store, report, on_result, on_fetch)
     from codeml_repro.run.pool import run_pool
 
-    matrices = MatrixRuns(policy, CellCache(root), force=options.force or options.repeat > 1)
+    matrices = MatrixRuns(policy, CellCache(root), force=options.force or options.repeat > 1, lookup=lookup)
     units, ready = matrices.split(todo)  # a matrix submission runs as its cells
     for result in ready:
         record_matrix(store, result)

@@ -31,6 +31,7 @@ from codeml_repro.run.entries import resolve_entries
 from codeml_repro.run.outcome import invalid_result, now_iso
 from codeml_repro.run.plan import Planned, plan
 from codeml_repro.run.skipkey import inputs_key, skip_key
+from codeml_repro.run.versions import VersionLookup, offline_mode
 
 CELL_SEPARATOR = "@"
 _RAN = {Status.REPRODUCED, Status.NOT_REPRODUCED, Status.FUNCTIONAL}
@@ -99,14 +100,15 @@ def plan_cell(
     return CellPlan(requested, pins, versions, unit)
 
 
-def expand(planned: Planned, policy: RunPolicy, cache: CellCache, *, force: bool) -> MatrixJob:
+def expand(planned: Planned, policy: RunPolicy, cache: CellCache, *, force: bool,
+           lookup: VersionLookup | None = None) -> MatrixJob:
     """The cells of a matrix submission, with those recorded before already done (unless ``force``).
 
     Raises :class:`SubmissionInvalid` for an entry the package sources cannot satisfy.
     """
     sub = planned.submission
     assert sub is not None
-    resolved = resolve_entries(sub, policy)
+    resolved = resolve_entries(sub, policy, lookup)
     job = MatrixJob(planned, [])
     for requested in cells(sub.spec.artifact.matrix):
         pins = {package: resolved[package][entry] for package, entry in requested.items()}
@@ -199,10 +201,12 @@ class MatrixRuns:
     records a finished cell and returns the submission's result once its last cell is in.
     """
 
-    def __init__(self, policy: RunPolicy, cache: CellCache, *, force: bool) -> None:
+    def __init__(self, policy: RunPolicy, cache: CellCache, *, force: bool,
+                 lookup: VersionLookup | None = None) -> None:
         self.policy = policy
         self.cache = cache
         self.force = force
+        self.lookup = lookup or VersionLookup(policy.package_sources(), offline_mode())
         self.jobs: dict[str, MatrixJob] = {}
 
     def split(self, todo: list[Planned]) -> tuple[list[Planned], list[Result]]:
@@ -214,7 +218,7 @@ class MatrixRuns:
                 units.append(planned)
                 continue
             try:
-                job = expand(planned, self.policy, self.cache, force=self.force)
+                job = expand(planned, self.policy, self.cache, force=self.force, lookup=self.lookup)
             except SubmissionInvalid as exc:
                 unrunnable = dataclasses.replace(planned, submission=None, problem=exc.message)
                 ready.append(invalid_result(unrunnable))
