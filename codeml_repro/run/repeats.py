@@ -96,19 +96,32 @@ def run_planned(
     claimed or not) or ended with different statuses. With a ``runner``, the kernel of the run
     after each one (the next repeat, else ``then``) is started while it runs.
     """
-    if planned.submission is None:
+    sub = planned.submission
+    if sub is None:
         result = invalid_result(planned)
         if store is not None and is_slug(planned.slug):  # an odd folder name is no file name
             store.write(result)
         return result
-    lacking = missing_resource(planned.submission.spec.artifact.resources, this_machine())
-    if lacking is not None:  # not run here; the notebook of an earlier run stays with its own result
-        result = skipped_result(planned, planned.submission, lacking)
-        if store is not None:
-            with contextlib.suppress(OSError):
-                store.notebook_path(planned.slug).unlink()
-            store.write(result)
-        return result
+    lacking = missing_resource(sub.spec.artifact.resources, this_machine())
+    if lacking is not None:  # not run here: an earlier run's notebook must not be shown with it
+        return record_without_run(skipped_result(planned, sub, lacking), store)
+    runs = _repeated_runs(planned, policy, repeat, runner, then)
+    last = runs[-1]
+    flaky = len({r.values for r in runs}) > 1 or len({r.result.status for r in runs}) > 1
+    result = last.result.model_copy(update={"flaky": flaky, "repeats": len(runs)})
+    if store is not None:
+        _record_run(store, result, last.notebook, matrix_cell=bool(sub.pins))
+    return result
+
+
+def _repeated_runs(
+    planned: Planned,
+    policy: RunPolicy,
+    repeat: int,
+    runner: KernelPipeline | None,
+    then: Planned | None,
+) -> list[_Run]:
+    """Up to ``repeat`` runs, each starting the next one's kernel; stops early when no notebook ran."""
     count = max(1, repeat)
     runs = []
     for i in range(count):
@@ -116,24 +129,24 @@ def run_planned(
         runs.append(_execute_once(planned, policy, runner, after))
         if runs[-1].notebook is None:
             break  # no notebook ran: the environment failed, and would fail again
-    last = runs[-1]
-    flaky = len({r.values for r in runs}) > 1 or len({r.result.status for r in runs}) > 1
-    result = last.result.model_copy(update={"flaky": flaky, "repeats": len(runs)})
-    if store is not None:
-        body = None
-        if last.notebook is not None:
-            import nbformat
+    return runs
 
-            body = nbformat.writes(last.notebook).encode("utf-8")
-        else:  # no notebook ran: an earlier run's notebook must not be shown with this result
-            with contextlib.suppress(OSError):
-                store.notebook_path(planned.slug).unlink()
-        if planned.submission.pins:  # a matrix cell: the batch records the submission's result
-            if body is not None:
-                atomic_write(store.notebook_path(planned.slug), body)
-        else:
-            store.write(result, body)
-    return result
+
+def _record_run(store: ResultStore, result: Result, notebook: Any, *, matrix_cell: bool) -> None:
+    """Record the last run's result and executed notebook; a matrix cell records its notebook only."""
+    body = None
+    if notebook is not None:
+        import nbformat
+
+        body = nbformat.writes(notebook).encode("utf-8")
+    else:  # no notebook ran: an earlier run's notebook must not be shown with this result
+        with contextlib.suppress(OSError):
+            store.notebook_path(result.slug).unlink()
+    if matrix_cell:  # the batch records the submission's result
+        if body is not None:
+            atomic_write(store.notebook_path(result.slug), body)
+    else:
+        store.write(result, body)
 
 
 def run_submission(

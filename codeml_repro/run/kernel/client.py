@@ -90,8 +90,58 @@ def _within_cap(state: RunState, msg: dict[str, Any], cell: Any) -> bool:
     return False
 
 
+def _sample_memory(state: RunState) -> None:
+    """A look at the live kernel's memory: at a cell's end, and before clean-up."""
+    if state.sample_memory is not None:
+        state.sample_memory()
+
+
+def _kernel_started(state: RunState) -> None:
+    """Start-up is over; a budget that ran out while the kernel started stops it now."""
+    state.kernel_ready = True
+    if state.kernel_pgid() is not None and state.stop_reason is not None:
+        state.stop(state.stop_reason)
+
+
+def _note_error_reply(state: RunState, cell: Any, cell_index: int, exec_reply: Any) -> None:
+    """Note every error reply; a clean ``sys.exit`` stops the run even where errors are allowed."""
+    content = (exec_reply or {}).get("content") or {}
+    if content.get("status") != "error":
+        return
+    error = error_from_reply(cell, cell_index, content, state.settings)
+    state.errors.append(error)
+    if error.clean_exit:
+        from nbclient.exceptions import CellExecutionError
+
+        raise CellExecutionError.from_cell_and_msg(cell, content)
+
+
+def _admitted(state: RunState, msg: dict[str, Any], cell: Any) -> dict[str, Any] | None:
+    """The message to process: None past the output cap, else made well-formed (drops noted in the cell)."""
+    if not _within_cap(state, msg, cell):
+        return None
+    msg, problems = well_formed(msg)
+    if problems:
+        from nbformat.v4 import new_output
+
+        cell.outputs.append(new_output("stream", name="stderr", text=dropped_note(problems)))
+    return msg
+
+
+def _note_exit(state: RunState, km: Any) -> None:
+    """Before clean-up: the memory the last cell left, and the exit code if the kernel ended by itself."""
+    _sample_memory(state)  # the kernel still holds what the last cell made
+    if state.exit_code is None:
+        with contextlib.suppress(AttributeError):
+            state.exit_code = km.popen.poll()
+
+
 def _client_class() -> type:
-    """The nbclient client that counts output bytes and reports the kernel's exit code."""
+    """The nbclient client that counts output bytes and reports the kernel's exit code.
+
+    Defined here, not at module level, so that papermill is imported only when a notebook runs;
+    each hook hands its work to a module-level function above.
+    """
     from papermill.clientwrap import PapermillNotebookClient
 
     class CappedClient(PapermillNotebookClient):  # type: ignore[misc]
@@ -106,8 +156,7 @@ def _client_class() -> type:
 
         def _cell_done(self, cell: Any, cell_index: int, execute_reply: Any) -> None:
             """A cell's memory is all there when it ends; a periodic tick can miss a short peak."""
-            if self.run_state.sample_memory is not None:
-                self.run_state.sample_memory()
+            _sample_memory(self.run_state)
 
         def _cell_starts(self, cell: Any, cell_index: int) -> None:
             self.run_state.cell = cell_index
@@ -115,47 +164,23 @@ def _client_class() -> type:
         @contextlib.contextmanager
         def setup_kernel(self, **kwargs: Any) -> Iterator[None]:
             with super().setup_kernel(**kwargs):
-                state = self.run_state
-                state.kernel_ready = True
-                if state.kernel_pgid() is not None and state.stop_reason is not None:
-                    state.stop(state.stop_reason)  # the budget ran out while the kernel started
+                _kernel_started(self.run_state)
                 yield
 
         async def _check_raise_for_error(self, cell: Any, cell_index: int, exec_reply: Any) -> None:
-            """Note every error reply; a clean ``sys.exit`` stops the run even where errors are allowed."""
-            content = (exec_reply or {}).get("content") or {}
-            if content.get("status") == "error":
-                error = error_from_reply(cell, cell_index, content, self.run_state.settings)
-                self.run_state.errors.append(error)
-                if error.clean_exit:
-                    from nbclient.exceptions import CellExecutionError
-
-                    raise CellExecutionError.from_cell_and_msg(cell, content)
+            _note_error_reply(self.run_state, cell, cell_index, exec_reply)
             await super()._check_raise_for_error(cell, cell_index, exec_reply)
 
         def process_message(self, msg: dict[str, Any], cell: Any, cell_index: int) -> Any:
-            if not _within_cap(self.run_state, msg, cell):
-                return None
-            msg, problems = well_formed(msg)
-            if problems:
-                from nbformat.v4 import new_output
-
-                cell.outputs.append(new_output("stream", name="stderr", text=dropped_note(problems)))
-            return super().process_message(msg, cell, cell_index)
-
-        def _note_exit(self) -> None:
-            if self.run_state.sample_memory is not None:
-                self.run_state.sample_memory()  # the kernel still holds what the last cell made
-            if self.run_state.exit_code is None:
-                with contextlib.suppress(AttributeError):
-                    self.run_state.exit_code = self.km.popen.poll()
+            admitted = _admitted(self.run_state, msg, cell)
+            return None if admitted is None else super().process_message(admitted, cell, cell_index)
 
         def _cleanup_kernel(self) -> None:  # papermill calls the sync wrapper
-            self._note_exit()
+            _note_exit(self.run_state, getattr(self, "km", None))
             super()._cleanup_kernel()
 
         async def _async_cleanup_kernel(self) -> None:  # nbclient, when the kernel never replied
-            self._note_exit()
+            _note_exit(self.run_state, getattr(self, "km", None))
             await super()._async_cleanup_kernel()
 
     return CappedClient

@@ -73,56 +73,51 @@ def tiers_over_runs(entries: list[Entry]) -> list[tuple[str, Counter[str]]]:
     return series
 
 
+_CHART_WIDTH, _CHART_HEIGHT, _CHART_PAD, _BAR_GAP = 640.0, 220.0, 30.0, 4.0
+
+
+def _bar(day: str, counts: Counter[str], x: float, bar_w: float, scale: float) -> list[str]:
+    """One day's stacked bar: a rect per tier present, bottom to top, each titled with its count."""
+    rects = []
+    y = _CHART_HEIGHT - _CHART_PAD
+    for tier in TIER_ORDER:
+        h = counts[tier] * scale
+        if h:
+            y -= h
+            box: dict[str, str | None] = {
+                "x": f"{x:.1f}", "y": f"{y:.1f}", "width": f"{bar_w:.1f}", "height": f"{h:.1f}",
+                "fill": TIER_COLORS[tier],
+            }
+            rects.append(str(tag("rect", box, tag("title", None, f"{day}: {counts[tier]} {tier}"))))
+    return rects
+
+
+def _legend() -> str:
+    """One coloured label per tier, best first, in two columns."""
+    return "".join(
+        str(tag("text", {"x": str(_CHART_PAD + 300 * (j % 2)), "y": str(12 + 13 * (j // 2)),
+                         "font-size": "11", "fill": TIER_COLORS[t]},
+                f"■ {TIER_LABELS.get(t, 'no badge')}"))
+        for j, t in enumerate(reversed(TIER_ORDER))
+    )
+
+
 def chart_svg(series: list[tuple[str, Counter[str]]], total: int) -> str:
-    """Stacked bars, one per day, coloured by top tier."""
-    width, height, pad, bar_gap = 640.0, 220.0, 30.0, 4.0
+    """Stacked bars, one per day, coloured by top tier; the first and last days labelled."""
+    width, height, pad = _CHART_WIDTH, _CHART_HEIGHT, _CHART_PAD
     n = max(len(series), 1)
-    bar_w = min(max((width - 2 * pad) / n - bar_gap, 2), 48)
+    bar_w = min(max((width - 2 * pad) / n - _BAR_GAP, 2), 48)
     scale = (height - 2 * pad) / max(total, 1)
     parts = []
     for i, (day, counts) in enumerate(series):
-        x, y = pad + i * (bar_w + bar_gap), height - pad
-        for tier in TIER_ORDER:
-            h = counts[tier] * scale
-            if h:
-                y -= h
-                label = f"{day}: {counts[tier]} {tier}"
-                parts.append(
-                    str(
-                        tag(
-                            "rect",
-                            {
-                                "x": f"{x:.1f}",
-                                "y": f"{y:.1f}",
-                                "width": f"{bar_w:.1f}",
-                                "height": f"{h:.1f}",
-                                "fill": TIER_COLORS[tier],
-                            },
-                            tag("title", None, label),
-                        )
-                    )
-                )
+        x = pad + i * (bar_w + _BAR_GAP)
+        parts += _bar(day, counts, x, bar_w, scale)
         if i in (0, len(series) - 1):
             parts.append(str(tag("text", {"x": f"{x:.1f}", "y": str(height - 10), "font-size": "10"}, day)))
-    legend = [
-        str(
-            tag(
-                "text",
-                {
-                    "x": str(pad + 300 * (j % 2)),
-                    "y": str(12 + 13 * (j // 2)),
-                    "font-size": "11",
-                    "fill": TIER_COLORS[t],
-                },
-                f"■ {TIER_LABELS.get(t, 'no badge')}",
-            )
-        )
-        for j, t in enumerate(reversed(TIER_ORDER))
-    ]
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="codeml-chart" viewBox="0 0 {width} {height}" '
         f'role="img" aria-label="Top badge tier of every submission per day of runs">'
-        f"{''.join(legend)}{''.join(parts)}</svg>"
+        f"{_legend()}{''.join(parts)}</svg>"
     )
 
 
