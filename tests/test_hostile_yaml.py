@@ -111,3 +111,56 @@ def test_an_unreadable_history_line_and_an_invalid_submission_become_dashboard_n
     notes = problem_notes(problems)
     assert "5 problem(s)" in notes[0].astext() and len(notes[1].children) == 5
     assert problem_notes([]) == []
+
+
+NB_TAIL = ', "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+HOSTILE_NOTEBOOKS = {
+    "cells-deep": ('{"cells": ' + "[" * 100_000 + "]" * 100_000 + NB_TAIL, "nested more than 64 levels"),
+    "metadata-deep": (
+        '{"cells": [], "metadata": {"x": ' + "[" * 50_000 + "]" * 50_000 + "}"
+        + NB_TAIL.replace('"metadata": {}, ', ""),
+        "nested more than 64 levels",
+    ),
+    "huge": ('{"cells": [{"cell_type": "raw", "metadata": {}, "source": "' + "a" * 33 * 1024**2 + '"}]'
+             + NB_TAIL, "larger than 32 MiB"),
+}
+NEIGHBOUR_CLAIM = {"claims": [{"name": "acc", "expected": 1}]}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_NOTEBOOKS))
+def test_a_hostile_notebook_is_invalid_alone_in_validate_run_and_the_book(
+    make_submission: MakeSubmission, tmp_path: Path, case: str
+) -> None:
+    from codeml_repro.results.store import ResultStore
+    from codeml_repro.sphinx.posters.entries import read_entries
+
+    text, expected = HOSTILE_NOTEBOOKS[case]
+    (make_submission("a-hostile", "x = 1") / "artifact.ipynb").write_text(text)
+    make_submission("z-neighbour", "from codeml_repro import record\nrecord('acc', 1)", spec=NEIGHBOUR_CLAIM)
+    cli = [sys.executable, "-m", "codeml_repro.cli"]
+    proc = subprocess.run([*cli, "validate", "--root", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 2 and lines[1] == "1 valid, 1 invalid", proc.stderr
+    assert "a-hostile/artifact.ipynb: " in lines[0] and expected in lines[0] and len(lines[0]) < 300
+    proc = subprocess.run([*cli, "run", "--root", str(tmp_path), "--sandbox", "off", "--env", "current"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    store = ResultStore(tmp_path)
+    hostile, neighbour = store.read("a-hostile"), store.read("z-neighbour")
+    assert neighbour is not None and neighbour.status is Status.REPRODUCED
+    assert hostile is not None and hostile.status is Status.INVALID and hostile.error is not None
+    assert expected in hostile.error.message and "\n" not in hostile.error.message
+    entries, problems = read_entries(tmp_path)
+    shown = {e.slug: e.status for e in entries}
+    assert shown == {"a-hostile": Status.INVALID, "z-neighbour": Status.REPRODUCED}, problems
+
+
+def test_brackets_inside_strings_do_not_count_and_the_book_notes_a_deep_executed_notebook() -> None:
+    from codeml_repro.model.notebookfile import too_deep
+    from codeml_repro.sphinx.posters.nbrender import render_notebook
+
+    printed = '{"cells": [{"source": "print(\\"' + "[" * 5000 + '\\")"}]}'
+    assert not too_deep(printed) and too_deep("[" * 65 + "]" * 65) and not too_deep("[" * 64 + "]" * 64)
+    assert "nested too deeply" in str(render_notebook('{"cells": ' + "[" * 100_000 + "]" * 100_000 + "}"))

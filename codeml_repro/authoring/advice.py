@@ -6,13 +6,14 @@ the result, the submission when it loaded, and the budgets of the run.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from codeml_repro.authoring.data_hints import DATA_ERRORS, data_error_advice, declare_advice
 from codeml_repro.authoring.hints import failed_hints
+from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.notebookfile import notebook_cells
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ClaimResult, ErrorInfo, Result, Status
 from codeml_repro.model.submission import SUBMISSION_FILE, Submission
@@ -57,9 +58,8 @@ def _cell_source(sub: Submission | None, cell: int) -> str | None:
     if sub is None:
         return None
     try:
-        cells = json.loads(sub.notebook_path.read_text(encoding="utf-8"))["cells"]
-        source = cells[cell]["source"]
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        source = notebook_cells(sub.notebook_path)[cell]["source"]
+    except (SubmissionInvalid, KeyError, IndexError, TypeError):
         return None
     text = cell_source(source)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]

@@ -9,12 +9,14 @@ table of the common names that differ (``sklearn`` -> ``scikit-learn``).
 from __future__ import annotations
 
 import ast
-import json
 import re
 import sys
 from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
+
+from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.notebookfile import notebook_cells
 
 # Import names whose distribution on PyPI is called something else.
 IMPORT_TO_DIST = {
@@ -58,8 +60,8 @@ def _source(cell: Mapping[str, object]) -> str:
 def imported_modules(notebook: Path) -> list[str]:
     """Top-level modules the code cells import (absolute imports), in first-seen order."""
     try:
-        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
-    except (OSError, ValueError, AttributeError):
+        cells = notebook_cells(notebook)  # bounded: a hostile notebook has no imports to list
+    except SubmissionInvalid:
         return []
     seen: dict[str, None] = {}
     for cell in cells:

@@ -7,12 +7,12 @@ and the run's plan call before any execution.
 from __future__ import annotations
 
 import difflib
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.notebookfile import load_notebook_json
 from codeml_repro.model.requirements import check_requirements
 from codeml_repro.model.submission import SUBMISSION_FILE, Submission
 from codeml_repro.model.text import cell_source
@@ -36,10 +36,7 @@ def check_notebook(sub: Submission) -> None:
     field = f"{sub.folder / SUBMISSION_FILE}: artifact.notebook"
     if not path.is_file():
         raise SubmissionInvalid(f"{field}: {path} does not exist")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SubmissionInvalid(f"{path}: not JSON ({exc}); save it again from Jupyter") from None
+    raw = load_notebook_json(path)  # size and depth bounds first: one line, never a traceback
     import nbformat
     from nbformat.validator import ValidationError as NbValidationError
 

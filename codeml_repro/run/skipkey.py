@@ -15,6 +15,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.inputs import sha256_file
+from codeml_repro.model.notebookfile import notebook_cells
 from codeml_repro.model.result import FORMAT_VERSION
 from codeml_repro.model.text import cell_source
 
@@ -23,17 +26,18 @@ _IGNORED_DIRS = {".ipynb_checkpoints", "__pycache__", ".git"}
 
 def _code_sources(notebook: Path) -> list[str]:
     try:
-        nb = json.loads(notebook.read_text(encoding="utf-8"))
-        cells = nb.get("cells", [])
-        sources = []
-        for cell in cells:
-            if cell.get("cell_type") == "code":
-                src = cell.get("source", "")
-                sources.append(cell_source(src))
-        return sources
-    except (OSError, ValueError, AttributeError):
-        # An unreadable notebook still gets a key: its raw bytes.
-        return [hashlib.sha256(notebook.read_bytes()).hexdigest()] if notebook.is_file() else []
+        cells = notebook_cells(notebook)  # bounded: a hostile notebook is refused, not recursed into
+    except SubmissionInvalid:
+        # An unreadable notebook still gets a key: its raw bytes (read in blocks).
+        try:
+            return [sha256_file(notebook)] if notebook.is_file() else []
+        except OSError:
+            return []
+    return [
+        cell_source(cell.get("source", ""))
+        for cell in cells
+        if isinstance(cell, dict) and cell.get("cell_type") == "code"
+    ]
 
 
 def _file_digest(path: Path) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codeml_repro.model.notebookfile import read_notebook
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.submission import Submission
 from codeml_repro.run.environment import KernelEnv, prepare_environment
@@ -82,7 +83,7 @@ def load_notebook(sub: Submission, dirs: rundir.RunDirs) -> tuple[Any, Path]:
     """The author's notebook with each cell's index noted, written where papermill reads it."""
     import nbformat
 
-    nb = nbformat.read(sub.notebook_path, as_version=4)
+    nb = read_notebook(sub.notebook_path)  # within bounds, as the checks read it
     for index, cell in enumerate(nb.cells):
         cell.metadata[META_KEY] = {AUTHOR_INDEX: index}
     path = dirs.root / "input.ipynb"

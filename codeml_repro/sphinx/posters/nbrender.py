@@ -14,6 +14,7 @@ import json
 import re
 from typing import Any
 
+from codeml_repro.model.notebookfile import too_deep
 from codeml_repro.model.text import cell_source
 from codeml_repro.sphinx.html import Markup, tag, void
 
@@ -187,9 +188,11 @@ def render_cell(cell: Any, index: int | None) -> Markup:
 
 def render_notebook(text: str) -> Markup:
     """The whole notebook from its JSON text; a broken file gives a note, not an error."""
+    if too_deep(text):  # json recurses once per level: never hand it a hostile depth
+        return _note("[the executed notebook is nested too deeply to show]")
     try:
         nb = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return _note("[the executed notebook is not valid JSON]")
     cells = nb.get("cells") if isinstance(nb, dict) else None
     if not isinstance(cells, list):
