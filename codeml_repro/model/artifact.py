@@ -15,9 +15,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from codeml_repro.model.budgets import MAX_TIMEOUT_S
+from codeml_repro.model.fields import StrictModel
 from codeml_repro.model.inputs import DataInput, check_data_list
 from codeml_repro.model.matrix import check_matrix
 from codeml_repro.model.resources import Resources, merge_timeout_alias
@@ -26,12 +27,6 @@ FULL_PROFILE = "full"
 PROFILE_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 Scalar = float | int | str | bool
-
-
-class StrictModel(BaseModel):
-    """Unknown keys are errors (a misspelt key must not be ignored); values are frozen."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
 def _is_name(text: str) -> bool:

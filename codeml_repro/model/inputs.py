@@ -15,18 +15,15 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from codeml_repro.model.fields import StrictModel, check_url
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 HF_REPO_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 DOI_RE = re.compile(r"^10\.\d{4,9}/\S+$")
-DATA_URL_RE = re.compile(r"^https?://[^\s<>\"']+$")
 DEFAULT_DATA_BUDGET = 5 * 1024**3
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
 def relative_inside(value: str) -> str:
@@ -37,7 +34,7 @@ def relative_inside(value: str) -> str:
     return path.as_posix()
 
 
-class HfSource(_Strict):
+class HfSource(StrictModel):
     """A Hugging Face Hub repository at one commit (the commit is its identity)."""
 
     repo: str = Field(description="Repository id, e.g. 'distilbert/distilbert-base-uncased'.")
@@ -64,7 +61,7 @@ class HfSource(_Strict):
         return value.lower()
 
 
-class DataInput(_Strict):
+class DataInput(StrictModel):
     """One declared input: a source (or none: a shipped file), its identity and its place."""
 
     url: str | None = Field(default=None, description="http(s) URL of the file.")
@@ -80,12 +77,7 @@ class DataInput(_Strict):
     license: str | None = Field(default=None, description="The data's license, e.g. CC-BY-4.0.")
     description: str | None = Field(default=None, description="What it is, for readers.")
 
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is not None and not DATA_URL_RE.match(value):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
+    _url = field_validator("url")(check_url)
 
     @field_validator("doi")
     @classmethod

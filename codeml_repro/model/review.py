@@ -11,15 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from codeml_repro.model.fields import StrictModel
 
 INPUTS_KEY_RE = re.compile(r"^[0-9a-f]{32}$")
 
 
-class Review(BaseModel):
+class Review(StrictModel):
     """``review:`` in submission.yml (organizers only)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     by: str = Field(
         min_length=1, description='Reviewer name, or "artifact evaluation committee".'

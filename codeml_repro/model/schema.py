@@ -14,7 +14,8 @@ import json
 from typing import Any
 
 from codeml_repro.model.budgets import MAX_TIMEOUT_S
-from codeml_repro.model.submission import URL_RE, SubmissionSpec
+from codeml_repro.model.fields import URL_RE
+from codeml_repro.model.submission import SubmissionSpec
 
 SCHEMA_FILE = "submission.schema.json"
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"

@@ -15,8 +15,9 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from codeml_repro.model.archival import normalize_doi, normalize_swhid
-from codeml_repro.model.artifact import FULL_PROFILE, Artifact, Claim, StrictModel, unique_names
+from codeml_repro.model.artifact import FULL_PROFILE, Artifact, Claim, unique_names
 from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.fields import StrictModel, check_url
 from codeml_repro.model.logsafe import log_line
 from codeml_repro.model.problems import first_problem
 from codeml_repro.model.review import Review
@@ -28,13 +29,6 @@ SLUG_RE = re.compile(SLUG_PATTERN.removesuffix("$") + r"\Z")
 """For Python's ``re``, whose ``$`` would also match before a final newline."""
 MAX_SLUG = 64
 SUBMISSION_FILE = "submission.yml"
-URL_RE = re.compile(r"^https?://[^\s<>\"']+$")
-
-
-def _check_url(value: str | None) -> str | None:
-    if value is not None and not URL_RE.match(value):
-        raise ValueError("must be an http:// or https:// URL")
-    return value
 
 
 class Author(StrictModel):
@@ -42,7 +36,7 @@ class Author(StrictModel):
     affiliation: str | None = Field(default=None, description="Institution or company.")
     url: str | None = Field(default=None, description="Home page (http/https).")
 
-    _url = field_validator("url")(_check_url)
+    _url = field_validator("url")(check_url)
 
 
 class Links(StrictModel):
@@ -60,7 +54,7 @@ class Links(StrictModel):
         default=None, description="Software Heritage id of the code (swh:1:dir:...); earns Available."
     )
 
-    _urls = field_validator("openreview", "pdf", "code", "video", "poster")(_check_url)
+    _urls = field_validator("openreview", "pdf", "code", "video", "poster")(check_url)
 
     @field_validator("doi")
     @classmethod
