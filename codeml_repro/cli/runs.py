@@ -73,7 +73,8 @@ def validate(slugs: tuple[str, ...], root: Path, pull_request: bool, online: boo
 @click.option("--force", is_flag=True, help="Run even when nothing changed since the last run.")
 @click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
               help="Run each notebook N times; differing values mark it flaky.")
-@click.option("--shard", default=None, metavar="I/N", help="Run only shard I of N (0-based).")
+@click.option("--shard", default=None, metavar="I/N",
+              help="Run only shard I of N (0-based); matrix cells are shared out one by one.")
 @click.option("--profile", default="full", show_default=True, metavar="NAME",
               help="Artifact profile to run (e.g. smoke); submissions without it run full.")
 @click.option("--gpu", "gpu", type=click.Choice(["any", "only", "none"]), default="any", show_default=True,
@@ -143,23 +144,28 @@ def status(root: Path, as_json: bool) -> None:
 @click.option("--max-shards", type=click.IntRange(min=1), default=32, envvar="MAX_SHARDS",
               show_default=True, help="Most shards --target-minutes may ask for (env MAX_SHARDS).")
 @click.option("--json", "as_json", is_flag=True,
-              help='Print [{"shard": 0, "slugs": [...], "predicted_s": ...}, ...].')
+              help='Print [{"shard": 0, "slugs": [...], "predicted_s": ...}, ...]; a matrix cell '
+              'is SLUG@I (cell I of its artifact.matrix).')
 @one_line_errors
 def plan_command(root: Path, count: int | None, target_minutes: float, max_shards: int,
                  as_json: bool) -> None:
     """Split the submissions into shards by their last durations, as `run --shard I/N` does.
 
-    A submission never run weighs the median of the known durations. The
-    lower bound is the larger of total/N and the longest single submission.
+    Each cell of an artifact.matrix is a unit of its own (SLUG@I in --json), so one
+    submission's cells may run on several shards; `merge --shards N` combines them. A unit
+    never run weighs the median of the known durations. The lower bound is the larger of
+    total/N and the longest single unit.
     """
     from codeml_repro.model.submission import discover
     from codeml_repro.results.store import ResultStore
-    from codeml_repro.run.shards import last_durations, plan_shards
+    from codeml_repro.run.shards import plan_shards, shard_units, unit_durations, unit_slug
 
     require_submissions(root)
-    slugs = [folder.name for folder in discover(root)]
-    durations = last_durations(ResultStore(root))
-    shard_plan = plan_shards(slugs, durations, count=count, target_s=target_minutes * 60,
+    folders = discover(root)
+    slugs = [folder.name for folder in folders]
+    units = [unit for group in shard_units(folders).values() for unit in group]
+    durations = unit_durations(folders, ResultStore(root))
+    shard_plan = plan_shards(units, durations, count=count, target_s=target_minutes * 60,
                              max_shards=max_shards)
     n = len(shard_plan.shards)
     summary = (f"{len(slugs)} submissions, {n} shard{'s' if n != 1 else ''}: longest shard "
@@ -170,7 +176,8 @@ def plan_command(root: Path, count: int | None, target_minutes: float, max_shard
         click.echo(summary, err=True)
         return
     for row in shard_plan.to_json():
-        click.echo(f"shard {row['shard']}/{len(shard_plan.shards)}: {len(row['slugs'])} submissions, "
+        held = len({unit_slug(unit)[0] for unit in row["slugs"]})
+        click.echo(f"shard {row['shard']}/{len(shard_plan.shards)}: {held} submissions, "
                    f"predicted {row['predicted_s'] / 60:.1f} min")
     click.echo(summary)
 
@@ -211,10 +218,15 @@ def bisect(slug: str, root: Path, package: str, good: str, bad: str, **policy_ar
 @root_option
 @click.option("--shards", "shard_total", type=click.IntRange(min=1), default=None, metavar="N",
               help="DIRS are shard-0..shard-N-1 of `run --shard I/N`: each may update only the "
-              "submissions assigned to it (computed from ROOT as the shards computed it).")
+              "submissions and matrix cells assigned to it (computed from ROOT as the shards "
+              "computed it).")
 @one_line_errors
 def merge(dirs: tuple[Path, ...], root: Path, shard_total: int | None) -> None:
-    """Combine the results of CI shards (DIRS) into ROOT/results."""
+    """Combine the results of CI shards (DIRS) into ROOT/results.
+
+    A matrix submission whose cells ran on several shards is combined from the parts each
+    shard recorded (results/parts/SLUG.json), as a single run would have combined its cells.
+    """
     from codeml_repro.results.merge import merge_results
 
     assigned = None

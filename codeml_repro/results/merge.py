@@ -3,9 +3,11 @@
 :func:`merge_results` copies each source's ``<slug>.json`` and
 ``notebooks/<slug>.ipynb`` into ``R/results`` and replaces
 ``history/<slug>.jsonl`` by the union of the destination's history (carried
-over from earlier runs) and the sources'. Every source is read and checked
-before anything is written, so a refused merge leaves the destination as it
-was; each file is then replaced atomically.
+over from earlier runs) and the sources'. A matrix submission whose cells ran on
+several shards has no ``<slug>.json`` in any of them, only parts: its result is
+combined from the cells of all parts (:mod:`codeml_repro.results.mergeparts`).
+Every source is read and checked before anything is written, so a refused merge
+leaves the destination as it was; each file is then replaced atomically.
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ from pydantic import ValidationError
 from codeml_repro.model.errors import MergeError
 from codeml_repro.model.result import FORMAT_VERSION, Result, RunRecord
 from codeml_repro.model.submission import is_slug
+from codeml_repro.results.mergeparts import Combined, FoundPart, collect_parts, combine_parts
+from codeml_repro.results.parts import ShardShare
 from codeml_repro.results.store import HISTORY_LIMIT, ResultStore, atomic_write, read_history
+
+_KINDS = ((".", ".json"), ("history", ".jsonl"), ("parts", ".json"))
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,7 @@ class _Plan:
     unchanged: set[str] = field(default_factory=set)
     history: dict[str, list[RunRecord]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    parts: dict[str, list[FoundPart]] = field(default_factory=dict)
 
 
 def results_dir_of(source: Path) -> Path:
@@ -124,10 +131,10 @@ def _add_result(plan: _Plan, path: Path, results_dir: Path, dest: ResultStore) -
         )
 
 
-def _refused(plan: _Plan, path: Path, dest: ResultStore, allowed: frozenset[str] | None) -> bool:
+def _refused(plan: _Plan, path: Path, dest: ResultStore, share: ShardShare | None) -> bool:
     """A shard's result for a slug it was not assigned: refused (with a warning) unless it is the
     destination's own file carried over. One shard cannot overwrite another's submissions."""
-    if allowed is None or path.stem in allowed:
+    if share is None or share.records(path.stem):
         return False
     current = dest.result_path(path.stem)
     if current.is_file() and current.read_bytes() == path.read_bytes():
@@ -137,7 +144,7 @@ def _refused(plan: _Plan, path: Path, dest: ResultStore, allowed: frozenset[str]
     return True
 
 
-def _plan(sources: list[Path], dest: ResultStore, assigned: Mapping[Path, frozenset[str]]) -> _Plan:
+def _plan(sources: list[Path], dest: ResultStore, assigned: Mapping[Path, ShardShare]) -> _Plan:
     plan = _Plan()
     seen: set[Path] = set()
     for source in sources:
@@ -145,20 +152,24 @@ def _plan(sources: list[Path], dest: ResultStore, assigned: Mapping[Path, frozen
         if results_dir.resolve() in seen:
             raise MergeError(f"{source}: given twice; pass each shard's folder once")
         seen.add(results_dir.resolve())
-        if not _slug_files(results_dir, ".json") and not _slug_files(results_dir / "history", ".jsonl"):
+        if not any(_slug_files(results_dir / sub, suffix) for sub, suffix in _KINDS):
             raise MergeError(
                 f"{source}: no results found (expected results/<slug>.json); is this a shard's folder?"
             )
-        allowed = assigned.get(source)
+        share = assigned.get(source)
         for path in _slug_files(results_dir, ".json"):
             try:
-                if _refused(plan, path, dest, allowed):
+                if _refused(plan, path, dest, share):
                     continue
                 _add_result(plan, path, results_dir, dest)
             except OSError as exc:
                 raise MergeError(f"{path}: cannot read ({exc})") from None
+        try:
+            collect_parts(results_dir, share, plan.parts)
+        except OSError as exc:
+            raise MergeError(f"{results_dir}: cannot read its parts ({exc})") from None
         for path in _slug_files(results_dir / "history", ".jsonl"):
-            if allowed is not None and path.stem not in allowed:
+            if share is not None and not share.records(path.stem):
                 continue  # another shard's history (carried over): the destination has it
             try:
                 records = read_history(path, plan.warnings)
@@ -177,20 +188,38 @@ def union_history(*groups: list[RunRecord]) -> list[RunRecord]:
     return [seen[k] for k in sorted(seen, key=lambda k: (seen[k].finished_at, k))]
 
 
+def _combine_split(plan: _Plan, dest_root: Path) -> None:
+    """The result of each matrix submission that ran as parts on several shards."""
+    for slug, parts in sorted(plan.parts.items()):
+        if slug in plan.results:
+            plan.warnings.append(
+                f"{slug}: its parts are ignored: {plan.results[slug].path} records the whole submission"
+            )
+            continue
+        combined: Combined | None = combine_parts(dest_root, slug, parts, plan.warnings)
+        if combined is None:
+            continue
+        result = combined.result
+        body = (json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n").encode()
+        plan.results[slug] = _Candidate(parts[0].path, body, result, combined.notebook)
+        plan.history.setdefault(slug, []).append(result.to_record())
+
+
 def merge_results(
-    sources: list[Path], dest_root: Path, assigned: Mapping[Path, frozenset[str]] | None = None
+    sources: list[Path], dest_root: Path, assigned: Mapping[Path, ShardShare] | None = None
 ) -> MergeReport:
     """Combine shard results into ``dest_root/results``; see the module docstring.
 
     Raises :class:`MergeError` (before writing anything) for a result of
-    another format version, an unreadable result, or the same slug with
-    different results in two sources. With ``assigned`` (source -> the slugs its shard ran),
-    a source's result or history for any other slug is refused with a warning.
+    another format version, an unreadable result, or the same slug (or matrix cell) with
+    different results in two sources. With ``assigned`` (source -> what its shard ran),
+    a source's result, history or matrix cell for anything else is refused with a warning.
     """
     if not sources:
         raise MergeError("merge: no source folder given; pass the shards' results folders")
     dest = ResultStore(dest_root)
     plan = _plan(sources, dest, assigned or {})
+    _combine_split(plan, dest_root)
     total = 0
     for slug in sorted(set(plan.history) | set(plan.results)):
         past = dest.history(slug)

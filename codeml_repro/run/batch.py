@@ -14,10 +14,11 @@ from pathlib import Path
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Result, Status
 from codeml_repro.results.cells import CellCache
+from codeml_repro.results.parts import ShardShare, clear_part, write_part
 from codeml_repro.results.store import ResultStore
 from codeml_repro.run.latest import recheck_latest
 from codeml_repro.run.matrix import MatrixRuns, record_matrix
-from codeml_repro.run.plan import Planned, RunOptions, plan, select
+from codeml_repro.run.plan import Planned, RunOptions, plan, select_share
 from codeml_repro.run.versions import VersionLookup, offline_mode
 
 
@@ -84,8 +85,10 @@ def _fetch_stage(
     report: RunReport,
     on_result: Callable[[Result], None] | None,
     on_fetch: Callable[[str, int, int], None] | None,
+    share: ShardShare | None,
 ) -> list[Planned]:
-    """Fetch every declared input once; a submission whose inputs fail gets its result here."""
+    """Fetch every declared input once; a submission whose inputs fail gets its result here
+    (recorded by the shard that records the whole submission)."""
     subs = [p.submission for p in todo if p.submission is not None and p.submission.spec.artifact.data]
     if not subs:
         return todo
@@ -99,11 +102,29 @@ def _fetch_stage(
         if planned.submission is None or planned.slug not in failures:
             ready.append(planned)
             continue
+        if share is not None and not share.records(planned.slug):
+            continue  # a split matrix submission: the shard of its first cell records it
         result = record_without_run(data_failed(planned, planned.submission, failures[planned.slug]), store)
         report.results.append(result)
         if on_result is not None:
             on_result(result)
     return ready
+
+
+def _shard_todo(todo: list[Planned], share: ShardShare, store: ResultStore) -> list[Planned]:
+    """A shard's own work: a split matrix submission that cannot run (invalid) is recorded only
+    by the shard of its first cell; parts of an earlier run in this folder are removed."""
+    for slug in share.cells:
+        clear_part(store.results_dir, slug)
+    return [p for p in todo if p.submission is not None or share.records(p.slug)]
+
+
+def _record(store: ResultStore, matrices: MatrixRuns, result: Result) -> Result:
+    """A matrix submission's result, or this shard's part of one (merge combines the parts)."""
+    if matrices.is_part(result.slug):
+        write_part(store.results_dir, result)
+        return result
+    return record_matrix(store, result)
 
 
 def run_all(
@@ -118,23 +139,27 @@ def run_all(
     store = ResultStore(root)
     report = RunReport()
     lookup = VersionLookup(policy.package_sources(), offline_mode())  # each package asked once per run
-    todo = _todo(select(root, options, store), policy, options, store, report, lookup)
+    folders, share = select_share(root, options, store)
+    todo = _todo(folders, policy, options, store, report, lookup)
+    if share is not None:
+        todo = _shard_todo(todo, share, store)
     if on_start is not None:
         on_start(len(todo), len(report.skipped))
-    todo = _fetch_stage(todo, policy, store, report, on_result, on_fetch)
+    todo = _fetch_stage(todo, policy, store, report, on_result, on_fetch, share)
     from codeml_repro.run.pool import run_pool
 
-    matrices = MatrixRuns(policy, CellCache(root), force=options.force or options.repeat > 1, lookup=lookup)
+    matrices = MatrixRuns(policy, CellCache(root), force=options.force or options.repeat > 1, lookup=lookup,
+                          share=share)
     units, ready = matrices.split(todo)  # a matrix submission runs as its cells
     for result in ready:
-        record_matrix(store, result)
+        _record(store, matrices, result)
     for result, problems in itertools.chain(((r, []) for r in ready), run_pool(units, policy, root, options)):
         report.problems.extend(problems)
         finished = matrices.take(result)
         if finished is None:
             continue  # a matrix cell; its submission's result comes with its last cell
         if finished is not result:
-            finished = record_matrix(store, finished)
+            finished = _record(store, matrices, finished)
         report.results.append(finished)
         if on_result is not None:
             on_result(finished)

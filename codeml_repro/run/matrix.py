@@ -22,10 +22,11 @@ from packaging.utils import canonicalize_name
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.matrix import cells
 from codeml_repro.model.policy import RunPolicy
-from codeml_repro.model.result import ErrorInfo, MatrixCellResult, Result, Status
+from codeml_repro.model.result import MatrixCellResult, Result, Status
 from codeml_repro.model.submission import Submission, discover
-from codeml_repro.results.badges import earned_tiers
 from codeml_repro.results.cells import CellCache
+from codeml_repro.results.combine import combine_cells, describe_versions
+from codeml_repro.results.parts import ShardShare
 from codeml_repro.results.store import ResultStore
 from codeml_repro.run.entries import resolve_entries
 from codeml_repro.run.outcome import invalid_result, now_iso
@@ -34,7 +35,6 @@ from codeml_repro.run.skipkey import inputs_key, skip_key
 from codeml_repro.run.versions import VersionLookup, offline_mode
 
 CELL_SEPARATOR = "@"
-_RAN = {Status.REPRODUCED, Status.NOT_REPRODUCED, Status.FUNCTIONAL}
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,7 @@ class MatrixJob:
     planned: Planned
     cells: list[CellPlan]
     done: dict[str, MatrixCellResult] = field(default_factory=dict)  # cell key -> result
+    part: bool = False  # only this shard's cells: its result is a part (results/parts.py)
 
     @property
     def todo(self) -> list[Planned]:
@@ -143,50 +144,13 @@ def cell_result(cell: CellPlan, result: Result) -> MatrixCellResult:
     )
 
 
-def matrix_status(statuses: list[Status]) -> Status:
-    """One status for all cells: theirs when they agree; ``not_reproduced`` when some held."""
-    if len(set(statuses)) == 1:
-        return statuses[0]
-    if Status.INVALID in statuses:
-        return Status.INVALID
-    if any(s in _RAN for s in statuses):
-        return Status.NOT_REPRODUCED
-    return next(s for s in statuses if s not in _RAN)
-
-
-def describe_versions(versions: dict[str, str]) -> str:
-    return ", ".join(f"{package} {version}" for package, version in versions.items())
-
-
 def combine(job: MatrixJob) -> Result:
-    """The submission's result from its cells (in matrix order)."""
-    planned, sub = job.planned, job.planned.submission
+    """The submission's result from its cells (in matrix order); see :func:`combine_cells`."""
+    sub = job.planned.submission
     assert sub is not None
     done = [job.done[c.planned.key] for c in job.cells]
-    status = matrix_status([c.status for c in done])
-    worst = next((c for c in done if c.status not in (Status.REPRODUCED, Status.FUNCTIONAL)), done[-1])
-    error = None
-    if worst.error is not None:
-        message = f"{describe_versions(worst.versions)}: {worst.error.message}"
-        error = ErrorInfo(type=worst.error.type, message=message, cell=worst.error.cell)
-    warnings = sorted({w for c in done for w in c.warnings})
-    return Result(
-        slug=planned.slug,
-        status=status,
-        badges=earned_tiers(status, sub.spec, planned.inputs),
-        claims=worst.claims,
-        duration_s=round(sum(c.duration_s for c in done), 3),
-        error=error,
-        finished_at=now_iso(),
-        key=planned.key,
-        inputs_key=planned.inputs,
-        title=sub.spec.title,
-        sandbox=worst.sandbox,
-        environment={"packages": worst.lock, "matrix_cell": worst.versions} if worst.lock else {},
-        notebook=worst.notebook,
-        warnings=warnings,
-        matrix=done,
-    )
+    return combine_cells(job.planned.slug, sub.spec, done, key=job.planned.key,
+                         inputs_key=job.planned.inputs, finished_at=now_iso())
 
 
 def held_on(result: Result) -> tuple[int, int]:
@@ -202,12 +166,27 @@ class MatrixRuns:
     """
 
     def __init__(self, policy: RunPolicy, cache: CellCache, *, force: bool,
-                 lookup: VersionLookup | None = None) -> None:
+                 lookup: VersionLookup | None = None, share: ShardShare | None = None) -> None:
         self.policy = policy
         self.cache = cache
         self.force = force
         self.lookup = lookup or VersionLookup(policy.package_sources(), offline_mode())
+        self.share = share  # with --shard: the cells of split submissions this shard runs
         self.jobs: dict[str, MatrixJob] = {}
+
+    def is_part(self, slug: str) -> bool:
+        """Whether ``slug``'s result holds only this shard's cells of it (a part, not the result)."""
+        job = self.jobs.get(slug)
+        return job is not None and job.part
+
+    def _expand(self, planned: Planned) -> MatrixJob:
+        job = expand(planned, self.policy, self.cache, force=self.force, lookup=self.lookup)
+        mine = self.share.cells.get(planned.slug) if self.share is not None else None
+        if mine is not None:
+            job.cells = [cell for i, cell in enumerate(job.cells) if i in mine]
+            job.part = True
+        self.jobs[planned.slug] = job
+        return job
 
     def split(self, todo: list[Planned]) -> tuple[list[Planned], list[Result]]:
         """The units to run, and the results already known (invalid, or every cell cached)."""
@@ -218,15 +197,15 @@ class MatrixRuns:
                 units.append(planned)
                 continue
             try:
-                job = expand(planned, self.policy, self.cache, force=self.force, lookup=self.lookup)
+                job = self._expand(planned)
             except SubmissionInvalid as exc:
-                unrunnable = dataclasses.replace(planned, submission=None, problem=exc.message)
-                ready.append(invalid_result(unrunnable))
+                if self.share is None or self.share.records(planned.slug):
+                    unrunnable = dataclasses.replace(planned, submission=None, problem=exc.message)
+                    ready.append(invalid_result(unrunnable))
                 continue
             if job.complete:
                 ready.append(combine(job))
             else:
-                self.jobs[planned.slug] = job
                 units.extend(job.todo)
         return units, ready
 

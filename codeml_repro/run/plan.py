@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Literal
 
 from codeml_repro.model.artifact import FULL_PROFILE
-from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.errors import ShardError, SubmissionInvalid
 from codeml_repro.model.inputs import budget_problem
 from codeml_repro.model.matrix import matrix_problem
 from codeml_repro.model.notebook import check_notebook
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.profiles import apply_profile
 from codeml_repro.model.submission import SUBMISSION_FILE, Submission, discover, load_submission
+from codeml_repro.results.parts import ShardShare
 from codeml_repro.results.store import ResultStore
 from codeml_repro.run.lock import pick_python
 from codeml_repro.run.skipkey import inputs_key, skip_key
@@ -116,12 +117,21 @@ def declares_gpu(folder: Path) -> bool:
 
 def select(root: Path, options: RunOptions, store: ResultStore) -> list[Path]:
     """The folders this run is responsible for (after the GPU selection, then sharding)."""
+    return select_share(root, options, store)[0]
+
+
+def select_share(root: Path, options: RunOptions, store: ResultStore) -> tuple[list[Path], ShardShare | None]:
+    """The folders this run runs something of, and with ``--shard`` its share of them: whole
+    submissions, and some cells of matrix submissions split over shards."""
     folders = discover(root, options.slugs)
     if options.gpu != "any":
         folders = [f for f in folders if declares_gpu(f) == (options.gpu == "only")]
     if options.shard is None:
-        return folders
-    from codeml_repro.run.shards import last_durations, select_shard
+        return folders, None
+    from codeml_repro.run.shards import shard_shares
 
-    chosen = set(select_shard([f.name for f in folders], *options.shard, durations=last_durations(store)))
-    return [f for f in folders if f.name in chosen]
+    index, count = options.shard
+    if not 0 <= index < count:
+        raise ShardError(f"--shard {index}/{count}: the index must satisfy 0 <= I < N")
+    share = shard_shares(folders, count, store)[index]
+    return [f for f in folders if f.name in share.slugs], share

@@ -12,6 +12,11 @@ The split depends only on its inputs (slugs, N, durations; never their
 order), so N jobs that see the same previous results agree on it without
 talking to each other; ``plan``, ``run --shard`` and ``merge`` all call
 :func:`assign_shards`, the single source of the assignment.
+
+The units of the split are submissions and the cells of matrix submissions: a submission
+with an ``artifact.matrix`` of two or more cells is one unit per cell (``slug@I``, cell I in
+the matrix's order), so a 4-cell matrix can spread over 2 shards. :func:`shard_shares`
+turns the split into what each shard runs (:class:`~codeml_repro.results.parts.ShardShare`).
 """
 
 from __future__ import annotations
@@ -24,11 +29,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codeml_repro.model.errors import ShardError
+from codeml_repro.model.errors import ShardError, SubmissionInvalid
+from codeml_repro.model.matrix import Cell, cells
+from codeml_repro.results.parts import ShardShare
 from codeml_repro.results.store import ResultStore
 
 _SHARD_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 _INDEX_OF_DIR = re.compile(r"(\d+)\Z")
+_CELL_UNIT = re.compile(r"^(.+)@(\d+)$")
 DEFAULT_DURATION_S = 60.0
 """Weight of a submission never run before when no duration is known at all."""
 DEFAULT_SHARD_MINUTES = 20.0
@@ -52,11 +60,6 @@ def parse_shard(text: str) -> tuple[int, int]:
             f"shards of {count} are 0/{count} to {count - 1}/{count}"
         )
     return index, count
-
-
-def last_durations(store: ResultStore) -> dict[str, float]:
-    """Each recorded submission's last duration in seconds (the planner's input)."""
-    return {slug: r.duration_s for slug, r in store.read_all().items() if r.duration_s}
 
 
 def predicted_durations(slugs: list[str], durations: Mapping[str, float]) -> dict[str, float]:
@@ -197,17 +200,90 @@ def plan_shards(slugs: list[str], durations: Mapping[str, float], *, count: int 
     )
 
 
-def assignment_of_dirs(root: Path, count: int, dirs: Sequence[Path]) -> dict[Path, frozenset[str]]:
-    """The slugs each shard's folder (named ``...-I``, e.g. ``shard-2``) was assigned.
+def matrix_cells(folder: Path) -> list[Cell]:
+    """The cells of a folder's matrix ([] without one, or when submission.yml does not load)."""
+    from codeml_repro.model.submission import load_submission
+
+    try:
+        matrix = load_submission(folder).spec.artifact.matrix
+    except SubmissionInvalid:
+        return []
+    return cells(matrix) if matrix else []
+
+
+def unit_slug(unit: str) -> tuple[str, int | None]:
+    """``"tiny@1"`` -> ``("tiny", 1)``; a whole submission's unit is its slug (index None)."""
+    match = _CELL_UNIT.match(unit)
+    return (match.group(1), int(match.group(2))) if match else (unit, None)
+
+
+def shard_units(folders: Sequence[Path]) -> dict[str, list[str]]:
+    """slug -> its units: ``[slug]``, or ``[slug@0, slug@1, ...]`` for a matrix of 2+ cells."""
+    out: dict[str, list[str]] = {}
+    for folder in folders:
+        count = len(matrix_cells(folder))
+        out[folder.name] = [f"{folder.name}@{i}" for i in range(count)] if count > 1 else [folder.name]
+    return out
+
+
+def unit_durations(folders: Sequence[Path], store: ResultStore) -> dict[str, float]:
+    """Each unit's last duration: a cell's from the recorded cell with the same entries, else
+    its share of the submission's duration; a whole submission's its own."""
+    recorded = store.read_all()
+    out: dict[str, float] = {}
+    for folder in folders:
+        result = recorded.get(folder.name)
+        if result is None or not result.duration_s:
+            continue
+        wanted = matrix_cells(folder)
+        if len(wanted) < 2:
+            out[folder.name] = result.duration_s
+            continue
+        ran = {tuple(sorted(c.requested.items())): c.duration_s for c in result.matrix}
+        share = result.duration_s / len(wanted)
+        for i, cell in enumerate(wanted):
+            out[f"{folder.name}@{i}"] = ran.get(tuple(sorted(cell.items()))) or share
+    return out
+
+
+def shares_of(assignment: list[list[str]]) -> list[ShardShare]:
+    """What each shard runs: a submission whose units all landed on one shard is whole there."""
+    holders: dict[str, set[int]] = {}
+    for i, shard in enumerate(assignment):
+        for unit in shard:
+            holders.setdefault(unit_slug(unit)[0], set()).add(i)
+    out = []
+    for shard in assignment:
+        whole: set[str] = set()
+        split: dict[str, set[int]] = {}
+        for unit in shard:
+            slug, index = unit_slug(unit)
+            if index is None or len(holders[slug]) == 1:
+                whole.add(slug)
+            else:
+                split.setdefault(slug, set()).add(index)
+        out.append(ShardShare(frozenset(whole), {s: frozenset(c) for s, c in sorted(split.items())}))
+    return out
+
+
+def shard_shares(folders: Sequence[Path], count: int, store: ResultStore) -> list[ShardShare]:
+    """The share of each of ``count`` shards, from the submissions and the recorded durations."""
+    units = [u for group in shard_units(folders).values() for u in group]
+    return shares_of(assign_shards(units, count, unit_durations(folders, store)))
+
+
+def assignment_of_dirs(root: Path, count: int, dirs: Sequence[Path]) -> dict[Path, ShardShare]:
+    """What each shard's folder (named ``...-I``, e.g. ``shard-2``) was assigned.
 
     Computed as ``run --shard I/N`` computed it: from the submissions and the previous results
     under ``root`` (the full run copies them there before merging). ``merge`` accepts from a
-    shard only the results of its own slugs, so one shard cannot overwrite another's.
+    shard only the results of its own submissions and the parts of its own cells, so one shard
+    cannot overwrite another's.
     """
     from codeml_repro.model.submission import discover
 
-    shards = assign_shards([f.name for f in discover(root)], count, last_durations(ResultStore(root)))
-    out: dict[Path, frozenset[str]] = {}
+    shares = shard_shares(discover(root), count, ResultStore(root))
+    out: dict[Path, ShardShare] = {}
     for folder in dirs:
         match = _INDEX_OF_DIR.search(folder.resolve().name)
         if match is None or int(match.group(1)) >= count:
@@ -215,5 +291,5 @@ def assignment_of_dirs(root: Path, count: int, dirs: Sequence[Path]) -> dict[Pat
                 f"{folder}: --shards {count} needs folders named after their shard, shard-0 to "
                 f"shard-{count - 1}"
             )
-        out[folder] = frozenset(shards[int(match.group(1))])
+        out[folder] = shares[int(match.group(1))]
     return out
