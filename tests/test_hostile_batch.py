@@ -137,3 +137,47 @@ def test_the_book_words_a_tool_failure_as_the_tools() -> None:
                     error=ErrorInfo(type="RunnerFailed", message="x: the runner failed", cell=None))
     parts = _error(failed)
     assert isinstance(parts, list) and "no fault of the notebook's" in str(parts[0])
+
+
+RAW = """
+k = get_ipython().kernel
+from codeml_repro import record
+"""
+WIRE = {
+    "not-json": (RAW + "k.session.send(k.iopub_socket, 'display_data', content=b'\\xff{not json',"
+                 " parent=k.get_parent('shell'))", "JSONDecodeError"),
+    "bad-signature": (RAW + "parts = k.session.serialize(k.session.msg('stream', content={'name': 'stdout',"
+                      " 'text': 'hi'}, parent=k.get_parent('shell')))\nparts[1] = b'0' * 64\n"
+                      "k.iopub_socket.send_multipart(parts)", "Invalid Signature"),
+    "deep-json": (RAW + "k.session.send(k.iopub_socket, 'display_data', content=b'{\"data\": '"
+                  " + b'[' * 100_000 + b']' * 100_000 + b'}', parent=k.get_parent('shell'))",
+                  "nested too deeply"),
+    "huge-int": (RAW + "k.session.send(k.iopub_socket, 'display_data', content=b'{\"data\": {}, \"x\": '"
+                 " + b'9' * 100_000 + b'}', parent=k.get_parent('shell'))", "digits"),
+}
+
+
+def test_a_message_malformed_on_the_wire_is_that_submissions_failure(
+    make_submission: MakeSubmission, tmp_path: Path
+) -> None:
+    for name, (cell, _) in WIRE.items():
+        make_submission(f"a-{name}", "x = 1", cell + "\nrecord('acc', 2)", "import time\ntime.sleep(60)",
+                        spec=CLAIM)
+    make_submission("z-neighbour", NEIGHBOUR, spec=CLAIM)
+    proc = subprocess.run(
+        [sys.executable, "-m", "codeml_repro.cli", "run", "--root", str(tmp_path), "--sandbox", "off",
+         "--env", "current", "--jobs", "1"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    store = ResultStore(tmp_path)
+    neighbour = store.read("z-neighbour")
+    assert neighbour is not None and neighbour.status is Status.REPRODUCED
+    for name, (_, reason) in WIRE.items():
+        result = store.read(f"a-{name}")
+        assert result is not None and result.status is Status.FAILED, (name, result)
+        assert result.error is not None and result.error.type == "MalformedMessage", (name, result.error)
+        assert result.error.cell == 1 and reason in result.error.message, (name, result.error)
+        assert 0 < result.duration_s < 30 and result.key, name  # stopped at once; not re-run if unchanged
+        executed = store.notebook_path(f"a-{name}").read_text()
+        assert result.notebook and "time.sleep(60)" in executed, name  # the partial notebook is kept

@@ -28,13 +28,15 @@ MAX_DEPTH = 64
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 
 
-def too_deep(text: str) -> bool:
-    """Whether JSON ``text`` nests deeper than :data:`MAX_DEPTH`, brackets inside strings aside.
+def too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
+    """Whether JSON ``text`` nests deeper than ``limit``, brackets inside strings aside.
 
     Strings are removed first (in C, fast), so the count walks only the document's
     structure and a cell that prints ``[[[`` is not held against it.
     """
-    return bracket_depth(_JSON_STRING.sub("", text)) > MAX_DEPTH
+    if text.count("[") + text.count("{") <= limit:  # the common case, at C speed
+        return False
+    return bracket_depth(_JSON_STRING.sub("", text)) > limit
 
 
 def notebook_text(path: Path) -> str:

@@ -37,7 +37,7 @@ from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ErrorInfo, ResourceReport
 from codeml_repro.model.submission import Submission
 from codeml_repro.model.text import shorten
-from codeml_repro.run.kernel import conventions, hostpaths, sandbox, usage
+from codeml_repro.run.kernel import conventions, hostpaths, sandbox, usage, wire
 from codeml_repro.run.kernel import scratch as rundir
 from codeml_repro.run.kernel.ahead import EnvAhead
 from codeml_repro.run.kernel.cgroups import cgroup_record
@@ -141,6 +141,10 @@ def _classify(
     from papermill.exceptions import PapermillExecutionError
 
     cell = _author_index(state.nb, state.cell)
+    malformed = wire.malformed_reason(getattr(state.client, "km", None) or prep.km)
+    if malformed is not None:  # the notebook forged it: its failure, its cell, its notebook kept
+        message = f"the kernel sent a message that cannot be read ({malformed}); the run was stopped"
+        return "failed", ErrorInfo(type=wire.ERROR_TYPE, message=message, cell=cell)
     if state.stop_reason == "output_limit":
         msg = f"outputs exceeded {state.max_output_bytes} bytes; the kernel was stopped"
         return "output_limit", ErrorInfo(type="OutputLimit", message=msg, cell=cell)

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Dict, List, Unicode
+from traitlets import Dict, List, Type, Unicode
 
 from codeml_repro.model.errors import SandboxUnavailable
 from codeml_repro.model.policy import RunPolicy, SandboxMode
@@ -330,6 +330,11 @@ class SandboxKernelManager(AsyncKernelManager):
     launch_cwd = Unicode("", help="Working directory of the kernel.").tag(config=True)
     log_path = Unicode("", help="File receiving the kernel's stdout and stderr.").tag(config=True)
     popen: Any = None  # the launched process, kept for its exit code
+    # a message the notebook forged stops its run, as its own failure (see wire.py)
+    client_factory = Type(
+        default_value="codeml_repro.run.kernel.wire.GuardedKernelClient",
+        klass="jupyter_client.asynchronous.AsyncKernelClient",
+    )
 
     @property
     def kernel_spec(self) -> KernelSpec:
