@@ -469,6 +469,43 @@ def test_changed_inputs_make_a_result_pending(tmp_path: Path) -> None:
     assert (entry.status, entry.stale, entry.result is not None) == (Status.PENDING, True, True)
 
 
+def test_a_build_reads_the_submissions_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Listings, dashboard, chart and pages of one build (one Sphinx app) share one read;
+    each edition still sees its own submissions, and the next build reads afresh."""
+    from types import SimpleNamespace
+
+    import codeml_repro.model.submission as submission
+    from codeml_repro.sphinx.posters.entries import build_entries, read_entries
+
+    write_submission(tmp_path, "paper", "Paper", ["print(1)"])
+    past = tmp_path / "editions" / "2024" / "submissions"
+    past.mkdir(parents=True)
+    shutil.move(write_submission(tmp_path, "old", "Old paper", ["print(0)"]), past / "old")
+    (tmp_path / "submissions" / "broken").mkdir()  # no submission.yml: left out, and said so
+    reads: list[Path] = []
+    real_discover = submission.discover
+
+    def counted(root: Path, slugs: list[str] | None = None) -> list[Path]:
+        reads.append(root)
+        return real_discover(root, slugs)
+
+    monkeypatch.setattr(submission, "discover", counted)
+
+    def new_build() -> Any:
+        return SimpleNamespace(srcdir=str(tmp_path), config=SimpleNamespace(codeml_root="."))
+
+    app = new_build()
+    current, problems = build_entries(app)
+    assert [e.slug for e in current] == ["paper"] and len(problems) == 1 and "broken" in problems[0]
+    assert [e.slug for e in build_entries(app, edition=2024)[0]] == ["old"]
+    write_submission(tmp_path, "added", "Added later", ["print(2)"])
+    assert [e.slug for e in build_entries(app, every_edition=True)[0]] == ["old", "paper"]
+    assert len(reads) == 1
+    for edition, every in ((None, False), (2024, False), (None, True)):
+        assert build_entries(new_build(), edition, every) == read_entries(tmp_path, edition, every)
+    assert [e.slug for e in build_entries(new_build(), every_edition=True)[0]] == ["added", "old", "paper"]
+
+
 def test_site_url_for_badge_snippets_comes_from_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
 

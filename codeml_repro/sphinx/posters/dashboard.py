@@ -21,10 +21,9 @@ from codeml_repro.sphinx.html import tag
 from codeml_repro.sphinx.nodes import Cell, link, table, text_par
 from codeml_repro.sphinx.posters.entries import (
     Entry,
-    codeml_root,
+    build_entries,
     note_listing_doc,
     page_name,
-    read_entries,
     uri_from,
 )
 
@@ -161,7 +160,7 @@ class DashboardDirective(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         note_listing_doc(self.env, self.env.docname)
-        entries, problems = read_entries(codeml_root(self.env.app))
+        entries, problems = build_entries(self.env.app)
         when = last_run(entries)
         out: list[nodes.Node] = [
             text_par(

@@ -23,6 +23,8 @@ from codeml_repro.run.hardware import short_need
 logger = logging.getLogger(__name__)
 
 ENV_KEY = "codeml_listing_docs"
+APP_KEY = "codeml_entries"
+"""The Sphinx app's attribute holding the submissions one build read (see :func:`build_entries`)."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,50 @@ def _entry(sub: Submission, store: Any) -> Entry:
     return Entry(sub.slug, sub.spec, status, result, history, stale, shown, edition, inputs)
 
 
+@dataclass(frozen=True)
+class _Folder:
+    """One submission folder as the book read it: its entry, or why it was left out."""
+
+    edition: int | None
+    entry: Entry | None
+    left_out: str | None = None  # the submission could not be loaded
+    store_problems: tuple[str, ...] = ()  # its result or history could not be read in full
+
+
+def _read_folders(root: Path) -> list[_Folder]:
+    """Every submission of every edition, read once: specs, results, histories, inputs keys."""
+    from codeml_repro.model.editions import edition_of
+    from codeml_repro.model.errors import ReproError
+    from codeml_repro.model.submission import discover, load_submission
+    from codeml_repro.results.store import ResultStore
+
+    store = ResultStore(root)
+    folders = []
+    for folder in discover(root):
+        edition = edition_of(folder)
+        try:
+            sub = load_submission(folder)
+        except ReproError as exc:
+            why = f"submission left out of the book: {log_line(exc.message)}"
+            folders.append(_Folder(edition, None, why))
+            continue
+        known = len(store.problems)
+        entry = _entry(sub, store)
+        folders.append(_Folder(edition, entry, None, tuple(log_line(p) for p in store.problems[known:])))
+    return folders
+
+
+def _select(
+    folders: list[_Folder], edition: int | None, every_edition: bool
+) -> tuple[list[Entry], list[str]]:
+    """The entries of one edition (or of all), sorted by title, and their problems."""
+    chosen = [f for f in folders if every_edition or f.edition == edition]
+    entries = [f.entry for f in chosen if f.entry is not None]
+    problems = [f.left_out for f in chosen if f.left_out is not None]
+    problems += [p for f in chosen for p in f.store_problems]
+    return sorted(entries, key=lambda e: e.sort_key), problems
+
+
 def read_entries(
     root: Path, edition: int | None = None, every_edition: bool = False
 ) -> tuple[list[Entry], list[str]]:
@@ -112,24 +158,7 @@ def read_entries(
     An invalid submission or an unreadable result or history line is left out and described;
     the book still builds (see :func:`load_entries`).
     """
-    from codeml_repro.model.editions import edition_of
-    from codeml_repro.model.errors import ReproError
-    from codeml_repro.model.submission import discover, load_submission
-    from codeml_repro.results.store import ResultStore
-
-    store = ResultStore(root)
-    entries, problems = [], []
-    for folder in discover(root):
-        if not every_edition and edition_of(folder) != edition:
-            continue
-        try:
-            sub = load_submission(folder)
-        except ReproError as exc:
-            problems.append(f"submission left out of the book: {log_line(exc.message)}")
-            continue
-        entries.append(_entry(sub, store))
-    problems.extend(log_line(p) for p in store.problems)
-    return sorted(entries, key=lambda e: e.sort_key), problems
+    return _select(_read_folders(root), edition, every_edition)
 
 
 def load_entries(
@@ -138,8 +167,38 @@ def load_entries(
     """:func:`read_entries`, its problems logged if ``warn``: as information, since one bad
     submission on ``main`` must not stop the book (``-W``) from deploying for the others."""
     entries, problems = read_entries(root, edition, every_edition)
+    _log(problems, warn)
+    return entries
+
+
+def _log(problems: list[str], warn: bool) -> None:
     for problem in problems if warn else []:
         logger.info("codeml: %s", problem)
+
+
+def build_entries(
+    app: Any, edition: int | None = None, every_edition: bool = False
+) -> tuple[list[Entry], list[str]]:
+    """:func:`read_entries` of the book's root, read once per build and kept on the Sphinx app.
+
+    The listings, the dashboard, the chart over time and the generated pages all show the
+    same submissions; reading them (and hashing their inputs) once serves every one. A new
+    build is a new app, so it reads afresh; a parallel read's worker reads once for itself.
+    """
+    root = codeml_root(app)
+    cache: dict[Path, list[_Folder]] = getattr(app, APP_KEY, None) or {}
+    if root not in cache:
+        cache[root] = _read_folders(root)
+        setattr(app, APP_KEY, cache)
+    return _select(cache[root], edition, every_edition)
+
+
+def load_build_entries(
+    app: Any, warn: bool = True, edition: int | None = None, every_edition: bool = False
+) -> list[Entry]:
+    """:func:`build_entries`, its problems logged if ``warn`` (as :func:`load_entries` does)."""
+    entries, problems = build_entries(app, edition, every_edition)
+    _log(problems, warn)
     return entries
 
 

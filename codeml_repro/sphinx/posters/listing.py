@@ -19,8 +19,7 @@ from codeml_repro.results.versions import matrix_summary
 from codeml_repro.sphinx.nodes import link, text_par
 from codeml_repro.sphinx.posters.entries import (
     Entry,
-    codeml_root,
-    load_entries,
+    load_build_entries,
     note_listing_doc,
     page_name,
     uri_from,
@@ -101,7 +100,7 @@ class PostersDirective(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         note_listing_doc(self.env, self.env.docname)
-        entries = load_entries(codeml_root(self.env.app), edition=self.options.get("edition"))
+        entries = load_build_entries(self.env.app, edition=self.options.get("edition"))
         listing = nodes.container(classes=["codeml-listing"], ids=["codeml-listing"])
         if not entries:
             listing += text_par("No accepted submissions yet.", "codeml-empty")

@@ -21,7 +21,7 @@ from codeml_repro.model.editions import past_editions, workshop_day
 from codeml_repro.results.survival import SurvivalPoint, half_life, parse_time, survival
 from codeml_repro.sphinx.html import Markup, tag
 from codeml_repro.sphinx.nodes import Cell, table, text_par
-from codeml_repro.sphinx.posters.entries import Entry, codeml_root, load_entries, note_listing_doc
+from codeml_repro.sphinx.posters.entries import Entry, codeml_root, load_build_entries, note_listing_doc
 
 COLORS = ("#1565c0", "#2e7d32", "#c62828", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037")
 ASSUMED_MONTH = 7  # a past edition without a workshop date: July of its year
@@ -127,7 +127,7 @@ class ArtifactsOverTimeDirective(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         note_listing_doc(self.env, self.env.docname)  # results change without a source change
         root = codeml_root(self.env.app)
-        curves = edition_curves(root, load_entries(root, warn=False, every_edition=True))
+        curves = edition_curves(root, load_build_entries(self.env.app, warn=False, every_edition=True))
         curves = [c for c in curves if c.points]
         if not curves:
             return [text_par("No edition has a reproduced artifact in its recorded history yet.",

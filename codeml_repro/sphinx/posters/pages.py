@@ -26,9 +26,8 @@ from codeml_repro.sphinx.posters.costs import cost_html, slowest_html
 from codeml_repro.sphinx.posters.credit import cite_html, launch_html, publish_credit
 from codeml_repro.sphinx.posters.entries import (
     Entry,
-    codeml_root,
     listing_doc,
-    load_entries,
+    load_build_entries,
     page_name,
     uri_from,
 )
@@ -335,7 +334,7 @@ def collect_pages(app: Any) -> Iterator[PageSpec]:
     if not isinstance(app.builder, StandaloneHTMLBuilder) or app.builder.name == "singlehtml":
         return
     outdir = Path(app.builder.outdir)
-    entries = load_entries(codeml_root(app), warn=False, every_edition=True)
+    entries = load_build_entries(app, warn=False, every_edition=True)
     publish_credit(app, outdir, entries)
     for entry in entries:
         publish_files(outdir, entry)
