@@ -154,6 +154,8 @@ def test_budget_defaults_match_the_run_policy() -> None:
         "memory (address space)": f"{policy.memory_bytes / 1024**3:g} GiB",
         "processes": f"{policy.max_processes}",
         "largest file written": f"{policy.max_file_bytes / 1024**2:g} MiB",
+        "written in the submission folder, all files together": f"{policy.scratch_bytes / 1024**3:g} GiB",
+        "files made in the submission folder": f"{policy.scratch_files}",
         "CPU time of the kernel": f"{policy.cpu_seconds} s",
     }
     for budget, value in expected.items():

@@ -22,3 +22,7 @@ MAX_FILE_BYTES = 100 * 1024**2
 """Largest file a notebook may write."""
 CPU_SECONDS = 3600
 """CPU time of the kernel."""
+SCRATCH_BYTES = 1024**3
+"""What a notebook may write in its run folder, all files together (beyond the submission's own)."""
+SCRATCH_FILES = 50_000
+"""Files (inodes: folders and links too) a notebook may add to its run folder."""

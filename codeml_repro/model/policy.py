@@ -64,6 +64,8 @@ class RunPolicy(BaseModel):
     memory_bytes: int = Field(default=budgets.MEMORY_BYTES, gt=0, description="Address-space cap.")
     max_processes: int = Field(default=budgets.MAX_PROCESSES, gt=0, description="Processes in the sandbox.")
     max_file_bytes: int = Field(default=budgets.MAX_FILE_BYTES, gt=0, description="Largest file written.")
+    scratch_bytes: int = Field(default=budgets.SCRATCH_BYTES, gt=0, description="Bytes added to its folder.")
+    scratch_files: int = Field(default=budgets.SCRATCH_FILES, gt=0, description="Files added to its folder.")
     cpu_seconds: int = Field(default=budgets.CPU_SECONDS, gt=0, description="CPU time of the kernel.")
     data_bytes: int = Field(default=DEFAULT_DATA_BUDGET, gt=0, description="Data budget per submission.")
     sandbox: SandboxMode = "auto"

@@ -37,7 +37,7 @@ from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ErrorInfo, ResourceReport
 from codeml_repro.model.submission import Submission
 from codeml_repro.model.text import shorten
-from codeml_repro.run.kernel import conventions, hostpaths, sandbox, usage, wire
+from codeml_repro.run.kernel import conventions, hostpaths, sandbox, scratchfs, usage, wire
 from codeml_repro.run.kernel import scratch as rundir
 from codeml_repro.run.kernel.ahead import EnvAhead
 from codeml_repro.run.kernel.cgroups import cgroup_record
@@ -133,6 +133,23 @@ def _with_memory_note(prep: Prepared, error: ErrorInfo | None) -> ErrorInfo | No
     return error.model_copy(update={"message": error.message + note})
 
 
+def _after_cell(prep: Prepared, sampler: usage.UsageSampler, watch: scratchfs.ScratchWatch) -> None:
+    """A look at the live kernel when a cell ends: its memory, and its folder's disk budget."""
+    sampler.sample()
+    if prep.limits.scratch is not None:
+        watch.look()
+
+
+def _with_disk_note(
+    prep: Prepared, error: ErrorInfo | None, watch: scratchfs.ScratchWatch
+) -> ErrorInfo | None:
+    """Say so when the run folder's disk budget was exhausted (the notebook saw ``ENOSPC``)."""
+    budget = prep.limits.scratch
+    if error is None or budget is None or watch.exhausted is None:
+        return error
+    return error.model_copy(update={"message": error.message + scratchfs.note(budget, watch.exhausted)})
+
+
 def _classify(
     exc: BaseException | None, state: RunState, prep: Prepared, log_tail: str = ""
 ) -> tuple[Outcome, ErrorInfo | None]:
@@ -220,8 +237,9 @@ def run_prepared(prep: Prepared) -> Execution:
     watchdog.daemon = True
     try:
         watchdog.start()
+        watch = scratchfs.ScratchWatch(state.kernel_pgid, prep.dirs.work)
         with usage.UsageSampler(state.kernel_pgid) as sampler:  # peak memory and CPU of the run
-            state.sample_memory = sampler.sample  # after each cell too: a short peak is not missed
+            state.sample_memory = lambda: _after_cell(prep, sampler, watch)  # a short peak is not missed
             _launch_before_import(prep, state)
             exc = _run_papermill(prep, state)
         watchdog.cancel()  # the budget is over: nothing stops the kernel from now on
@@ -232,6 +250,7 @@ def run_prepared(prep: Prepared) -> Execution:
         outcome, error = _classify(exc, state, prep, log_tail)  # may raise RunnerFailed
         error = hostpaths.scrub_error(error, prep.dirs)
         error = _with_memory_note(prep, error)
+        error = _with_disk_note(prep, error, watch)
     finally:
         watchdog.cancel()
         rundir.kill_group(state.kernel_pgid())

@@ -133,6 +133,8 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
         nb, nb_path = load_notebook(sub, dirs)
         hide = [sub.folder.resolve().parent.parent, Path.cwd()]
         limits = sandbox.Limits.from_policy(policy)
+        if not choice.scratch:  # the run folder stays the host's: no disk budget in force
+            limits = dataclasses.replace(limits, scratch_bytes=-1, scratch_files=-1)
         limits = declared_limits(sub, limits)
         gpu = gpu_for(sub)
         if gpu is not None or (cgroup is not None and "memory" in cgroup.in_force):

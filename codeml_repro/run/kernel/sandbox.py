@@ -30,9 +30,10 @@ from traitlets import Dict, List, Type, Unicode
 
 from codeml_repro.model.errors import SandboxUnavailable
 from codeml_repro.model.policy import RunPolicy, SandboxMode
-from codeml_repro.run.kernel import privileges
+from codeml_repro.run.kernel import privileges, scratchfs
 from codeml_repro.run.kernel.cgroups import RunCgroup
 from codeml_repro.run.kernel.scratch import MARKER_VAR, RunDirs
+from codeml_repro.run.kernel.scratchfs import ScratchBudget
 
 SandboxKind = Literal["bwrap", "off"]
 
@@ -67,6 +68,10 @@ class Limits:
     cpu_seconds: int
     max_processes: int
     max_file_bytes: int
+    scratch_bytes: int = -1
+    """Bytes a notebook may add to its run folder (a tmpfs, see :mod:`.scratchfs`); -1 when the
+    sandbox cannot make that tmpfs (or there is no sandbox): the folder is then the host's."""
+    scratch_files: int = -1
     address_space: bool = True
     """Cap each process's address space at ``memory_bytes`` (RLIMIT_AS). Off where a cgroup
     bounds the whole run's memory, and for GPUs: a cap on what a process *reserves* breaks
@@ -75,7 +80,17 @@ class Limits:
 
     @classmethod
     def from_policy(cls, policy: RunPolicy) -> Limits:
-        return cls(policy.memory_bytes, policy.cpu_seconds, policy.max_processes, policy.max_file_bytes)
+        return cls(
+            policy.memory_bytes, policy.cpu_seconds, policy.max_processes, policy.max_file_bytes,
+            policy.scratch_bytes, policy.scratch_files,
+        )
+
+    @property
+    def scratch(self) -> ScratchBudget | None:
+        """The run folder's disk budget, when in force."""
+        if self.scratch_bytes < 0 or self.scratch_files < 0:
+            return None
+        return ScratchBudget(self.scratch_bytes, self.scratch_files)
 
 
 @dataclass(frozen=True)
@@ -86,6 +101,7 @@ class SandboxChoice:
     bwrap: str | None = None
     version: str | None = None
     warnings: tuple[str, ...] = ()
+    scratch: bool = False  # the run folder can be a budgeted tmpfs (see :mod:`.scratchfs`)
 
 
 @dataclass(frozen=True)
@@ -142,11 +158,22 @@ def choose_sandbox(mode: SandboxMode) -> SandboxChoice:
     else:
         works, detail = probe_bwrap(bwrap)
         if works:
-            return SandboxChoice("bwrap", bwrap=bwrap, version=detail)
+            refused = probe_scratch(bwrap)
+            notes = () if refused is None else (f"the run folder's disk budget is not in force: {refused}",)
+            return SandboxChoice("bwrap", bwrap, detail, notes, scratch=refused is None)
         problem = f"bwrap cannot start a sandbox: {detail}"
     if mode == "required":
         raise SandboxUnavailable(f"sandbox required but {problem}; {INSTALL_HINT} (or pass --sandbox auto)")
     return SandboxChoice("off", warnings=(f"sandbox unavailable ({problem}), running without isolation",))
+
+
+def probe_scratch(bwrap: str) -> str | None:
+    """Whether this bwrap lets the run folder become a budgeted tmpfs: None, or why not."""
+    drop = privileges.drop_argv(privileges.find_setpriv() or "setpriv") if privileges.privileged() else []
+    base = [bwrap, *_isolation_args(), *_mount_args(_hidden_dirs(()))]
+    for path in sorted({p.resolve() for p in python_paths(sys.executable) if p.exists()}, key=_depth):
+        base += ["--ro-bind", str(path), str(path)]
+    return scratchfs.probe(tuple(base), sys.executable, tuple(drop))
 
 
 def _isolation_args() -> list[str]:
@@ -254,14 +281,20 @@ def bwrap_argv(
     mounts: Sequence[tuple[Path, Path]] = (),
     devices: Sequence[str] = (),
     tmpfs_bytes: int = -1,
+    scratch: bool = False,
 ) -> list[str]:
-    """The ``bwrap`` prefix: isolation, mounts (order matters), ``devices`` (GPU binds), environment."""
+    """The ``bwrap`` prefix: isolation, mounts (order matters), ``devices`` (GPU binds), environment.
+
+    With ``scratch``, the host's run folder is only read (the setup step copies it into the
+    budgeted tmpfs, with the capabilities it needs for that)."""
     assert choice.bwrap is not None
     hidden = _hidden_dirs(hide)
-    args = [choice.bwrap, *_isolation_args(), *_mount_args(hidden, tmpfs_bytes)]
+    caps = scratchfs.cap_args() if scratch else []
+    args = [choice.bwrap, *_isolation_args(), *caps, *_mount_args(hidden, tmpfs_bytes)]
     readable_dirs = sorted({p.resolve() for p in readable if p.exists()}, key=_depth)
     binds = [("--ro-bind", p, p) for p in readable_dirs]
-    binds += [("--ro-bind", dirs.shim, dirs.shim), ("--bind", dirs.work, dirs.work)]
+    work_flag = "--ro-bind" if scratch else "--bind"
+    binds += [("--ro-bind", dirs.shim, dirs.shim), (work_flag, dirs.work, dirs.work)]
     binds += [("--bind", dirs.conn, dirs.conn), *data_mount_args(mounts)]
     made: set[Path] = set()
     for flag, source, target in binds:
@@ -317,7 +350,11 @@ def build_launch(
         return KernelLaunch(argv=[*join, *limited], env=env, cwd=str(dirs.work))
     if privileges.privileged():  # root: the kernel runs as nobody on the host too
         limited = [*privileges.drop_argv(privileges.find_setpriv() or "setpriv"), *limited]
-    prefix = bwrap_argv(choice, dirs, env, python_paths(python), hide, mounts, devices, limits.memory_bytes)
+    budget = limits.scratch
+    if budget is not None:  # first of all, with the capabilities that setpriv (or itself) drops
+        limited = [*scratchfs.inside_argv(python, dirs.work, budget, (t for _s, t in mounts)), *limited]
+    memory, readable = limits.memory_bytes, python_paths(python)
+    prefix = bwrap_argv(choice, dirs, env, readable, hide, mounts, devices, memory, budget is not None)
     prefix = [*join, *prefix]
     return KernelLaunch(argv=[*prefix, *limited], env=env, cwd=str(dirs.work))
 
