@@ -88,6 +88,46 @@ def test_a_deep_value_is_text_and_not_reproduced(make_submission: MakeSubmission
     assert isinstance(observed, str) and observed.startswith("[[[")
 
 
+FLOOD = """
+k = get_ipython().kernel
+for _ in range(3):
+    k.session.send(k.iopub_socket, 'display_data', content={'data': {'text/plain': 'x'}, 'metadata': {}},
+                   parent=k.get_parent('shell'), buffers=[b'x' * (64 * 2**20)])
+print('still here')
+"""
+
+
+def test_a_buffer_flood_is_refused_unread_and_the_neighbour_reproduces(
+    make_submission: MakeSubmission, tmp_path: Path
+) -> None:
+    # each 64 MiB frame is past the per-frame limit the 10 MB output cap gives: libzmq drops it from
+    # its header (the runner's memory is measured by benchmarks/bench_hostile.py)
+    make_submission("a-flood", FLOOD, NEIGHBOUR, spec=CLAIM)
+    make_submission("b-neighbour", NEIGHBOUR, spec=CLAIM)
+    results = _results(tmp_path, jobs=1)
+    assert results["b-neighbour"].status is Status.REPRODUCED, results["b-neighbour"].error
+    flood = results["a-flood"]
+    assert flood.status is Status.OUTPUT_LIMIT and flood.error is not None
+    assert flood.error.message == (
+        "outputs exceeded 10000000 bytes; the kernel was stopped"
+        " (a message on iopub was larger than that cap and was refused unread)"
+    )
+    assert flood.error.cell == 0 and flood.claims[0].observed is None
+    notebook = ResultStore(tmp_path).notebook_path("a-flood").read_text()
+    assert "a message on iopub was larger than the output cap (10000000 bytes) and was refused" in notebook
+
+
+def test_a_cell_longer_than_the_output_cap_still_runs(
+    make_submission: MakeSubmission, tmp_path: Path
+) -> None:
+    # iopub echoes every cell's code (execute_input): the per-frame limit makes room for the longest
+    source = "blob = '" + "a" * 3_000_000 + "'\n" + NEIGHBOUR.replace("1)", "len(blob) // 3_000_000)")
+    make_submission("a-long", source, spec=CLAIM)
+    policy = POLICY.model_copy(update={"max_output_bytes": 1000})
+    results = {r.slug: r for r in run_all(tmp_path, policy, RunOptions()).results}
+    assert results["a-long"].status is Status.REPRODUCED, results["a-long"].error
+
+
 LAUNCHER = "import sys\nsys.stderr.write('bwrap: spoofed: sandbox refused\\n')\nsys.exit(1)\n"
 
 

@@ -76,6 +76,27 @@ def test_a_root_runners_kernel_is_not_root_on_the_host(
     assert "leaked" not in notebook.replace("record('leaked', path)", "")
 
 
+FLOOD = """
+k = get_ipython().kernel
+for _ in range(3):
+    k.session.send(k.iopub_socket, 'display_data', content={'data': {'text/plain': 'x'}, 'metadata': {}},
+                   parent=k.get_parent('shell'), buffers=[b'x' * (64 * 2**20)])
+"""
+
+
+@needs_bwrap
+def test_a_buffer_flood_from_the_sandbox_is_refused_unread(
+    make_submission: MakeSubmission, tmp_path: Path
+) -> None:
+    make_submission("a-flood", FLOOD, NEIGHBOUR, spec=CLAIM)
+    make_submission("b-neighbour", NEIGHBOUR, spec=CLAIM)
+    results = {r.slug: r for r in run_all(tmp_path, SANDBOXED, RunOptions()).results}
+    assert results["b-neighbour"].status is Status.REPRODUCED, results["b-neighbour"].error
+    flood = results["a-flood"]
+    assert flood.status is Status.OUTPUT_LIMIT and flood.error is not None
+    assert "exceeded 10000000 bytes" in flood.error.message and "refused unread" in flood.error.message
+
+
 def test_clean_up_never_chmods_through_a_planted_link(tmp_path: Path) -> None:
     target = tmp_path / "host-file"
     target.write_text("host")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from codeml_repro.run.kernel import scratch as rundir
+from codeml_repro.run.kernel.channels import ChannelWatches
 from codeml_repro.run.kernel.conventions import CellError, NotebookSettings, error_from_reply
 from codeml_repro.run.kernel.messages import dropped_note, well_formed
 
@@ -38,6 +39,7 @@ class RunState:
     stop_reason: StopReason | None = None
     cell: int | None = None  # index (in the executed notebook) of the running cell
     output_bytes: int = 0
+    refused: str | None = None  # the channel on which a frame over the cap was refused unread
     exit_code: int | None = None  # set when the kernel process had ended by itself at clean-up
     kernel_ready: bool = False  # the kernel replied to the client: start-up is over
     settings: NotebookSettings = field(default_factory=NotebookSettings)
@@ -128,6 +130,24 @@ def _admitted(state: RunState, msg: dict[str, Any], cell: Any) -> dict[str, Any]
     return msg
 
 
+def _refused(state: RunState, channel: str) -> None:
+    """A frame over the output cap was refused on ``channel`` (see :mod:`.channels`): say so, stop."""
+    from nbformat.v4 import new_output
+
+    state.refused = channel
+    if state.nb is not None and state.cell is not None and 0 <= state.cell < len(state.nb.cells):
+        note = (f"[codeml-repro: output stopped: a message on {channel} was larger than the output cap "
+                f"({state.max_output_bytes} bytes) and was refused]\n")
+        state.nb.cells[state.cell].outputs.append(new_output("stream", name="stderr", text=note))
+    state.stop("output_limit")
+
+
+def _kernel_running(km: Any) -> bool:
+    with contextlib.suppress(AttributeError):
+        return bool(km.popen.poll() is None)
+    return False
+
+
 def _note_exit(state: RunState, km: Any) -> None:
     """Before clean-up: the memory the last cell left, and the exit code if the kernel ended by itself."""
     _sample_memory(state)  # the kernel still holds what the last cell made
@@ -142,6 +162,7 @@ def _client_class() -> type:
     Defined here, not at module level, so that papermill is imported only when a notebook runs;
     each hook hands its work to a module-level function above.
     """
+    from jupyter_core.utils import run_sync
     from papermill.clientwrap import PapermillNotebookClient
 
     class CappedClient(PapermillNotebookClient):  # type: ignore[misc]
@@ -153,6 +174,7 @@ def _client_class() -> type:
             self.run_state = run_state
             self.on_cell_execute = self._cell_starts
             self.on_cell_executed = self._cell_done
+            self.watches = ChannelWatches()
 
         def _cell_done(self, cell: Any, cell_index: int, execute_reply: Any) -> None:
             """A cell's memory is all there when it ends; a periodic tick can miss a short peak."""
@@ -160,6 +182,15 @@ def _client_class() -> type:
 
         def _cell_starts(self, cell: Any, cell_index: int) -> None:
             self.run_state.cell = cell_index
+
+        async def async_start_new_kernel_client(self) -> Any:
+            """The client, each channel watched for a frame libzmq refused (see :mod:`.channels`)."""
+            kc = await super().async_start_new_kernel_client()
+            km = self.km
+            self.watches.start(kc, lambda: _kernel_running(km), lambda ch: _refused(self.run_state, ch))
+            return kc
+
+        start_new_kernel_client = run_sync(async_start_new_kernel_client)  # what papermill calls
 
         @contextlib.contextmanager
         def setup_kernel(self, **kwargs: Any) -> Iterator[None]:
@@ -176,10 +207,12 @@ def _client_class() -> type:
             return None if admitted is None else super().process_message(admitted, cell, cell_index)
 
         def _cleanup_kernel(self) -> None:  # papermill calls the sync wrapper
+            self.watches.cancel()
             _note_exit(self.run_state, getattr(self, "km", None))
             super()._cleanup_kernel()
 
         async def _async_cleanup_kernel(self) -> None:  # nbclient, when the kernel never replied
+            self.watches.cancel()
             _note_exit(self.run_state, getattr(self, "km", None))
             await super()._async_cleanup_kernel()
 

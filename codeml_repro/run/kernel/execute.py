@@ -164,6 +164,8 @@ def _classify(
         return "failed", ErrorInfo(type=wire.ERROR_TYPE, message=message, cell=cell)
     if state.stop_reason == "output_limit":
         msg = f"outputs exceeded {state.max_output_bytes} bytes; the kernel was stopped"
+        if state.refused is not None:
+            msg += f" (a message on {state.refused} was larger than that cap and was refused unread)"
         return "output_limit", ErrorInfo(type="OutputLimit", message=msg, cell=cell)
     if state.stop_reason == "run_timeout":
         return "timeout", ErrorInfo(type="RunTimeout", message="whole-run time budget exceeded", cell=cell)

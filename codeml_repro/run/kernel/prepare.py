@@ -21,7 +21,7 @@ from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.submission import Submission
 from codeml_repro.run.environment import KernelEnv, prepare_environment
 from codeml_repro.run.inputs import mounts_for, place_mounts
-from codeml_repro.run.kernel import cgroups, privileges, sandbox
+from codeml_repro.run.kernel import cgroups, channels, privileges, sandbox
 from codeml_repro.run.kernel import scratch as rundir
 from codeml_repro.run.kernel.cgroups import RunCgroup
 from codeml_repro.run.kernel.gpu import GpuHost, detect_gpus
@@ -103,6 +103,9 @@ def kernel_config(prep: Prepared) -> Any:
     config.SandboxKernelManager.transport = "ipc"
     config.SandboxKernelManager.connection_file = str(prep.dirs.conn / "kernel.json")
     config.SandboxKernelManager.autorestart = False
+    sources = [cell.source for cell in prep.nb.cells] + [repr(prep.sub.spec.artifact.parameters)]  # injected
+    frames = channels.frame_limit(prep.policy.max_output_bytes, sources)
+    config.SandboxKernelManager.max_frame_bytes = config.CappedKernelClient.max_frame_bytes = frames
     return config
 
 

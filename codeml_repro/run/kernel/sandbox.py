@@ -26,12 +26,13 @@ from typing import Any, Literal
 
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Dict, List, Type, Unicode
+from traitlets import Dict, DottedObjectName, Int, List, Type, Unicode, default
 
 from codeml_repro.model.errors import SandboxUnavailable
 from codeml_repro.model.policy import RunPolicy, SandboxMode
 from codeml_repro.run.kernel import privileges, scratchfs
 from codeml_repro.run.kernel.cgroups import RunCgroup
+from codeml_repro.run.kernel.channels import CappedKernelClient, capped_context
 from codeml_repro.run.kernel.scratch import MARKER_VAR, RunDirs
 from codeml_repro.run.kernel.scratchfs import ScratchBudget
 
@@ -366,12 +367,18 @@ class SandboxKernelManager(AsyncKernelManager):
     launch_env = Dict(help="The kernel's complete environment.").tag(config=True)
     launch_cwd = Unicode("", help="Working directory of the kernel.").tag(config=True)
     log_path = Unicode("", help="File receiving the kernel's stdout and stderr.").tag(config=True)
+    max_frame_bytes = Int(-1, help="Largest frame read from the kernel (-1: no limit).").tag(config=True)
     popen: Any = None  # the launched process, kept for its exit code
-    # a message the notebook forged stops its run, as its own failure (see wire.py)
-    client_factory = Type(
-        default_value="codeml_repro.run.kernel.wire.GuardedKernelClient",
-        klass="jupyter_client.asynchronous.AsyncKernelClient",
-    )
+    # a message the notebook forged stops its run, as its own failure (see wire.py); a frame over
+    # the output cap is refused unread (see channels.py)
+    client_class = DottedObjectName(f"{CappedKernelClient.__module__}.{CappedKernelClient.__name__}")
+    client_factory = Type(CappedKernelClient, klass="jupyter_client.asynchronous.AsyncKernelClient")
+
+    @default("context")
+    def _context_default(self) -> Any:
+        """The manager's own control socket refuses oversized frames too (see :mod:`.channels`)."""
+        self._created_context = True
+        return capped_context(self.max_frame_bytes)
 
     @property
     def kernel_spec(self) -> KernelSpec:
