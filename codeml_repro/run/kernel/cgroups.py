@@ -8,8 +8,11 @@ accounted). CPU: each run gets its own group with the default weight (v2
 ``cpu.weight``, v1 ``cpu.shares``), so eight busy processes of one run get the
 same share of the CPU as one process of its neighbour. Processes: ``pids.max``.
 
-A limit is recorded as in force only when its file was written and reads back
-the value. Hosts that do not allow it (no root, no delegation) get no group;
+On v2 the group is made at the root of the hierarchy (as root), or inside the
+runner's own cgroup when it was delegated to the runner (see
+:mod:`.delegation`). A limit is recorded as in force only when its file was
+written and reads back the value. Hosts that do not allow it (no root, no
+delegation) get no group;
 the result says so. The group also finds every process of the run at the end,
 whatever the process did to its session or environment.
 """
@@ -24,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codeml_repro.run.kernel import delegation
+
 ROOT = Path("/sys/fs/cgroup")
 CPU_WEIGHT_V2 = "100"
 CPU_SHARES_V1 = "1024"
@@ -37,6 +42,7 @@ class RunCgroup:
     dirs: tuple[Path, ...]
     in_force: tuple[str, ...]  # among "memory", "cpu", "pids"
     memory_bytes: int
+    delegated: bool = False  # v2: made in the runner's own (delegated) cgroup, not at the root
 
     def procs_files(self) -> list[Path]:
         return [d / "cgroup.procs" for d in self.dirs]
@@ -64,7 +70,9 @@ class RunCgroup:
 
     def describe(self) -> dict[str, Any]:
         """What the result records: the version and each limit's state."""
-        return {"version": self.version, **{c: c in self.in_force for c in ("memory", "cpu", "pids")}}
+        where = {"delegated": self.delegated} if self.version == 2 else {}
+        limits = {c: c in self.in_force for c in ("memory", "cpu", "pids")}
+        return {"version": self.version, **where, **limits}
 
 
 def _read(path: Path) -> str:
@@ -113,12 +121,8 @@ def _create_v1(name: str, memory: int, max_pids: int) -> RunCgroup | None:
     return RunCgroup(1, tuple(dirs), tuple(in_force), memory)
 
 
-def _create_v2(name: str, memory: int, max_pids: int) -> RunCgroup | None:
-    group = ROOT / name
-    try:
-        group.mkdir()
-    except OSError:
-        return None
+def _v2_group(group: Path, memory: int, max_pids: int, delegated: bool) -> RunCgroup:
+    """Limits of a new v2 group; only controllers its parent hands down can be in force."""
     available = _read(group / "cgroup.controllers").split()
     in_force = []
     if "memory" in available and _set(group / "memory.max", str(memory)):
@@ -128,7 +132,29 @@ def _create_v2(name: str, memory: int, max_pids: int) -> RunCgroup | None:
         in_force.append("cpu")
     if "pids" in available and _set(group / "pids.max", str(max_pids)):
         in_force.append("pids")
-    return RunCgroup(2, (group,), tuple(in_force), memory)
+    return RunCgroup(2, (group,), tuple(in_force), memory, delegated)
+
+
+def create_v2(root: Path, name: str, memory: int, max_pids: int) -> RunCgroup | None:
+    """The run's v2 group in the best place this runner may write (see :mod:`.delegation`): the
+    first with every limit in force, else the one with the most."""
+    made: list[RunCgroup] = []
+    for base, delegated in delegation.bases(root, _read(Path("/proc/self/cgroup"))):
+        delegation.enable(base, delegated=delegated)
+        try:
+            (base / name).mkdir()
+        except OSError:
+            continue
+        made.append(_v2_group(base / name, memory, max_pids, delegated))
+        if len(made[-1].in_force) == len(delegation.CONTROLLERS):
+            break
+    if not made:
+        return None
+    best = max(made, key=lambda group: len(group.in_force))  # the first of equals
+    for group in made:
+        if group is not best:
+            remove_dir(group.dirs[0])
+    return best
 
 
 def create(run_id: str, memory_bytes: int, max_pids: int) -> RunCgroup | None:
@@ -138,7 +164,7 @@ def create(run_id: str, memory_bytes: int, max_pids: int) -> RunCgroup | None:
     if memory_bytes == 0 or max_pids < 1:
         return None  # no budget to enforce (a negative limit means unset)
     if (ROOT / "cgroup.subtree_control").exists():
-        return _create_v2(name, memory_bytes, max_pids)
+        return create_v2(ROOT, name, memory_bytes, max_pids)
     return _create_v1(name, memory_bytes, max_pids)
 
 
