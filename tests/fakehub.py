@@ -21,6 +21,7 @@ class FakeHub:
     def __init__(self, repo: str, revision: str, files: dict[str, bytes]) -> None:
         self.repo, self.revision, self.files = repo, revision, files
         self.requests: list[str] = []
+        self.tokens: list[str] = []  # the Authorization headers it was sent
         hub = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -50,6 +51,8 @@ class FakeHub:
     def _answer(self, handler: http.server.BaseHTTPRequestHandler, *, body: bool) -> None:
         path = unquote(urlparse(handler.path).path)
         self.requests.append(f"{handler.command} {path}")
+        if handler.headers.get("Authorization"):
+            self.tokens.append(handler.headers["Authorization"])
         api = f"/api/models/{self.repo}/"
         resolve = f"/{self.repo}/resolve/{self.revision}/"
         if path.startswith(api + "tree/") or path.startswith(api + "revision/"):

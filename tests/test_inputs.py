@@ -332,3 +332,59 @@ def test_missing_file_on_the_server_is_not_asked_again(
     result = _results(tmp_path)["moved"]
     assert result.error is not None and result.error.type == "DataUnavailable"
     assert "404" in result.error.message and served.requests == ["/missing.csv"]
+
+
+def test_hf_fetch_uses_neither_the_maintainers_token_nor_their_hugging_face_home(tmp_path: Path) -> None:
+    """A maintainer logged in to the Hub (token file, HF_TOKEN) runs an author's declared repository:
+    the download is anonymous and leaves their ~/.cache/huggingface as it was (its own home instead)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.fakehub import FakeHub
+
+    hub = FakeHub("org/tiny", REV, {"config.json": b'{"hidden_size": 8}'})
+    home = tmp_path / "maintainer"
+    (home / ".cache" / "huggingface").mkdir(parents=True)
+    (home / ".cache" / "huggingface" / "token").write_text("hf_maintainer_file_token")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "XDG_"))}
+    env.update(HOME=str(home), HF_TOKEN="hf_maintainer_env_token", HF_ENDPOINT=hub.url,
+               CODEML_CACHE=str(tmp_path / "cache"))
+    code = (
+        "from pathlib import Path\n"
+        "from codeml_repro.model.inputs import HfSource\n"
+        "from codeml_repro.run.inputs import hf_cache\n"
+        "from codeml_repro.run.hfhub import fetch_hf\n"
+        f"print(fetch_hf(HfSource(repo='org/tiny', revision='{REV}'), hf_cache()))\n"
+    )
+    try:
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                              timeout=120)
+    finally:
+        hub.stop()
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip(), "config.json").read_bytes() == b'{"hidden_size": 8}'
+    assert any("/resolve/" in r for r in hub.requests)  # it did download
+    assert hub.tokens == []
+    assert sorted(p.name for p in home.rglob("*")) == [".cache", "huggingface", "token"]
+
+
+def test_the_kernel_has_a_hugging_face_home_of_its_own(
+    tmp_path: Path, make_submission: MakeSubmission, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner's HF_HOME, HF_TOKEN and home never reach the kernel: it caches in the run's own home."""
+    host_hf = tmp_path / "host-hf"
+    monkeypatch.setenv("HF_HOME", str(host_hf))
+    monkeypatch.setenv("HF_TOKEN", "hf_runner_token")
+    source = (
+        "import os\n"
+        "from huggingface_hub import constants\n"
+        "assert 'HF_TOKEN' not in os.environ\n"
+        "for path in (constants.HF_HOME, constants.HF_HUB_CACHE, constants.HF_TOKEN_PATH):\n"
+        f"    assert not path.startswith(({str(host_hf)!r}, {str(Path.home())!r} + '/')), path\n"
+        "    assert path.startswith(os.environ['HOME']), path\n"
+        "print(constants.HF_HOME)"
+    )
+    make_submission("own-home", source)
+    result = _results(tmp_path)["own-home"]
+    assert result.status == Status.FUNCTIONAL, result.error

@@ -77,10 +77,33 @@ def _verified(cache: Path, src: HfSource) -> bool:
     return True
 
 
+def hub_home(cache: Path) -> Path:
+    """The Hugging Face home of the runner's downloads: beside ``cache``, in the toolkit's cache."""
+    return cache.parent / "hf-home"
+
+
+def _own_home(cache: Path) -> None:
+    """Point what the library writes outside ``cache_dir`` at :func:`hub_home`, for this process.
+
+    hf_xet keeps a chunk cache of every Xet-stored file it downloads in ``$HF_XET_CACHE``, else
+    ``$HF_HOME/xet``, else the user's ``~/.cache/huggingface/xet``, and reads these variables
+    when it downloads: the runner's fetches must not fill (or read) the maintainer's own cache.
+    """
+    home = hub_home(cache)
+    os.environ["HF_HOME"] = str(home)
+    os.environ["HF_XET_CACHE"] = str(home / "xet")
+
+
 def fetch_hf(src: HfSource, cache: Path) -> Path:
-    """The snapshot folder of ``src`` in ``cache``, downloaded unless intact from an earlier run."""
+    """The snapshot folder of ``src`` in ``cache``, downloaded unless intact from an earlier run.
+
+    Never with the maintainer's token (``HF_TOKEN`` or ``huggingface-cli login``'s): an author
+    declares the repository, and a gated or private one must not become readable by the notebook
+    (and its outputs) because the runner's user may read it. Declared inputs are public.
+    """
     if _verified(cache, src):
         return snapshot_dir(cache, src)
+    _own_home(cache)
     from huggingface_hub import snapshot_download
     from huggingface_hub.utils.tqdm import disable_progress_bars
 
@@ -92,6 +115,7 @@ def fetch_hf(src: HfSource, cache: Path) -> Path:
             revision=src.revision,
             allow_patterns=list(src.files) or None,
             cache_dir=cache,
+            token=False,
             max_workers=4,
             endpoint=os.environ.get("HF_ENDPOINT") or None,  # the maintainer's mirror, read per call
         )
