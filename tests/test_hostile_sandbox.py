@@ -159,6 +159,23 @@ def test_the_memory_budget_is_the_whole_runs(
     assert not Path("/dev/shm/big0").exists()
 
 
+@needs_bwrap
+@needs_cgroups
+def test_a_declared_memory_need_is_the_runs_cgroup_budget(
+    make_submission: MakeSubmission, tmp_path: Path
+) -> None:
+    # 700 MB in one process: past the policy's 512 MiB, within the 1 GB the submission declares
+    eat = "block = bytearray(700_000_000)\nblock[::4096] = b'x' * len(block[::4096])\n" + NEIGHBOUR
+    spec = {**CLAIM, "artifact": {"notebook": "artifact.ipynb", "resources": {"memory_gb": 1}}}
+    make_submission("a-declares", eat, spec=spec)
+    make_submission("b-undeclared", eat, spec=CLAIM)
+    results = {r.slug: r for r in run_all(tmp_path, SMALL, RunOptions()).results}
+    assert results["a-declares"].status is Status.REPRODUCED, results["a-declares"].error
+    undeclared = results["b-undeclared"]
+    assert undeclared.status is Status.KERNEL_DIED and undeclared.error is not None
+    assert "memory budget (536870912 bytes" in undeclared.error.message
+
+
 DETACHED = """
 import os, subprocess
 subprocess.Popen(['setsid', 'env', '-i', 'sleep', '{tag}'], start_new_session=True)

@@ -128,17 +128,17 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
     marker = uuid.uuid4().hex
     dirs = rundir.make_dirs(sub, marker)
     cgroup = None
-    try:
-        cgroup = cgroups.create(marker, policy.memory_bytes, policy.max_processes)
+    declared = declared_limits(sub, sandbox.Limits.from_policy(policy))
+    try:  # the run's cgroup holds what the submission declared, as its tmpfs sizes do
+        cgroup = cgroups.create(marker, declared.memory_bytes, policy.max_processes)
         rundir.record_owner(dirs.root, marker, cgroup.dirs if cgroup else ())
         if choice.kind == "bwrap":
             privileges.hand_over([dirs.work, dirs.conn])  # as root, the kernel is not root
         nb, nb_path = load_notebook(sub, dirs)
         hide = [sub.folder.resolve().parent.parent, Path.cwd()]
-        limits = sandbox.Limits.from_policy(policy)
+        limits = declared
         if not choice.scratch:  # the run folder stays the host's: no disk budget in force
             limits = dataclasses.replace(limits, scratch_bytes=-1, scratch_files=-1)
-        limits = declared_limits(sub, limits)
         gpu = gpu_for(sub)
         if gpu is not None or (cgroup is not None and "memory" in cgroup.in_force):
             limits = dataclasses.replace(limits, address_space=False)  # the budget stays the tmpfs size
