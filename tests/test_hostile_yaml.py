@@ -164,3 +164,46 @@ def test_brackets_inside_strings_do_not_count_and_the_book_notes_a_deep_executed
     printed = '{"cells": [{"source": "print(\\"' + "[" * 5000 + '\\")"}]}'
     assert not too_deep(printed) and too_deep("[" * 65 + "]" * 65) and not too_deep("[" * 64 + "]" * 64)
     assert "nested too deeply" in str(render_notebook('{"cells": ' + "[" * 100_000 + "]" * 100_000 + "}"))
+
+
+def test_published_problems_name_files_from_the_project_root(
+    make_submission: MakeSubmission, tmp_path: Path
+) -> None:
+    import json
+
+    from codeml_repro.results.store import ResultStore
+    from codeml_repro.sphinx.posters.dashboard import problem_notes
+    from codeml_repro.sphinx.posters.entries import read_entries
+
+    bad_yml = make_submission("a-bad-yml", "x = 1") / "submission.yml"
+    bad_yml.write_text("title: T\nauthors: [{name: A}]\nx: 1\n")
+    (make_submission("b-deep-nb", "x = 1") / "artifact.ipynb").write_text(HOSTILE_NOTEBOOKS["cells-deep"][0])
+    make_submission("c-corrupt", "x = 1")
+    make_submission("z-neighbour", "x = 1")
+    policy = RunPolicy(sandbox="off", env="current", timeout_s=60)
+    results = {r.slug: r for r in run_all(tmp_path, policy, RunOptions()).results}
+    assert results["z-neighbour"].status is Status.FUNCTIONAL
+    for slug, shown in (("a-bad-yml", "submissions/a-bad-yml/submission.yml: "),
+                        ("b-deep-nb", "submissions/b-deep-nb/artifact.ipynb: ")):
+        error = results[slug].error
+        assert results[slug].status is Status.INVALID and error is not None
+        assert error.message.startswith(shown) and str(tmp_path) not in error.message, error.message
+    store = ResultStore(tmp_path)
+    store.result_path("c-corrupt").write_text("{not json")
+    with store.history_path("z-neighbour").open("a") as history:
+        history.write("not json\n")
+    cli = [sys.executable, "-m", "codeml_repro.cli"]
+    proc = subprocess.run([*cli, "status", "--json", "--root", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    shown = {r["slug"]: r for r in json.loads(proc.stdout)}
+    assert shown["a-bad-yml"]["error"]["message"].startswith("submissions/a-bad-yml/submission.yml: ")
+    assert str(tmp_path) not in proc.stdout + proc.stderr
+    assert "results/c-corrupt.json: corrupt result" in proc.stderr
+    entries, problems = read_entries(tmp_path)
+    assert {e.slug for e in entries} == {"b-deep-nb", "c-corrupt", "z-neighbour"}
+    notes = " ".join(n.astext() for n in problem_notes(problems))
+    for expected in ("submissions/a-bad-yml/submission.yml: ", "results/c-corrupt.json: corrupt result",
+                     "results/history/z-neighbour.jsonl:2: unreadable history line"):
+        assert expected in notes, notes
+    assert str(tmp_path) not in notes

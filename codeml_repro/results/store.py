@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from codeml_repro.model.errors import StoreError
 from codeml_repro.model.result import Result, RunRecord
+from codeml_repro.model.shownpaths import from_root
 from codeml_repro.model.submission import is_slug
 
 HISTORY_LIMIT = 200
@@ -49,8 +50,8 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.close(dfd)
 
 
-def read_history(path: Path, problems: list[str]) -> list[RunRecord]:
-    """The records of one history file; unreadable lines are skipped and reported."""
+def read_history(path: Path, problems: list[str], shown: str | None = None) -> list[RunRecord]:
+    """The records of one history file; unreadable lines are skipped and reported (as ``shown``)."""
     records = []
     for n, line in enumerate(path.read_bytes().splitlines(), 1):
         if not line.strip():
@@ -58,7 +59,7 @@ def read_history(path: Path, problems: list[str]) -> list[RunRecord]:
         try:
             records.append(RunRecord.model_validate_json(line))
         except ValidationError:  # also bad UTF-8 and bad JSON
-            problems.append(f"{path}:{n}: unreadable history line skipped")
+            problems.append(f"{shown or path}:{n}: unreadable history line skipped")
     return records
 
 
@@ -75,6 +76,10 @@ class ResultStore:
 
     def result_path(self, slug: str) -> Path:
         return self.results_dir / f"{slug}.json"
+
+    def shown(self, path: Path) -> str:
+        """``path`` as a problem names it: relative to the root (problems reach the book)."""
+        return from_root(str(path), self.root)
 
     def history_path(self, slug: str) -> Path:
         return self.results_dir / "history" / f"{slug}.jsonl"
@@ -99,13 +104,17 @@ class ResultStore:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            self.problems.append(f"{path}: cannot read ({exc}); it will be replaced on the next run")
+            reason = from_root(str(exc), self.root)
+            self.problems.append(
+                f"{self.shown(path)}: cannot read ({reason}); it will be replaced on the next run"
+            )
             return None
         try:
             return Result.model_validate_json(raw)
         except ValidationError as exc:  # also bad UTF-8 and bad JSON
             self.problems.append(
-                f"{path}: corrupt result ({exc.errors()[0]['msg']}); it will be replaced on the next run"
+                f"{self.shown(path)}: corrupt result ({exc.errors()[0]['msg']}); it will be replaced on the "
+                "next run"
             )
             return None
 
@@ -122,7 +131,7 @@ class ResultStore:
     def history(self, slug: str) -> list[RunRecord]:
         """Past runs, oldest first; unreadable lines are skipped and reported."""
         path = self.history_path(slug)
-        return read_history(path, self.problems) if path.is_file() else []
+        return read_history(path, self.problems, self.shown(path)) if path.is_file() else []
 
     def write(self, result: Result, notebook: bytes | None = None) -> None:
         """Record a finished run: notebook, history line, then the result."""

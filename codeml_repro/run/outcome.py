@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from codeml_repro.model.errors import DataProblem, DataUnavailable, EnvironmentFailed, RunnerFailed
 from codeml_repro.model.result import ClaimResult, ErrorInfo, Result, Status
+from codeml_repro.model.shownpaths import from_root, project_root
 from codeml_repro.model.submission import Submission
 from codeml_repro.results.badges import badges_for, earned_tiers
 from codeml_repro.run.plan import Planned
@@ -43,7 +44,8 @@ def invalid_status(slug: str, message: str) -> Result:
 
 def invalid_result(planned: Planned) -> Result:
     """The recorded result of an invalid submission, keyed like any run."""
-    base = invalid_status(planned.slug, planned.problem or "invalid")
+    problem = from_root(planned.problem or "invalid", project_root(planned.folder))  # published
+    base = invalid_status(planned.slug, problem)
     keys = {"finished_at": now_iso(), "key": planned.key, "inputs_key": planned.inputs}
     return base.model_copy(update=keys)
 

@@ -17,6 +17,7 @@ from codeml_repro.model.matrix import matrix_problem
 from codeml_repro.model.notebook import check_notebook
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.profiles import apply_profile
+from codeml_repro.model.shownpaths import from_root, project_root
 from codeml_repro.model.submission import SUBMISSION_FILE, Submission, discover, load_submission
 from codeml_repro.results.parts import ShardShare
 from codeml_repro.results.store import ResultStore
@@ -84,7 +85,7 @@ def plan(folder: Path, policy: RunPolicy, *, check: bool = True, profile: str = 
             check_matrix_fits(sub, policy.max_matrix_cells)
         check_data(sub, policy)
     except SubmissionInvalid as exc:
-        problem = exc.message
+        problem = from_root(exc.message, project_root(folder))  # published: no host paths
     inputs = submission_inputs(folder, sub)
     if sub is not None:
         sub = apply_profile(sub, profile)

@@ -119,6 +119,7 @@ def _read_folders(root: Path) -> list[_Folder]:
     """Every submission of every edition, read once: specs, results, histories, inputs keys."""
     from codeml_repro.model.editions import edition_of
     from codeml_repro.model.errors import ReproError
+    from codeml_repro.model.shownpaths import from_root
     from codeml_repro.model.submission import discover, load_submission
     from codeml_repro.results.store import ResultStore
 
@@ -129,7 +130,8 @@ def _read_folders(root: Path) -> list[_Folder]:
         try:
             sub = load_submission(folder)
         except ReproError as exc:
-            why = f"submission left out of the book: {log_line(exc.message)}"
+            shown = from_root(exc.message, root)  # the dashboard is published: no host paths
+            why = f"submission left out of the book: {log_line(shown)}"
             folders.append(_Folder(edition, None, why))
             continue
         known = len(store.problems)
