@@ -451,6 +451,33 @@ def test_build_without_results_is_all_pending(tmp_path: Path) -> None:
     assert 'href="authors.html#badge-available"' in read(html, "book/posters.html")
 
 
+def test_build_with_hostile_input_passes_and_the_dashboard_notes_it(tmp_path: Path) -> None:
+    """An invalid submission.yml, a notebook nested 100,000 deep, a bad history line and a corrupt
+    result: the -W build passes, the others show, and the dashboard lists each problem."""
+    if os.environ.get("CODEML_SKIP_SECOND_BUILD"):
+        pytest.skip("CODEML_SKIP_SECOND_BUILD is set")
+    copy_book(tmp_path)
+    write_submission(tmp_path, "only", "Only paper", ["print(1)"])
+    bad = write_submission(tmp_path, "bad-yml", "Bad", ["print(1)"])
+    (bad / "submission.yml").write_text("title: Bad\nauthors: [{name: A}]\nunknown_key: 1\n")
+    deep = write_submission(tmp_path, "deep-nb", "Deep paper", ["print(1)"])
+    (deep / "artifact.ipynb").write_text('{"cells": ' + "[" * 100_000 + "]" * 100_000 + ', "nbformat": 4}')
+    results = tmp_path / "results"
+    (results / "history").mkdir(parents=True)
+    good = '{"status": "functional", "finished_at": "2026-01-01T00:00:00Z", "duration_s": 1.0}'
+    (results / "history" / "only.jsonl").write_text(good + "\n::error::not json\n")
+    (results / "deep-nb.json").write_text("{not json")
+    html = build_book(tmp_path)
+    assert sorted(s for s, _ in cards(read(html, "book/posters.html"))) == ["deep-nb", "only"]
+    dashboard = read(html, "book/dashboard.html")
+    assert "3 problem(s)" in dashboard
+    for note in ("submission left out of the book: submissions/bad-yml/submission.yml: ",
+                 "results/history/only.jsonl:2: unreadable history line skipped",
+                 "results/deep-nb.json: corrupt result"):
+        assert note in dashboard, note
+    assert str(tmp_path) not in dashboard
+
+
 def test_changed_inputs_make_a_result_pending(tmp_path: Path) -> None:
     """The book shows ``pending`` once a submission's files change after its last run."""
     from codeml_repro.model.result import Result, Status
