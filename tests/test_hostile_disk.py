@@ -152,3 +152,22 @@ def test_the_setup_copies_a_tree_without_following_links(tmp_path: Path) -> None
     assert os.readlink(dst / "to-etc") == "/etc"
     assert list((dst / "sub" / "input").iterdir()) == []  # a placeholder, bound over inside the sandbox
     assert (dst / "data.csv").read_text() == ""
+
+
+@needs_scratch
+def test_a_setup_that_fails_is_the_tools_failure(
+    make_submission: MakeSubmission, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codeml_repro.model.errors import RunnerFailed
+    from codeml_repro.model.submission import load_submission
+    from codeml_repro.run.kernel import scratchfs
+    from codeml_repro.run.kernel.execute import execute
+
+    broken = tmp_path / "inside.py"  # as the real step says it when the host refuses a mount
+    said = f"{scratchfs_inside.FAILURE}: mount: EPERM\n"
+    broken.write_text(f"import sys\nsys.stderr.write({said!r})\nsys.exit(126)\n")
+    monkeypatch.setattr(scratchfs, "INSIDE_SOURCE", broken)  # after the probe, which passed
+    folder = make_submission("a-sub", NEIGHBOUR)
+    sandbox = r"bwrap could not start the kernel's sandbox \(codeml-repro: the run folder's disk budget"
+    with pytest.raises(RunnerFailed, match=sandbox + " could not be set up: mount: EPERM"):
+        execute(load_submission(folder), SMALL, timeout_s=60)

@@ -65,7 +65,9 @@ class RunPolicy(BaseModel):
     max_processes: int = Field(default=budgets.MAX_PROCESSES, gt=0, description="Processes in the sandbox.")
     max_file_bytes: int = Field(default=budgets.MAX_FILE_BYTES, gt=0, description="Largest file written.")
     scratch_bytes: int = Field(default=budgets.SCRATCH_BYTES, gt=0, description="Bytes added to its folder.")
-    scratch_files: int = Field(default=budgets.SCRATCH_FILES, gt=0, description="Files added to its folder.")
+    scratch_files: int = Field(
+        default=budgets.SCRATCH_FILES, gt=0, le=2**31, description="Files added to its folder."
+    )  # a tmpfs takes at most 2**32 - 1 inodes
     cpu_seconds: int = Field(default=budgets.CPU_SECONDS, gt=0, description="CPU time of the kernel.")
     data_bytes: int = Field(default=DEFAULT_DATA_BUDGET, gt=0, description="Data budget per submission.")
     sandbox: SandboxMode = "auto"

@@ -113,7 +113,7 @@ def _tool_fault(exc: BaseException, state: RunState, prep: Prepared) -> str | No
     if state.kernel_ready:
         return None
     log = read_log(prep.dirs.root / "kernel.log")
-    found = BWRAP_ERROR.search(log)
+    found = BWRAP_ERROR.search(log) or scratchfs.SETUP_ERROR.search(log)
     if found:
         line = log[found.start() :].splitlines()[0]
         return f"bwrap could not start the kernel's sandbox ({line}); check `--sandbox auto` or the host"

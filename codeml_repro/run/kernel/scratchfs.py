@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable
@@ -34,6 +35,7 @@ from codeml_repro.run.kernel import privileges, scratchfs_inside
 Exhausted = Literal["bytes", "files"]
 
 INSIDE_SOURCE = Path(scratchfs_inside.__file__)
+SETUP_ERROR = re.compile("^" + re.escape(scratchfs_inside.FAILURE), re.M)  # in the kernel's log
 
 
 @dataclass(frozen=True)
