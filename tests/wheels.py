@@ -23,9 +23,10 @@ def _record_line(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
-def build_wheel(folder: Path, version: str, source: str, name: str = TINY, requires: tuple[str, ...] = ()
-                ) -> Path:
-    """Write ``<name>-<version>-py3-none-any.whl`` whose module holds ``source``."""
+def build_wheel(folder: Path, version: str, source: str, name: str = TINY, requires: tuple[str, ...] = (),
+                extra: dict[str, bytes] | None = None) -> Path:
+    """Write ``<name>-<version>-py3-none-any.whl`` whose module holds ``source``; ``extra`` adds
+    files at the top of site-packages (a ``.pth`` file, say)."""
     module = name.replace("-", "_")
     dist_info = f"{module}-{version}.dist-info"
     meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
@@ -34,6 +35,7 @@ def build_wheel(folder: Path, version: str, source: str, name: str = TINY, requi
         f"{module}/__init__.py": source.encode(),
         f"{dist_info}/METADATA": meta.encode(),
         f"{dist_info}/WHEEL": WHEEL,
+        **(extra or {}),
     }
     record = [_record_line(path, data) for path, data in files.items()] + [f"{dist_info}/RECORD,,"]
     folder.mkdir(parents=True, exist_ok=True)

@@ -293,8 +293,11 @@ def _label(requirements: Path) -> str:
 
 
 def _run(argv: list[str], what: str, requirements: Path) -> str:
+    """Run uv from the submission's folder: a local wheel or folder in ``requirements.txt``
+    (``./wheels/x.whl``) is relative to it, as uv reads relative paths from its working directory."""
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800, check=False, env=uv_env())
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800, check=False, env=uv_env(),
+                              cwd=requirements.parent)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise EnvironmentFailed(f"{_label(requirements)}: {what} failed: {exc}") from None
     if proc.returncode != 0:
