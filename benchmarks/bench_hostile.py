@@ -27,8 +27,7 @@ from pathlib import Path
 
 import psutil
 import yaml
-
-from benchmarks.common import cli, make_root
+from common import cli, make_root
 
 FLOOD = """
 k = get_ipython().kernel
