@@ -312,3 +312,53 @@ def test_merge_shards_needs_folders_named_after_their_shard(tmp_path: Path) -> N
     args = ["merge", "--root", str(tmp_path / "dest"), "--shards", "2", str(tmp_path / "results-a")]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2 and "shard-0 to shard-1" in result.output
+
+
+def _submissions(root: Path, gpu: dict[str, int]) -> None:
+    import yaml
+
+    for slug, count in gpu.items():
+        (root / "submissions" / slug).mkdir(parents=True)
+        spec = {"title": slug, "authors": [{"name": "A"}], "artifact": {"resources": {"gpu": count}}}
+        (root / "submissions" / slug / "submission.yml").write_text(yaml.safe_dump(spec))
+
+
+def test_merge_gpu_only_refuses_a_result_for_a_submission_without_a_gpu(tmp_path: Path) -> None:
+    """The GPU job's folder may update only submissions that declare artifact.resources.gpu."""
+    from codeml_repro.cli import cli
+
+    dest = tmp_path / "dest"
+    _submissions(dest, {"cpu-paper": 0, "gpu-paper": 1})
+    for slug in ("cpu-paper", "gpu-paper"):
+        write_run(dest, make_result(slug), b"old")
+    write_run(tmp_path / "gpu", make_result("gpu-paper", "2026-02-01T00:00:00Z"), b"gpu")
+    write_run(tmp_path / "gpu", make_result("cpu-paper", "2026-02-01T00:00:00Z", status=Status.REPRODUCED),
+              b"forged")
+    plain = CliRunner().invoke(cli, ["merge", "--root", str(dest), "--gpu", "only", str(tmp_path / "gpu")])
+    assert plain.exit_code == 0, plain.output
+    assert "refused: cpu-paper does not declare artifact.resources.gpu (merge --gpu only)" in plain.output
+    store = ResultStore(dest)
+    assert store.notebook_path("cpu-paper").read_bytes() == b"old"
+    cpu = store.read("cpu-paper")
+    assert cpu is not None and cpu.status is Status.FUNCTIONAL and len(store.history("cpu-paper")) == 1
+    assert store.notebook_path("gpu-paper").read_bytes() == b"gpu"
+
+
+def test_merge_shards_after_gpu_none_split_as_the_shards_did(tmp_path: Path) -> None:
+    """`merge --shards N --gpu none` gives each shard what `run --shard I/N --gpu none` ran."""
+    from codeml_repro.run.plan import RunOptions, merge_assignment, select
+
+    _submissions(tmp_path, {"a": 0, "b": 1, "c": 0, "d": 1, "e": 0, "f": 0})
+    store = ResultStore(tmp_path)
+    for n, slug in enumerate("abcdef"):
+        store.write(make_result(slug, duration_s=float(10 * (n + 1))), None)
+    dirs = [tmp_path / "shard-0", tmp_path / "shard-1"]
+    assigned = merge_assignment(tmp_path, dirs, 2, "none")
+    assert assigned is not None
+    for index, folder in enumerate(dirs):
+        ran = select(tmp_path, RunOptions(shard=(index, 2), gpu="none"), store)
+        assert assigned[folder].slugs == {f.name for f in ran}
+    assert not (assigned[dirs[0]].slugs | assigned[dirs[1]].slugs) & {"b", "d"}
+    gpu_only = merge_assignment(tmp_path, [tmp_path / "gpu"], None, "only")
+    assert gpu_only is not None and gpu_only[tmp_path / "gpu"].slugs == {"b", "d"}
+    assert merge_assignment(tmp_path, dirs, None, "any") is None

@@ -399,4 +399,44 @@ def test_gpu_submissions_go_to_the_runner_the_repository_variable_names() -> Non
     shard = "\n".join(str(step.get("run", "")) + str(step.get("env", "")) for step in jobs["run"]["steps"])
     assert "CODEML_GPU_RUNNER" in shard and "--gpu none" in shard  # set: the shards leave them out
     merge = "\n".join(step.get("run", "") for step in jobs["merge"]["steps"])
-    assert 'codeml-repro merge --root . -- "$GPU"' in merge
+    assert 'codeml-repro merge --root . --gpu only -- "$GPU"' in merge
+    assert 'gpu=(--gpu none)' in merge and '--shards "$COUNT" "${gpu[@]}"' in merge
+
+
+def _merge_step_script() -> str:
+    steps = load(FULL)["jobs"]["merge"]["steps"]
+    return next(s["run"] for s in steps if s.get("name") == "Merge the shards into results/")
+
+
+def test_the_full_runs_merge_refuses_a_gpu_result_for_a_submission_without_a_gpu(tmp_path: Path) -> None:
+    """The merge step itself, run with bash: the GPU job's folder cannot replace a CPU submission's result,
+    and with a GPU runner the shards are split without the GPU submissions, as `run --gpu none` split them."""
+    from codeml_repro.model.result import Status
+    from codeml_repro.results.store import ResultStore
+    from tests.test_merge import make_result, write_run
+
+    root = tmp_path / "repo"
+    for slug, resources in (("cpu-paper", {}), ("gpu-paper", {"gpu": 1})):
+        (root / "submissions" / slug).mkdir(parents=True)
+        spec = {"title": slug, "authors": [{"name": "A"}], "artifact": {"resources": resources}}
+        (root / "submissions" / slug / "submission.yml").write_text(yaml.safe_dump(spec))
+        write_run(tmp_path / "previous", make_result(slug), b"old")
+    (root / ".github").symlink_to(REPO / ".github")
+    write_run(tmp_path / "shards" / "shard-0", make_result("cpu-paper", "2026-02-01T00:00:00Z"), b"shard")
+    gpu_job = tmp_path / "gpu"
+    write_run(gpu_job, make_result("gpu-paper", "2026-02-01T00:00:00Z"), b"gpu")
+    forged = make_result("cpu-paper", "2026-03-01T00:00:00Z", status=Status.REPRODUCED)
+    write_run(gpu_job, forged, b"forged")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "RUNNER_TEMP": str(tmp_path), "COUNT": "1",
+           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"), "GPU_RUNNER": "gpu-box",
+           "PREVIOUS": str(tmp_path / "previous"), "SHARDS": str(tmp_path / "shards"),
+           "GPU": str(gpu_job / "results")}
+    proc = subprocess.run(["bash", "-e", "-c", _merge_step_script()], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "refused: cpu-paper does not declare artifact.resources.gpu" in proc.stdout
+    store = ResultStore(root)
+    assert store.notebook_path("cpu-paper").read_bytes() == b"shard"  # the shard's, not the GPU job's
+    assert store.notebook_path("gpu-paper").read_bytes() == b"gpu"
+    cpu = store.read("cpu-paper")
+    assert cpu is not None and cpu.status is Status.FUNCTIONAL

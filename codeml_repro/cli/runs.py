@@ -220,19 +220,23 @@ def bisect(slug: str, root: Path, package: str, good: str, bad: str, **policy_ar
               help="DIRS are shard-0..shard-N-1 of `run --shard I/N`: each may update only the "
               "submissions and matrix cells assigned to it (computed from ROOT as the shards "
               "computed it).")
+@click.option("--gpu", "gpu", type=click.Choice(["any", "only", "none"]), default="any", show_default=True,
+              help="As the runs that made DIRS were given it. only: DIRS come from `run --gpu only` and "
+              "may update only submissions declaring artifact.resources.gpu; none: with --shards, the "
+              "shards of `run --gpu none` (the GPU submissions left out).")
 @one_line_errors
-def merge(dirs: tuple[Path, ...], root: Path, shard_total: int | None) -> None:
+def merge(dirs: tuple[Path, ...], root: Path, shard_total: int | None, gpu: str) -> None:
     """Combine the results of CI shards (DIRS) into ROOT/results.
 
     A matrix submission whose cells ran on several shards is combined from the parts each
     shard recorded (results/parts/SLUG.json), as a single run would have combined its cells.
     """
-    from codeml_repro.results.merge import merge_results
+    from codeml_repro.results.merge import NOT_ASSIGNED, merge_results
+    from codeml_repro.run.plan import merge_assignment
 
-    assigned = None
-    if shard_total is not None:
-        from codeml_repro.run.shards import assignment_of_dirs
-
-        assigned = assignment_of_dirs(root, shard_total, list(dirs))
-    report = merge_results(list(dirs), root, assigned)
+    assigned = merge_assignment(root, list(dirs), shard_total, gpu)  # type: ignore[arg-type]  # a Choice
+    refusal = NOT_ASSIGNED
+    if gpu == "only" and shard_total is None:
+        refusal = "does not declare artifact.resources.gpu (merge --gpu only)"
+    report = merge_results(list(dirs), root, assigned, refusal)
     click.echo(str(report))

@@ -131,20 +131,23 @@ def _add_result(plan: _Plan, path: Path, results_dir: Path, dest: ResultStore) -
         )
 
 
-def _refused(plan: _Plan, path: Path, dest: ResultStore, share: ShardShare | None) -> bool:
-    """A shard's result for a slug it was not assigned: refused (with a warning) unless it is the
-    destination's own file carried over. One shard cannot overwrite another's submissions."""
+NOT_ASSIGNED = "was not assigned to this shard"
+
+
+def _refused(plan: _Plan, path: Path, dest: ResultStore, share: ShardShare | None, why: str) -> bool:
+    """A shard's result for a slug it was not assigned: refused (with a warning, ``why``) unless it
+    is the destination's own file carried over. One shard cannot overwrite another's submissions."""
     if share is None or share.records(path.stem):
         return False
     current = dest.result_path(path.stem)
     if current.is_file() and current.read_bytes() == path.read_bytes():
         plan.unchanged.add(path.stem)
     else:
-        plan.warnings.append(f"{path}: refused: {path.stem} was not assigned to this shard")
+        plan.warnings.append(f"{path}: refused: {path.stem} {why}")
     return True
 
 
-def _plan(sources: list[Path], dest: ResultStore, assigned: Mapping[Path, ShardShare]) -> _Plan:
+def _plan(sources: list[Path], dest: ResultStore, assigned: Mapping[Path, ShardShare], why: str) -> _Plan:
     plan = _Plan()
     seen: set[Path] = set()
     for source in sources:
@@ -159,7 +162,7 @@ def _plan(sources: list[Path], dest: ResultStore, assigned: Mapping[Path, ShardS
         share = assigned.get(source)
         for path in _slug_files(results_dir, ".json"):
             try:
-                if _refused(plan, path, dest, share):
+                if _refused(plan, path, dest, share, why):
                     continue
                 _add_result(plan, path, results_dir, dest)
             except OSError as exc:
@@ -206,19 +209,21 @@ def _combine_split(plan: _Plan, dest_root: Path) -> None:
 
 
 def merge_results(
-    sources: list[Path], dest_root: Path, assigned: Mapping[Path, ShardShare] | None = None
+    sources: list[Path], dest_root: Path, assigned: Mapping[Path, ShardShare] | None = None,
+    refusal: str = NOT_ASSIGNED,
 ) -> MergeReport:
     """Combine shard results into ``dest_root/results``; see the module docstring.
 
     Raises :class:`MergeError` (before writing anything) for a result of
     another format version, an unreadable result, or the same slug (or matrix cell) with
     different results in two sources. With ``assigned`` (source -> what its shard ran),
-    a source's result, history or matrix cell for anything else is refused with a warning.
+    a source's result, history or matrix cell for anything else is refused with a warning saying
+    it ``refusal``.
     """
     if not sources:
         raise MergeError("merge: no source folder given; pass the shards' results folders")
     dest = ResultStore(dest_root)
-    plan = _plan(sources, dest, assigned or {})
+    plan = _plan(sources, dest, assigned or {}, refusal)
     _combine_split(plan, dest_root)
     total = 0
     for slug in sorted(set(plan.history) | set(plan.results)):

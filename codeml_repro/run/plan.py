@@ -116,6 +116,13 @@ def declares_gpu(folder: Path) -> bool:
         return False
 
 
+def gpu_selected(folders: list[Path], gpu: GpuSelection) -> list[Path]:
+    """``folders`` after ``--gpu``: "only" keeps those declaring a GPU, "none" the others."""
+    if gpu == "any":
+        return folders
+    return [f for f in folders if declares_gpu(f) == (gpu == "only")]
+
+
 def select(root: Path, options: RunOptions, store: ResultStore) -> list[Path]:
     """The folders this run is responsible for (after the GPU selection, then sharding)."""
     return select_share(root, options, store)[0]
@@ -124,9 +131,7 @@ def select(root: Path, options: RunOptions, store: ResultStore) -> list[Path]:
 def select_share(root: Path, options: RunOptions, store: ResultStore) -> tuple[list[Path], ShardShare | None]:
     """The folders this run runs something of, and with ``--shard`` its share of them: whole
     submissions, and some cells of matrix submissions split over shards."""
-    folders = discover(root, options.slugs)
-    if options.gpu != "any":
-        folders = [f for f in folders if declares_gpu(f) == (options.gpu == "only")]
+    folders = gpu_selected(discover(root, options.slugs), options.gpu)
     if options.shard is None:
         return folders, None
     from codeml_repro.run.shards import shard_shares
@@ -136,3 +141,23 @@ def select_share(root: Path, options: RunOptions, store: ResultStore) -> tuple[l
         raise ShardError(f"--shard {index}/{count}: the index must satisfy 0 <= I < N")
     share = shard_shares(folders, count, store)[index]
     return [f for f in folders if f.name in share.slugs], share
+
+
+def merge_assignment(
+    root: Path, dirs: list[Path], shard_total: int | None, gpu: GpuSelection
+) -> dict[Path, ShardShare] | None:
+    """What each of ``merge``'s DIRS may update (None: anything), as the runs that made them chose.
+
+    ``--gpu only``: the GPU job's folder holds results of submissions that declare
+    ``artifact.resources.gpu`` and of no other. ``--shards N`` (after ``--gpu none`` when the
+    shards left the GPU submissions out): shard I's folder, shard I's share as ``run --shard``
+    split them. Computed from the submissions under ``root``, never from what a folder holds.
+    """
+    if shard_total is None and gpu == "any":
+        return None
+    folders = gpu_selected(discover(root), gpu)
+    if shard_total is None:
+        return {folder: ShardShare(frozenset(f.name for f in folders)) for folder in dirs}
+    from codeml_repro.run.shards import assignment_of_dirs
+
+    return assignment_of_dirs(root, shard_total, dirs, folders)

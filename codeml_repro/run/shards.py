@@ -272,17 +272,20 @@ def shard_shares(folders: Sequence[Path], count: int, store: ResultStore) -> lis
     return shares_of(assign_shards(units, count, unit_durations(folders, store)))
 
 
-def assignment_of_dirs(root: Path, count: int, dirs: Sequence[Path]) -> dict[Path, ShardShare]:
+def assignment_of_dirs(
+    root: Path, count: int, dirs: Sequence[Path], folders: Sequence[Path] | None = None
+) -> dict[Path, ShardShare]:
     """What each shard's folder (named ``...-I``, e.g. ``shard-2``) was assigned.
 
-    Computed as ``run --shard I/N`` computed it: from the submissions and the previous results
-    under ``root`` (the full run copies them there before merging). ``merge`` accepts from a
+    Computed as ``run --shard I/N`` computed it: from ``folders`` (default: every submission under
+    ``root``; after ``--gpu none``, those without a GPU) and the previous results under ``root``
+    (the full run copies them there before merging). ``merge`` accepts from a
     shard only the results of its own submissions and the parts of its own cells, so one shard
     cannot overwrite another's.
     """
     from codeml_repro.model.submission import discover
 
-    shares = shard_shares(discover(root), count, ResultStore(root))
+    shares = shard_shares(discover(root) if folders is None else folders, count, ResultStore(root))
     out: dict[Path, ShardShare] = {}
     for folder in dirs:
         match = _INDEX_OF_DIR.search(folder.resolve().name)
