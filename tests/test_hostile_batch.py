@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Status
 from codeml_repro.results.store import ResultStore
@@ -128,29 +130,67 @@ def test_a_cell_longer_than_the_output_cap_still_runs(
     assert results["a-long"].status is Status.REPRODUCED, results["a-long"].error
 
 
-LAUNCHER = "import sys\nsys.stderr.write('bwrap: spoofed: sandbox refused\\n')\nsys.exit(1)\n"
-
-
 def test_a_tool_failure_is_recorded_for_that_submission_and_the_batch_goes_on(
+    make_submission: MakeSubmission, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codeml_repro.run.kernel import sandbox
+
+    real = sandbox.build_launch
+
+    def exits(*args: Any, **kw: Any) -> sandbox.KernelLaunch:  # the toolkit's own kernel, not the author's
+        launch = real(*args, **kw)
+        if not (Path(launch.cwd) / "break-the-tool").exists():
+            return launch
+        cut = launch.argv.index(sandbox.KERNEL_LAUNCHER) - 1
+        crash = ["-c", "import sys; sys.stderr.write('bwrap: spoofed: sandbox refused\\n'); sys.exit(1)"]
+        return sandbox.KernelLaunch([*launch.argv[:cut], *crash], launch.env, launch.cwd)
+
+    monkeypatch.setattr(sandbox, "build_launch", exits)
+    (make_submission("a-broken", "x = 1", spec=CLAIM) / "break-the-tool").write_text("")
+    make_submission("b-neighbour", NEIGHBOUR, spec=CLAIM)
+    results = _results(tmp_path, jobs=1)
+    store = ResultStore(tmp_path)
+    broken, neighbour = store.read("a-broken"), store.read("b-neighbour")
+    assert neighbour is not None and neighbour.status is Status.REPRODUCED
+    assert broken is not None and broken.status is Status.FAILED is results["a-broken"].status
+    assert broken.error is not None and broken.error.type == "RunnerFailed"
+    assert broken.key == ""  # a tool failure is retried on the next run, not skipped
+
+
+PLANTED = """
+import os
+try:
+    open(os.path.join({marker!r}, 'ran-' + __name__), 'w').close()
+except OSError:  # in the sandbox the host folder is read-only: exiting says it ran
+    pass
+os._exit(7)
+"""
+SHADOWS = ("ipykernel_launcher.py", "ipykernel/__init__.py", "IPython.py", "zmq.py", "traitlets.py",
+           "resource.py", "ctypes.py", "jupyter_client.py")
+"""What the start-up of a run imports (the kernel, the helpers that set its limits and its disk)."""
+HELPER = "from helper import VALUE\nfrom codeml_repro import record\nrecord('acc', VALUE)"
+
+
+def plant_shadows(folder: Path, marker: Path) -> None:
+    """Modules named like the ones the run starts with, beside the notebook; and a helper of its own."""
+    for name in SHADOWS:
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_text(PLANTED.format(marker=str(marker)))
+    (folder / "helper.py").write_text("VALUE = 1\n")
+
+
+def test_modules_beside_the_notebook_never_replace_the_kernels_own(
     make_submission: MakeSubmission, tmp_path: Path
 ) -> None:
-    # `python -m ipykernel_launcher` imports from its working directory: start-up code of the author's
-    bad = make_submission("a-spoof", "x = 1", spec=CLAIM)
-    (bad / "ipykernel_launcher.py").write_text(LAUNCHER)
+    marker = tmp_path / "markers"
+    marker.mkdir()
+    plant_shadows(make_submission("a-planted", HELPER, spec=CLAIM), marker)
     make_submission("b-neighbour", NEIGHBOUR, spec=CLAIM)
-    proc = subprocess.run(
-        [sys.executable, "-m", "codeml_repro.cli", "run", "--root", str(tmp_path), "--sandbox", "off",
-         "--env", "current", "--jobs", "1"],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    store = ResultStore(tmp_path)
-    spoof, neighbour = store.read("a-spoof"), store.read("b-neighbour")
-    assert neighbour is not None and neighbour.status is Status.REPRODUCED
-    assert spoof is not None and spoof.status is Status.FAILED
-    assert spoof.error is not None and spoof.error.type == "RunnerFailed"
-    assert spoof.key == ""  # a tool failure is retried on the next run, not skipped
-    assert "Traceback" not in proc.stderr
+    results = _results(tmp_path, jobs=1)
+    assert results["b-neighbour"].status is Status.REPRODUCED
+    planted = results["a-planted"]
+    assert planted.status is Status.REPRODUCED, planted.error  # its own helper.py still imports
+    assert sorted(p.name for p in marker.iterdir()) == []
 
 
 def test_an_odd_folder_name_is_invalid_alone(make_submission: MakeSubmission, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from codeml_repro.run.kernel.scratch import unlock_and_retry
 from codeml_repro.run.plan import RunOptions
 
 from .conftest import MakeSubmission
+from .test_hostile_batch import HELPER, plant_shadows
 
 pytestmark = pytest.mark.sandbox
 SANDBOXED = RunPolicy(sandbox="required", env="current", timeout_s=60, cell_timeout_s=30)
@@ -95,6 +96,23 @@ def test_a_buffer_flood_from_the_sandbox_is_refused_unread(
     flood = results["a-flood"]
     assert flood.status is Status.OUTPUT_LIMIT and flood.error is not None
     assert "exceeded 10000000 bytes" in flood.error.message and "refused unread" in flood.error.message
+
+
+@needs_bwrap
+def test_modules_beside_the_notebook_never_run_at_the_sandboxs_start_up(
+    make_submission: MakeSubmission, tmp_path: Path
+) -> None:
+    # the sandbox's first steps run Python in the author's folder, some with capabilities (the disk
+    # budget's mount) or before the rlimits: a planted ctypes.py or resource.py must not be imported
+    marker = tmp_path / "markers"
+    marker.mkdir()
+    plant_shadows(make_submission("a-planted", HELPER, spec=CLAIM), marker)
+    make_submission("b-neighbour", NEIGHBOUR, spec=CLAIM)
+    results = {r.slug: r for r in run_all(tmp_path, SANDBOXED, RunOptions()).results}
+    assert results["b-neighbour"].status is Status.REPRODUCED
+    planted = results["a-planted"]
+    assert planted.status is Status.REPRODUCED, planted.error  # its own helper.py still imports
+    assert sorted(p.name for p in marker.iterdir()) == []
 
 
 def test_clean_up_never_chmods_through_a_planted_link(tmp_path: Path) -> None:

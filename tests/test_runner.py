@@ -243,7 +243,7 @@ def test_a_kernel_of_the_toolkit_dying_at_start_up_is_a_tool_error(
 
     def exits(*args: Any, **kw: Any) -> sandbox.KernelLaunch:
         launch = real(*args, **kw)
-        cut = launch.argv.index("ipykernel_launcher") - 1  # python -m ipykernel_launcher -f ...
+        cut = launch.argv.index(sandbox.KERNEL_LAUNCHER) - 1  # python -c KERNEL_LAUNCHER -f ...
         code = "import sys; sys.stderr.write('ModuleNotFoundError: no ipykernel here\\n'); sys.exit(3)"
         crash = ["-c", code]
         return sandbox.KernelLaunch([*launch.argv[:cut], *crash], launch.env, launch.cwd)

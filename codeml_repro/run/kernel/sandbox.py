@@ -41,6 +41,23 @@ SandboxKind = Literal["bwrap", "off"]
 INSTALL_HINT = "install it with `apt-get install bubblewrap`"
 # Variables copied from the runner; everything else (tokens, keys) is dropped.
 ENV_ALLOW = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
+# How every helper command of a run starts Python: isolated (-I: neither the working directory, the
+# author's folder, nor PYTHON* variables reach sys.path) and without site (-S). In the author's
+# folder ``python -c`` would import a planted ``resource.py`` or ``ctypes.py`` in place of the real
+# one, with the sandbox's capabilities or before its limits.
+HELPER_PYTHON_FLAGS = ("-I", "-S")
+# Starts the kernel like ``python -m ipykernel_launcher``, except that the working directory (the
+# author's folder, first on sys.path for ``-m`` and ``-c``) is not searched while ipykernel, IPython
+# and zmq are imported: an ``ipykernel_launcher.py`` or ``zmq.py`` beside the notebook never runs in
+# their place. IPython puts the folder back (before site-packages) once it runs, so a notebook still
+# imports its own helper modules, as in Jupyter.
+KERNEL_LAUNCHER = (
+    "import sys\n"
+    "if sys.path and sys.path[0] in ('', '.'):\n"
+    "    del sys.path[0]\n"
+    "from ipykernel import kernelapp\n"
+    "kernelapp.launch_new_instance()\n"
+)
 # Applies rlimits, then replaces itself with the kernel (argv: AS CPU FSIZE NPROC CORE -- cmd...).
 _LIMITER = (
     "import os, resource, sys\n"
@@ -208,7 +225,7 @@ def limiter_argv(python: str, limits: Limits, *, processes: bool) -> list[str]:
         limits.max_processes if processes else -1,
         0,  # no core dumps
     ]
-    return [python, "-S", "-c", _LIMITER, *(str(v) for v in values), "--"]
+    return [python, *HELPER_PYTHON_FLAGS, "-c", _LIMITER, *(str(v) for v in values), "--"]
 
 
 def kernel_env(dirs: RunDirs, python: str, marker: str, *, sandboxed: bool) -> dict[str, str]:
@@ -322,7 +339,8 @@ def _join_argv(cgroup: RunCgroup | None) -> list[str]:
     """A prefix that moves the launched process into the run's cgroups, then execs the rest."""
     if cgroup is None:
         return []
-    return [sys.executable, "-S", "-c", _JOIN_CGROUP, *(str(p) for p in cgroup.procs_files()), "--"]
+    procs = [str(p) for p in cgroup.procs_files()]
+    return [sys.executable, *HELPER_PYTHON_FLAGS, "-c", _JOIN_CGROUP, *procs, "--"]
 
 
 def build_launch(
@@ -342,7 +360,7 @@ def build_launch(
     that point libraries at them)."""
     sandboxed = choice.kind == "bwrap"
     env = {**kernel_env(dirs, python, marker, sandboxed=sandboxed), **(extra_env or {})}
-    kernel = [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    kernel = [python, "-c", KERNEL_LAUNCHER, "-f", "{connection_file}"]
     # RLIMIT_NPROC counts every process of the uid on the host: only when no pids cgroup caps the run
     capped = cgroup is not None and "pids" in cgroup.in_force
     limited = [*limiter_argv(python, limits, processes=sandboxed and not capped), *kernel]

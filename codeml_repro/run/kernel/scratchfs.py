@@ -65,7 +65,7 @@ def inside_argv(python: str, work: Path, budget: ScratchBudget, inputs: Iterable
     places = [str(p.relative_to(work)) for p in inputs if work in p.parents]
     source = INSIDE_SOURCE.read_text()
     numbers = [str(budget.bytes), str(budget.files), str(uid)]
-    return [python, "-S", "-c", source, str(work), *numbers, *places, "--"]
+    return [python, "-I", "-S", "-c", source, str(work), *numbers, *places, "--"]  # not the author's ctypes
 
 
 @functools.lru_cache(maxsize=8)
