@@ -12,7 +12,7 @@
    start-up (``--jobs 2``). Its ``duration_s`` both ways, side by side: with a
    cgroup per run (root on this machine) the burner gets one share, not eight.
 
-Run: ``python -m benchmarks.bench_hostile [--flood-mib 1536] [--work-s 3] [--part flood|cpu]``.
+Run: ``python benchmarks/bench_hostile.py [--flood-mib 1536] [--work-s 3] [--part flood|cpu]``.
 The numbers depend on the machine's load; the ratio in one run is the figure.
 """
 

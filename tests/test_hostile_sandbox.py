@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -113,6 +114,70 @@ def test_modules_beside_the_notebook_never_run_at_the_sandboxs_start_up(
     planted = results["a-planted"]
     assert planted.status is Status.REPRODUCED, planted.error  # its own helper.py still imports
     assert sorted(p.name for p in marker.iterdir()) == []
+
+
+STOP_PID_1 = """
+import os, signal, time
+from codeml_repro import record
+for sig in (signal.SIGSTOP, signal.SIGTERM, signal.SIGKILL):
+    try:
+        os.kill(1, sig)
+        record('signalled_' + sig.name, 1)
+    except PermissionError:  # as root, pid 1 (bwrap) is root's and the kernel nobody's
+        pass
+time.sleep(0.5)
+os._exit(3)
+"""
+
+
+@needs_bwrap
+def test_a_kernel_that_stops_its_sandboxs_pid_1_is_kernel_died(
+    make_submission: MakeSubmission, tmp_path: Path
+) -> None:
+    # were pid 1 stopped, the kernel's exit would never reach the runner (bwrap waits for pid 1):
+    # the run would end as a timeout. A non-root runner's pid 1 ignores them (a namespace's init)
+    make_submission("a-stopper", STOP_PID_1)
+    make_submission("b-neighbour", NEIGHBOUR, spec=CLAIM)
+    policy = SANDBOXED.model_copy(update={"timeout_s": 30})
+    results = {r.slug: r for r in run_all(tmp_path, policy, RunOptions()).results}
+    assert results["b-neighbour"].status is Status.REPRODUCED
+    stopper = results["a-stopper"]
+    assert stopper.status is Status.KERNEL_DIED, stopper.error
+    assert stopper.error is not None and "exited with code 3" in stopper.error.message
+    assert stopper.duration_s < 20
+
+
+def _sandboxed_shell(script: str, *, as_root: bool) -> subprocess.CompletedProcess[str]:
+    """``script`` in a sandbox with the namespaces and privileges a root, or a non-root, runner gives."""
+    from unittest import mock
+
+    from codeml_repro.run.kernel import privileges
+
+    with mock.patch.object(privileges, "privileged", return_value=as_root):
+        spaces = privileges.namespace_args()
+    drop = privileges.drop_argv(privileges.find_setpriv() or "setpriv")
+    mounts = ["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
+    sandbox = [find_bwrap() or "bwrap", *spaces, *mounts, "--"]
+    # a root runner drops privileges inside the sandbox; a non-root one is not root before bwrap
+    shell = ["/bin/sh", "-c", script]
+    argv = [*sandbox, *drop, *shell] if as_root else [*drop, *sandbox, *shell]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+
+
+KILL_PID_1 = "for s in STOP TERM KILL; do kill -$s 1 2>/dev/null && echo sent-$s; done; sleep 0.3; exit 3"
+
+
+@needs_bwrap
+@as_root
+@pytest.mark.parametrize("runner", ["root", "not-root"])
+def test_pid_1_of_the_sandbox_never_stops_for_its_processes(runner: str) -> None:
+    # the toolkit's own namespaces for a root and for a non-root runner (the second run as nobody)
+    proc = _sandboxed_shell(KILL_PID_1, as_root=runner == "root")
+    if runner == "not-root" and "sent-" not in proc.stdout and proc.returncode != 3:
+        pytest.skip(f"no user namespace for a non-root bwrap here: {proc.stderr.strip()}")
+    assert proc.returncode == 3, proc.stderr  # the shell's own exit, passed on by bwrap: pid 1 ran on
+    sent = proc.stdout.split()
+    assert sent == ([] if runner == "root" else ["sent-STOP", "sent-TERM", "sent-KILL"])
 
 
 def test_clean_up_never_chmods_through_a_planted_link(tmp_path: Path) -> None:
