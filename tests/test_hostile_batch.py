@@ -231,7 +231,7 @@ WIRE = {
                       "k.iopub_socket.send_multipart(parts)", "Invalid Signature"),
     "deep-json": (RAW + "k.session.send(k.iopub_socket, 'display_data', content=b'{\"data\": '"
                   " + b'[' * 100_000 + b']' * 100_000 + b'}', parent=k.get_parent('shell'))",
-                  "nested too deeply"),
+                  "nested more than 100 levels"),
     "huge-int": (RAW + "k.session.send(k.iopub_socket, 'display_data', content=b'{\"data\": {}, \"x\": '"
                  " + b'9' * 100_000 + b'}', parent=k.get_parent('shell'))", "digits"),
 }

@@ -157,12 +157,16 @@ def test_a_hostile_notebook_is_invalid_alone_in_validate_run_and_the_book(
     assert shown == {"a-hostile": Status.INVALID, "z-neighbour": Status.REPRODUCED}, problems
 
 
-def test_brackets_inside_strings_do_not_count_and_the_book_notes_a_deep_executed_notebook() -> None:
-    from codeml_repro.model.notebookfile import too_deep
+def test_the_bound_counts_structure_not_strings_and_the_book_notes_a_deep_executed_notebook() -> None:
+    from codeml_repro.model.notebookfile import parse_bounded
     from codeml_repro.sphinx.posters.nbrender import render_notebook
 
     printed = '{"cells": [{"source": "print(\\"' + "[" * 5000 + '\\")"}]}'
-    assert not too_deep(printed) and too_deep("[" * 65 + "]" * 65) and not too_deep("[" * 64 + "]" * 64)
+    assert parse_bounded(printed)["cells"][0]["source"].count("[") == 5000
+    assert parse_bounded("[" * 64 + "]" * 64) is not None
+    for deep in ("[" * 65 + "]" * 65, "[" * 100_000 + "]" * 100_000):
+        with pytest.raises(ValueError, match="nested more than 64 levels deep"):
+            parse_bounded(deep)
     assert "nested too deeply" in str(render_notebook('{"cells": ' + "[" * 100_000 + "]" * 100_000 + "}"))
 
 

@@ -25,6 +25,20 @@ def shorten(text: str, limit: int) -> str:
     return text[: max(0, limit - len(ELLIPSIS))] + ELLIPSIS
 
 
+def nesting_depth(value: Any, limit: int) -> int:
+    """How deeply a decoded JSON value nests lists and dicts, counted up to ``limit + 1``.
+
+    Iterative, so a hostile value cannot exhaust the stack here; callers refuse a value past
+    ``limit`` before a recursive walker (nbformat, jsonschema, a repr) sees it.
+    """
+    depth, level = 0, [value] if isinstance(value, dict | list) else []
+    while level and depth <= limit:  # one level at a time: only containers are kept
+        depth += 1
+        children = (c for item in level for c in (item.values() if isinstance(item, dict) else item))
+        level = [c for c in children if isinstance(c, dict | list)]
+    return depth
+
+
 def bracket_depth(text: str, brackets: str = "[]{}") -> int:
     """The deepest nesting of ``brackets`` (opening and closing characters in pairs) in ``text``.
 

@@ -22,8 +22,7 @@ from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
 from traitlets import Type
 
-from codeml_repro.model.notebookfile import too_deep
-from codeml_repro.model.text import shorten
+from codeml_repro.model.text import nesting_depth, shorten
 from codeml_repro.run.kernel import scratch as rundir
 
 ERROR_TYPE = "MalformedMessage"
@@ -41,18 +40,18 @@ def decode(session: Any, parts: list[bytes]) -> dict[str, Any]:
     """The message in ``parts`` (a multipart frame list), or :class:`MalformedMessage` saying why."""
     try:
         _, signed = session.feed_identities(parts)
-        # header, parent header, metadata, content: json parses any depth, the runner's walks recurse
-        if any(too_deep(bytes(frame).decode("utf-8", "replace"), MAX_DEPTH) for frame in signed[1:5]):
-            raise RecursionError
         msg: Any = session.deserialize(signed)
     except RecursionError:
-        raise MalformedMessage("it is nested too deeply to decode") from None
+        raise MalformedMessage(f"it is nested more than {MAX_DEPTH} levels deep") from None
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         first = next(iter(str(exc).splitlines()), "") or type(exc).__name__
         raise MalformedMessage(shorten(f"{type(exc).__name__}: {first}", 200)) from None
     for section in _SECTIONS:
         if not isinstance(msg.get(section), dict):
             raise MalformedMessage(f"its {section} is not a mapping")
+        # orjson parses any depth; the runner's own walks (output size, claims, nbformat) recurse
+        if nesting_depth(msg[section], MAX_DEPTH) > MAX_DEPTH:
+            raise MalformedMessage(f"its {section} is nested more than {MAX_DEPTH} levels deep")
     if not isinstance(msg["header"].get("msg_type"), str):
         raise MalformedMessage("its header has no message type")
     return dict(msg)

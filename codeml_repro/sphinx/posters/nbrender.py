@@ -10,11 +10,10 @@ executed, whatever its metadata says.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-from codeml_repro.model.notebookfile import too_deep
+from codeml_repro.model.notebookfile import parse_bounded
 from codeml_repro.model.text import cell_source
 from codeml_repro.sphinx.html import Markup, tag, void
 
@@ -188,12 +187,12 @@ def render_cell(cell: Any, index: int | None) -> Markup:
 
 def render_notebook(text: str) -> Markup:
     """The whole notebook from its JSON text; a broken file gives a note, not an error."""
-    if too_deep(text):  # json recurses once per level: never hand it a hostile depth
-        return _note("[the executed notebook is nested too deeply to show]")
     try:
-        nb = json.loads(text)
-    except (ValueError, RecursionError):
-        return _note("[the executed notebook is not valid JSON]")
+        nb = parse_bounded(text)  # never a RecursionError, never a value nested past 64 levels
+    except ValueError as exc:
+        deep = str(exc).startswith("nested")
+        return _note("[the executed notebook is nested too deeply to show]" if deep
+                     else "[the executed notebook is not valid JSON]")
     cells = nb.get("cells") if isinstance(nb, dict) else None
     if not isinstance(cells, list):
         return _note("[the executed notebook has no cells]")
