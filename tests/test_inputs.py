@@ -296,6 +296,17 @@ def test_hf_unreachable_is_data_unavailable(
     assert result.error.type == "DataUnavailable" and "org/tiny" in result.error.message
 
 
+def _results_file(root: Path, slug: str) -> str:
+    """A recorded result's status and error, for an assertion's message."""
+    import json
+
+    try:
+        result = json.loads((root / "results" / f"{slug}.json").read_text())
+    except (OSError, ValueError) as exc:
+        return f"no result recorded ({exc})"
+    return f"{result.get('status')}: {result.get('error')}"
+
+
 def test_cli_shows_the_fetch_and_hash_prints_what_to_declare(
     tmp_path: Path, make_submission: MakeSubmission, served: Server
 ) -> None:
@@ -307,7 +318,8 @@ def test_cli_shows_the_fetch_and_hash_prints_what_to_declare(
     run = subprocess.run([*cli, "run", "--root", str(tmp_path), "--sandbox", "off", "--env", "current"],
                          capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 0, run.stderr
-    assert "inputs" in run.stderr and "2/2" in run.stderr and "reproduced" in run.stdout
+    recorded = _results_file(tmp_path, "reads")  # on failure, the run's own account of why
+    assert "inputs" in run.stderr and "2/2" in run.stderr and "reproduced" in run.stdout, recorded
     csv = tmp_path / "served" / "train.csv"
     hashed = subprocess.run([*cli, "hash", str(csv)], capture_output=True, text=True, check=True)
     assert hashed.stdout.split() == [sha(CSV), str(len(CSV)), str(csv)]
