@@ -9,6 +9,7 @@ python -m pip install -q --disable-pip-version-check -e ".[examples]"
 if ! command -v bwrap >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap
 fi
+codeml-repro env build  # the base environment and the examples' own, while the index is reachable
 codeml-repro run
 jupyter-book build . -W --keep-going
 echo "book: $(pwd)/_build/html/index.html"

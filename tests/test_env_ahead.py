@@ -6,6 +6,7 @@ import multiprocessing
 import platform
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -52,12 +53,12 @@ def test_two_workers_needing_one_environment_build_it_once(tmp_path: Path) -> No
     assert len(list((cache / "envs").iterdir())) == 2  # the venv and its lock file
 
 
-def _watch_envs(envs: Path, signal: Path) -> str:
-    """A cell: was an environment complete when it started, and did one complete while it ran?"""
+def _watch_env(marker: Path, signal: Path) -> str:
+    """A cell: was the environment complete when it started, and did it complete while it ran?"""
     return (
         "import pathlib, time\n"
-        f"envs, signal = pathlib.Path({str(envs)!r}), pathlib.Path({str(signal)!r})\n"
-        f"done = lambda: any(envs.glob('*/{COMPLETE_MARKER}'))\n"
+        f"marker, signal = pathlib.Path({str(marker)!r}), pathlib.Path({str(signal)!r})\n"
+        "done = marker.is_file\n"
         "before = done()\n"
         "signal.write_text('started')\n"
         "deadline = time.time() + 60\n"
@@ -82,18 +83,18 @@ def _release_when(lock: FileLock, signal: Path, limit_s: float) -> threading.Thr
 @pytest.mark.slow
 @pytest.mark.usefixtures("offline_uv")
 def test_next_environment_is_built_while_a_notebook_runs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, share_base_env: Callable[[Path], None]
 ) -> None:
     envs, signal = tmp_path / "cache" / "envs", tmp_path / "first-started"
     monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("CODEML_OFFLINE", "1")
-    first = make_submission(tmp_path / "first", [_watch_envs(envs, signal)])
+    share_base_env(tmp_path / "cache")  # the first notebook has no requirements: the base environment
+    digest = requirements_hash(KERNEL_ONLY, platform.python_version())
+    first = make_submission(tmp_path / "first", [_watch_env(envs / digest / COMPLETE_MARKER, signal)])
     second = make_submission(tmp_path / "second", ["import sys\nprint(sys.prefix)"], requirements=KERNEL_ONLY)
     # The second environment's lock is held until the first notebook runs: a build before
     # that run (as a pre-start does) would wait for it, and delay the first run by 10 s.
-    envs.mkdir(parents=True)
-    lock = FileLock(str(envs / f"{requirements_hash(KERNEL_ONLY, platform.python_version())}.lock"),
-                    thread_local=False)
+    lock = FileLock(str(envs / f"{digest}.lock"), thread_local=False)
     lock.acquire()
     releaser = _release_when(lock, signal, limit_s=10)
     with KernelPipeline(POLICY) as pipeline:
@@ -102,17 +103,18 @@ def test_next_environment_is_built_while_a_notebook_runs(
     releaser.join()
     assert ran_first.outcome == ran_second.outcome == "completed"
     assert outputs_text(ran_first).split() == ["False", "True"], "built while the first notebook ran"
-    assert ran_second.environment["env_kind"] == "venv"
-    assert len(list(envs.glob(f"*/{COMPLETE_MARKER}"))) == 1
+    assert ran_first.environment["base"] and ran_second.environment["env_kind"] == "venv"
+    assert len(list(envs.glob(f"*/{COMPLETE_MARKER}"))) == 2  # the base environment and the second
 
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("offline_uv")
 def test_a_failed_build_ahead_is_reported_at_its_turn(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, share_base_env: Callable[[Path], None]
 ) -> None:
     monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("CODEML_OFFLINE", "1")
+    share_base_env(tmp_path / "cache")
     first = make_submission(tmp_path / "first", ["x = 1"])
     broken = make_submission(tmp_path / "broken", ["x = 2"], requirements="codeml-no-such-package==0.0.1\n")
     with KernelPipeline(POLICY) as pipeline:

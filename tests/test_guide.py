@@ -247,3 +247,14 @@ def test_the_guide_quotes_checks_advice_as_the_tool_writes_it(tmp_path: Path) ->
     cell = new_code_cell("!wget https://example.org/data.zip")
     cell.outputs = [{"output_type": "stream", "name": "stdout", "text": "/bin/sh: 1: wget: not found\n"}]
     assert shell_failures([new_code_cell("x = 1"), cell], lambda i: i)[0] + "\n" in quoted
+
+
+def test_base_environment_section_lists_the_shipped_pins() -> None:
+    """The guide's table of the base environment is the file the toolkit builds it from."""
+    from codeml_repro.run.baseenv import BASE_AS_OF, base_pins
+
+    section = guide().split("### The base environment", 1)[1].split("\n## ", 1)[0]
+    rows = [ln.strip("|").split("|") for ln in section.splitlines() if ln.startswith("| ")]
+    listed = {name.strip(): version.strip() for name, version in rows[1:]}  # after the header row
+    assert listed == base_pins() and len(listed) == 5
+    assert f"resolved as of {BASE_AS_OF.isoformat()}" in " ".join(section.split())

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -221,10 +222,12 @@ def test_repeat_marks_flaky_on_an_unclaimed_recorded_value(
 
 
 def test_an_environment_failure_is_a_result_not_an_aborted_run(
-    make_submission: MakeSubmission, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_submission: MakeSubmission, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    share_base_env: Callable[[Path], None],
 ) -> None:
     monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("CODEML_OFFLINE", "1")  # nothing to download: the pin cannot be met
+    share_base_env(tmp_path / "cache")  # b-fine has no requirements: the base environment
     bad = make_submission("a-bad-pin", "x = 1", spec={"artifact": {"requirements": "requirements.txt"}})
     (bad / "requirements.txt").write_text("codeml-repro-no-such-package-xyz==0.0.1\n")
     make_submission("b-fine", "x = 1")

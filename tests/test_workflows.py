@@ -440,3 +440,21 @@ def test_the_full_runs_merge_refuses_a_gpu_result_for_a_submission_without_a_gpu
     assert store.notebook_path("gpu-paper").read_bytes() == b"gpu"
     cpu = store.read("cpu-paper")
     assert cpu is not None and cpu.status is Status.FUNCTIONAL
+
+
+def test_every_job_that_runs_notebooks_builds_the_base_environment_first() -> None:
+    """Submissions without requirements.txt run in the base environment: built at install time,
+    before any `codeml-repro run`, as the README's commands do."""
+    jobs_seen = 0
+    for path in all_workflows():
+        for name, job in load(path).get("jobs", {}).items():
+            runs = [str(step.get("run", "")) for step in job.get("steps", [])]
+            text = "\n".join(runs)
+            if "codeml-repro run " not in text:
+                continue
+            jobs_seen += 1
+            assert "codeml-repro env build" in text, f"{path.name}: job {name} builds no base environment"
+            assert text.index("codeml-repro env build") < text.index("codeml-repro run "), (path.name, name)
+    assert jobs_seen >= 3  # the pull request's run, the full run's shards, the GPU run
+    for script in ("test.sh", "site.sh"):
+        assert "codeml-repro env build" in (REPO / "scripts" / script).read_text()

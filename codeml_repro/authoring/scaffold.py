@@ -106,7 +106,7 @@ _REQUIREMENTS_TEMPLATE = """\
 # pinned so the run is the same next year. When this file exists the notebook
 # runs in its own environment built from it (ipykernel is added for you).
 # Delete this file if the notebook needs only the standard library and the
-# packages of the toolkit's environment.
+# packages of the base environment (numpy, scipy, pandas, matplotlib, scikit-learn).
 #
 # numpy==2.1.3
 # scikit-learn==1.5.2

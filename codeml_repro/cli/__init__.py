@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import click
 
-from codeml_repro.cli import authoring, organizers, runs
+from codeml_repro.cli import authoring, environments, organizers, runs
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,7 +26,7 @@ def cli() -> None:
 for _command in (
     runs.validate, runs.run, runs.status, runs.plan_command, runs.bisect, runs.merge,
     authoring.new, authoring.check, authoring.freeze, authoring.hash_files, authoring.schema,
-    organizers.review, organizers.import_group, organizers.edition,
+    organizers.review, organizers.import_group, organizers.edition, environments.env_group,
 ):
     cli.add_command(_command)
 

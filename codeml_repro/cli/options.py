@@ -60,7 +60,8 @@ def policy_options(func: F) -> F:
                      help="bwrap isolation [default: required when CI is set, else auto]."),
         click.option("--env", "env", type=click.Choice(["auto", "current"]), default="auto",
                      show_default=True,
-                     help="auto: a uv venv per requirements.txt; current: this Python."),
+                     help="auto: a uv venv per requirements.txt, else the base environment; "
+                     "current: this Python (development)."),
         click.option("--index-url", default=None, metavar="URL",
                      help="Package index every environment is built from [default: $CODEML_INDEX_URL, "
                      "else uv's]."),

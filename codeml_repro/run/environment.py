@@ -1,11 +1,12 @@
 """The Python environment a submission's kernel runs in.
 
-``env="current"`` (or no requirements) uses the toolkit's own interpreter.
-Otherwise a venv is created with ``uv`` from the submission's requirements,
-with ipykernel, cached under ``$CODEML_CACHE/envs/<hash>`` (default
-``~/.cache/codeml-repro/envs``) and guarded by a file lock so parallel runs
-build it once. The kernel imports ``codeml_repro.record`` from a shim on its
-``PYTHONPATH`` (see the runner), so a venv never needs the toolkit itself.
+``env="current"`` uses the toolkit's own interpreter (for development).
+Otherwise a venv is created with ``uv`` from the submission's requirements
+(without any: the base environment's, see :mod:`.baseenv`), with ipykernel,
+cached under ``$CODEML_CACHE/envs/<hash>`` (default ``~/.cache/codeml-repro/envs``)
+and guarded by a file lock so parallel runs build it once. The kernel imports
+``codeml_repro.record`` from a shim on its ``PYTHONPATH`` (see the runner), so a
+venv never needs the toolkit itself.
 
 Nothing from the venv runs on the host: uv installs wheels only (``--no-build``)
 with an environment holding no secrets, and the versions recorded for a run are
@@ -37,6 +38,7 @@ from codeml_repro.model.requirements import local_files_digest
 from codeml_repro.model.submission import Submission
 from codeml_repro.model.text import shorten
 from codeml_repro.run import lock as era_lock
+from codeml_repro.run.baseenv import BASE_AS_OF, BASE_REQUIREMENTS
 from codeml_repro.run.lock import KERNEL_REQUIREMENT, Era
 
 EnvKind = Literal["current", "venv"]
@@ -75,6 +77,7 @@ class KernelEnv:
     requirements_hash: str | None = None
     path: str | None = None  # the venv directory
     lock: tuple[str, ...] = ()  # the resolved set, name==version (see run/lock.py)
+    base: bool = False  # the base environment (run/baseenv.py), not one built from the author's file
 
     def describe(self) -> dict[str, Any]:
         """What the run records as its environment."""
@@ -90,6 +93,8 @@ class KernelEnv:
             out["requirements_hash"] = self.requirements_hash
         if self.lock:
             out["lock"] = list(self.lock)
+        if self.base:
+            out["base"] = True
         return out
 
 
@@ -158,42 +163,51 @@ def current_env(extra: Iterable[str] = ()) -> KernelEnv:
 def prepare_environment(
     sub: Submission, mode: EnvMode, *, offline: bool | None = None, index: IndexSettings | None = None
 ) -> KernelEnv:
-    """The environment to run ``sub`` in; builds (or reuses) a venv when needed.
+    """The environment to run ``sub`` in; builds (or reuses) a venv unless ``mode`` is ``current``.
 
-    ``index`` (default: ``CODEML_INDEX_URL`` / ``CODEML_FIND_LINKS``) says where uv finds packages.
+    A submission without requirements gets the base environment (:mod:`.baseenv`). ``index``
+    (default: ``CODEML_INDEX_URL`` / ``CODEML_FIND_LINKS``) says where uv finds packages.
     """
     req = sub.requirements_path
     if sub.pins and (mode == "current" or req is None):
         raise EnvironmentFailed(
             f"{sub.slug}: a matrix cell needs an environment of its own (requirements.txt, --env auto)"
         )
-    if mode == "current" or req is None:
+    if mode == "current":
         extra = _requirement_names(req.read_text()) if req is not None and req.is_file() else set()
         return current_env(extra)
-    if not req.is_file():
+    if req is not None and not req.is_file():
         raise EnvironmentFailed(
             f"{_label(req)}: requirements file not found; create it or remove artifact.requirements"
         )
     if offline is None:
         offline = os.environ.get("CODEML_OFFLINE", "") not in ("", "0")
-    text = None
-    if sub.pins:  # one cell of artifact.matrix: its versions replace the author's pins
-        text = replace_pins(req.read_text(), dict(sub.pins))
-    era = era_lock.era_of(sub)
+    source, text, era = env_source(sub)
     python = era_lock.pick_python(sub) if era.python else None
-    return venv_for(req, offline=offline, index=index, text=text, era=era, python=python)
+    return venv_for(source, offline=offline, index=index, text=text, era=era, python=python)
+
+
+def env_source(sub: Submission) -> tuple[Path, str | None, Era]:
+    """The requirements file ``sub``'s venv is built from, its replaced text (a matrix cell's pins,
+    else None) and its era; the base environment's when ``sub`` has no requirements."""
+    req = sub.requirements_path
+    if req is None:  # the base environment, on the interpreter the author picked
+        return BASE_REQUIREMENTS, None, Era(as_of=BASE_AS_OF, python=sub.spec.artifact.environment.python)
+    text = replace_pins(req.read_text(), dict(sub.pins)) if sub.pins else None
+    return req, text, era_lock.era_of(sub)
 
 
 def cached_lock(sub: Submission, index: IndexSettings | None = None) -> tuple[str, ...] | None:
-    """The lock of ``sub``'s environment as cached now (None: none is built, or it runs in the
-    toolkit's own). Read from the cache's marker, never resolved: planning stays offline."""
+    """The lock of ``sub``'s environment as cached now (None: none is built). Read from the
+    cache's marker, never resolved: planning stays offline."""
     req = sub.requirements_path
-    if req is None or not req.is_file():
+    if req is not None and not req.is_file():
         return None
-    text = replace_pins(req.read_text(), dict(sub.pins)) if sub.pins else req.read_text()
-    era = era_lock.era_of(sub)
+    source, given, era = env_source(sub)
+    text = source.read_text() if given is None else given
     index = index if index is not None else IndexSettings.from_environ()
-    digest = requirements_hash(text, era.python or platform.python_version(), index, era)
+    local = local_files_digest(source)
+    digest = requirements_hash(text, era.python or platform.python_version(), index, era, local)
     try:
         info = json.loads((cache_root() / "envs" / digest / COMPLETE_MARKER).read_text())
     except (OSError, ValueError):
@@ -243,6 +257,7 @@ def venv_for(
         requirements_hash=digest,
         path=str(target),
         lock=tuple(info.get("lock", ())),
+        base=requirements == BASE_REQUIREMENTS,
     )
 
 
@@ -289,6 +304,8 @@ def uv_error(stderr: str, code: int) -> str:
 
 def _label(requirements: Path) -> str:
     """The requirements file as ``<slug>/requirements.txt``: no host path in results."""
+    if requirements == BASE_REQUIREMENTS:
+        return "the base environment (codeml_repro/run/base-requirements.txt)"
     return f"{requirements.parent.name}/{requirements.name}"
 
 
@@ -378,6 +395,9 @@ def _build_venv(
     lock_file.write_text(compiled)
     # --no-build: never run an sdist's setup code on the host while installing.
     _run(era_lock.install_argv(uv, venv_python, lock_file, flags), "uv pip install", requirements)
+    if requirements == BASE_REQUIREMENTS:  # used by many runs: compiled once (best effort)
+        subprocess.run(era_lock.bytecode_argv(venv_python, target), capture_output=True, timeout=1800,
+                       check=False, env=uv_env())
     info = read_venv_info(target)  # never by running the new interpreter: see read_venv_info
     info["lock"] = era_lock.lock_lines(compiled)
     (target / COMPLETE_MARKER).write_text(json.dumps(info))

@@ -73,6 +73,15 @@ def install_argv(uv: str, python: str, lock: Path, flags: list[str]) -> list[str
             "-r", str(lock)]
 
 
+def bytecode_argv(python: str, venv: Path) -> list[str]:
+    """Compile a venv's packages (not their test suites) to bytecode at build time, so a kernel
+    (which runs with ``PYTHONDONTWRITEBYTECODE``) does not compile IPython, numpy, ... at every
+    start: for the base environment, which many runs share (about half of an empty run's time).
+    ``-I -S``: no ``site``, so no ``.pth`` file of a wheel runs; compiling never executes a module."""
+    libs = sorted(str(lib) for lib in venv.glob("lib/python*"))
+    return [python, "-I", "-S", "-m", "compileall", "-q", "-j", "0", "-x", "/tests?/", *libs]
+
+
 def lock_lines(text: str) -> list[str]:
     """The ``name==version`` lines of uv's output, sorted (comments and options dropped)."""
     lines = {ln.split("#", 1)[0].strip() for ln in text.splitlines()}

@@ -23,7 +23,7 @@ from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.matrix import cells
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import MatrixCellResult, Result, Status
-from codeml_repro.model.submission import Submission, discover
+from codeml_repro.model.submission import Submission
 from codeml_repro.results.cells import CellCache
 from codeml_repro.results.combine import combine_cells, describe_versions
 from codeml_repro.results.parts import ShardShare
@@ -236,26 +236,22 @@ def record_matrix(store: ResultStore, result: Result) -> Result:
     return result
 
 
-def build_matrix_environments(root: Path, policy: RunPolicy) -> list[str]:
-    """Build (or find cached) the environment of every matrix cell under ``root``; no notebook runs.
+def cell_environments(planned: Planned, policy: RunPolicy, root: Path) -> list[str]:
+    """Build (or find cached) the environment of every matrix cell of ``planned``; no notebook runs.
 
-    For an install step that may use the network, so runs later need none (``scripts/test.sh``
-    prepares the example submissions this way). Returns one line per cell.
+    For an install step that may use the network (``codeml-repro env build``), so runs later need
+    none. Returns one line per cell.
     """
     from codeml_repro.run.environment import prepare_environment
 
     lines = []
-    for folder in discover(root):
-        planned = plan(folder, policy)
-        if not has_matrix(planned):
-            continue
-        job = expand(planned, policy, CellCache(root), force=True)
-        for cell in job.cells:
-            sub = cell.planned.submission
-            assert sub is not None
-            env = prepare_environment(sub, "auto", index=policy.package_sources())
-            shown = describe_versions({p: env.packages.get(canonicalize_name(p), "?") for p in cell.pins})
-            lines.append(f"{planned.slug}: {shown}")
+    job = expand(planned, policy, CellCache(root), force=True)
+    for cell in job.cells:
+        sub = cell.planned.submission
+        assert sub is not None
+        env = prepare_environment(sub, "auto", index=policy.package_sources())
+        shown = describe_versions({p: env.packages.get(canonicalize_name(p), "?") for p in cell.pins})
+        lines.append(f"{planned.slug}: {shown}")
     return lines
 
 

@@ -40,7 +40,7 @@ class EnvAhead:
         Asking :func:`prepare_environment` itself keeps the cache key in one place.
         """
         self.join()
-        if self.mode == "current" or sub.requirements_path is None:
+        if self.mode == "current":
             return False  # the toolkit's own interpreter: nothing to build
         self._folder, self._error = sub.folder, None
         # A daemon: an interrupted run exits without waiting for uv (a half-built

@@ -103,8 +103,8 @@ def _tool_fault(exc: BaseException, state: RunState, prep: Prepared) -> str | No
 
     A kernel still alive when the run failed did not die: the run broke around it. A kernel that
     exited during start-up, before any cell, is the tool's doing when bwrap refused the sandbox or
-    when it ran the toolkit's own interpreter; in an environment built from the author's
-    requirements, those are to blame.
+    when it ran the toolkit's own interpreter or the base environment; in an environment built
+    from the author's requirements, those are to blame.
     """
     what = f"{type(exc).__name__}: {shorten(str(exc).strip(), 300)}"
     if state.exit_code is None:
@@ -117,10 +117,11 @@ def _tool_fault(exc: BaseException, state: RunState, prep: Prepared) -> str | No
     if found:
         line = log[found.start() :].splitlines()[0]
         return f"bwrap could not start the kernel's sandbox ({line}); check `--sandbox auto` or the host"
-    if prep.env.kind == "current":
+    if prep.env.kind == "current" or prep.env.base:
         tail = kernel_log_tail(prep.dirs.root / "kernel.log") or "no output"
         code = signal_name(state.exit_code, prep.choice.kind == "bwrap")
-        return f"the kernel of the toolkit's own environment did not start: {code} ({tail})"
+        which = "the base environment" if prep.env.base else "the toolkit's own environment"
+        return f"the kernel of {which} did not start: {code} ({tail})"
     return None
 
 

@@ -1,0 +1,81 @@
+"""Environments built ahead of time: the base environment, and those the submissions need.
+
+For an install step that may use the network (the README's commands, ``scripts/test.sh``, the CI
+workflows): runs afterwards find every environment cached and need no download. Nothing runs a
+notebook here; a submission whose environment cannot be built is reported on its own line and
+the others are still built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from codeml_repro.model.errors import EnvironmentFailed, SubmissionInvalid
+from codeml_repro.model.policy import RunPolicy
+from codeml_repro.model.submission import discover
+from codeml_repro.run.baseenv import BASE_AS_OF, BASE_REQUIREMENTS, base_pins
+from codeml_repro.run.environment import KernelEnv, cache_root, prepare_environment, venv_for
+from codeml_repro.run.lock import Era
+from codeml_repro.run.matrix import cell_environments, has_matrix
+from codeml_repro.run.plan import plan
+
+
+@dataclass(frozen=True)
+class Built:
+    """One line of ``env build``: what was built (or found cached), or why it could not be."""
+
+    name: str  # "base" or a submission's slug
+    text: str
+    ok: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.text}" if self.ok else f"{self.name}: not built: {self.text}"
+
+
+def where(env: KernelEnv) -> str:
+    """The environment's folder, shown under ``$CODEML_CACHE`` (no host path)."""
+    path = Path(env.path or env.python)
+    try:
+        return "$CODEML_CACHE/" + path.relative_to(cache_root()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def describe_base(env: KernelEnv) -> str:
+    """The base environment's interpreter, pinned packages and kernel, with its folder."""
+    names = [*base_pins(), "ipykernel"]
+    shown = ", ".join(f"{name} {env.packages.get(name, '?')}" for name in names)
+    return f"Python {env.python_version}, {shown} ({where(env)})"
+
+
+def base_environment(policy: RunPolicy) -> KernelEnv:
+    """The base environment on the toolkit's interpreter, built now unless cached."""
+    return venv_for(BASE_REQUIREMENTS, index=policy.package_sources(), era=Era(as_of=BASE_AS_OF))
+
+
+def build_base(policy: RunPolicy) -> Built:
+    """The base environment, built now unless cached (its failure is the tool's: it raises)."""
+    return Built("base", describe_base(base_environment(policy)))
+
+
+def build_submissions(root: Path, policy: RunPolicy, slugs: list[str] | None = None) -> Iterator[Built]:
+    """The environment of each submission under ``root`` (every matrix cell's), one at a time."""
+    for folder in discover(root, slugs):
+        planned = plan(folder, policy)
+        sub = planned.submission
+        if sub is None:
+            yield Built(planned.slug, planned.problem or "invalid", ok=False)
+            continue
+        try:
+            if has_matrix(planned):
+                for line in cell_environments(planned, policy, root):
+                    yield Built(planned.slug, line.split(": ", 1)[1])
+                continue
+            env = prepare_environment(sub, "auto", index=policy.package_sources())
+        except (EnvironmentFailed, SubmissionInvalid) as exc:
+            yield Built(planned.slug, exc.message, ok=False)
+            continue
+        which = "the base environment" if env.base else f"{len(env.packages)} packages"
+        yield Built(planned.slug, f"Python {env.python_version}, {which} ({where(env)})")

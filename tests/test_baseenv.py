@@ -1,0 +1,100 @@
+"""The base environment: where a submission without requirements.txt runs (not the toolkit's Python).
+
+Built once per session (tests/conftest.py, or ``codeml-repro env build`` at install time) and
+found in the cache by every run afterwards.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codeml_repro.run.baseenv import BASE_REQUIREMENTS, base_pins
+from codeml_repro.run.environment import requirements_hash
+from tests.conftest import MakeSubmission
+from tests.runner_helpers import make_submission, outputs_text, recorded, run
+from tests.test_sandbox import needs_bwrap
+
+PROBE = (
+    "import sys, importlib.util\n"
+    "import numpy, sklearn\n"
+    "from codeml_repro import record\n"
+    "record('prefix', sys.prefix)\n"
+    "record('numpy', numpy.__version__)\n"
+    "record('sklearn', sklearn.__version__)\n"
+    "record('has_papermill', importlib.util.find_spec('papermill') is not None)\n"
+)
+
+
+@pytest.fixture
+def base(base_environment: Any) -> Any:
+    if base_environment is None:
+        pytest.skip("the base environment could not be built (no package index, empty uv cache)")
+    return base_environment
+
+
+def test_the_shipped_pins_are_exact_and_the_common_stack() -> None:
+    pins = base_pins()
+    assert list(pins) == ["numpy", "scipy", "pandas", "matplotlib", "scikit-learn"]
+    lines = [ln for ln in BASE_REQUIREMENTS.read_text().splitlines() if ln and not ln.startswith("#")]
+    assert all("==" in ln for ln in lines) and len(lines) == len(pins)
+
+
+@pytest.mark.parametrize("mode", ["off", pytest.param("required", marks=needs_bwrap)])
+def test_a_submission_without_requirements_runs_in_the_base_environment(
+    tmp_path: Path, base: Any, mode: str
+) -> None:
+    sub = make_submission(tmp_path / "b", [PROBE])
+    ex = run(sub, env="auto", sandbox=mode, timeout_s=120)
+    assert ex.outcome == "completed", (ex.error, outputs_text(ex))
+    pins = base_pins()
+    assert recorded(ex) == {
+        "prefix": base.path, "numpy": pins["numpy"], "sklearn": pins["scikit-learn"], "has_papermill": False,
+    }
+    assert ex.environment["env_kind"] == "venv" and ex.environment["base"] is True
+    assert f"numpy=={pins['numpy']}" in ex.environment["lock"]
+    assert any(line.startswith("ipykernel==") for line in ex.environment["lock"])
+
+
+def test_env_current_keeps_the_toolkit_interpreter(tmp_path: Path) -> None:
+    probe = "import sys\nfrom codeml_repro import record\nrecord('p', sys.prefix)"
+    sub = make_submission(tmp_path / "c", [probe])
+    ex = run(sub, env="current")
+    assert recorded(ex) == {"p": sys.prefix}
+    assert ex.environment["env_kind"] == "current" and "base" not in ex.environment
+
+
+def test_the_base_environment_is_keyed_by_its_file_and_era(base: Any) -> None:
+    """Built through venv_for like any environment: its folder is the hash of its pins and as_of."""
+    from codeml_repro.run.baseenv import BASE_AS_OF
+    from codeml_repro.run.lock import Era
+
+    era = Era(as_of=BASE_AS_OF)
+    digest = requirements_hash(BASE_REQUIREMENTS.read_text(), base.python_version, None, era)
+    assert Path(base.path).name == digest
+    assert digest != requirements_hash("numpy==2.2.5\n", base.python_version, None, era)
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "codeml_repro.cli", *args]
+    return subprocess.run(argv, capture_output=True, text=True, cwd=cwd, timeout=600, check=False)
+
+
+def test_env_build_finds_the_base_and_reports_each_submission(
+    tmp_path: Path, base: Any, make_submission: MakeSubmission
+) -> None:
+    make_submission("plain", "x = 1")
+    (make_submission("nopkg", "x = 1") / "requirements.txt").write_text("codeml-no-such-pkg-xyz==0.0.1\n")
+    only = _cli("env", "build", "--base", cwd=tmp_path)
+    assert only.returncode == 0, only.stderr
+    pins = base_pins()
+    assert only.stdout.startswith("base: Python ") and f"numpy {pins['numpy']}" in only.stdout
+    assert f"$CODEML_CACHE/envs/{Path(base.path).name}" in only.stdout and str(Path.home()) not in only.stdout
+    every = _cli("env", "build", "--root", str(tmp_path), cwd=tmp_path)
+    assert every.returncode == 1  # one submission's environment cannot be built; the others were
+    assert "plain: Python" in every.stdout and "the base environment" in every.stdout
+    assert "nopkg: not built: nopkg/requirements.txt: uv pip compile failed" in every.stderr
