@@ -37,7 +37,7 @@ from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ErrorInfo, ResourceReport
 from codeml_repro.model.submission import Submission
 from codeml_repro.model.text import shorten
-from codeml_repro.run.kernel import conventions, hostpaths, sandbox, scratchfs, usage, wire
+from codeml_repro.run.kernel import conventions, hostpaths, runuid, sandbox, scratchfs, usage, wire
 from codeml_repro.run.kernel import scratch as rundir
 from codeml_repro.run.kernel.ahead import EnvAhead
 from codeml_repro.run.kernel.cgroups import cgroup_record
@@ -288,6 +288,8 @@ def _execution(prep: Prepared, state: RunState, outcome: Outcome, error: ErrorIn
         note = conventions.parameters_note(prep.sub.spec.artifact.notebook, prep.nb.cells)
         warnings += [note] if note else []
     warnings += conventions.shell_failures(state.nb.cells, lambda i: _author_index(state.nb, i))
+    sandboxed = prep.choice.kind == "bwrap"
+    warnings += runuid.process_cap_warnings(prep.run_uid, sandboxed=sandboxed, pids_capped=prep.pids_capped)
     stopped = errors.stopped_at if outcome == "completed" else None
     if stopped is not None:
         warnings.append(conventions.stop_note(stopped, len(prep.nb.cells)))
@@ -295,7 +297,8 @@ def _execution(prep: Prepared, state: RunState, outcome: Outcome, error: ErrorIn
         **prep.env.describe(),
         "sandbox": prep.choice.kind,
         "bwrap_version": prep.choice.version,
-        "limits": {**dataclasses.asdict(prep.limits), **cgroup_record(prep.cgroup)},
+        "limits": {**dataclasses.asdict(prep.limits), **cgroup_record(prep.cgroup),
+                   **runuid.uid_record(prep.run_uid, sandboxed=sandboxed, pids_capped=prep.pids_capped)},
     }
     if prep.gpu is not None:  # model, driver and CUDA version, with the result
         environment["gpu"] = prep.gpu.describe()

@@ -21,7 +21,7 @@ from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.submission import Submission
 from codeml_repro.run.environment import KernelEnv, prepare_environment
 from codeml_repro.run.inputs import mounts_for, place_mounts
-from codeml_repro.run.kernel import cgroups, channels, privileges, sandbox
+from codeml_repro.run.kernel import cgroups, channels, privileges, runuid, sandbox
 from codeml_repro.run.kernel import scratch as rundir
 from codeml_repro.run.kernel.cgroups import RunCgroup
 from codeml_repro.run.kernel.gpu import GpuHost, detect_gpus
@@ -56,6 +56,11 @@ class Prepared:
     launch: sandbox.KernelLaunch
     km: Any = None  # a SandboxKernelManager whose kernel was started ahead of the run
     gpu: GpuHost | None = None  # the GPUs bound into the sandbox (when the submission declares any)
+    run_uid: runuid.RunUid | None = None  # the kernel's uid on the host, held until discard()
+
+    @property
+    def pids_capped(self) -> bool:
+        return self.cgroup is not None and "pids" in self.cgroup.in_force
 
 
 def declared_limits(sub: Submission, limits: sandbox.Limits) -> sandbox.Limits:
@@ -127,13 +132,15 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
     env: KernelEnv = prepare_environment(sub, policy.env, index=policy.package_sources())
     marker = uuid.uuid4().hex
     dirs = rundir.make_dirs(sub, marker)
-    cgroup = None
+    cgroup, run_uid = None, None
     declared = declared_limits(sub, sandbox.Limits.from_policy(policy))
     try:  # the run's cgroup holds what the submission declared, as its tmpfs sizes do
         cgroup = cgroups.create(marker, declared.memory_bytes, policy.max_processes)
         rundir.record_owner(dirs.root, marker, cgroup.dirs if cgroup else ())
+        capped = cgroup is not None and "pids" in cgroup.in_force
+        run_uid = runuid.claim(sandboxed=choice.kind == "bwrap", pids_capped=capped)
         if choice.kind == "bwrap":
-            privileges.hand_over([dirs.work, dirs.conn])  # as root, the kernel is not root
+            privileges.hand_over([dirs.work, dirs.conn], run_uid.uid)  # as root, the kernel is not root
         nb, nb_path = load_notebook(sub, dirs)
         hide = [sub.folder.resolve().parent.parent, Path.cwd()]
         limits = declared
@@ -148,13 +155,16 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
         launch = sandbox.build_launch(
             choice, dirs, env.python, limits, marker, hide=hide, cgroup=cgroup,
             mounts=mounts, extra_env=data_env, devices=gpu.sandbox_args() if gpu else (),
+            uid=run_uid.uid,
         )
     except BaseException:
         cgroups.remove(cgroup)
         rundir.remove_tree(dirs.root)
+        if run_uid is not None:
+            run_uid.release()
         raise
     prep = Prepared(sub, policy, timeout_s, choice, env, marker, dirs, cgroup, limits, nb, nb_path, launch,
-                    gpu=gpu)
+                    gpu=gpu, run_uid=run_uid)
     if start_kernel:
         try:
             launch_kernel(prep)
@@ -190,3 +200,5 @@ def discard(prep: Prepared, pgid: int | None = None) -> None:
     rundir.sweep(prep.marker)
     cgroups.remove(prep.cgroup)
     rundir.remove_tree(prep.dirs.root)
+    if prep.run_uid is not None:  # every process of the run is gone: the uid may serve another
+        prep.run_uid.release()  # (kept on prep: the result records it)

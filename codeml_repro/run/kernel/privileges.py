@@ -52,17 +52,17 @@ def namespace_args() -> list[str]:
     return [*spaces, *caps, *common]
 
 
-def drop_argv(setpriv: str) -> list[str]:
-    """The prefix, inside the sandbox, that makes the rest run as :data:`SANDBOX_UID` (root only)."""
-    uid = str(SANDBOX_UID)
+def drop_argv(setpriv: str, uid: int = SANDBOX_UID) -> list[str]:
+    """The prefix, inside the sandbox, that makes the rest run as ``uid`` (root only; a run's own uid
+    where no pids cgroup caps it: see :mod:`.runuid`)."""
     return [
-        setpriv, "--reuid", uid, "--regid", uid, "--clear-groups",
+        setpriv, "--reuid", str(uid), "--regid", str(uid), "--clear-groups",
         "--inh-caps=-all", "--bounding-set=-all", "--",
     ]
 
 
-def hand_over(paths: Iterable[Path]) -> None:
-    """Give the run's writable directories (and all they hold) to the sandbox uid, as root.
+def hand_over(paths: Iterable[Path], uid: int = SANDBOX_UID) -> None:
+    """Give the run's writable directories (and all they hold) to the sandbox's ``uid``, as root.
 
     ``os.lchown`` and a walk that does not follow links: a link in the tree changes itself, never
     what it points to.
@@ -70,10 +70,10 @@ def hand_over(paths: Iterable[Path]) -> None:
     if not privileged():
         return
     for top in paths:
-        os.lchown(top, SANDBOX_UID, SANDBOX_UID)
+        os.lchown(top, uid, uid)
         for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
             for name in [*dirnames, *filenames]:
-                os.lchown(os.path.join(dirpath, name), SANDBOX_UID, SANDBOX_UID)
+                os.lchown(os.path.join(dirpath, name), uid, uid)
 
 
 def make_readable(paths: Iterable[Path]) -> None:

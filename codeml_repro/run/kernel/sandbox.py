@@ -355,9 +355,10 @@ def build_launch(
     mounts: Sequence[tuple[Path, Path]] = (),
     extra_env: Mapping[str, str] | None = None,
     devices: Sequence[str] = (),
+    uid: int = privileges.SANDBOX_UID,
 ) -> KernelLaunch:
     """The full kernel command for this run (``mounts``: read-only inputs; ``extra_env``: variables
-    that point libraries at them)."""
+    that point libraries at them; ``uid``: the kernel's on the host, as root)."""
     sandboxed = choice.kind == "bwrap"
     env = {**kernel_env(dirs, python, marker, sandboxed=sandboxed), **(extra_env or {})}
     kernel = [python, "-c", KERNEL_LAUNCHER, "-f", "{connection_file}"]
@@ -368,10 +369,11 @@ def build_launch(
     if not sandboxed:  # the cgroup still finds (and ends) every process of the run
         return KernelLaunch(argv=[*join, *limited], env=env, cwd=str(dirs.work))
     if privileges.privileged():  # root: the kernel runs as nobody on the host too
-        limited = [*privileges.drop_argv(privileges.find_setpriv() or "setpriv"), *limited]
+        limited = [*privileges.drop_argv(privileges.find_setpriv() or "setpriv", uid), *limited]
     budget = limits.scratch
     if budget is not None:  # first of all, with the capabilities that setpriv (or itself) drops
-        limited = [*scratchfs.inside_argv(python, dirs.work, budget, (t for _s, t in mounts)), *limited]
+        inputs = (t for _s, t in mounts)
+        limited = [*scratchfs.inside_argv(python, dirs.work, budget, inputs, uid), *limited]
     memory, readable = limits.memory_bytes, python_paths(python)
     prefix = bwrap_argv(choice, dirs, env, readable, hide, mounts, devices, memory, budget is not None)
     prefix = [*join, *prefix]

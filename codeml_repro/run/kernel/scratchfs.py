@@ -58,10 +58,12 @@ def cap_args() -> list[str]:
     return [arg for cap in caps for arg in ("--cap-add", cap)]
 
 
-def inside_argv(python: str, work: Path, budget: ScratchBudget, inputs: Iterable[Path]) -> list[str]:
+def inside_argv(python: str, work: Path, budget: ScratchBudget, inputs: Iterable[Path],
+                uid: int = privileges.SANDBOX_UID) -> list[str]:
     """The prefix, first inside the sandbox, that makes ``work`` the budgeted tmpfs and execs the
-    rest; ``inputs``: where bwrap binds declared inputs, those inside ``work`` are bound again."""
-    uid = privileges.SANDBOX_UID if privileges.privileged() else -1
+    rest; ``inputs``: where bwrap binds declared inputs, those inside ``work`` are bound again;
+    ``uid``: the kernel's, owner of the copies (as root)."""
+    uid = uid if privileges.privileged() else -1
     places = [str(p.relative_to(work)) for p in inputs if work in p.parents]
     source = INSIDE_SOURCE.read_text()
     numbers = [str(budget.bytes), str(budget.files), str(uid)]
