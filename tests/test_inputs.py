@@ -32,10 +32,16 @@ CSV = b"x,y\n1,2\n3,4\n5,6\n"
 
 
 def _zip_bytes() -> bytes:
+    """The same bytes on every call: the served archive and its declared sha256 are made apart.
+
+    ``writestr(name, ...)`` would stamp each member with the current time (2-second resolution),
+    so two calls straddling such a tick gave other bytes: a ``DataMismatch`` whenever a loaded
+    machine let the tick pass between the fixture and the test.
+    """
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("weights/w.txt", "0.5\n")
-        zf.writestr("README", "tiny archive\n")
+        for name, text in (("weights/w.txt", "0.5\n"), ("README", "tiny archive\n")):
+            zf.writestr(zipfile.ZipInfo(name, date_time=(2025, 1, 1, 0, 0, 0)), text)
     return buf.getvalue()
 
 
