@@ -98,3 +98,32 @@ def test_env_build_finds_the_base_and_reports_each_submission(
     assert every.returncode == 1  # one submission's environment cannot be built; the others were
     assert "plain: Python" in every.stdout and "the base environment" in every.stdout
     assert "nopkg: not built: nopkg/requirements.txt: uv pip compile failed" in every.stderr
+
+
+def test_the_base_environments_lock_is_in_the_skip_key(
+    tmp_path: Path, base: Any, make_submission: MakeSubmission
+) -> None:
+    """A run in the base environment records a key that hashes its lock: the same base environment
+    skips the submission next time; a result made in another one (the toolkit moved the base to
+    newer pins) runs again, though nothing of the submission changed."""
+    from codeml_repro.model.policy import RunPolicy
+    from codeml_repro.model.result import Status
+    from codeml_repro.results.store import ResultStore
+    from codeml_repro.run.batch import run_all
+    from codeml_repro.run.plan import RunOptions, plan
+    from codeml_repro.run.skipkey import locked_key
+
+    folder = make_submission("plain", "x = 1")
+    policy = RunPolicy(sandbox="off", env="auto", timeout_s=120)
+    [first] = run_all(tmp_path, policy, RunOptions()).results
+    assert first.status is Status.FUNCTIONAL and first.environment["lock"] == list(base.lock)
+    planned = plan(folder, policy)
+    assert first.key == locked_key(planned.key, base.lock) != planned.key
+    again = run_all(tmp_path, policy, RunOptions())
+    assert again.skipped == ["plain"]
+    older = [line.replace(f"numpy=={base_pins()['numpy']}", "numpy==2.2.5") for line in base.lock]
+    store = ResultStore(tmp_path)
+    store.write(first.model_copy(update={"key": locked_key(planned.key, older),
+                                         "environment": {**first.environment, "lock": older}}))
+    rerun = run_all(tmp_path, policy, RunOptions())
+    assert rerun.skipped == [] and rerun.results[0].key == first.key

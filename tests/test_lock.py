@@ -220,15 +220,19 @@ def test_the_wheels_only_refusal_names_what_has_a_wheel(tmp_path: Path, index: s
 
 
 def test_a_changed_lock_runs_the_submission_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The resolved lock is part of what a result stands for: when the cached environment of a
-    submission resolved to another set than its recorded result, the batch runs it again."""
+    """The resolved lock is in the skip key: a result's key hashes the lock its run resolved to,
+    and planning hashes the lock of the environment as cached now, so a submission whose
+    environment resolved to another set runs again. Without an environment built here, the
+    recorded lock stands (planning never resolves: it stays offline)."""
     from codeml_repro.model.policy import IndexSettings
     from codeml_repro.model.result import Status
     from codeml_repro.results.store import ResultStore
-    from codeml_repro.run.batch import RunReport, _todo
+    from codeml_repro.run.batch import RunReport, _todo, expected_key
     from codeml_repro.run.environment import COMPLETE_MARKER
     from codeml_repro.run.outcome import pending_result
     from codeml_repro.run.plan import RunOptions
+    from codeml_repro.run.skipkey import locked_key
+    from codeml_repro.run.versions import VersionLookup
 
     monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("CODEML_INDEX_URL", raising=False)
@@ -238,19 +242,28 @@ def test_a_changed_lock_runs_the_submission_again(tmp_path: Path, monkeypatch: p
     policy = RunPolicy(env="auto")
     planned = plan(folder, policy)
     store = ResultStore(tmp_path)
-    recorded = pending_result("era").model_copy(
-        update={"key": planned.key, "status": Status.FUNCTIONAL, "environment": {"lock": ["numpy==1.26.2"]}}
-    )
+    ran_with = ["numpy==1.26.2"]
+    recorded = pending_result("era").model_copy(update={
+        "key": locked_key(planned.key, ran_with), "status": Status.FUNCTIONAL,
+        "environment": {"lock": ran_with},
+    })
+    assert recorded.key != planned.key  # the lock is part of the recorded key
     store.write(recorded)
     era = lock.Era(as_of=date(2024, 1, 1))
     digest = requirements_hash("numpy<2\n", platform.python_version(), IndexSettings(), era)
     marker = tmp_path / "cache" / "envs" / digest / COMPLETE_MARKER
-    marker.parent.mkdir(parents=True)
 
-    def todo_with_cached(lock_lines: list[str]) -> list[str]:
-        marker.write_text(json.dumps({"python": "3.11", "packages": {}, "lock": lock_lines}))
-        report = RunReport()
-        return [p.slug for p in _todo([folder], policy, RunOptions(), store, report)]
+    def todo_with_cached(lock_lines: list[str] | None) -> list[str]:
+        if lock_lines is None:
+            marker.unlink(missing_ok=True)
+        else:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(json.dumps({"python": "3.11", "packages": {}, "lock": lock_lines}))
+        lookup = VersionLookup(IndexSettings(), offline=True)
+        return [p.slug for p in _todo([folder], policy, RunOptions(), store, RunReport(), lookup)]
 
     assert todo_with_cached(["numpy==1.26.2"]) == []  # the same lock: skipped
     assert todo_with_cached(["numpy==1.26.3"]) == ["era"]  # resolved differently: runs again
+    assert todo_with_cached(None) == []  # not built here: the recorded lock stands
+    current = RunPolicy(env="current")  # the toolkit's interpreter: no lock in the key
+    assert expected_key(recorded, plan(folder, current), current) == plan(folder, current).key

@@ -19,6 +19,7 @@ from codeml_repro.results.store import ResultStore
 from codeml_repro.run.latest import recheck_latest
 from codeml_repro.run.matrix import MatrixRuns, record_matrix
 from codeml_repro.run.plan import Planned, RunOptions, plan, select_share
+from codeml_repro.run.skipkey import locked_key
 from codeml_repro.run.versions import VersionLookup, offline_mode
 
 
@@ -30,16 +31,17 @@ class RunReport:
     skipped: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
-def _lock_changed(previous: Result, planned: Planned, policy: RunPolicy) -> bool:
-    """The environment resolved differently since ``previous`` (its cached lock is another): the
-    lock is part of what a result is keyed on, so the submission runs again."""
+def expected_key(previous: Result, planned: Planned, policy: RunPolicy) -> str:
+    """The key a run would record now: the planned key with the lock of the environment as cached
+    here (read from the cache, never resolved: planning stays offline). With no environment built
+    on this machine, the recorded lock stands until one is."""
     recorded = previous.environment.get("lock")
-    if planned.submission is None or policy.env == "current" or not isinstance(recorded, list):
-        return False
+    if planned.submission is None or policy.env == "current" or planned.submission.spec.artifact.matrix:
+        return planned.key  # no lock: the toolkit's interpreter; a matrix keys each cell's pins
     from codeml_repro.run.environment import cached_lock
 
     cached = cached_lock(planned.submission, policy.package_sources())
-    return cached is not None and cached != tuple(recorded)
+    return locked_key(planned.key, cached if cached is not None else recorded)
 
 
 def _unchanged(previous: Result | None, planned: Planned, policy: RunPolicy, lookup: VersionLookup,
@@ -48,9 +50,9 @@ def _unchanged(previous: Result | None, planned: Planned, policy: RunPolicy, loo
 
     A run skipped for lack of a GPU is tried again: this machine may have one.
     """
-    if previous is None or previous.key != planned.key or previous.status is Status.SKIPPED:
+    if previous is None or previous.status is Status.SKIPPED:
         return False
-    if _lock_changed(previous, planned, policy):
+    if previous.key != expected_key(previous, planned, policy):  # inputs, budgets or lock changed
         return False
     if not previous.matrix:
         return True

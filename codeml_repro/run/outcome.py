@@ -15,6 +15,7 @@ from codeml_repro.model.shownpaths import from_root, project_root
 from codeml_repro.model.submission import Submission
 from codeml_repro.results.badges import badges_for, earned_tiers
 from codeml_repro.run.plan import Planned
+from codeml_repro.run.skipkey import locked_key
 
 if TYPE_CHECKING:
     from codeml_repro.run.kernel.execute import Execution
@@ -68,7 +69,7 @@ def result_from(planned: Planned, sub: Submission, ex: Execution, claims: list[C
         duration_s=round(ex.duration_s, 3),
         error=ex.error,
         finished_at=now_iso(),
-        key=planned.key,
+        key=locked_key(planned.key, ex.environment.get("lock")),  # what the run resolved to
         inputs_key=planned.inputs,
         title=sub.spec.title,
         sandbox=ex.sandbox,

@@ -1,7 +1,8 @@
 """The skip key: what a run's outcome depends on, hashed.
 
 Code cells' source, parameters, requirements, the other files of the
-submission folder, the budgets and the result-format version. Not outputs,
+submission folder, the budgets and the result-format version; and, once an
+environment is resolved, its lock (:func:`locked_key`). Not outputs,
 metadata or execution counts, so re-saving a notebook after running it does
 not trigger a re-run. Only the standard library and the notebook's JSON are
 used: checking 100 unchanged submissions must not import papermill.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,17 @@ def inputs_key(folder: Path, notebook: Path, spec: dict[str, Any] | None = None)
 def skip_key(inputs: str, budgets: dict[str, object]) -> str:
     """The inputs plus the budgets the run was held to."""
     return _digest({"inputs": inputs, "budgets": budgets})
+
+
+def locked_key(key: str, lock: Sequence[str] | None) -> str:
+    """``key`` with the environment's resolved lock (``name==version`` lines) hashed in, so a
+    submission whose environment resolved to another set gets another key and runs again.
+
+    No lock (the toolkit's own interpreter, no environment built) leaves ``key`` as it is.
+    """
+    if not lock:
+        return key
+    return _digest({"key": key, "lock": sorted(str(line) for line in lock)})
 
 
 def _digest(payload: dict[str, Any]) -> str:
