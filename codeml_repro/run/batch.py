@@ -64,8 +64,9 @@ def _unchanged(previous: Result | None, planned: Planned, policy: RunPolicy, loo
 
 def _todo(
     folders: list[Path], policy: RunPolicy, options: RunOptions, store: ResultStore, report: RunReport,
-    lookup: VersionLookup,
+    lookup: VersionLookup | None = None,
 ) -> list[Planned]:
+    lookup = lookup or VersionLookup(policy.package_sources(), offline_mode())
     todo = []
     for folder in folders:
         planned = plan(folder, policy, check=False, profile=options.profile)
