@@ -271,3 +271,24 @@ def test_messages_carry_no_host_paths(tmp_path: Path) -> None:
     ex2 = _execute(folder2)
     assert ex2.error is not None and ex2.error.message == "[Errno 2] No such file or directory: 'gone.txt'"
     assert "/tmp" not in ex2.error.message
+
+
+def test_allowed_errors_appear_in_status_json(tmp_path: Path) -> None:
+    """Jupyter Book's allow-errors: the result lists each error it allowed (cell, type, message), and
+    ``status --json`` carries the list, as `run` recorded it."""
+    from click.testing import CliRunner
+
+    from codeml_repro.cli import cli
+
+    _submission(tmp_path, [_cell("x = 1"), _cell("int('x')", "raises-exception")])
+    runner = CliRunner()
+    ran = runner.invoke(cli, ["run", "--root", str(tmp_path), "--sandbox", "off", "--env", "current",
+                              "--jobs", "1"])
+    assert ran.exit_code == 0, ran.output
+    shown = runner.invoke(cli, ["status", "--root", str(tmp_path), "--json"])
+    assert shown.exit_code == 0, shown.output
+    (demo,) = json.loads(shown.output)
+    assert demo["status"] == "functional"
+    assert demo["allowed_errors"] == [
+        {"type": "ValueError", "message": "invalid literal for int() with base 10: 'x'", "cell": 1}
+    ]

@@ -258,3 +258,26 @@ def test_base_environment_section_lists_the_shipped_pins() -> None:
     listed = {name.strip(): version.strip() for name, version in rows[1:]}  # after the header row
     assert listed == base_pins() and len(listed) == 5
     assert f"resolved as of {BASE_AS_OF.isoformat()}" in " ".join(section.split())
+
+
+def _subsection_words(title: str) -> str:
+    """The text of the guide's subsection ``title`` (up to the next heading), lines joined."""
+    text = guide().split(f"### {title}\n", 1)[1]
+    body = text.split("\n#", 1)[0]
+    return " ".join(body.split())
+
+
+def test_the_conventions_section_quotes_the_tool_exactly() -> None:
+    """Every message quoted ("...") under "Conventions we honour" is one the toolkit writes: the stop
+    note (run/kernel/conventions.py) and check's advice for a claim not reached."""
+    import re
+
+    from codeml_repro.authoring.advice import ADVICE, AdviceContext
+    from codeml_repro.run.kernel.conventions import stop_note
+
+    quoted = re.findall(r'\("([^"]+)"\)', _subsection_words("Conventions we honour"))
+    unreached = ClaimResult(name="accuracy", expected=0.9, recorded=False, reached=False)
+    result = Result(slug="my-paper", status=Status.NOT_REPRODUCED, claims=[unreached])
+    advice = ADVICE[Status.NOT_REPRODUCED](AdviceContext(result, None, RunPolicy(), 600))
+    written = [stop_note(4, 10), *advice]
+    assert sorted(quoted) == sorted(written)

@@ -72,6 +72,12 @@ def declared_limits(sub: Submission, limits: sandbox.Limits) -> sandbox.Limits:
     return dataclasses.replace(limits, memory_bytes=max(limits.memory_bytes, int(declared * 1024**3)))
 
 
+def address_space_capped(cgroup: RunCgroup | None, gpu: GpuHost | None) -> bool:
+    """Whether each process gets ``RLIMIT_AS`` (the README's sandbox table says the same): only where
+    no cgroup bounds the run's memory, and never with a GPU (CUDA reserves far more than it uses)."""
+    return gpu is None and (cgroup is None or "memory" not in cgroup.in_force)
+
+
 def gpu_for(sub: Submission) -> GpuHost | None:
     """The host's GPUs when ``sub`` declares it needs one (a run never sees a GPU it did not ask for)."""
     return detect_gpus() if sub.spec.artifact.resources.gpu > 0 else None
@@ -147,7 +153,7 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
         if not choice.scratch:  # the run folder stays the host's: no disk budget in force
             limits = dataclasses.replace(limits, scratch_bytes=-1, scratch_files=-1)
         gpu = gpu_for(sub)
-        if gpu is not None or (cgroup is not None and "memory" in cgroup.in_force):
+        if not address_space_capped(cgroup, gpu):
             limits = dataclasses.replace(limits, address_space=False)  # the budget stays the tmpfs size
         mounts, data_env = data_mounts(sub, dirs, sandboxed=choice.kind == "bwrap")
         if choice.kind == "bwrap":
