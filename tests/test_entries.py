@@ -49,7 +49,7 @@ def test_a_package_missing_from_the_find_links_folder_of_an_offline_run_is_inval
     assert out.exit_code == 1
     (line,) = out.stderr.splitlines()[:-1]
     field = f"artifact.matrix.{UNKNOWN}"
-    assert line == f"{folder / 'submission.yml'}: {field}: no release of {UNKNOWN} on the package index"
+    assert line == f"submissions/tiny/submission.yml: {field}: no release of {UNKNOWN} on the package index"
 
     _set_matrix(folder, {TINY: ["1.0", "3.*"]})
     out = _validate(tmp_path)

@@ -298,7 +298,7 @@ def test_validate_names_the_file_and_field_of_a_bad_matrix(
     out = CliRunner().invoke(cli, ["validate", "--root", str(tmp_path)])
     assert out.exit_code == 1
     (line,) = [ln for ln in out.stderr.splitlines() if "artifact.matrix" in ln]
-    assert line.startswith(str(folder / "submission.yml")) and problem in line, line
+    assert line.startswith("submissions/tiny/submission.yml: ") and problem in line, line
 
 
 def test_releases_this_python_cannot_install_or_yanked_are_not_offered(tmp_path: Path) -> None:

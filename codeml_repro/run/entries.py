@@ -19,6 +19,7 @@ from packaging.version import Version
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.matrix import entry_specifier
 from codeml_repro.model.policy import RunPolicy
+from codeml_repro.model.shownpaths import from_root, project_root
 from codeml_repro.model.submission import SUBMISSION_FILE, Submission
 from codeml_repro.run.versions import VersionLookup, best_match, offline_mode
 
@@ -29,8 +30,9 @@ def _span(versions: Sequence[object]) -> str:
 
 
 def where_matrix(sub: Submission) -> str:
-    """``<folder>/submission.yml: artifact.matrix``, the start of every matrix problem."""
-    return f"{sub.folder / SUBMISSION_FILE}: artifact.matrix"
+    """``submissions/<slug>/submission.yml: artifact.matrix``, the start of every matrix problem
+    (named from the project root, as every published problem is)."""
+    return f"{from_root(str(sub.folder / SUBMISSION_FILE), project_root(sub.folder))}: artifact.matrix"
 
 
 def resolve_package(where: str, package: str, entries: list[str], known: list[Version] | None
