@@ -194,6 +194,15 @@ def test_a_new_release_reruns_only_the_latest_cell_of_an_unchanged_submission(
     assert problem.startswith("tiny: kept the previous result: could not ask the package sources")
     assert TINY in problem
 
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("CODEML_FIND_LINKS", str(empty))  # the sources answer, without the package
+    gone = run_all(tmp_path, POLICY, RunOptions())
+    assert gone.skipped == ["tiny"] and gone.results[0] == second
+    (problem,) = gone.problems
+    assert problem.startswith("tiny: kept the previous result: submissions/tiny/submission.yml: ")
+    assert f"no release of {TINY}" in problem
+
 
 def test_an_unbuildable_cell_fails_alone(
     wheels: Path, make_submission: MakeSubmission, tmp_path: Path

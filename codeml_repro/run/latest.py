@@ -7,7 +7,9 @@ floating entry (``latest``, a wildcard, a range) is resolved again through the r
 per run) and the cells' keys, which hold the exact pins, are compared with the recorded
 cells': a new release changes one cell's key, so that cell, and only that cell, runs again
 (the others are read back by key). When no source answers (offline with no wheel folder,
-an unreachable index) the previous result is kept and the run's log says so.
+an unreachable index), or the answer no longer satisfies an entry (a package or release gone
+from the sources), the previous result is kept and the run's log says so; a forced run or a
+change to the submission records the problem.
 """
 
 from __future__ import annotations
@@ -66,8 +68,8 @@ def recheck_latest(planned: Planned, previous: Result, policy: RunPolicy, lookup
         ))
     try:
         resolved = resolve_entries(sub, policy, lookup)
-    except SubmissionInvalid:
-        return LatestCheck(changed=True)  # the run records the problem as the submission's result
+    except SubmissionInvalid as exc:  # the sources answered, but not as before: not a new release
+        return LatestCheck(problem=f"{planned.slug}: kept the previous result: {exc.message}")
     recorded = {cell.key for cell in previous.matrix}
     for requested in cells(sub.spec.artifact.matrix):
         pins = {package: resolved[package][entry] for package, entry in requested.items()}
