@@ -8,7 +8,7 @@
    (the setup step copies the submission in) and with it switched off (the host
    folder, as before); for an empty submission and one shipping ``--shipped-mb``.
 
-Run: ``python -m benchmarks.bench_disk [--runs 5] [--shipped-mb 200] [--part hogs|cost|both]``.
+Run: ``python benchmarks/bench_disk.py [--runs 5] [--shipped-mb 200] [--part hogs|cost|both]``.
 The numbers depend on the machine's load; the ratio in one run is the figure.
 """
 
@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import cli, make_root
+from common import cli, make_root
 
 BIG_FILES = """
 chunk = b'x' * 10_000_000
