@@ -1,6 +1,7 @@
 """Inside the sandbox, before the kernel: the run folder becomes a tmpfs with a disk budget.
 
-This file runs as a script (``python -S -c <its text>``) as the first command inside
+This file runs as a script (``python -I -S -c <its text>``: isolated, so no module of the
+submission's folder, its current directory, can shadow ``ctypes``) as the first command inside
 ``bwrap``, with ``CAP_SYS_ADMIN`` in the sandbox's namespaces, in the kernel
 environment's interpreter (any Python 3.8+): the standard library only, and nothing of
 the toolkit. It
