@@ -21,7 +21,7 @@ from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ErrorInfo, Status
 from codeml_repro.model.submission import load_submission
 from codeml_repro.run.claims import parse_literal, recorded_values
-from codeml_repro.run.kernel.conventions import NotebookSettings, cell_timeout, notebook_settings
+from codeml_repro.run.kernel.conventions import NotebookSettings, budget_of, cell_timeout, notebook_settings
 from codeml_repro.run.kernel.execute import Execution
 from codeml_repro.run.repeats import run_submission
 from tests.conftest import tagged_cell as _cell
@@ -119,6 +119,44 @@ def test_metadata_timeout_never_raises_the_policy(tmp_path: Path) -> None:
                          metadata={"execution": {"timeout": 600}})
     ex = _execute(folder, cell_timeout_s=2)
     assert ex.outcome == "timeout" and ex.duration_s < 12
+
+
+def _timed_cell(source: str, timeout: Any) -> Any:
+    cell = _cell(source)
+    cell.metadata["execution"] = {"timeout": timeout}
+    return cell
+
+
+def test_cell_timeout_metadata_lowers_that_cells_budget_only(tmp_path: Path) -> None:
+    """A cell's ``metadata.execution.timeout`` (nbformat's cell ``execution`` namespace; nbclient
+    asks ``timeout_func(cell)`` for each cell; nbformat's schema wants the value as a string)
+    bounds that cell alone: cell 0 runs 3 s under the
+    policy's 20 s, cell 1 asks for 2 s and sleeps past it, and the timeout names cell 1."""
+    assert budget_of({"metadata": {"execution": {"timeout": "2"}}}, 20, NotebookSettings()) == 2
+    assert budget_of({"metadata": {"execution": {"timeout": "soon"}}}, 20, NotebookSettings()) == 20
+    lower_notebook = NotebookSettings(cell_timeout_s=3)
+    assert budget_of({"metadata": {"execution": {"timeout": "5"}}}, 20, lower_notebook) == 3
+    folder = _submission(tmp_path, [
+        _cell("import time\ntime.sleep(3)"),
+        _timed_cell("import time\ntime.sleep(30)", "2"),
+        _cell("print('never')"),
+    ])
+    ex = _execute(folder, cell_timeout_s=20)
+    assert ex.outcome == "timeout" and ex.error is not None and ex.error.type == "CellTimeout"
+    assert ex.error.cell == 1
+    assert "the cell's own metadata execution.timeout: 2 s" in ex.error.message
+    assert ex.duration_s < 15
+
+
+def test_cell_timeout_metadata_never_raises_the_policy(tmp_path: Path) -> None:
+    """A cell asking for 10 minutes still gets the policy's 2 s budget, and the message does
+    not blame the cell's metadata."""
+    assert budget_of({"metadata": {"execution": {"timeout": "600"}}}, 2, NotebookSettings()) == 2
+    folder = _submission(tmp_path, [_timed_cell("import time\ntime.sleep(30)", "600")])
+    ex = _execute(folder, cell_timeout_s=2)
+    assert ex.outcome == "timeout" and ex.error is not None and ex.error.cell == 0
+    assert "metadata" not in ex.error.message
+    assert ex.duration_s < 12
 
 
 def test_myst_nb_glue_without_display_is_read(tmp_path: Path) -> None:

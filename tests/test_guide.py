@@ -269,15 +269,17 @@ def _subsection_words(title: str) -> str:
 
 def test_the_conventions_section_quotes_the_tool_exactly() -> None:
     """Every message quoted ("...") under "Conventions we honour" is one the toolkit writes: the stop
-    note (run/kernel/conventions.py) and check's advice for a claim not reached."""
+    note and a cell timeout's source (run/kernel/conventions.py) and check's advice for a claim
+    not reached."""
     import re
 
     from codeml_repro.authoring.advice import ADVICE, AdviceContext
-    from codeml_repro.run.kernel.conventions import stop_note
+    from codeml_repro.run.kernel.conventions import NotebookSettings, stop_note, timeout_source
 
     quoted = re.findall(r'\("([^"]+)"\)', _subsection_words("Conventions we honour"))
     unreached = ClaimResult(name="accuracy", expected=0.9, recorded=False, reached=False)
     result = Result(slug="my-paper", status=Status.NOT_REPRODUCED, claims=[unreached])
     advice = ADVICE[Status.NOT_REPRODUCED](AdviceContext(result, None, RunPolicy(), 600))
-    written = [stop_note(4, 10), *advice]
+    timed = {"metadata": {"execution": {"timeout": "20"}}}
+    written = [stop_note(4, 10), *advice, timeout_source(timed, 600, NotebookSettings()).strip(" ()")]
     assert sorted(quoted) == sorted(written)

@@ -5,6 +5,11 @@
 - Notebook metadata ``execution.allow_errors`` / ``execution.timeout`` (nbmake, Jupyter Book) and
   ``mystnb.execution_allow_errors`` / ``mystnb.execution_timeout`` (myst-nb): allowed errors do
   not fail the run; the per-cell timeout applies only when it is lower than the policy's.
+- A cell's own ``metadata.execution.timeout`` (nbformat's cell ``execution`` namespace, the
+  field proposed for it in nbformat#180 and jupyter-cache#39): that cell's budget, again only
+  when lower. nbclient reads no cell metadata itself but asks ``timeout_func(cell)`` per cell,
+  after emptying the cell's ``execution`` metadata for its timing record: the runner answers
+  from the notebook as the author wrote it.
 - ``sys.exit(0)`` / ``raise SystemExit`` stops the run without an error, as papermill does.
 
 Errors are noted from the kernel's execute replies as they arrive (see
@@ -77,6 +82,49 @@ def cell_timeout(policy_s: float, settings: NotebookSettings) -> float:
     if settings.cell_timeout_s is None:
         return policy_s
     return min(policy_s, settings.cell_timeout_s)
+
+
+def own_timeout(cell: Mapping[str, Any]) -> float | None:
+    """A cell's ``metadata.execution.timeout`` in seconds (None: absent or malformed).
+
+    No executor reads it by default: nbclient leaves per-cell budgets to its ``timeout_func``
+    hook, and myst-nb, Jupyter Book and nbmake read ``execution.timeout`` only in the
+    notebook's metadata. Cell metadata has an ``execution`` namespace in nbformat, where the
+    discussions of a per-cell timeout (nbformat#180, jupyter-cache#39) put it, so it is read
+    there, with the same name as the notebook-level field. nbformat's schema requires every value
+    in that namespace to be a string (Jupyter keeps execution timestamps there), so the seconds
+    are written as one (``"20"``); a number would make the notebook invalid before it runs.
+    """
+    execution = (cell.get("metadata") or {}).get("execution")
+    value = execution.get("timeout") if isinstance(execution, Mapping) else None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    return _positive(value) if value == value else None  # NaN is no timeout
+
+
+def budget_of(cell: Mapping[str, Any], policy_s: float, settings: NotebookSettings) -> float:
+    """One cell's budget: the lowest of the policy's, the notebook's and the cell's own.
+
+    An author may shorten a cell's budget (to fail fast on a loop that hangs), never lengthen
+    it: the policy's budget protects the batch.
+    """
+    own = own_timeout(cell)
+    budget = cell_timeout(policy_s, settings)
+    return budget if own is None else min(budget, own)
+
+
+def timeout_source(cell: Mapping[str, Any], policy_s: float, settings: NotebookSettings) -> str:
+    """Where a timed-out cell's budget came from, when the author's metadata lowered it."""
+    own = own_timeout(cell)
+    notebook = cell_timeout(policy_s, settings)
+    if own is not None and own < notebook:
+        return f" (the cell's own metadata execution.timeout: {own:g} s)"
+    if notebook < policy_s:
+        return f" (the notebook's metadata execution timeout: {notebook:g} s)"
+    return ""
 
 
 def allowed(cell: Mapping[str, Any], settings: NotebookSettings) -> bool:

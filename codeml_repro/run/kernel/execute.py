@@ -179,7 +179,8 @@ def _classify(
         where = _author_index(state.nb, exc.cell_index)
         return "failed", ErrorInfo(type=str(exc.ename), message=str(exc.evalue), cell=where)
     if isinstance(exc, CellTimeoutError):
-        return "timeout", ErrorInfo(type="CellTimeout", message=str(exc).splitlines()[0], cell=cell)
+        message = str(exc).splitlines()[0] + _timeout_source(state, prep)
+        return "timeout", ErrorInfo(type="CellTimeout", message=message, cell=cell)
     fault = None if isinstance(exc, DeadKernelError) else _tool_fault(exc, state, prep)
     if fault is not None:
         raise RunnerFailed(f"{prep.sub.slug}: {fault}") from exc
@@ -193,6 +194,24 @@ def _classify(
     return "kernel_died", ErrorInfo(type="KernelDied", message=message, cell=cell)
 
 
+def _as_written(prep: Prepared, cell: Any) -> Any:
+    """The author's cell for a cell of the executed notebook (``{}`` for an injected one).
+
+    nbclient empties a cell's ``metadata.execution`` before running it (its timing record goes
+    there), so a cell's own timeout is read from the notebook as the author wrote it.
+    """
+    index = author_index(cell) if cell else None
+    return prep.nb.cells[index] if index is not None and 0 <= index < len(prep.nb.cells) else {}
+
+
+def _timeout_source(state: RunState, prep: Prepared) -> str:
+    """Which metadata set the budget the cell ran past, when the author's lowered the policy's."""
+    index = _author_index(state.nb, state.cell)
+    if index is None or not 0 <= index < len(prep.nb.cells):
+        return ""
+    return conventions.timeout_source(prep.nb.cells[index], prep.policy.cell_timeout_s, state.settings)
+
+
 def _run_papermill(prep: Prepared, state: RunState) -> BaseException | None:
     """Run papermill; return the exception it raised (None when the notebook completed).
 
@@ -203,7 +222,11 @@ def _run_papermill(prep: Prepared, state: RunState) -> BaseException | None:
     from papermill.engines import papermill_engines
 
     papermill_engines.register(ENGINE_NAME, make_engine())
-    cell_budget = conventions.cell_timeout(prep.policy.cell_timeout_s, state.settings)  # never raised
+
+    def cell_budget(cell: Any) -> int:  # nbclient's per-cell hook; the policy's is never raised
+        budget = conventions.budget_of(_as_written(prep, cell), prep.policy.cell_timeout_s, state.settings)
+        return max(1, math.ceil(min(budget, prep.timeout_s)))
+
     try:
         papermill.execute_notebook(
             str(prep.nb_path),
@@ -218,7 +241,8 @@ def _run_papermill(prep: Prepared, state: RunState) -> BaseException | None:
             config=kernel_config(prep),
             kernel_manager_class=sandbox.SandboxKernelManager,
             km=prep.km,  # None: the client starts the kernel itself
-            timeout=max(1, math.ceil(min(cell_budget, prep.timeout_s))),
+            timeout=cell_budget({}),  # nbclient's fallback, when it has no cell to ask about
+            timeout_func=cell_budget,
             allow_errors=state.settings.allow_errors,
             shutdown_kernel="immediate",
         )
