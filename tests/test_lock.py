@@ -267,3 +267,34 @@ def test_a_changed_lock_runs_the_submission_again(tmp_path: Path, monkeypatch: p
     assert todo_with_cached(None) == []  # not built here: the recorded lock stands
     current = RunPolicy(env="current")  # the toolkit's interpreter: no lock in the key
     assert expected_key(recorded, plan(folder, current), current) == plan(folder, current).key
+
+
+def test_env_current_says_the_requested_python_and_era_were_not_used(tmp_path: Path) -> None:
+    """``--env current`` (a development mode) runs on the toolkit's interpreter whatever the
+    submission asks; a submission asking for Python "3.4" still runs, and its result says that
+    neither the interpreter nor the era it asked for was used, instead of reading as honoured."""
+    from codeml_repro.model.submission import load_submission
+    from tests.runner_helpers import run
+
+    folder = _folder(tmp_path, {"python": "3.4", "as_of": "2024-06-01"})
+    planned = plan(folder, RunPolicy(env="current", sandbox="off"))
+    assert planned.problem is None and planned.submission is not None
+    ex = run(load_submission(folder), env="current")
+    assert ex.outcome == "completed"
+    notes = [w for w in ex.warnings if "--env current" in w]
+    assert len(notes) == 1
+    assert notes[0].startswith(
+        'artifact.environment.python "3.4" and artifact.environment.as_of 2024-06-01 not honoured: '
+        f"--env current runs the notebook on the toolkit's own Python {platform.python_version()}"
+    )
+    assert "--env auto" in notes[0]
+
+
+def test_env_current_says_nothing_when_the_submission_asks_for_this_python(tmp_path: Path) -> None:
+    from codeml_repro.model.submission import load_submission
+    from tests.runner_helpers import run
+
+    here = ".".join(platform.python_version_tuple()[:2])
+    ex = run(load_submission(_folder(tmp_path, {"python": here})), env="current")
+    assert ex.outcome == "completed"
+    assert not [w for w in ex.warnings if "--env current" in w]

@@ -17,6 +17,7 @@ interpreter (a ``.pth`` file in any wheel would run code there).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -78,6 +79,7 @@ class KernelEnv:
     path: str | None = None  # the venv directory
     lock: tuple[str, ...] = ()  # the resolved set, name==version (see run/lock.py)
     base: bool = False  # the base environment (run/baseenv.py), not one built from the author's file
+    notes: tuple[str, ...] = ()  # warnings for the run's result (what the environment did not honour)
 
     def describe(self) -> dict[str, Any]:
         """What the run records as its environment."""
@@ -160,6 +162,27 @@ def current_env(extra: Iterable[str] = ()) -> KernelEnv:
     return KernelEnv("current", sys.executable, platform.python_version(), packages)
 
 
+def current_env_notes(sub: Submission) -> tuple[str, ...]:
+    """What ``--env current`` leaves out of ``sub``'s ``artifact.environment``, said in its result.
+
+    The toolkit's own interpreter is a development mode: a submission asking for another Python
+    or an era runs anyway, and its result must not read as if it ran on what it asked for.
+    """
+    wanted = sub.spec.artifact.environment
+    ignored = []
+    if wanted.python is not None and wanted.python != ".".join(platform.python_version_tuple()[:2]):
+        ignored.append(f'artifact.environment.python "{wanted.python}"')
+    if wanted.as_of is not None:
+        ignored.append(f"artifact.environment.as_of {wanted.as_of.isoformat()}")
+    if not ignored:
+        return ()
+    return (
+        f"{' and '.join(ignored)} not honoured: --env current runs the notebook on the toolkit's own "
+        f"Python {platform.python_version()} and packages (a development mode); run with --env auto "
+        "to get the environment the submission asks for",
+    )
+
+
 def prepare_environment(
     sub: Submission, mode: EnvMode, *, offline: bool | None = None, index: IndexSettings | None = None
 ) -> KernelEnv:
@@ -175,7 +198,7 @@ def prepare_environment(
         )
     if mode == "current":
         extra = _requirement_names(req.read_text()) if req is not None and req.is_file() else set()
-        return current_env(extra)
+        return dataclasses.replace(current_env(extra), notes=current_env_notes(sub))
     if req is not None and not req.is_file():
         raise EnvironmentFailed(
             f"{_label(req)}: requirements file not found; create it or remove artifact.requirements"

@@ -307,7 +307,7 @@ def _execution(prep: Prepared, state: RunState, outcome: Outcome, error: ErrorIn
                prestarted: bool) -> Execution:
     _clean_notebook(state.nb, prep.sub)
     errors = conventions.summarize(state.errors, lambda i: _author_index(state.nb, i))
-    warnings = list(prep.choice.warnings)
+    warnings = [*prep.choice.warnings, *prep.env.notes]
     if prep.sub.spec.artifact.parameters:
         note = conventions.parameters_note(prep.sub.spec.artifact.notebook, prep.nb.cells)
         warnings += [note] if note else []
