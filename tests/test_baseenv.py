@@ -127,3 +127,24 @@ def test_the_base_environments_lock_is_in_the_skip_key(
                                          "environment": {**first.environment, "lock": older}}))
     rerun = run_all(tmp_path, policy, RunOptions())
     assert rerun.skipped == [] and rerun.results[0].key == first.key
+
+
+def test_the_base_environment_honours_artifact_environment_python(tmp_path: Path, base: Any) -> None:
+    """No requirements.txt and ``artifact.environment.python``: the base environment is built on
+    that interpreter like any other environment (an unavailable one is invalid: test_lock.py)."""
+    import platform
+
+    from codeml_repro.model.submission import Submission, SubmissionSpec
+
+    here = ".".join(platform.python_version_tuple()[:2])
+    plain = make_submission(tmp_path / "py", ["import sys\nfrom codeml_repro import record\n"
+                                              "record('version', '%d.%d' % sys.version_info[:2])"])
+    artifact = plain.spec.artifact.model_dump(mode="json", exclude_none=True)
+    artifact["environment"] = {"python": here}
+    spec = SubmissionSpec(title="Test", authors=[{"name": "Tester"}], artifact=artifact)
+    ex = run(Submission(plain.slug, plain.folder, spec), env="auto", timeout_s=120)
+    assert ex.outcome == "completed", (ex.error, outputs_text(ex))
+    assert recorded(ex) == {"version": here}
+    assert ex.environment["env_kind"] == "venv" and ex.environment["base"] is True
+    assert ex.environment["python"].startswith(here + ".")
+    assert not [w for w in ex.warnings if "not honoured" in w]
