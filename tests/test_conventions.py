@@ -330,3 +330,41 @@ def test_allowed_errors_appear_in_status_json(tmp_path: Path) -> None:
     assert demo["allowed_errors"] == [
         {"type": "ValueError", "message": "invalid literal for int() with base 10: 'x'", "cell": 1}
     ]
+
+
+def test_check_and_page_warn_that_parameters_were_injected_at_the_top(tmp_path: Path) -> None:
+    """papermill injects parameters as the first cell when no cell is tagged ``parameters``; the
+    author's check and the submission's page both say a later cell may overwrite them."""
+    from codeml_repro.authoring.check import build_report
+    from codeml_repro.sphinx.posters.entries import Entry
+    from codeml_repro.sphinx.posters.pages import run_html
+
+    folder = _submission(
+        tmp_path, [_cell("n = 5\nfrom codeml_repro import record\nrecord('n', n)")],
+        artifact={"notebook": "artifact.ipynb", "parameters": {"n": 2}},
+    )
+    sub = load_submission(folder)
+    result = run_submission(sub, POLICY, tmp_path, save=False)
+    text = "\n".join(build_report(result, sub, POLICY, 30).lines)
+    assert "warning: no cell of artifact.ipynb is tagged 'parameters': papermill injected" in text
+    assert "a later cell that sets the same names overwrites them" in text
+    page = str(run_html(Entry(slug="demo", spec=sub.spec, status=result.status, result=result)))
+    warnings = page[page.index("<dt>Warnings</dt>"):]
+    assert "no cell of artifact.ipynb is tagged 'parameters': papermill injected" in warnings
+
+
+def test_page_shows_the_resolved_lock(tmp_path: Path) -> None:
+    """The exact resolved set recorded with a result (``environment.lock``) is on the page, every
+    pin of it, escaped like any other recorded value."""
+    from codeml_repro.model.result import Result
+    from codeml_repro.sphinx.posters.entries import Entry
+    from codeml_repro.sphinx.posters.pages import run_html
+
+    sub = load_submission(_submission(tmp_path, [_cell("x = 1")]))
+    lock = ["ipykernel==6.28.0", "ipython==8.18.1", "numpy==1.26.4", "<b>evil</b>==1"]
+    result = Result(slug="demo", status=Status.FUNCTIONAL, environment={"env_kind": "venv", "lock": lock})
+    page = str(run_html(Entry(slug="demo", spec=sub.spec, status=result.status, result=result)))
+    env = page[page.index('class="codeml-environment"'):]
+    assert "<code>lock</code>" in env
+    assert all(pin in env for pin in lock[:3])
+    assert "<b>evil</b>" not in page and "&lt;b&gt;evil&lt;/b&gt;" in page
