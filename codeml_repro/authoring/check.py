@@ -210,7 +210,7 @@ def check_path(path: Path, policy: RunPolicy) -> CheckReport:
         )
     try:
         sub = load_submission(folder)
-        check_notebook(sub)
+        check_notebook(sub, policy.kernel_map())
     except SubmissionInvalid as exc:
         return invalid_report(folder.name, exc.message, policy)
     from codeml_repro.run.repeats import run_submission

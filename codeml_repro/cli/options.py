@@ -69,6 +69,9 @@ def policy_options(func: F) -> F:
                      help="A folder of wheels searched too [default: $CODEML_FIND_LINKS]."),
         click.option("--data-budget", "data_bytes", type=int, default=None, metavar="BYTES",
                      help="Most bytes of artifact.data one submission may fetch [default: 5 GB]."),
+        click.option("--kernel-for", "kernel_for", multiple=True, metavar="LANG=KERNELSPEC",
+                     help="Run LANG notebooks with this host kernelspec (repeatable) "
+                     "[default: $CODEML_KERNELS, e.g. r=ir,julia=julia-1.9]."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -92,7 +95,8 @@ def require_submissions(root: Path) -> None:
 
 def policy_from(timeout_s: float | None, cell_timeout_s: float, max_output_bytes: int,
             sandbox: str | None, env: str, index_url: str | None = None,
-            find_links: str | None = None, data_bytes: int | None = None) -> Any:
+            find_links: str | None = None, data_bytes: int | None = None,
+            kernel_for: tuple[str, ...] = ()) -> Any:
     from pydantic import ValidationError
 
     from codeml_repro.model.policy import IndexSettings, RunPolicy, default_sandbox_mode
@@ -109,6 +113,13 @@ def policy_from(timeout_s: float | None, cell_timeout_s: float, max_output_bytes
         values.update(timeout_s=timeout_s, max_timeout_s=timeout_s)
     if data_bytes is not None:
         values["data_bytes"] = data_bytes
+    if kernel_for:  # else CODEML_KERNELS, read when used
+        from codeml_repro.model.kernels import parse_kernel_map
+
+        try:
+            values["kernels"] = parse_kernel_map(kernel_for, "--kernel-for")
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--kernel-for") from None
     try:
         return RunPolicy(**values)
     except ValidationError as exc:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.kernels import notebook_language
 from codeml_repro.model.notebookfile import load_notebook_json
 from codeml_repro.model.requirements import check_requirements
 from codeml_repro.model.submission import SUBMISSION_FILE, Submission
@@ -29,8 +31,9 @@ def check_no_symlinks(sub: Submission) -> None:
                 )
 
 
-def check_notebook(sub: Submission) -> None:
-    """No symlinks; the artifact exists, is JSON and is a valid nbformat v4 notebook."""
+def check_notebook(sub: Submission, kernels: Mapping[str, str] | None = None) -> None:
+    """No symlinks; the artifact exists, is JSON and is a valid nbformat v4 notebook in Python or
+    a language ``kernels`` (the maintainer's map, see :mod:`.kernels`) has a kernel for."""
     check_no_symlinks(sub)
     path = sub.notebook_path
     field = f"{sub.folder / SUBMISSION_FILE}: artifact.notebook"
@@ -47,7 +50,7 @@ def check_notebook(sub: Submission) -> None:
     except NbValidationError as exc:
         where = "/".join(str(p) for p in exc.path) if getattr(exc, "path", None) else "(notebook)"
         raise SubmissionInvalid(f"{path}: {where}: not a valid notebook: {exc.message}") from None
-    check_language(path, raw)
+    check_language(path, raw, kernels or {})
     check_parameters(sub, raw)
     req = sub.requirements_path
     if sub.spec.artifact.requirements and req is not None and not req.is_file():
@@ -60,16 +63,25 @@ def check_notebook(sub: Submission) -> None:
 RUNNABLE_LANGUAGES = ("python",)
 
 
-def check_language(path: Path, notebook: dict[str, Any]) -> None:
-    """A notebook in another language must not run its code in a Python kernel."""
+def check_language(path: Path, notebook: dict[str, Any], kernels: Mapping[str, str] | None = None) -> None:
+    """A notebook in another language must not run its code in a Python kernel; it runs only when
+    the maintainer configured a kernel for its language (never by the kernelspec name it names)."""
     meta = notebook.get("metadata") or {}
+    configured = {language.lower() for language in (kernels or {})}
+    allowed = (*RUNNABLE_LANGUAGES, *sorted(configured))
+    language = notebook_language(notebook)
     for field, key in (("kernelspec", "language"), ("language_info", "name")):
         section = meta.get(field)
         value = section.get(key) if isinstance(section, dict) else None
-        if isinstance(value, str) and value.strip().lower() not in RUNNABLE_LANGUAGES:
+        if isinstance(value, str) and value.strip().lower() not in allowed:
             raise SubmissionInvalid(
                 f"{path}: metadata.{field}.{key}: a {value!r} notebook cannot run here; the toolkit "
-                f"runs notebooks in {', '.join(RUNNABLE_LANGUAGES)} only (save it with a Python kernel)"
+                f"runs notebooks in {', '.join(allowed)} only (save it with a Python kernel)"
+            )
+        if isinstance(value, str) and value.strip().lower() != language:
+            raise SubmissionInvalid(
+                f"{path}: metadata.{field}.{key}: {value!r} disagrees with the notebook's language "
+                f"{language!r}; save the notebook again with one kernel"
             )
 
 

@@ -81,6 +81,18 @@ class RunPolicy(BaseModel):
         "None: CODEML_INDEX_URL / CODEML_FIND_LINKS, read when an environment is built.",
     )
 
+    kernels: dict[str, str] | None = Field(
+        default=None,
+        description="Notebook language -> host kernelspec for languages other than Python (the "
+        "maintainer's, never the author's); None: CODEML_KERNELS, read when used.",
+    )
+
+    def kernel_map(self) -> dict[str, str]:
+        """Languages with a configured kernel (``--kernel-for``, else ``CODEML_KERNELS``)."""
+        from codeml_repro.model.kernels import kernels_from_environ
+
+        return dict(self.kernels) if self.kernels is not None else kernels_from_environ()
+
     def package_sources(self) -> IndexSettings:
         """The index settings environments are built from (the environment's when unset)."""
         return self.index if self.index is not None else IndexSettings.from_environ()

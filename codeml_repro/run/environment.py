@@ -42,7 +42,7 @@ from codeml_repro.run import lock as era_lock
 from codeml_repro.run.baseenv import BASE_AS_OF, BASE_REQUIREMENTS
 from codeml_repro.run.lock import KERNEL_REQUIREMENT, Era
 
-EnvKind = Literal["current", "venv"]
+EnvKind = Literal["current", "venv", "kernel"]
 ENV_FORMAT = 1  # bump to rebuild every cached environment
 KEY_PACKAGES = (
     "ipykernel",
@@ -80,6 +80,7 @@ class KernelEnv:
     lock: tuple[str, ...] = ()  # the resolved set, name==version (see run/lock.py)
     base: bool = False  # the base environment (run/baseenv.py), not one built from the author's file
     notes: tuple[str, ...] = ()  # warnings for the run's result (what the environment did not honour)
+    kernelspec: str | None = None  # kind "kernel": the host kernelspec configured for the language
 
     def describe(self) -> dict[str, Any]:
         """What the run records as its environment."""
@@ -97,6 +98,8 @@ class KernelEnv:
             out["lock"] = list(self.lock)
         if self.base:
             out["base"] = True
+        if self.kernelspec:
+            out["kernelspec"] = self.kernelspec
         return out
 
 

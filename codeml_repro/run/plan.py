@@ -79,7 +79,7 @@ def plan(folder: Path, policy: RunPolicy, *, check: bool = True, profile: str = 
     try:
         sub = load_submission(folder)
         if check:
-            check_notebook(sub)
+            check_notebook(sub, policy.kernel_map())
             if policy.env != "current":
                 pick_python(sub)  # artifact.environment.python must be one the host has
             check_matrix_fits(sub, policy.max_matrix_cells)

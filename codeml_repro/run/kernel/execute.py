@@ -117,10 +117,12 @@ def _tool_fault(exc: BaseException, state: RunState, prep: Prepared) -> str | No
     if found:
         line = log[found.start() :].splitlines()[0]
         return f"bwrap could not start the kernel's sandbox ({line}); check `--sandbox auto` or the host"
-    if prep.env.kind == "current" or prep.env.base:
+    if prep.env.kind in ("current", "kernel") or prep.env.base:
         tail = kernel_log_tail(prep.dirs.root / "kernel.log") or "no output"
         code = signal_name(state.exit_code, prep.choice.kind == "bwrap")
         which = "the base environment" if prep.env.base else "the toolkit's own environment"
+        if prep.env.kind == "kernel":
+            which = f"the configured kernelspec {prep.env.kernelspec!r}"
         return f"the kernel of {which} did not start: {code} ({tail})"
     return None
 

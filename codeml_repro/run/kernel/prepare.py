@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import platform
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ from codeml_repro.run.inputs import mounts_for, place_mounts
 from codeml_repro.run.kernel import cgroups, channels, privileges, runuid, sandbox
 from codeml_repro.run.kernel import scratch as rundir
 from codeml_repro.run.kernel.cgroups import RunCgroup
+from codeml_repro.run.kernel.foreign import HostKernel, host_kernel
 from codeml_repro.run.kernel.gpu import GpuHost, detect_gpus
 
 KERNEL_NAME = "codeml-repro-python"  # never looked up on the host: see SandboxKernelManager
@@ -114,6 +117,7 @@ def kernel_config(prep: Prepared) -> Any:
     config.SandboxKernelManager.transport = "ipc"
     config.SandboxKernelManager.connection_file = str(prep.dirs.conn / "kernel.json")
     config.SandboxKernelManager.autorestart = False
+    config.SandboxKernelManager.is_ipykernel = prep.env.kind != "kernel"
     sources = [cell.source for cell in prep.nb.cells] + [repr(prep.sub.spec.artifact.parameters)]  # injected
     frames = channels.frame_limit(prep.policy.max_output_bytes, sources)
     config.SandboxKernelManager.max_frame_bytes = config.CappedKernelClient.max_frame_bytes = frames
@@ -129,13 +133,21 @@ def data_mounts(
     return [(m.source, m.target) for m in mounts], env
 
 
+def kernel_env_of(host: HostKernel) -> KernelEnv:
+    """What a configured kernel's run records: the kernelspec; the toolkit's Python runs only the
+    launch steps around it (limits, cgroup join)."""
+    return KernelEnv("kernel", sys.executable, platform.python_version(), kernelspec=host.name)
+
+
 def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kernel: bool = False) -> Prepared:
     """Make ``sub``'s run ready in its own environment and sandbox; with ``start_kernel``, launch
     its kernel now (it starts while the caller does something else, e.g. runs another notebook)."""
     rundir.clean_stale_once()
     choice = sandbox.choose_sandbox(policy.sandbox)  # may raise SandboxUnavailable
+    host = host_kernel(sub, policy.kernel_map())  # another language: the maintainer's kernel
     # may raise EnvironmentFailed
-    env: KernelEnv = prepare_environment(sub, policy.env, index=policy.package_sources())
+    env: KernelEnv = kernel_env_of(host) if host else prepare_environment(
+        sub, policy.env, index=policy.package_sources())
     marker = uuid.uuid4().hex
     dirs = rundir.make_dirs(sub, marker)
     cgroup, run_uid = None, None
@@ -161,7 +173,7 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
         launch = sandbox.build_launch(
             choice, dirs, env.python, limits, marker, hide=hide, cgroup=cgroup,
             mounts=mounts, extra_env=data_env, devices=gpu.sandbox_args() if gpu else (),
-            uid=run_uid.uid,
+            uid=run_uid.uid, kernel_argv=host.argv if host else (), readable=host.readable if host else (),
         )
     except BaseException:
         cgroups.remove(cgroup)
@@ -185,7 +197,7 @@ def launch_kernel(prep: Prepared) -> None:
     from jupyter_core.utils import run_sync
 
     prep.km = sandbox.SandboxKernelManager(kernel_name=KERNEL_NAME, config=kernel_config(prep))
-    run_sync(prep.km.start_kernel)(extra_arguments=[HISTORY_ARG])
+    run_sync(prep.km.start_kernel)(extra_arguments=[HISTORY_ARG] if prep.env.kind != "kernel" else [])
 
 
 def km_pgid(km: Any) -> int | None:

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Dict, DottedObjectName, Int, List, Type, Unicode, default
+from traitlets import Bool, Dict, DottedObjectName, Int, List, Type, Unicode, default
 
 from codeml_repro.model.errors import SandboxUnavailable
 from codeml_repro.model.policy import RunPolicy, SandboxMode
@@ -356,12 +356,15 @@ def build_launch(
     extra_env: Mapping[str, str] | None = None,
     devices: Sequence[str] = (),
     uid: int = privileges.SANDBOX_UID,
+    kernel_argv: Sequence[str] = (),
+    readable: Sequence[Path] = (),
 ) -> KernelLaunch:
     """The full kernel command for this run (``mounts``: read-only inputs; ``extra_env``: variables
-    that point libraries at them; ``uid``: the kernel's on the host, as root)."""
+    that point libraries at them; ``uid``: the kernel's on the host, as root; ``kernel_argv``: a
+    configured kernel for another language, with the folders it reads in ``readable``)."""
     sandboxed = choice.kind == "bwrap"
     env = {**kernel_env(dirs, python, marker, sandboxed=sandboxed), **(extra_env or {})}
-    kernel = [python, "-c", KERNEL_LAUNCHER, "-f", "{connection_file}"]
+    kernel = list(kernel_argv) or [python, "-c", KERNEL_LAUNCHER, "-f", "{connection_file}"]
     # RLIMIT_NPROC counts every process of the uid on the host: only when no pids cgroup caps the run
     capped = cgroup is not None and "pids" in cgroup.in_force
     limited = [*limiter_argv(python, limits, processes=sandboxed and not capped), *kernel]
@@ -374,8 +377,8 @@ def build_launch(
     if budget is not None:  # first of all, with the capabilities that setpriv (or itself) drops
         inputs = (t for _s, t in mounts)
         limited = [*scratchfs.inside_argv(python, dirs.work, budget, inputs, uid), *limited]
-    memory, readable = limits.memory_bytes, python_paths(python)
-    prefix = bwrap_argv(choice, dirs, env, readable, hide, mounts, devices, memory, budget is not None)
+    memory, reads = limits.memory_bytes, [*python_paths(python), *readable]
+    prefix = bwrap_argv(choice, dirs, env, reads, hide, mounts, devices, memory, budget is not None)
     prefix = [*join, *prefix]
     return KernelLaunch(argv=[*prefix, *limited], env=env, cwd=str(dirs.work))
 
@@ -412,9 +415,12 @@ class SandboxKernelManager(AsyncKernelManager):
             )
         return self._kernel_spec
 
+    is_ipykernel = Bool(True, help="An IPython kernel (False: a configured kernel of another language).").tag(
+        config=True)
+
     @property
     def ipykernel(self) -> bool:
-        return True  # lets nbclient keep IPython's history in memory
+        return bool(self.is_ipykernel)  # lets nbclient keep IPython's history in memory
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         privileges.give_file(Path(self.connection_file))  # readable by a kernel that is not root
