@@ -158,7 +158,7 @@ def test_uv_gets_no_secrets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 
 
 def test_uv_error_is_one_line_from_the_last_error() -> None:
-    from codeml_repro.run.environment import uv_error
+    from codeml_repro.run.uvtool import uv_error
 
     old_style = "  × No solution found when resolving dependencies:\n  ╰─▶ Because foo was not found.\n"
     expected = "No solution found when resolving dependencies: Because foo was not found."

@@ -24,8 +24,9 @@ import yaml
 
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.run import lock
-from codeml_repro.run.environment import KernelEnv, requirements_hash, uv_env
+from codeml_repro.run.environment import KernelEnv, requirements_hash
 from codeml_repro.run.plan import plan
+from codeml_repro.run.uvtool import uv_env
 from tests.wheels import build_wheel
 
 # name -> [(version, requires, upload time)]

@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -32,15 +31,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
-from codeml_repro.model.errors import EnvironmentFailed, UvMissing
+from codeml_repro.model.errors import EnvironmentFailed
 from codeml_repro.model.matrix import replace_pins
 from codeml_repro.model.policy import EnvMode, IndexSettings
 from codeml_repro.model.requirements import local_files_digest
 from codeml_repro.model.submission import Submission
-from codeml_repro.model.text import shorten
 from codeml_repro.run import lock as era_lock
 from codeml_repro.run.baseenv import BASE_AS_OF, BASE_REQUIREMENTS
 from codeml_repro.run.lock import KERNEL_REQUIREMENT, Era
+from codeml_repro.run.uvtool import find_uv, uv_env, uv_error, uv_index_args
 
 EnvKind = Literal["current", "venv", "kernel"]
 ENV_FORMAT = 1  # bump to rebuild every cached environment
@@ -57,14 +56,6 @@ KEY_PACKAGES = (
     "nbclient",
 )
 COMPLETE_MARKER = ".codeml-complete.json"
-# Passed from the runner's environment to uv (which never gets tokens or other secrets).
-UV_ENV_ALLOW = frozenset(
-    {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"}
-    | {"SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"}
-)
-_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|CREDENTIAL|_KEY|AUTH|COOKIE|SESSION", re.I)
-_UV_DECORATION = re.compile(r"^[\s×╰├│─▶]+")
-_MAX_ERROR = 500
 
 
 @dataclass(frozen=True)
@@ -287,47 +278,6 @@ def venv_for(
     )
 
 
-def uv_index_args(index: IndexSettings) -> list[str]:
-    """uv's options for the maintainer's package sources (none for uv's default index)."""
-    args = []
-    if index.index_url:
-        args += ["--index-url", index.index_url]
-    if index.find_links:
-        args += ["--find-links", index.find_links]
-    return args
-
-
-def _uv() -> str:
-    found = shutil.which("uv")
-    if found:
-        return found
-    candidate = Path(sys.executable).parent / "uv"
-    if candidate.is_file():
-        return str(candidate)
-    raise UvMissing("uv not found on PATH; install it with `pip install uv`")
-
-
-def uv_env(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment uv runs with: locale, paths, proxies, ``UV_*`` settings; no secrets."""
-    source = dict(os.environ) if environ is None else environ
-    env = {
-        name: value
-        for name, value in source.items()
-        if (name.upper() in UV_ENV_ALLOW or name.startswith("UV_")) and not _SECRET_NAME.search(name)
-    }
-    env["NO_COLOR"] = "1"
-    return env
-
-
-def uv_error(stderr: str, code: int) -> str:
-    """uv's error on one line: from its last ``error:`` (or ``×``) line on, without decoration."""
-    raw = [ln for ln in stderr.splitlines() if ln.strip()]
-    starts = [i for i, ln in enumerate(raw) if ln.strip().startswith(("error:", "×"))]
-    picked = raw[starts[-1] :] if starts else raw[-3:]
-    text = " ".join(_UV_DECORATION.sub("", ln).strip() for ln in picked) or f"exit code {code}"
-    return shorten(text, _MAX_ERROR)
-
-
 def _label(requirements: Path) -> str:
     """The requirements file as ``<slug>/requirements.txt``: no host path in results."""
     if requirements == BASE_REQUIREMENTS:
@@ -402,7 +352,7 @@ def _build_venv(
     """
     if target.exists():
         shutil.rmtree(target)
-    uv = _uv()
+    uv = find_uv()
     flags = (["--offline"] if offline else []) + uv_index_args(index)
     _run([uv, "venv", "--quiet", "--no-python-downloads", "--python", python, str(target)], "uv venv",
          requirements)
