@@ -28,6 +28,7 @@ import ctypes
 import os
 import stat
 import sys
+from collections.abc import Iterator
 
 FAILURE = "codeml-repro: the run folder's disk budget could not be set up"
 PAGE = 4096
@@ -65,20 +66,25 @@ def survey(src: int, mounts: set[str]) -> tuple[int, int]:
     """Bytes and inodes the tree under descriptor ``src`` takes on a tmpfs (``mounts``: entries
     not descended into, the places of declared inputs)."""
     size, inodes = 0, 1
+    for rel, info in _walk(src, mounts):
+        inodes += 1
+        if rel not in mounts and (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+            size += -(-max(info.st_size, 1) // PAGE) * PAGE
+    return size, inodes
+
+
+def _walk(src: int, mounts: set[str]) -> Iterator[tuple[str, os.stat_result]]:
+    """Every entry under descriptor ``src``, a folder before what it holds, never through a link
+    and never into ``mounts`` (the places of declared inputs)."""
     pending = [""]
     while pending:
         folder = pending.pop()
         for name in _listdir(src, folder):
             rel = f"{folder}/{name}" if folder else name
             info = os.lstat(rel, dir_fd=src)
-            inodes += 1
-            if rel in mounts:
-                continue
-            if stat.S_ISDIR(info.st_mode):
+            yield rel, info  # the caller makes a folder before its entries are listed
+            if stat.S_ISDIR(info.st_mode) and rel not in mounts:
                 pending.append(rel)
-            elif stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
-                size += -(-max(info.st_size, 1) // PAGE) * PAGE
-    return size, inodes
 
 
 def _listdir(src: int, folder: str) -> list[str]:
@@ -107,31 +113,23 @@ def _copy_file(rel: str, mode: int, src: int, dst: int) -> None:
 def copy_tree(src: int, dst: int, mounts: set[str], uid: int) -> None:
     """Copy the tree under ``src`` into ``dst`` (descriptors), with an empty placeholder for each of
     ``mounts``; ``uid`` >= 0 owns every copy (as root, for the kernel's uid)."""
-    skip = mounts
-    pending = [""]
-    while pending:
-        folder = pending.pop()
-        for name in _listdir(src, folder):
-            rel = f"{folder}/{name}" if folder else name
-            info = os.lstat(rel, dir_fd=src)
-            mode = stat.S_IMODE(info.st_mode) & 0o777
-            if stat.S_ISDIR(info.st_mode):
-                os.mkdir(rel, 0o700, dir_fd=dst)
-                if rel not in skip:
-                    pending.append(rel)
-            elif stat.S_ISLNK(info.st_mode):
-                os.symlink(os.readlink(rel, dir_fd=src), rel, dir_fd=dst)
-            elif stat.S_ISREG(info.st_mode):
-                if rel in skip:
-                    os.close(os.open(rel, NEW_FILE, mode, dir_fd=dst))
-                else:
-                    _copy_file(rel, mode, src, dst)
+    for rel, info in _walk(src, mounts):
+        mode = stat.S_IMODE(info.st_mode) & 0o777
+        if stat.S_ISDIR(info.st_mode):
+            os.mkdir(rel, 0o700, dir_fd=dst)
+        elif stat.S_ISLNK(info.st_mode):
+            os.symlink(os.readlink(rel, dir_fd=src), rel, dir_fd=dst)
+        elif stat.S_ISREG(info.st_mode):
+            if rel in mounts:
+                os.close(os.open(rel, NEW_FILE, mode, dir_fd=dst))
             else:
-                continue  # a fifo, socket or device node: not a submission's file
-            if not stat.S_ISLNK(info.st_mode):
-                os.chmod(rel, mode | (0o700 if stat.S_ISDIR(info.st_mode) else 0), dir_fd=dst)
-            if uid >= 0:  # last: root reads on through CAP_DAC_OVERRIDE, kept until setpriv
-                os.chown(rel, uid, uid, dir_fd=dst, follow_symlinks=False)
+                _copy_file(rel, mode, src, dst)
+        else:
+            continue  # a fifo, socket or device node: not a submission's file
+        if not stat.S_ISLNK(info.st_mode):
+            os.chmod(rel, mode | (0o700 if stat.S_ISDIR(info.st_mode) else 0), dir_fd=dst)
+        if uid >= 0:  # last: root reads on through CAP_DAC_OVERRIDE, kept until setpriv
+            os.chown(rel, uid, uid, dir_fd=dst, follow_symlinks=False)
 
 
 def setup(folder: str, budget_bytes: int, budget_files: int, uid: int, mounts: list[str]) -> None:
