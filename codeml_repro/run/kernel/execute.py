@@ -46,6 +46,7 @@ from codeml_repro.run.kernel.kernel_log import BWRAP_ERROR, kernel_log_tail, rea
 from codeml_repro.run.kernel.prepare import (
     KERNEL_NAME,
     Prepared,
+    as_written,
     author_index,
     discard,
     kernel_config,
@@ -196,16 +197,6 @@ def _classify(
     return "kernel_died", ErrorInfo(type="KernelDied", message=message, cell=cell)
 
 
-def _as_written(prep: Prepared, cell: Any) -> Any:
-    """The author's cell for a cell of the executed notebook (``{}`` for an injected one).
-
-    nbclient empties a cell's ``metadata.execution`` before running it (its timing record goes
-    there), so a cell's own timeout is read from the notebook as the author wrote it.
-    """
-    index = author_index(cell) if cell else None
-    return prep.nb.cells[index] if index is not None and 0 <= index < len(prep.nb.cells) else {}
-
-
 def _timeout_source(state: RunState, prep: Prepared) -> str:
     """Which metadata set the budget the cell ran past, when the author's lowered the policy's."""
     index = _author_index(state.nb, state.cell)
@@ -226,7 +217,7 @@ def _run_papermill(prep: Prepared, state: RunState) -> BaseException | None:
     papermill_engines.register(ENGINE_NAME, make_engine())
 
     def cell_budget(cell: Any) -> int:  # nbclient's per-cell hook; the policy's is never raised
-        budget = conventions.budget_of(_as_written(prep, cell), prep.policy.cell_timeout_s, state.settings)
+        budget = conventions.budget_of(as_written(prep, cell), prep.policy.cell_timeout_s, state.settings)
         return max(1, math.ceil(min(budget, prep.timeout_s)))
 
     try:

@@ -93,6 +93,16 @@ def author_index(cell: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def as_written(prep: Prepared, cell: Any) -> Any:
+    """The author's cell for a cell of the executed notebook (``{}`` for an injected one).
+
+    nbclient empties a cell's ``metadata.execution`` before running it (its timing record goes
+    there), so a cell's own timeout is read from the notebook as the author wrote it.
+    """
+    index = author_index(cell) if cell else None
+    return prep.nb.cells[index] if index is not None and 0 <= index < len(prep.nb.cells) else {}
+
+
 def load_notebook(sub: Submission, dirs: rundir.RunDirs) -> tuple[Any, Path]:
     """The author's notebook with each cell's index noted, written where papermill reads it."""
     import nbformat
