@@ -278,3 +278,40 @@ def test_sandbox_off_still_ends_every_process(make_submission: MakeSubmission, t
     assert results["a-detach"].status is Status.FUNCTIONAL
     mine = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", tag]]
     assert mine == []  # no marker in its environment, its own session: found by its cgroup
+
+
+PLANT_LINKS = """
+import os, pathlib
+from codeml_repro import record
+deep = pathlib.Path('deep/a/b')
+deep.mkdir(parents=True)
+os.symlink({file!r}, deep / 'file-link')
+os.symlink({folder!r}, deep / 'dir-link')
+os.symlink({folder!r}, 'top-link')
+for locked in ('deep/a/b', 'deep/a', 'deep'):  # clean-up has to unlock these to remove them
+    os.chmod(locked, 0o500)
+record('acc', 1)
+"""
+
+
+def test_clean_up_after_a_run_never_follows_links_the_notebook_planted(
+    make_submission: MakeSubmission, tmp_path: Path
+) -> None:
+    # --sandbox off: the notebook's files are on the host, where clean-up removes them (sandboxed,
+    # they live in the run's own tmpfs); links at every depth point at a host file and folder
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "keep.txt").write_text("host")
+    (host / "keep.txt").chmod(0o640)
+    host.chmod(0o750)
+    plant = PLANT_LINKS.format(file=str(host / "keep.txt"), folder=str(host))
+    make_submission("a-links", plant, spec=CLAIM)
+    make_submission("b-neighbour", NEIGHBOUR, spec=CLAIM)
+    policy = RunPolicy(sandbox="off", env="current", timeout_s=60, cell_timeout_s=30)
+    results = {r.slug: r for r in run_all(tmp_path, policy, RunOptions(jobs=1)).results}
+    assert results["a-links"].status is Status.REPRODUCED
+    assert results["b-neighbour"].status is Status.REPRODUCED
+    assert (host / "keep.txt").read_text() == "host"
+    assert stat.S_IMODE((host / "keep.txt").stat().st_mode) == 0o640
+    assert stat.S_IMODE(host.stat().st_mode) == 0o750
+    assert sorted(p.name for p in host.iterdir()) == ["keep.txt"]
