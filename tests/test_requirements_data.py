@@ -14,6 +14,7 @@ from codeml_repro.model.result import Status
 from codeml_repro.run.batch import run_all
 from codeml_repro.run.environment import requirements_hash
 from codeml_repro.run.plan import RunOptions
+from tests.wheels import build_wheel
 
 from .conftest import MakeSubmission
 
@@ -95,3 +96,28 @@ def test_a_refused_requirements_file_is_invalid_alone(
     refused = results["a-index"]
     assert refused.status is Status.INVALID and refused.error is not None
     assert "a-index/requirements.txt:1: " in refused.error.message
+
+
+USES_TINY = "import codeml_tiny_fixture as tiny\nfrom codeml_repro import record\nrecord('acc', tiny.VALUE)"
+
+
+def test_a_rebuilt_local_wheel_builds_a_new_environment(
+    make_submission: MakeSubmission, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # same name, same version, new bytes: an environment keyed on the requirements text alone
+    # would keep the first build, and the claim would still hold
+    monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CODEML_OFFLINE", "1")
+    spec = {"artifact": {"requirements": "requirements.txt"}, "claims": [{"name": "acc", "expected": 1}]}
+    folder = make_submission("a-wheel", USES_TINY, spec=spec)
+    wheel = build_wheel(folder, "1.0", "VALUE = 1\n")
+    (folder / "requirements.txt").write_text(f"./{wheel.name}\n")
+    policy = RunPolicy(sandbox="off", env="auto", timeout_s=120)
+    [first] = run_all(tmp_path, policy, RunOptions()).results
+    if first.error is not None and first.error.type == "EnvironmentFailed":
+        pytest.skip(f"uv cannot build a venv offline here: {first.error.message}")
+    assert first.status is Status.REPRODUCED, first.error
+    build_wheel(folder, "1.0", "VALUE = 2\n")
+    [second] = run_all(tmp_path, policy, RunOptions()).results
+    assert second.status is Status.NOT_REPRODUCED, second.error
+    assert second.environment["requirements_hash"] != first.environment["requirements_hash"]
