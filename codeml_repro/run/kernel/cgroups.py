@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from codeml_repro.run.kernel import delegation
+from codeml_repro.run.kernel.delegation import read_control
 
 ROOT = Path("/sys/fs/cgroup")
 CPU_WEIGHT_V2 = "100"
@@ -58,12 +59,12 @@ class RunCgroup:
     def oom_killed(self) -> bool:
         """The memory budget killed a process of the run."""
         for folder in self.dirs:
-            events = _read(folder / "memory.events") or _read(folder / "memory.oom_control")
+            events = read_control(folder / "memory.events") or read_control(folder / "memory.oom_control")
             for line in events.splitlines():
                 key, _, value = line.partition(" ")
                 if key == "oom_kill" and value.strip().isdigit() and int(value) > 0:
                     return True
-            failcnt = _read(folder / "memory.failcnt").strip()
+            failcnt = read_control(folder / "memory.failcnt").strip()
             if failcnt.isdigit() and int(failcnt) > 0 and "memory" in self.in_force:
                 return True
         return False
@@ -75,20 +76,13 @@ class RunCgroup:
         return {"version": self.version, **where, **limits}
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError:
-        return ""
-
-
 def _set(path: Path, value: str) -> bool:
     """Write a control file and read it back; True only when the value holds."""
     try:
         path.write_text(value)
     except OSError:
         return False
-    return _read(path).strip() == value
+    return read_control(path).strip() == value
 
 
 def _v1_limits(kind: str, group: Path, memory: int, max_pids: int) -> list[str]:
@@ -123,7 +117,7 @@ def _create_v1(name: str, memory: int, max_pids: int) -> RunCgroup | None:
 
 def _v2_group(group: Path, memory: int, max_pids: int, delegated: bool) -> RunCgroup:
     """Limits of a new v2 group; only controllers its parent hands down can be in force."""
-    available = _read(group / "cgroup.controllers").split()
+    available = read_control(group / "cgroup.controllers").split()
     in_force = []
     if "memory" in available and _set(group / "memory.max", str(memory)):
         _set(group / "memory.swap.max", "0")
@@ -139,7 +133,7 @@ def create_v2(root: Path, name: str, memory: int, max_pids: int) -> RunCgroup | 
     """The run's v2 group in the best place this runner may write (see :mod:`.delegation`): the
     first with every limit in force, else the one with the most."""
     made: list[RunCgroup] = []
-    for base, delegated in delegation.bases(root, _read(Path("/proc/self/cgroup"))):
+    for base, delegated in delegation.bases(root, read_control(Path("/proc/self/cgroup"))):
         delegation.enable(base, delegated=delegated)
         try:
             (base / name).mkdir()

@@ -64,7 +64,8 @@ def bases(root: Path, proc_cgroup: str) -> list[tuple[Path, bool]]:
     return found
 
 
-def _read(path: Path) -> str:
+def read_control(path: Path) -> str:
+    """A control file's text, or "" where the host refuses or lacks it (an absent controller)."""
     try:
         return path.read_text()
     except OSError:
@@ -85,7 +86,7 @@ def move_into_leaf(base: Path) -> None:
     leaf = base / LEAF
     with contextlib.suppress(FileExistsError):
         leaf.mkdir()
-    for pid in _read(base / "cgroup.procs").split():
+    for pid in read_control(base / "cgroup.procs").split():
         _write(leaf / "cgroup.procs", pid)  # one that exits meanwhile is gone anyway
 
 
@@ -95,11 +96,11 @@ def enable(base: Path, wanted: Iterable[str] = CONTROLLERS, *, delegated: bool) 
     In a delegated cgroup that still holds processes the write fails with ``EBUSY``: they are
     moved into the leaf and the write tried again. The root's processes are never moved.
     """
-    available = set(_read(base / "cgroup.controllers").split()) & set(wanted)
-    missing = available - set(_read(base / "cgroup.subtree_control").split())
+    available = set(read_control(base / "cgroup.controllers").split()) & set(wanted)
+    missing = available - set(read_control(base / "cgroup.subtree_control").split())
     if missing:
         change = " ".join(f"+{c}" for c in sorted(missing))
         if _write(base / "cgroup.subtree_control", change) == errno.EBUSY and delegated:
             move_into_leaf(base)
             _write(base / "cgroup.subtree_control", change)
-    return available & set(_read(base / "cgroup.subtree_control").split())
+    return available & set(read_control(base / "cgroup.subtree_control").split())
