@@ -21,7 +21,7 @@ from codeml_repro.results.badges import (
     top_tier,
 )
 
-CSS = Path(__file__).resolve().parents[1] / "book" / "_static" / "codeml-listing.css"
+CSS = Path(__file__).resolve().parents[1] / "codeml_repro" / "sphinx" / "static" / "codeml-listing.css"
 KEY = "0123456789abcdef0123456789abcdef"
 
 

@@ -215,3 +215,16 @@ def test_a_typo_in_the_data_fails_the_build_with_one_line(tmp_path: Path) -> Non
     line = "book/_data/speakers.yml: speakers[0].visibel: unknown key; did you mean 'visible'?"
     assert line in output.splitlines()
     assert "CODEML data error:" in output
+
+
+def test_every_linked_toolkit_asset_is_in_the_build(site: Path) -> None:
+    """The CSS, JS and favicon come from the package's static folder (not the book's): each page's
+    links to them resolve to files in the build."""
+    for page in (site / "book" / "index.html", site / "book" / "posters.html"):
+        source = page.read_text(encoding="utf-8")
+        pattern = r'(?:href|src)="(?:\.\./)*(_static/(?:codeml-[\w-]+\.(?:css|js)|favicon\.svg))'
+        linked = set(re.findall(pattern, source))
+        assert {"_static/codeml-site.css", "_static/codeml-a11y.js", "_static/favicon.svg"} <= linked, page
+        for rel in linked:
+            assert (site / rel).is_file(), rel
+    assert not (ROOT / "book" / "_static" / "codeml-site.css").exists()

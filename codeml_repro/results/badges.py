@@ -12,7 +12,7 @@ The tiers borrow ACM's badge names only as far as the checks earn them:
 The JSON status values and tier ids (``available``, ``reproduced``, ...) do not
 change; only the words shown to readers do. Every colour a badge is drawn in
 comes from :data:`PALETTE`; each gives white text a contrast of at least 4.5:1
-(WCAG AA), and ``book/_static/codeml-listing.css`` uses the same values.
+(WCAG AA), and ``codeml_repro/sphinx/static/codeml-listing.css`` uses the same values.
 """
 
 from __future__ import annotations

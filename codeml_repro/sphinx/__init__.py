@@ -1,12 +1,28 @@
 """The Sphinx extension the CODEML book loads (``sphinx: extra_extensions``).
 
 Each component registers itself in its own ``setup_*`` function, imported
-lazily here so that importing ``codeml_repro`` stays cheap.
+lazily here so that importing ``codeml_repro`` stays cheap. The stylesheets,
+scripts and favicon the pages link ship in ``static/`` inside the package and
+are added to ``html_static_path`` here, so the extension works from a wheel in
+any Jupyter Book 1, with no files copied into the book.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def _add_static(app: Any, config: Any) -> None:
+    """Put the package's assets first on the static path (a book's own files of the same name win),
+    and use its favicon unless the book names one."""
+    paths = list(config.html_static_path or [])
+    if str(STATIC) not in paths:
+        config.html_static_path = [str(STATIC), *paths]
+    if not config.html_favicon:
+        config.html_favicon = str(STATIC / "favicon.svg")
 
 
 def setup(app: Any) -> dict[str, Any]:
@@ -16,6 +32,7 @@ def setup(app: Any) -> dict[str, Any]:
     from codeml_repro.sphinx.workshop.favicon import setup_favicon
     from codeml_repro.sphinx.workshop.site import setup_site
 
+    app.connect("config-inited", _add_static)
     setup_site(app)
     setup_favicon(app)
     setup_a11y(app)

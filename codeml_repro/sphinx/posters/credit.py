@@ -4,7 +4,7 @@ Beside the HTML: ``cite/<slug>.bib`` and ``cite/<slug>.cff`` (downloaded as
 ``CITATION.cff``), ``cite/<workshop>-<year>.bib`` with every poster of the
 current edition, ``register.json`` / ``register.csv`` (see :mod:`.register`),
 and ``downloads/<slug>.zip``, the submission folder as it was built. The copy
-button is ``book/_static/codeml-cite.js``: no network, no library.
+button is ``codeml_repro/sphinx/static/codeml-cite.js``: no network, no library.
 """
 
 from __future__ import annotations

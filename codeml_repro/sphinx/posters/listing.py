@@ -3,7 +3,7 @@
 The ``codeml-posters`` directive builds the cards from ``submissions/`` and
 ``results/`` under ``codeml_root`` with docutils nodes, so author text is
 always a text node (escaped by the HTML writer), never MyST or HTML. Client-side
-filtering (``book/_static/codeml-listing.js``) only hides cards; without
+filtering (``codeml_repro/sphinx/static/codeml-listing.js``) only hides cards; without
 JavaScript every card is shown. """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The theme's colour-mode button has an accessible name ("Color mode") that does
 not contain its visible content (its icon's title), which axe-core reports as
-``label-content-name-mismatch``; ``book/_static/codeml-a11y.js`` hides the
+``label-content-name-mismatch``; ``codeml_repro/sphinx/static/codeml-a11y.js`` hides the
 decorative icons. Done in a script so the theme's templates stay untouched.
 """
 

@@ -2,7 +2,7 @@
 
 Browsers ask for ``/favicon.ico`` on pages that name no icon, such as the
 redirect page Jupyter Book writes at the site root; without the file every
-visit logs a 404. The icon repeats ``book/_static/favicon.svg``: ``</>`` in
+visit logs a 404. The icon repeats ``codeml_repro/sphinx/static/favicon.svg``: ``</>`` in
 amber on a dark rounded square, as a 32x32 PNG inside an ICO container.
 """
 
