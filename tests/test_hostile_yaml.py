@@ -211,3 +211,72 @@ def test_published_problems_name_files_from_the_project_root(
                      "results/history/z-neighbour.jsonl:2: unreadable history line"):
         assert expected in notes, notes
     assert str(tmp_path) not in notes
+
+
+def _nb(cells: object) -> str:
+    import json
+
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+CODE_CELL = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None}
+MISSHAPEN_NOTEBOOKS = {
+    "a-cell-int": (_nb([1]), "cells/0: must be an object, not a number"),
+    "a-cell-null": (_nb([None]), "cells/0: must be an object, not null"),
+    "a-cell-str": (_nb(["x"]), "cells/0: must be an object, not a string"),
+    "a-cells-dict": (_nb({"0": CODE_CELL | {"source": ""}}), "cells: must be a list of cells, not an object"),
+    "a-metadata-list": (_nb([]).replace('"metadata": {}', '"metadata": []'), "metadata: must be an object"),
+    "a-no-metadata": (_nb([{"cell_type": "code", "source": ""}]), "cells/0: not a valid notebook"),
+    "a-source-int": (_nb([CODE_CELL | {"source": 1}]), "cells/0/source: not a valid notebook"),
+}
+
+
+def test_a_notebook_whose_cells_nbformat_cannot_take_is_invalid_alone(
+    make_submission: MakeSubmission, tmp_path: Path
+) -> None:
+    """nbformat's validator wrote into cells before checking them: a TypeError ended validate and run,
+    with no result for any submission of the batch."""
+    from codeml_repro.results.store import ResultStore
+    from codeml_repro.sphinx.posters.entries import read_entries
+
+    for slug, (text, _) in MISSHAPEN_NOTEBOOKS.items():
+        (make_submission(slug, "x = 1") / "artifact.ipynb").write_text(text)
+    make_submission("z-neighbour", "from codeml_repro import record\nrecord('acc', 1)", spec=NEIGHBOUR_CLAIM)
+    cli = [sys.executable, "-m", "codeml_repro.cli"]
+    proc = subprocess.run([*cli, "validate", "--root", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if "artifact.ipynb: " in ln]
+    assert len(lines) == len(MISSHAPEN_NOTEBOOKS) and "1 valid, 7 invalid" in proc.stderr, proc.stderr
+    for line, (slug, (_, expected)) in zip(lines, sorted(MISSHAPEN_NOTEBOOKS.items()), strict=True):
+        assert f"{slug}/artifact.ipynb: {expected}" in line and len(line) < 300, line
+    check = subprocess.run([*cli, "check", "--root", str(tmp_path), "a-cell-int", "--sandbox", "off",
+                            "--env", "current"], capture_output=True, text=True, timeout=120)
+    assert check.returncode == 1 and "Traceback" not in check.stdout + check.stderr
+    assert "a-cell-int/artifact.ipynb: cells/0: must be an object" in check.stdout + check.stderr
+    proc = subprocess.run([*cli, "run", "--root", str(tmp_path), "--sandbox", "off", "--env", "current"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    store = ResultStore(tmp_path)
+    neighbour = store.read("z-neighbour")
+    assert neighbour is not None and neighbour.status is Status.REPRODUCED
+    for slug, (_, expected) in MISSHAPEN_NOTEBOOKS.items():
+        result = store.read(slug)
+        assert result is not None and result.status is Status.INVALID and result.error is not None
+        assert expected in result.error.message and "\n" not in result.error.message
+    entries, problems = read_entries(tmp_path)
+    shown = {e.slug: e.status for e in entries}
+    assert shown == {**dict.fromkeys(MISSHAPEN_NOTEBOOKS, Status.INVALID), "z-neighbour": Status.REPRODUCED}
+
+
+@pytest.mark.parametrize("slug", sorted(MISSHAPEN_NOTEBOOKS))
+def test_the_runs_notebook_reader_refuses_them_in_one_line(tmp_path: Path, slug: str) -> None:
+    from codeml_repro.model.notebookfile import read_notebook
+
+    path = tmp_path / "artifact.ipynb"
+    path.write_text(MISSHAPEN_NOTEBOOKS[slug][0])
+    try:
+        read_notebook(path)
+    except SubmissionInvalid as exc:
+        assert str(path) in exc.message and "\n" not in exc.message
+    else:
+        assert slug == "a-source-int"  # nbformat.reads takes it; check_notebook refuses it first

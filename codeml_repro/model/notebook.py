@@ -14,7 +14,7 @@ from typing import Any
 
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.kernels import notebook_language
-from codeml_repro.model.notebookfile import load_notebook_json
+from codeml_repro.model.notebookfile import check_nbformat, load_notebook_json
 from codeml_repro.model.requirements import check_requirements
 from codeml_repro.model.submission import SUBMISSION_FILE, Submission
 from codeml_repro.model.text import cell_source
@@ -40,16 +40,7 @@ def check_notebook(sub: Submission, kernels: Mapping[str, str] | None = None) ->
     if not path.is_file():
         raise SubmissionInvalid(f"{field}: {path} does not exist")
     raw = load_notebook_json(path)  # size and depth bounds first: one line, never a traceback
-    import nbformat
-    from nbformat.validator import ValidationError as NbValidationError
-
-    if not isinstance(raw, dict) or raw.get("nbformat") != 4:
-        raise SubmissionInvalid(f"{path}: nbformat: must be a version 4 notebook")
-    try:
-        nbformat.validate(nbformat.from_dict(raw))
-    except NbValidationError as exc:
-        where = "/".join(str(p) for p in exc.path) if getattr(exc, "path", None) else "(notebook)"
-        raise SubmissionInvalid(f"{path}: {where}: not a valid notebook: {exc.message}") from None
+    check_nbformat(path, raw)
     check_language(path, raw, kernels or {})
     check_parameters(sub, raw)
     req = sub.requirements_path
