@@ -243,7 +243,8 @@ def test_a_notebook_whose_cells_nbformat_cannot_take_is_invalid_alone(
         (make_submission(slug, "x = 1") / "artifact.ipynb").write_text(text)
     make_submission("z-neighbour", "from codeml_repro import record\nrecord('acc', 1)", spec=NEIGHBOUR_CLAIM)
     cli = [sys.executable, "-m", "codeml_repro.cli"]
-    proc = subprocess.run([*cli, "validate", "--root", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([*cli, "validate", "--root", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if "artifact.ipynb: " in ln]
     assert len(lines) == len(MISSHAPEN_NOTEBOOKS) and "1 valid, 7 invalid" in proc.stderr, proc.stderr
@@ -263,7 +264,7 @@ def test_a_notebook_whose_cells_nbformat_cannot_take_is_invalid_alone(
         result = store.read(slug)
         assert result is not None and result.status is Status.INVALID and result.error is not None
         assert expected in result.error.message and "\n" not in result.error.message
-    entries, problems = read_entries(tmp_path)
+    entries, _ = read_entries(tmp_path)
     shown = {e.slug: e.status for e in entries}
     assert shown == {**dict.fromkeys(MISSHAPEN_NOTEBOOKS, Status.INVALID), "z-neighbour": Status.REPRODUCED}
 
