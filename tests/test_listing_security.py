@@ -130,3 +130,39 @@ def test_nbrender_strips_ansi_and_escapes_tracebacks() -> None:
     )
     assert "&lt;b&gt;E&lt;/b&gt;" in out and "\x1b" not in out
     assert "not valid JSON" in render_notebook("{")
+
+
+def test_register_csv_guards_every_cell_list_items_included() -> None:
+    """An author named like a formula was written raw: list cells skipped the guard."""
+    import csv
+    import io
+
+    from codeml_repro.model.result import Result, Status
+    from codeml_repro.model.submission import SubmissionSpec
+    from codeml_repro.sphinx.posters.entries import Entry
+    from codeml_repro.sphinx.posters.register import guard, register_csv, register_json, row
+
+    hostile_names = ["=cmd|' /C calc'!A0", "+1", "-2+3", "@SUM(1)", "\t=1", "\r=1", "Ada", "|x", "%y"]
+    specs = {
+        "a-hostile": {"title": "=HYPERLINK(\"x\")", "authors": [{"name": n} for n in hostile_names]},
+        "z-neighbour": {"title": "Plain title", "authors": [{"name": "Ada Lovelace"}, {"name": "Plato"}],
+                        "links": {"code": "https://github.com/example/fast"}},
+    }
+    rows = []
+    for slug, data in specs.items():
+        result = Result(slug=slug, status=Status.REPRODUCED, finished_at="2026-01-01T00:00:00Z")
+        entry = Entry(slug, SubmissionSpec.model_validate(data), Status.REPRODUCED, result)
+        rows.append(row(entry, f"{slug}.html"))
+    table = {r["slug"]: r for r in csv.DictReader(io.StringIO(register_csv(rows), newline=""))}
+    hostile, neighbour = table["a-hostile"], table["z-neighbour"]
+    stored = [n.strip() for n in hostile_names]  # the model strips names and titles
+    assert hostile["authors"].split("; ") == [n if n == "Ada" else "'" + n for n in stored]
+    assert hostile["authors"].startswith("'=cmd") and hostile["title"] == "'=HYPERLINK(\"x\")"
+    for cell in (*hostile.values(), *neighbour.values()):
+        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r", "|", "%")), cell
+        assert all(not item.startswith(("=", "+", "-", "@", "\t", "\r")) for item in cell.split("; "))
+    assert neighbour["authors"] == "Ada Lovelace; Plato" and neighbour["title"] == "Plain title"
+    assert neighbour["links"] == "code=https://github.com/example/fast"
+    assert neighbour["status"] == "reproduced"
+    assert [guard(t) for t in ("\t=1", "\r=1", "-1", "a=b")] == ["'\t=1", "'\r=1", "'-1", "a=b"]
+    assert '"=cmd|' in register_json(rows)  # the JSON keeps author text as written: it runs nothing

@@ -3,7 +3,8 @@
 One row per submission of the current edition, the way CODECHECK publishes its
 register, so others can count, link and archive without scraping pages. The
 columns (:data:`COLUMNS`) are documented in the README; the CSV has the same
-columns, lists joined with ``"; "`` and links as ``key=url``.
+columns, lists joined with ``"; "`` and links as ``key=url``, every value (each item of a list
+too) prefixed with ``'`` when it starts like a spreadsheet formula (:func:`guard`).
 """
 
 from __future__ import annotations
@@ -54,16 +55,26 @@ def register_json(rows: list[dict[str, Any]]) -> str:
     return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "|", "%", "\t", "\r")
+"""A spreadsheet reads a cell that starts with one of these as a formula (or DDE), OWASP's list
+plus ``|`` and ``%``. defusedcsv guards the same way but misses tab and CR and sees only whole
+cells, while a list's items are split back apart by whoever reads them."""
+
+
+def guard(text: str) -> str:
+    """``text`` kept as text by a spreadsheet: a leading ``'`` when it starts like a formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def _cell(value: Any) -> str:
+    """One CSV cell; every item of a list or a mapping is guarded, and so is the joined cell."""
     if value is None:
         return ""
     if isinstance(value, list):
-        return "; ".join(str(v) for v in value)
+        return guard("; ".join(guard(str(v)) for v in value))
     if isinstance(value, dict):
-        return "; ".join(f"{k}={v}" for k, v in value.items())
-    text = str(value)
-    # A spreadsheet would run a cell that starts like a formula: keep it text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+        return guard("; ".join(f"{guard(str(k))}={guard(str(v))}" for k, v in value.items()))
+    return guard(str(value))
 
 
 def register_csv(rows: list[dict[str, Any]]) -> str:
