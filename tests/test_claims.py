@@ -69,3 +69,137 @@ def test_hostile_recorded_values_do_not_crash() -> None:
     assert recorded_values([{"cell_type": "code", "outputs": [broken]}]) == {}
     [huge] = check_claims([Claim(name="a", expected=1.0, rel_tol=0.1)], {"a": 10**400})
     assert not huge.ok and huge.recorded
+
+
+# --- claims read from a cell's output (output: {cell, regex}) ------------------------------------
+
+def _output_claim(cell: int | str, regex: str, **extra: Any) -> Claim:
+    return Claim.model_validate({"name": "accuracy", "expected": 0.95, "rel_tol": 0.01,
+                                 "output": {"cell": cell, "regex": regex}, **extra})
+
+
+def _stream(text: str, name: str = "stdout") -> dict[str, Any]:
+    return {"output_type": "stream", "name": name, "text": text}
+
+
+def test_output_claim_reads_the_cell_by_index_and_by_id_skipping_the_injected_cell() -> None:
+    from codeml_repro.run.claims import claim_values
+
+    cells: list[dict[str, Any]] = [
+        {"cell_type": "code", "id": "inj", "metadata": {"tags": ["injected-parameters"]},
+         "outputs": [_stream("accuracy: 0.10\n")]},
+        {"cell_type": "code", "id": "first", "metadata": {}, "outputs": [_stream("accuracy: 0.20\n")]},
+        {"cell_type": "code", "id": "result", "metadata": {}, "outputs": [
+            _stream("epoch 3 done\n", "stderr"),
+            {"output_type": "execute_result", "data": {"text/plain": "'accuracy: 0.951'"},
+             "metadata": {}, "execution_count": 2}]},
+    ]
+    by_index = _output_claim(1, r"accuracy: ([0-9.]+)")
+    assert claim_values([by_index], cells)["accuracy"] == 0.951
+    by_id = _output_claim("first", r"accuracy: ([0-9.]+)")
+    assert claim_values([by_id], cells)["accuracy"] == 0.20
+    # a value recorded under the claim's name never stands in for the output it names
+    recorded = {"cell_type": "code", "metadata": {}, "outputs": [_glue_output("accuracy", "0.95")]}
+    assert "accuracy" not in claim_values([_output_claim(7, r"accuracy: ([0-9.]+)")], [*cells, recorded])
+    [result] = check_claims([by_index], claim_values([by_index], cells))
+    assert result.ok and result.recorded
+
+
+def test_output_claim_group_that_is_no_number_is_compared_as_text() -> None:
+    from codeml_repro.run.claims import claim_values
+
+    cells = [{"cell_type": "code", "metadata": {}, "outputs": [_stream("best: adam (lr 1e-3)\n")]}]
+    claim = Claim.model_validate({"name": "best", "expected": "adam",
+                                  "output": {"cell": 0, "regex": r"best: (\w+)"}})
+    [result] = check_claims([claim], claim_values([claim], cells))
+    assert result.observed == "adam" and result.ok
+    lr = Claim.model_validate({"name": "lr", "expected": 0.001,
+                               "output": {"cell": 0, "regex": r"lr ([^)]+)"}})
+    assert claim_values([lr], cells)["lr"] == 0.001
+
+
+def test_a_backtracking_regex_ends_its_own_search_not_the_run() -> None:
+    import time
+
+    from codeml_repro.run.outputclaims import search
+
+    claim = _output_claim(0, r"^((a+)+)$")
+    started = time.monotonic()
+    assert search(claim.output, "a" * 40 + "!") is None  # type: ignore[arg-type]
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize(("output", "message"), [
+    ({"cell": 1, "regex": "accuracy: [0-9.]+"}, "needs a group around the value"),
+    ({"cell": 1, "regex": "accuracy: ([0-9.]+"}, "not a regular expression"),
+    ({"cell": -1, "regex": "a(b)"}, "a cell index"),
+    ({"cell": True, "regex": "a(b)"}, "a cell index"),
+    ({"cell": "no spaces please", "regex": "a(b)"}, "is no cell id"),
+    ({"cell": 1, "regex": "(a)" * 200}, "at most 300 characters"),
+    ({"cell": 1}, "regex"),
+])
+def test_bad_output_fields_are_one_line_errors_naming_the_field(
+    tmp_path: Any, output: dict[str, Any], message: str
+) -> None:
+    import yaml
+
+    from codeml_repro.model.errors import SubmissionInvalid
+    from codeml_repro.model.submission import load_submission
+
+    folder = tmp_path / "paper"
+    folder.mkdir()
+    spec = {"title": "T", "authors": [{"name": "A"}],
+            "claims": [{"name": "accuracy", "expected": 0.9, "output": output}]}
+    (folder / "submission.yml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(SubmissionInvalid) as err:
+        load_submission(folder)
+    assert "claims[0].output" in err.value.message and message in err.value.message
+    assert "\n" not in err.value.message
+
+
+@pytest.mark.slow
+def test_check_suggests_an_output_claim_that_then_reproduces(tmp_path: Any) -> None:
+    """A notebook that only prints its result: check suggests the claim, pasted it reproduces."""
+    import nbformat
+    import yaml
+
+    from codeml_repro.authoring.check import check_path
+    from codeml_repro.model.policy import RunPolicy
+    from tests.conftest import make_notebook
+
+    folder = tmp_path / "submissions" / "printed"
+    folder.mkdir(parents=True)
+    nb = make_notebook(
+        "import time",
+        "for epoch in range(3):\n    print(f'loss: {1 / (epoch + 1):.3f}')",
+        "print(f'Test accuracy: {0.9 + n / 20:.3f}')\nprint('done')",
+        params="n = 0",
+    )
+    nb.cells[3].id = "final-scores"
+    nbformat.write(nb, folder / "artifact.ipynb")
+    spec: dict[str, Any] = {"title": "Printed", "authors": [{"name": "A"}],
+                            "artifact": {"parameters": {"n": 1}}}
+    (folder / "submission.yml").write_text(yaml.safe_dump(spec))
+    policy = RunPolicy(sandbox="off")
+
+    report = check_path(folder, policy)
+    assert report.result.status.value == "functional", report.text
+    tip = report.text[report.text.index("tip: the notebook prints numbers"):]
+    assert "- name: test_accuracy" in tip and "expected: 0.950" in tip
+    assert "output: {cell: 3, regex: 'Test\\ accuracy\\s*[:=]\\s*(" in tip
+    assert "loss" not in tip  # printed three times in its cell: a log, not a result
+    suggested = yaml.safe_load(tip[tip.index("  claims:"):tip.index("\n", tip.index("output:"))])
+    spec["claims"] = [{**suggested["claims"][0], "rel_tol": 0.01},
+                      {"name": "by_id", "expected": 0.95, "abs_tol": 0.001,
+                       "output": {"cell": "final-scores", "regex": "accuracy: ([0-9.]+)"}},
+                      {"name": "absent", "expected": 1,
+                       "output": {"cell": 2, "regex": "accuracy: ([0-9.]+)"}}]
+    (folder / "submission.yml").write_text(yaml.safe_dump(spec))
+
+    report = check_path(folder, policy)
+    claims = {c.name: c for c in report.result.claims}
+    assert claims["test_accuracy"].ok and claims["test_accuracy"].observed == 0.95
+    assert claims["by_id"].ok
+    assert not claims["absent"].recorded
+    assert "[missing] absent: expected 1, observed no match in cell 2's output" in report.text
+    assert "tip: the notebook prints numbers" not in report.text  # every printed result is claimed

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from codeml_repro.authoring.advice import ADVICE, AdviceContext, size_text
+from codeml_repro.authoring.claimhints import suggestion_lines
 from codeml_repro.authoring.data_hints import DATA_ERRORS
 from codeml_repro.authoring.placeholders import placeholder_fields
 from codeml_repro.model.errors import SubmissionInvalid
@@ -25,6 +27,7 @@ from codeml_repro.model.submission import SUBMISSION_FILE, Submission, load_subm
 from codeml_repro.results.badges import NO_ARCHIVE_REASON, TIER_LABELS, badges_for
 from codeml_repro.results.costs import budget_warnings, cost_line, slowest_cells
 from codeml_repro.run.claims import describe_tolerance
+from codeml_repro.run.outputclaims import author_cells
 
 _STOPPED = {Status.FAILED, Status.TIMEOUT, Status.KERNEL_DIED, Status.OUTPUT_LIMIT}
 
@@ -42,9 +45,12 @@ class CheckReport:
         return "\n".join(self.lines)
 
 
-def _claim_line(claim: ClaimResult) -> str:
+def _claim_line(claim: ClaimResult, reads: dict[str, str]) -> str:
+    """One claim; ``reads`` names the output an output claim reads (claim name -> "cell 12")."""
     mark = "ok" if claim.ok else ("missing" if not claim.recorded else "FAIL")
     observed = repr(claim.observed) if claim.recorded else "never recorded"
+    if not claim.recorded and claim.name in reads:
+        observed = f"no match in {reads[claim.name]}'s output (its regex found nothing)"
     if not claim.reached:
         mark, observed = "not reached", "not reached: the notebook stopped itself before"
     where = f" ({claim.description})" if claim.description else ""
@@ -93,7 +99,7 @@ def _cost_lines(ctx: AdviceContext) -> list[str]:
     return lines + [f"warning: {w}" for w in warnings]
 
 
-def _context_lines(ctx: AdviceContext) -> list[str]:
+def _context_lines(ctx: AdviceContext, cells: list[Any] | None) -> list[str]:
     result, policy = ctx.result, ctx.policy
     lines = [f"{result.slug}: {result.status.value} (badges: {_badge_names(result)})"]
     not_run = result.error is not None and result.error.type == "EnvironmentFailed"
@@ -119,12 +125,32 @@ def _context_lines(ctx: AdviceContext) -> list[str]:
         "tag or execution.allow_errors)"
         for e in result.allowed_errors
     ]
-    if result.claims and result.status in _STOPPED:
-        lines.append("claims (the run stopped early, so later values were never recorded):")
-    elif result.claims:
-        lines.append("claims:")
-    lines += [_claim_line(c) for c in result.claims]
+    lines += _claims_lines(ctx, cells)
     return lines
+
+
+def _ran_after(cells: list[Any] | None, cell: int | None) -> bool:
+    """Whether any author cell after ``cell`` ran (has an execution count) in the executed notebook."""
+    if cells is None or cell is None:
+        return False
+    return any(c.get("execution_count") is not None for c in author_cells(cells)[cell + 1:])
+
+
+def _claims_lines(ctx: AdviceContext, cells: list[Any] | None) -> list[str]:
+    """The claims, under a heading that says the run stopped only when later cells did not run."""
+    result = ctx.result
+    if not result.claims:
+        return []
+    heading = "claims:"
+    where = result.error.cell if result.error is not None else None
+    if result.status in _STOPPED and not _ran_after(cells, where):
+        at = f", at cell {where}" if where is not None else ""
+        heading = f"claims (the run stopped early{at}, so later values were never printed or recorded):"
+    elif result.status in _STOPPED:
+        heading = f"claims (the run failed at cell {where}; the cells after it ran):"
+    spec = ctx.sub.spec.claims if ctx.sub is not None else []
+    reads = {c.name: f"cell {c.output.cell}" for c in spec if c.output is not None}
+    return [heading, *(_claim_line(c, reads) for c in result.claims)]
 
 
 def _verdict(ctx: AdviceContext, ok: bool) -> list[str]:
@@ -146,10 +172,13 @@ def _verdict(ctx: AdviceContext, ok: bool) -> list[str]:
     return [f"not ready: the best badge for this submission is {label}; fix the above and check again"]
 
 
-def _report(result: Result, sub: Submission | None, policy: RunPolicy, timeout_s: float) -> CheckReport:
+def _report(result: Result, sub: Submission | None, policy: RunPolicy, timeout_s: float,
+            cells: list[Any] | None = None) -> CheckReport:
     ctx = AdviceContext(result, sub, policy, timeout_s)
     ok = sub is not None and result.status is best_status(sub)
-    lines = _context_lines(ctx)
+    lines = _context_lines(ctx, cells)
+    if cells is not None and sub is not None:
+        lines += suggestion_lines(cells, sub.spec.claims)
     advise = ADVICE.get(result.status)
     if advise is not None and not ok:
         lines.append("what to do:")
@@ -162,9 +191,11 @@ def _report(result: Result, sub: Submission | None, policy: RunPolicy, timeout_s
     return CheckReport(result=result, ok=ready, lines=tuple(lines))
 
 
-def build_report(result: Result, sub: Submission, policy: RunPolicy, timeout_s: float) -> CheckReport:
-    """The plain-language report of one run of ``sub`` under ``policy``."""
-    return _report(result, sub, policy, timeout_s)
+def build_report(result: Result, sub: Submission, policy: RunPolicy, timeout_s: float,
+                 cells: list[Any] | None = None) -> CheckReport:
+    """The plain-language report of one run of ``sub`` under ``policy``; ``cells`` are the executed
+    notebook's (claims to suggest for printed numbers, and whether cells ran after a failure)."""
+    return _report(result, sub, policy, timeout_s, cells)
 
 
 def invalid_report(slug: str, message: str, policy: RunPolicy) -> CheckReport:
@@ -192,9 +223,23 @@ def _folder_of(path: Path) -> Path:
     return folder if folder.name not in {"", ".", ".."} else folder.resolve()
 
 
-def _root_of(folder: Path) -> Path:
-    parent = folder.parent
-    return parent.parent if parent.name == "submissions" else parent
+def _run_keeping_notebook(sub: Submission, policy: RunPolicy) -> tuple[Result, list[Any] | None]:
+    """One run recorded in a scratch results/ (never the project's), and its executed cells."""
+    import tempfile
+
+    from codeml_repro.model.errors import SubmissionInvalid
+    from codeml_repro.model.notebookfile import notebook_cells
+    from codeml_repro.results.store import ResultStore
+    from codeml_repro.run.repeats import run_submission
+
+    with tempfile.TemporaryDirectory(prefix="codeml-check-") as scratch:
+        result = run_submission(sub, policy, Path(scratch), save=True)
+        executed = ResultStore(Path(scratch)).notebook_path(result.slug)
+        try:
+            cells = notebook_cells(executed) if executed.is_file() else None
+        except SubmissionInvalid:  # over the size bound: no suggestions, the run stands
+            cells = None
+    return result, cells
 
 
 def check_path(path: Path, policy: RunPolicy) -> CheckReport:
@@ -213,8 +258,6 @@ def check_path(path: Path, policy: RunPolicy) -> CheckReport:
         check_notebook(sub, policy.kernel_map())
     except SubmissionInvalid as exc:
         return invalid_report(folder.name, exc.message, policy)
-    from codeml_repro.run.repeats import run_submission
-
     timeout_s = policy.effective_timeout(sub.spec.artifact.timeout)
     if sub.spec.artifact.matrix:  # one run per cell; their cells kept apart from results/
         import tempfile
@@ -224,7 +267,8 @@ def check_path(path: Path, policy: RunPolicy) -> CheckReport:
 
         with tempfile.TemporaryDirectory(prefix="codeml-check-") as scratch:
             result = run_matrix_now(sub, policy, CellCache(Path(scratch)))
+        cells = None
     else:
-        result = run_submission(sub, policy, _root_of(folder), save=False)
-    report = build_report(result, sub, policy, timeout_s)
+        result, cells = _run_keeping_notebook(sub, policy)
+    report = build_report(result, sub, policy, timeout_s, cells)
     return with_matrix_lines(report)

@@ -148,12 +148,62 @@ class Artifact(StrictModel):
 
     _identifiers = field_validator("parameters")(_json_parameters)
 
+MAX_REGEX_CHARS = 300
+"""Longest ``output.regex``: a label and a number need far less."""
+CELL_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # nbformat 4.5's cell id
+
+
+class OutputSource(StrictModel):
+    """Where a claim's value is printed: a cell (by index or nbformat id) and a regex whose first
+    group is the value, so an unchanged notebook that prints its numbers can be claimed."""
+
+    cell: int | str = Field(
+        description="The cell: its index as 'codeml-repro check' prints it (0 is the first cell), "
+        "or its nbformat cell id."
+    )
+    regex: str = Field(
+        max_length=MAX_REGEX_CHARS,
+        description='A regular expression searched in the cell\'s printed text and text/plain '
+        'results; its first group is the value (read as a number when it is one), e.g. '
+        '"accuracy: ([0-9.]+)".',
+    )
+
+    @field_validator("cell", mode="before")
+    @classmethod
+    def _index_or_id(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (isinstance(value, int) and value < 0):
+            raise ValueError("a cell index (0, 1, ...) or a cell id")
+        if isinstance(value, str) and not CELL_ID_RE.match(value.strip()):
+            raise ValueError(f"{value!r} is no cell id (letters, digits, '-' and '_')")
+        return value
+
+    @field_validator("regex")
+    @classmethod
+    def _one_group(cls, value: str) -> str:
+        import regex  # the runner searches with it under a timeout (run/outputclaims.py)
+
+        try:
+            compiled = regex.compile(value)
+        except regex.error as exc:
+            raise ValueError(f"not a regular expression ({exc})") from None
+        if compiled.groups < 1:
+            raise ValueError("needs a group around the value, e.g. \"accuracy: ([0-9.]+)\"")
+        return value
+
+
 class Claim(StrictModel):
-    name: str = Field(description="The name the notebook records the value under.")
+    name: str = Field(
+        description="The name the notebook records the value under (with output: the claim's label)."
+    )
     expected: Scalar = Field(description="The value the paper reports.")
     rel_tol: float | None = Field(default=None, ge=0, description="Relative tolerance.")
     abs_tol: float | None = Field(default=None, ge=0, description="Absolute tolerance.")
     description: str = Field(default="", description="Where the paper reports it.")
+    output: OutputSource | None = Field(
+        default=None,
+        description="Read the value from a cell's printed output instead of record(): "
+        '{cell: 12, regex: "accuracy: ([0-9.]+)"}; the notebook needs no edit.',
+    )
 
     @field_validator("name")
     @classmethod

@@ -30,7 +30,7 @@ _TOP_DESCRIPTIONS = {
     "session": "The session the poster is presented in (set by the organizers).",
     "artifact": "The notebook that backs the paper's numbers, and how to run it.",
     "claims": (
-        "Numbers the paper reports that the notebook records; each is checked "
+        "Numbers the paper reports that the notebook records (or prints: output); each is checked "
         "against the recorded value within its tolerance."
     ),
 }

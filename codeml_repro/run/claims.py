@@ -1,5 +1,9 @@
 """Read recorded values from an executed notebook and compare them with claims.
 
+Values a notebook records (``record``, scrapbook, myst-nb's glue) are read here; a claim's
+value printed in a cell's output (``output: {cell, regex}``) is read by
+:mod:`codeml_repro.run.outputclaims`.
+
 Values are parsed as literals (JSON, then ``ast.literal_eval``), never
 evaluated: a notebook's outputs are untrusted.
 """
@@ -128,6 +132,20 @@ def recorded_values(cells: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             value = _value_of(output)
             if value is not _MISSING:
                 values[name] = value
+    return values
+
+
+def claim_values(claims: Iterable[Claim], cells: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Every recorded value, with each output claim's value read from its cell instead (a value
+    recorded under an output claim's name never stands in for the output it names)."""
+    from codeml_repro.run.outputclaims import output_values
+
+    claims, cells = list(claims), list(cells)
+    values = recorded_values(cells)
+    for claim in claims:
+        if claim.output is not None:
+            values.pop(claim.name, None)
+    values.update(output_values(claims, cells))
     return values
 
 

@@ -61,7 +61,7 @@ def _execute_once(
     runner: KernelPipeline | None = None,
     then: tuple[Submission, float] | None = None,
 ) -> _Run:
-    from codeml_repro.run.claims import check_claims, recorded_values
+    from codeml_repro.run.claims import check_claims, claim_values
     from codeml_repro.run.kernel.execute import execute
 
     sub = planned.submission
@@ -76,7 +76,7 @@ def _execute_once(
         return _Run(environment_failed(planned, sub, exc))
     except DataProblem as exc:  # an input left the cache after the fetch stage
         return _Run(data_failed(planned, sub, exc))
-    values = recorded_values(ex.notebook.get("cells", []))
+    values = claim_values(sub.spec.claims, ex.notebook.get("cells", []))
     claims = check_claims(sub.spec.claims, values, stopped=ex.stopped_at is not None)
     return _Run(result_from(planned, sub, ex, claims), ex.notebook, _canonical(values))
 
