@@ -203,3 +203,23 @@ def test_check_suggests_an_output_claim_that_then_reproduces(tmp_path: Any) -> N
     assert not claims["absent"].recorded
     assert "[missing] absent: expected 1, observed no match in cell 2's output" in report.text
     assert "tip: the notebook prints numbers" not in report.text  # every printed result is claimed
+
+
+def test_report_says_stopped_early_only_when_later_cells_did_not_run(tmp_path: Any) -> None:
+    from codeml_repro.authoring.check import build_report
+    from codeml_repro.model.policy import RunPolicy
+    from codeml_repro.model.result import ClaimResult, ErrorInfo, Result, Status
+    from codeml_repro.model.submission import Submission, SubmissionSpec
+
+    spec = SubmissionSpec(title="T", authors=[{"name": "A"}], claims=[{"name": "acc", "expected": 1}])
+    sub = Submission("p", tmp_path, spec)
+    claim = ClaimResult(name="acc", expected=1, observed=1, ok=True, recorded=True)
+    result = Result(slug="p", status=Status.FAILED, claims=[claim],
+                    error=ErrorInfo(type="ValueError", message="bad display", cell=1))
+    ran = [{"cell_type": "code", "execution_count": i + 1, "outputs": [], "metadata": {}} for i in range(3)]
+    text = build_report(result, sub, RunPolicy(sandbox="off"), 60, ran).text
+    assert "stopped early" not in text
+    assert "claims (the run failed at cell 1; the cells after it ran):" in text
+    stopped = [*ran[:2], {**ran[2], "execution_count": None}]
+    text = build_report(result, sub, RunPolicy(sandbox="off"), 60, stopped).text
+    assert "claims (the run stopped early, at cell 1, so later values were never printed" in text
