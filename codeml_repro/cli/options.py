@@ -19,11 +19,19 @@ from codeml_repro.model.logsafe import log_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+def _absolute_root(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    """The root as an absolute path, fixed once here: every path later handed to a subprocess
+    (uv, bwrap, papermill) is then independent of the working directory each one runs in.
+    What is shown to people stays relative to it (:mod:`codeml_repro.model.shownpaths`)."""
+    return value.absolute()
+
+
 root_option = click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("."),
     show_default=True,
+    callback=_absolute_root,
     help="Folder holding submissions/ and results/.",
 )
 

@@ -31,3 +31,12 @@ def from_root(text: str, root: Path) -> str:
     for prefix in sorted((p for p in prefixes if len(p) > 1), key=len, reverse=True):
         text = text.replace(prefix + os.sep, "")
     return text
+
+
+def scrub_prefixes(text: str, pairs: list[tuple[str, str]]) -> str:
+    """``text`` with each host ``prefix`` replaced by how it is ``shown``, longest prefix first,
+    also where a tool quotes it as a URL (uv and pip write ``file:///tmp/x/submissions/a/pkg``)."""
+    for prefix, shown in sorted(pairs, key=lambda p: len(p[0]), reverse=True):
+        if len(prefix) > 1:
+            text = text.replace("file://" + prefix, shown).replace(prefix, shown)
+    return text

@@ -35,6 +35,7 @@ from codeml_repro.model.errors import EnvironmentFailed
 from codeml_repro.model.matrix import replace_pins
 from codeml_repro.model.policy import EnvMode, IndexSettings
 from codeml_repro.model.requirements import local_files_digest
+from codeml_repro.model.shownpaths import scrub_prefixes
 from codeml_repro.model.submission import Submission
 from codeml_repro.run import lock as era_lock
 from codeml_repro.run.baseenv import BASE_AS_OF, BASE_REQUIREMENTS
@@ -78,7 +79,7 @@ class KernelEnv:
         out: dict[str, Any] = {
             "env_kind": self.kind,
             "python": self.python_version,
-            "python_executable": self.python,
+            "python_executable": shown_host_path(self.python),
             "implementation": platform.python_implementation(),
             "platform": platform.platform(),
             "packages": dict(sorted(self.packages.items())),
@@ -249,13 +250,16 @@ def venv_for(
     """
     from filelock import FileLock
 
+    # uv runs in the submission's folder (its local wheels are relative to it): every path it is
+    # handed must not depend on the caller's working directory, so a relative --root works too.
+    requirements = requirements.absolute()
     index = index if index is not None else IndexSettings.from_environ()
     given = text
     text = requirements.read_text() if given is None else given
     era = era or Era()
     local = local_files_digest(requirements)
     digest = requirements_hash(text, era.python or platform.python_version(), index, era, local)
-    envs = envs_dir(root)
+    envs = envs_dir(root).absolute()
     target = envs / digest
     # uv reads a file: replaced requirements are written beside the environment they build
     source = requirements if given is None else envs / f"{digest}.txt"
@@ -294,9 +298,28 @@ def _run(argv: list[str], what: str, requirements: Path) -> str:
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise EnvironmentFailed(f"{_label(requirements)}: {what} failed: {exc}") from None
     if proc.returncode != 0:
-        detail = uv_error(proc.stderr, proc.returncode)
+        detail = _shown(uv_error(proc.stderr, proc.returncode), requirements)
         raise EnvironmentFailed(f"{_label(requirements)}: {what} failed: {detail}")
     return proc.stdout
+
+
+def shown_host_path(text: str) -> str:
+    """An interpreter's path as a result shows it: the cache, this Python and the home directory by
+    name (``$CODEML_CACHE/envs/<key>/bin/python``), never the runner's layout (results are published)."""
+    return scrub_prefixes(text, [
+        (str(cache_root().absolute()), "$CODEML_CACHE"),
+        (sys.prefix, "$PYTHON"),
+        (str(Path.home()), "~"),
+    ])
+
+
+def _shown(message: str, requirements: Path) -> str:
+    """uv's message without host paths: it names local wheels and folders by absolute path or
+    ``file://`` URL, and the cache by its place on this machine; results are published."""
+    folder = requirements.absolute().parent
+    return shown_host_path(scrub_prefixes(message, [
+        (str(folder) + os.sep, f"{folder.name}/"), (str(folder), folder.name),
+    ]))
 
 
 def _dist_name_version(metadata_file: Path) -> tuple[str, str] | None:
