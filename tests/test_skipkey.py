@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.run.plan import plan
@@ -61,3 +63,66 @@ def test_title_and_abstract_edits_do_not_rerun(make_submission: MakeSubmission) 
 def test_sandbox_mode_is_part_of_the_key(make_submission: MakeSubmission) -> None:
     folder = make_submission("iso", "x = 1")
     assert _key(folder, RunPolicy(sandbox="off")) != _key(folder, RunPolicy(sandbox="required"))
+
+
+def _edit(folder: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    path = folder / "artifact.ipynb"
+    nb = json.loads(path.read_text())
+    change(nb)
+    path.write_text(json.dumps(nb))
+
+
+def test_tags_and_run_metadata_change_the_key(make_submission: MakeSubmission) -> None:
+    """Each changes the outcome: an author who tags a failing cell must not be skipped as unchanged."""
+    folder = make_submission("tags", "x = 1", "1 / 0")
+    seen = {_key(folder)}
+    changes: list[Callable[[dict[str, Any]], None]] = [
+        lambda nb: nb["cells"][1]["metadata"].update(tags=["raises-exception"]),
+        lambda nb: nb["cells"][0]["metadata"].update(tags=["parameters"]),
+        lambda nb: nb["cells"][1]["metadata"].update(execution={"timeout": "20"}),
+        lambda nb: nb["metadata"].update(execution={"allow_errors": True}),
+        lambda nb: nb["metadata"].update(execution={"allow_errors": True, "timeout": 30}),
+        lambda nb: nb["metadata"].update(mystnb={"execution_timeout": 30}),
+        lambda nb: nb["cells"][0]["metadata"].update(mystnb={"execution_timeout": 5}),
+        lambda nb: nb["metadata"]["kernelspec"].update(language="R"),
+    ]
+    for change in changes:
+        _edit(folder, change)
+        key = _key(folder)
+        assert key not in seen
+        seen.add(key)
+
+
+def test_resaving_after_a_real_run_keeps_the_key(make_submission: MakeSubmission, tmp_path: Path) -> None:
+    """The executed notebook (outputs, counts, nbclient's timing records, papermill's metadata, the
+    kernel's language_info) saved over the author's: the key does not change."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    folder = make_submission("resave", "x = 1", "print(x)",
+                             spec={"claims": [{"name": "x", "expected": 1,
+                                               "output": {"cell": 1, "regex": "([0-9]+)"}}]})
+    _edit(folder, lambda nb: nb["cells"][1]["metadata"].update(tags=["raises-exception"]))
+    before = _key(folder)
+    nb = nbformat.read(folder / "artifact.ipynb", as_version=4)
+    NotebookClient(nb, timeout=60, kernel_name="python3", record_timing=True).execute()
+    assert nb.cells[1].outputs and "iopub.execute_input" in nb.cells[1].metadata["execution"]
+    nbformat.write(nb, folder / "artifact.ipynb")
+    assert _key(folder) == before
+    # with an output claim the cells' places count: a markdown cell inserted above shifts them
+    _edit(folder, lambda nb: nb["cells"].insert(0, {"cell_type": "markdown", "id": "m", "metadata": {},
+                                                    "source": "# Title"}))
+    assert _key(folder) != before
+
+
+def test_large_files_are_hashed_in_blocks(make_submission: MakeSubmission) -> None:
+    import inspect
+
+    from codeml_repro.run import skipkey
+
+    assert "read_bytes" not in inspect.getsource(skipkey)  # every file goes through sha256_file
+    folder = make_submission("big", "x = 1")
+    before = _key(folder)
+    with (folder / "weights.bin").open("wb") as handle:
+        handle.write(b"\0" * (3 << 20))
+    assert _key(folder) != before

@@ -1,11 +1,15 @@
 """The skip key: what a run's outcome depends on, hashed.
 
-Code cells' source, parameters, requirements, the other files of the
-submission folder, the budgets and the result-format version; and, once an
-environment is resolved, its lock (:func:`locked_key`). Not outputs,
-metadata or execution counts, so re-saving a notebook after running it does
-not trigger a re-run. Only the standard library and the notebook's JSON are
-used: checking 100 unchanged submissions must not import papermill.
+Code cells' source and what changes how they run (cell tags such as
+``raises-exception`` and ``parameters``, the ``execution`` and ``mystnb``
+metadata of the notebook and of each cell, the kernel's language), parameters,
+requirements, the other files of the submission folder, the budgets and the
+result-format version; and, once an environment is resolved, its lock
+(:func:`locked_key`). Not outputs, execution counts, the timing records
+Jupyter and nbclient write into a cell's ``execution`` metadata, or any other
+metadata, so re-saving a notebook after running it does not trigger a re-run.
+Only the standard library and the notebook's JSON are used: checking 100
+unchanged submissions must not import papermill. Files are hashed in blocks.
 """
 
 from __future__ import annotations
@@ -19,34 +23,83 @@ from typing import Any
 
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.inputs import sha256_file
-from codeml_repro.model.notebookfile import notebook_cells
+from codeml_repro.model.kernels import notebook_language
+from codeml_repro.model.notebookfile import load_notebook_json
 from codeml_repro.model.result import FORMAT_VERSION
 from codeml_repro.model.text import cell_source
 
 _IGNORED_DIRS = {".ipynb_checkpoints", "__pycache__", ".git"}
 
 
-def _code_sources(notebook: Path) -> list[str]:
+_RUN_METADATA = ("execution", "mystnb")  # nbmake / Jupyter Book, and myst-nb: read as the run reads them
+_TIMING_PREFIXES = ("iopub.", "shell.")  # nbclient's and JupyterLab's timing record of a cell's last run
+
+
+def _settings(metadata: Any) -> dict[str, Any]:
+    """The ``execution`` and ``mystnb`` metadata that change a run, timing records left out."""
+    if not isinstance(metadata, dict):
+        return {}
+    out = {}
+    for field in _RUN_METADATA:
+        value = metadata.get(field)
+        if isinstance(value, dict):
+            value = {k: v for k, v in value.items() if not str(k).startswith(_TIMING_PREFIXES)}
+        if value not in (None, {}):
+            out[field] = value
+    return out
+
+
+def _cell_entry(cell: dict[str, Any]) -> dict[str, Any]:
+    """A code cell as it runs: its source, tags and run metadata."""
+    metadata = cell.get("metadata")
+    tags = metadata.get("tags") if isinstance(metadata, dict) else None
+    return {"source": cell_source(cell.get("source", "")), "tags": tags or [], **_settings(metadata)}
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _reads_outputs(spec: dict[str, Any] | None) -> bool:
+    """Whether a claim (top-level or a profile's) reads a cell's output, naming it by index or id."""
+    if not isinstance(spec, dict):
+        return False
+    artifact = _dict(spec.get("artifact"))
+    profiles = _dict(artifact.get("profiles"))
+    lists = [spec.get("claims"), *(p.get("claims") for p in profiles.values() if isinstance(p, dict))]
+    return any(isinstance(c, dict) and c.get("output") for claims in lists if isinstance(claims, list)
+               for c in claims)
+
+
+def _notebook_part(notebook: Path, layout: bool) -> dict[str, Any]:
+    """What the notebook contributes to the key: its code cells as they run, and how it is run;
+    with ``layout``, where every cell is and its id (an output claim names its cell so)."""
     try:
-        cells = notebook_cells(notebook)  # bounded: a hostile notebook is refused, not recursed into
+        nb = load_notebook_json(notebook)  # bounded: a hostile notebook is refused, not recursed into
     except SubmissionInvalid:
         # An unreadable notebook still gets a key: its raw bytes (read in blocks).
         try:
-            return [sha256_file(notebook)] if notebook.is_file() else []
+            return {"raw": sha256_file(notebook)} if notebook.is_file() else {}
         except OSError:
-            return []
-    return [
-        cell_source(cell.get("source", ""))
-        for cell in cells
-        if isinstance(cell, dict) and cell.get("cell_type") == "code"
-    ]
+            return {}
+    nb = nb if isinstance(nb, dict) else {}
+    found = nb.get("cells")
+    cells: list[Any] = found if isinstance(found, list) else []
+    part: dict[str, Any] = {
+        "code": [_cell_entry(c) for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"],
+        "settings": _settings(nb.get("metadata")),
+        "language": notebook_language(nb),
+    }
+    if layout:
+        part["layout"] = [[c.get("cell_type"), c.get("id")] for c in cells if isinstance(c, dict)]
+    return part
 
 
 def _file_digest(path: Path) -> str:
-    """Content hash; a symlink is hashed as its target's name, never followed."""
+    """Content hash, read in blocks; a symlink is hashed as its target's name, never followed."""
     if path.is_symlink():
         return "symlink:" + os.readlink(path)
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return sha256_file(path)
 
 
 def _other_files(folder: Path, skip: set[Path]) -> list[tuple[str, str]]:
@@ -70,7 +123,7 @@ def inputs_key(folder: Path, notebook: Path, spec: dict[str, Any] | None = None)
     if spec is not None:
         skip.add(folder / "submission.yml")
     payload: dict[str, Any] = {
-        "code": _code_sources(notebook),
+        "notebook": _notebook_part(notebook, _reads_outputs(spec)),
         "spec": spec,
         "files": _other_files(folder, skip),
         "format": FORMAT_VERSION,
