@@ -362,3 +362,54 @@ def test_merge_shards_after_gpu_none_split_as_the_shards_did(tmp_path: Path) -> 
     gpu_only = merge_assignment(tmp_path, [tmp_path / "gpu"], None, "only")
     assert gpu_only is not None and gpu_only[tmp_path / "gpu"].slugs == {"b", "d"}
     assert merge_assignment(tmp_path, dirs, None, "any") is None
+
+
+def test_merge_shards_copies_regular_files_only_never_through_a_link(tmp_path: Path) -> None:
+    """A link planted in a shard's notebooks/ was followed: merge published the host file it named."""
+    import os
+    import shutil
+
+    from codeml_repro.cli import cli
+    from codeml_repro.run.shards import assign_shards
+
+    secret = tmp_path / "host-secret.txt"
+    secret.write_bytes(b"TOKEN=host-secret")
+    (tmp_path / "host-dir").mkdir()
+    dest = tmp_path / "dest"
+    slugs = ["alpha", "beta", "gamma", "delta"]
+    for slug in slugs:
+        (dest / "submissions" / slug).mkdir(parents=True)
+    shards = assign_shards(slugs, 2, {s: 1.0 for s in slugs})
+    for index in (0, 1):
+        for slug in shards[index]:
+            write_run(tmp_path / f"shard-{index}", make_result(slug), f"nb-{slug}".encode())
+    shard0, shard1 = (tmp_path / f"shard-{i}" / "results" for i in (0, 1))
+    hostile, neighbour = shards[0]
+    planted = shard0 / "notebooks" / f"{hostile}.ipynb"
+    planted.unlink()
+    planted.symlink_to(secret)  # the case of the issue, beside a neighbour in the same folder
+    linked_result, linked_history = shards[1]
+    body = shard1 / f"{linked_result}.json"
+    (tmp_path / "elsewhere.json").write_bytes(body.read_bytes())
+    body.unlink()
+    body.symlink_to(tmp_path / "elsewhere.json")
+    history = shard1 / "history"
+    shutil.move(history, tmp_path / "host-dir" / "history")
+    history.symlink_to(tmp_path / "host-dir" / "history")  # a linked folder: nothing through it
+    args = ["merge", "--root", str(dest), "--shards", "2", str(shard0.parent), str(shard1.parent)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert f"{planted}: not copied: {planted} is a symbolic link" in result.output
+    assert f"{body}: refused: {body} is a symbolic link" in result.output
+    assert f"{history / linked_history}.jsonl: refused: {history} is a symbolic link" in result.output
+    store = ResultStore(dest)
+    assert not store.notebook_path(hostile).exists()
+    hostile_result = store.read(hostile)
+    assert hostile_result is not None and hostile_result.status is Status.FUNCTIONAL
+    assert store.notebook_path(neighbour).read_bytes() == f"nb-{neighbour}".encode()
+    assert store.notebook_path(linked_history).read_bytes() == f"nb-{linked_history}".encode()
+    assert store.read(linked_result) is None and store.history(linked_history) == []
+    for path in (dest / "results").rglob("*"):
+        assert not path.is_symlink(), path
+        assert not path.is_file() or b"host-secret" not in path.read_bytes(), path
+    assert os.readlink(planted) == str(secret)  # the shard's own folder is left as it was

@@ -7,7 +7,9 @@ over from earlier runs) and the sources'. A matrix submission whose cells ran on
 several shards has no ``<slug>.json`` in any of them, only parts: its result is
 combined from the cells of all parts (:mod:`codeml_repro.results.mergeparts`).
 Every source is read and checked before anything is written, so a refused merge
-leaves the destination as it was; each file is then replaced atomically.
+leaves the destination as it was; each file is then replaced atomically. Only regular files
+are copied: a link in a shard's folder (or a linked folder) is refused with a warning, never
+followed (a shard's folder is what a run left behind).
 """
 
 from __future__ import annotations
@@ -22,11 +24,19 @@ from pydantic import ValidationError
 from codeml_repro.model.errors import MergeError
 from codeml_repro.model.result import FORMAT_VERSION, Result, RunRecord
 from codeml_repro.model.submission import is_slug
-from codeml_repro.results.mergeparts import Combined, FoundPart, collect_parts, combine_parts
+from codeml_repro.results.mergeparts import (
+    Combined,
+    FoundPart,
+    collect_parts,
+    combine_parts,
+    link_on_the_way,
+    read_regular,
+)
 from codeml_repro.results.parts import ShardShare
 from codeml_repro.results.store import HISTORY_LIMIT, ResultStore, atomic_write, read_history
 
 _KINDS = ((".", ".json"), ("history", ".jsonl"), ("parts", ".json"))
+LINK_REFUSED = "is a symbolic link; merge copies regular files only"
 
 
 @dataclass(frozen=True)
@@ -93,7 +103,7 @@ def _check_version(path: Path, body: bytes) -> None:
         )
 
 
-def _read_candidate(path: Path, body: bytes, results_dir: Path) -> _Candidate:
+def _read_candidate(path: Path, body: bytes, results_dir: Path, warnings: list[str]) -> _Candidate:
     _check_version(path, body)
     try:
         result = Result.model_validate_json(body)
@@ -104,6 +114,10 @@ def _read_candidate(path: Path, body: bytes, results_dir: Path) -> _Candidate:
     if result.slug != path.stem:
         raise MergeError(f"{path}: holds the result of {result.slug!r}, not of {path.stem!r}")
     notebook = results_dir / "notebooks" / f"{path.stem}.ipynb"
+    link = link_on_the_way(notebook, results_dir)
+    if link is not None:
+        warnings.append(f"{notebook}: not copied: {link} {LINK_REFUSED}")
+        return _Candidate(path, body, result, None)
     return _Candidate(path, body, result, notebook if notebook.is_file() else None)
 
 
@@ -113,13 +127,25 @@ def _slug_files(folder: Path, suffix: str) -> list[Path]:
     return sorted(p for p in folder.glob(f"*{suffix}") if is_slug(p.stem))
 
 
+def _regular_files(plan: _Plan, results_dir: Path, sub: str, suffix: str) -> list[Path]:
+    """A source's files of one kind, links (the file's or its folder's) refused with a warning."""
+    found = []
+    for path in _slug_files(results_dir / sub, suffix):
+        link = link_on_the_way(path, results_dir)
+        if link is None:
+            found.append(path)
+        else:
+            plan.warnings.append(f"{path}: refused: {link} {LINK_REFUSED}")
+    return found
+
+
 def _add_result(plan: _Plan, path: Path, results_dir: Path, dest: ResultStore) -> None:
-    body = path.read_bytes()
+    body = read_regular(path)
     current = dest.result_path(path.stem)
     if current.is_file() and current.read_bytes() == body:
         plan.unchanged.add(path.stem)  # the destination's own file, carried over: adds nothing
         return
-    cand = _read_candidate(path, body, results_dir)
+    cand = _read_candidate(path, body, results_dir, plan.warnings)
     slug = cand.result.slug
     other = plan.results.get(slug)
     if other is None:
@@ -160,7 +186,7 @@ def _plan(sources: list[Path], dest: ResultStore, assigned: Mapping[Path, ShardS
                 f"{source}: no results found (expected results/<slug>.json); is this a shard's folder?"
             )
         share = assigned.get(source)
-        for path in _slug_files(results_dir, ".json"):
+        for path in _regular_files(plan, results_dir, ".", ".json"):
             try:
                 if _refused(plan, path, dest, share, why):
                     continue
@@ -168,10 +194,10 @@ def _plan(sources: list[Path], dest: ResultStore, assigned: Mapping[Path, ShardS
             except OSError as exc:
                 raise MergeError(f"{path}: cannot read ({exc})") from None
         try:
-            collect_parts(results_dir, share, plan.parts)
+            collect_parts(results_dir, share, plan.parts, plan.warnings)
         except OSError as exc:
             raise MergeError(f"{results_dir}: cannot read its parts ({exc})") from None
-        for path in _slug_files(results_dir / "history", ".jsonl"):
+        for path in _regular_files(plan, results_dir, "history", ".jsonl"):
             if share is not None and not share.records(path.stem):
                 continue  # another shard's history (carried over): the destination has it
             try:
@@ -233,7 +259,7 @@ def merge_results(
         cand = plan.results.get(slug)
         try:
             if cand is not None and cand.notebook is not None:
-                atomic_write(dest.notebook_path(slug), cand.notebook.read_bytes())
+                atomic_write(dest.notebook_path(slug), read_regular(cand.notebook))
             if merged != past:
                 dest.write_history(slug, merged)
             if cand is not None:

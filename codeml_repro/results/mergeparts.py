@@ -10,6 +10,8 @@ submission's recorded result as it was, with a warning.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from codeml_repro.model.matrix import cells
 from codeml_repro.model.result import MatrixCellResult, Result
 from codeml_repro.model.submission import SubmissionSpec, discover, load_submission
 from codeml_repro.results.combine import combine_cells, describe_versions
-from codeml_repro.results.parts import ShardShare, read_parts
+from codeml_repro.results.parts import PARTS, ShardShare, read_parts
 
 
 @dataclass(frozen=True)
@@ -39,9 +41,41 @@ class Combined:
     notebook: Path | None
 
 
-def collect_parts(results_dir: Path, share: ShardShare | None, found: dict[str, list[FoundPart]]) -> None:
-    """Add the parts in ``results_dir``; raises :class:`MergeError` for an unreadable one."""
-    for slug, (path, _body, part) in read_parts(results_dir).items():
+def link_on_the_way(path: Path, results_dir: Path) -> Path | None:
+    """The first symbolic link from ``results_dir`` down to ``path`` (``path`` included), or None.
+
+    A shard's folder is what a run left behind, and a link planted in it (``notebooks/x.ipynb``
+    pointing at a host file, or ``notebooks`` pointing at a host folder) would have merge publish
+    whatever it points at: merge takes regular files only, never through a link."""
+    current = results_dir
+    for part in path.relative_to(results_dir).parts:
+        current = current / part
+        if current.is_symlink():
+            return current
+    return None
+
+
+def read_regular(path: Path) -> bytes:
+    """The bytes of ``path`` if it is a regular file, opened without following a final link
+    (``OSError`` otherwise), so a link swapped in after the check is not read either."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError(f"{path}: not a regular file")
+        return handle.read()
+
+
+def collect_parts(results_dir: Path, share: ShardShare | None, found: dict[str, list[FoundPart]],
+                  warnings: list[str]) -> None:
+    """Add the parts in ``results_dir``; raises :class:`MergeError` for an unreadable one.
+    A part that is (or is reached through) a link is refused with a warning, never read."""
+    folder = results_dir / PARTS
+    linked = [p for p in (folder, *sorted(folder.glob("*.json"))) if p.is_symlink()]
+    for link in linked:
+        warnings.append(f"{link}: refused: a symbolic link; merge copies regular files only")
+    if folder in linked:
+        return
+    for slug, (path, _body, part) in read_parts(results_dir).items():  # it skips links
         if isinstance(part, str):
             raise MergeError(part)
         if part.slug != slug:
@@ -107,7 +141,7 @@ def combine_parts(root: Path, slug: str, parts: list[FoundPart], warnings: list[
     )
     shown = next((f for c, f in placed.values() if result.notebook and c.notebook == result.notebook), None)
     source = shown.results_dir / str(result.notebook) if shown is not None else None
-    if source is None or not source.is_file():
+    if source is None or shown is None or link_on_the_way(source, shown.results_dir) or not source.is_file():
         return Combined(result.model_copy(update={"notebook": None}), None)
     return Combined(result.model_copy(update={"notebook": f"notebooks/{slug}.ipynb"}), source)
 
