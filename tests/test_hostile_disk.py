@@ -111,6 +111,7 @@ def test_the_folder_keeps_the_submission_its_inputs_and_no_capability(
     from tests.test_inputs import Server, sha
 
     monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CODEML_ALLOW_PRIVATE_URLS", "1")  # the test's server is on 127.0.0.1
     served = tmp_path / "served"
     served.mkdir()
     (served / "input.csv").write_bytes(b"a,b\n1,2\n")

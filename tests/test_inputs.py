@@ -92,6 +92,7 @@ def served(tmp_path: Path) -> Iterator[Server]:
 @pytest.fixture(autouse=True)
 def data_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CODEML_ALLOW_PRIVATE_URLS", "1")  # the test's server is on 127.0.0.1
     monkeypatch.setattr("codeml_repro.run.inputs.ATTEMPTS", 2)
     return tmp_path / "cache"
 

@@ -117,6 +117,9 @@ def policy_from(timeout_s: float | None, cell_timeout_s: float, max_output_bytes
     }
     if index_url or find_links:  # else the environment variables, read when environments are built
         values["index"] = IndexSettings.from_environ().with_options(index_url, find_links)
+    from codeml_repro.model.addresses import private_allowed
+
+    values["allow_private_urls"] = private_allowed()  # the runner's setting, read once here
     if timeout_s is not None:
         values.update(timeout_s=timeout_s, max_timeout_s=timeout_s)
     if data_bytes is not None:

@@ -26,3 +26,11 @@ SCRATCH_BYTES = 1024**3
 """What a notebook may write in its run folder, all files together (beyond the submission's own)."""
 SCRATCH_FILES = 50_000
 """Files (inodes: folders and links too) a notebook may add to its run folder."""
+FETCH_TIMEOUT_S = 600.0
+"""The whole fetch stage of a batch (artifact.data); inputs unfinished then fail."""
+FETCH_MIN_RATE = 10_000
+"""Bytes per second an input must average over FETCH_RATE_WINDOW_S (a trickling server fails)."""
+FETCH_RATE_WINDOW_S = 30.0
+"""The window of the rate rule."""
+CACHE_BYTES = 20 * 1024**3
+"""Bytes one batch may add to the shared data cache."""

@@ -81,6 +81,27 @@ class RunPolicy(BaseModel):
         "None: CODEML_INDEX_URL / CODEML_FIND_LINKS, read when an environment is built.",
     )
 
+    fetch_timeout_s: float = Field(
+        default=budgets.FETCH_TIMEOUT_S, gt=0, exclude=True,
+        description="Seconds the whole fetch stage may take; unfinished inputs then fail.")
+    fetch_min_rate: int = Field(
+        default=budgets.FETCH_MIN_RATE, ge=0, exclude=True,
+        description="Bytes per second an input must average over fetch_rate_window_s, else it fails.")
+    fetch_rate_window_s: float = Field(
+        default=budgets.FETCH_RATE_WINDOW_S, gt=0, exclude=True,
+        description="The window of the rate rule (also the longest wait for a first byte).")
+    cache_bytes: int = Field(
+        default=budgets.CACHE_BYTES, gt=0, exclude=True,
+        description="Bytes one batch may add to the data cache (downloads and unpacked archives).")
+    allow_private_urls: bool | None = Field(
+        default=None, exclude=True,
+        description="Fetch from loopback/private/link-local addresses (the maintainer's, for tests and "
+        "private mirrors); None: CODEML_ALLOW_PRIVATE_URLS, read when used.")
+    data_mirror: str | None = Field(
+        default=None, exclude=True,
+        description="A content-addressed mirror asked first as {URL}/sha256/{hash}; None: "
+        "CODEML_DATA_MIRROR, read when used.")
+
     kernels: dict[str, str] | None = Field(
         default=None,
         description="Notebook language -> host kernelspec for languages other than Python (the "

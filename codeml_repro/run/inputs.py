@@ -25,12 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codeml_repro.model.addresses import allows_private
 from codeml_repro.model.errors import DataMismatch, DataProblem, DataTooLarge, DataUnavailable
 from codeml_repro.model.inputs import DataInput, HfSource, sha256_file
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.submission import Submission
 from codeml_repro.run.environment import cache_root
 from codeml_repro.run.hfhub import HfUnavailable, fetch_hf, total_bytes, view_layout
+from codeml_repro.run.netguard import AddressRefused, guarded
 from codeml_repro.run.unpack import UnpackError, unpack
 
 ATTEMPTS = 3  # tries per file; waits 0.5 s, then 1 s, between them
@@ -129,7 +131,7 @@ def _retrieve(entry: DataInput, limit: int) -> Path:
     raise DataUnavailable(f"could not fetch {entry.location}{tries}: {problem}")
 
 
-def _ready_one(entry: DataInput, limit: int) -> int:
+def _ready_one(entry: DataInput, limit: int, allow_private: bool) -> int:
     """Fetch, verify (and unpack) one shared input; return its size in bytes.
 
     A file lock per input keeps two runners on one machine from fetching or unpacking the same
@@ -142,7 +144,12 @@ def _ready_one(entry: DataInput, limit: int) -> int:
     name = hashlib.sha256(input_key(entry).encode()).hexdigest()[:32]
     try:
         with FileLock(str(locks / f"{name}.lock"), timeout=3600):
-            return _ready_unlocked(entry, limit)
+            if entry.hf is not None:  # the maintainer's endpoint (HF_ENDPOINT), not the author's
+                return _ready_unlocked(entry, limit)
+            with guarded(allow_private=allow_private):
+                return _ready_unlocked(entry, limit)
+    except AddressRefused as exc:
+        raise DataUnavailable(f"could not fetch {entry.location}: {exc.message}") from None
     except OSError as exc:  # filelock.Timeout is one
         raise DataUnavailable(f"could not store {entry.location} in the data cache: {exc}") from None
 
@@ -218,6 +225,7 @@ def fetch_inputs(subs: list[Submission], policy: RunPolicy, on_fetch: OnFetch | 
     """Make every input of ``subs`` ready (each distinct one once, in parallel); never raises for data."""
     start = time.monotonic()
     limit = policy.data_bytes
+    allow_private = allows_private(policy.allow_private_urls)
     wanted: dict[str, DataInput] = {}
     for sub in subs:
         for entry in sub.spec.artifact.data:
@@ -228,7 +236,7 @@ def fetch_inputs(subs: list[Submission], policy: RunPolicy, on_fetch: OnFetch | 
     if wanted:
         with ThreadPoolExecutor(max_workers=min(FETCH_JOBS, len(wanted)), thread_name_prefix="fetch") as pool:
             for key, entry in wanted.items():
-                futures[key] = pool.submit(_ready_one, entry, limit)
+                futures[key] = pool.submit(_ready_one, entry, limit, allow_private)
             keys = {future: key for key, future in futures.items()}
             for future in as_completed(keys):
                 done += 1

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from codeml_repro.model.addresses import allows_private, literal_rule
 from codeml_repro.model.artifact import FULL_PROFILE
 from codeml_repro.model.errors import ShardError, SubmissionInvalid
 from codeml_repro.model.inputs import budget_problem
@@ -41,7 +42,8 @@ def check_matrix_fits(sub: Submission, max_cells: int) -> None:
         raise SubmissionInvalid(f"{sub.folder / SUBMISSION_FILE}: artifact.matrix: {problem}")
 def check_data(sub: Submission, policy: RunPolicy) -> None:
     """Declared inputs that cannot work, found before anything is downloaded: a shipped file that
-    is missing, or declared sizes over the data budget."""
+    is missing, a URL whose host is a private address on its face, or declared sizes over the
+    data budget."""
     where = sub.folder / SUBMISSION_FILE
     for i, entry in enumerate(sub.spec.artifact.data):
         if entry.source == "shipped" and entry.path and not (sub.folder / entry.path).is_file():
@@ -49,6 +51,10 @@ def check_data(sub: Submission, policy: RunPolicy) -> None:
                 f"{where}: artifact.data[{i}].path: {entry.path} is not in the submission folder "
                 "(an entry with no url, doi or hf verifies a shipped file)"
             )
+        if entry.url is not None and not allows_private(policy.allow_private_urls):
+            rule = literal_rule(entry.url)
+            if rule is not None:
+                raise SubmissionInvalid(f"{where}: artifact.data[{i}].url: not fetched: {rule}")
     problem = budget_problem(list(sub.spec.artifact.data), policy.data_bytes)
     if problem:
         raise SubmissionInvalid(f"{where}: {problem}")
