@@ -41,7 +41,7 @@ NEIGHBOUR = "from codeml_repro import record\nrecord('acc', 1)"
 # The same runner with the run folder's tmpfs switched off: the host folder, as before it.
 NO_SCRATCH = (
     "import sys\n"
-    "from codeml_repro.run.kernel import sandbox\n"
+    "from codeml_repro.run.sandbox import bwrap as sandbox\n"
     "sandbox.probe_scratch = lambda bwrap: 'switched off by the benchmark'\n"
     "from codeml_repro.cli import main\n"
     "sys.argv[0] = 'codeml-repro'\n"

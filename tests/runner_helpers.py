@@ -15,7 +15,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.submission import Submission, SubmissionSpec
 from codeml_repro.run.kernel.execute import Execution, execute
-from codeml_repro.run.kernel.scratch import MARKER_VAR
+from codeml_repro.run.sandbox.rundir import MARKER_VAR
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
 

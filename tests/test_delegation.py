@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from codeml_repro.run.kernel import cgroups, delegation
+from codeml_repro.run.sandbox import cgroups, delegation
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIFIED = next((p for p in (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified"))
@@ -87,7 +87,7 @@ def delegated() -> Iterator[Path]:
 AS_NOBODY = """
 import json, sys
 from pathlib import Path
-from codeml_repro.run.kernel import cgroups, delegation
+from codeml_repro.run.sandbox import cgroups, delegation
 root = Path(sys.argv[1])
 group = cgroups.create_v2(root, 'codeml-run', 64 * 2**20, 16)
 base = group.dirs[0].parent

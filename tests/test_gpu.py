@@ -8,9 +8,9 @@ from pathlib import Path
 
 from codeml_repro.model.resources import Resources
 from codeml_repro.run.hardware import Machine, missing_resource
-from codeml_repro.run.kernel import sandbox
-from codeml_repro.run.kernel.gpu import GpuHost, NvidiaGpus, detect_gpus
-from codeml_repro.run.kernel.scratch import RunDirs
+from codeml_repro.run.sandbox import bwrap, launch
+from codeml_repro.run.sandbox.gpu import GpuHost, NvidiaGpus, detect_gpus
+from codeml_repro.run.sandbox.rundir import RunDirs
 
 SMI = """#!/bin/sh
 if [ "$1" = "--query-gpu=name,driver_version" ]; then
@@ -67,12 +67,11 @@ def test_the_sandbox_binds_the_fake_devices_and_libraries(tmp_path: Path) -> Non
     dirs = RunDirs(root, root / "work", root / "conn", root / "shim", root / "home")
     for path in (dirs.work, dirs.conn, dirs.shim, dirs.home):
         path.mkdir(parents=True)
-    choice = sandbox.SandboxChoice("bwrap", bwrap="/usr/bin/bwrap", version="0.8.0")
-    limits = sandbox.Limits(1024**3, 60, 64, 1024**2)
-    launch = sandbox.build_launch(
+    choice = bwrap.SandboxChoice("bwrap", bwrap="/usr/bin/bwrap", version="0.8.0")
+    limits = launch.Limits(1024**3, 60, 64, 1024**2)
+    argv = launch.build_launch(
         choice, dirs, sys.executable, limits, "marker", devices=host.sandbox_args()
-    )
-    argv = launch.argv
+    ).argv
     dev = tmp_path / "dev"
     for name in ("nvidia0", "nvidia1", "nvidiactl", "nvidia-uvm"):
         i = argv.index(str(dev / name))
@@ -83,7 +82,7 @@ def test_the_sandbox_binds_the_fake_devices_and_libraries(tmp_path: Path) -> Non
     assert argv.index("--dev") < argv.index("--dev-bind")  # after the fresh /dev, or it would hide them
     assert argv.index("--dev-bind") < argv.index("--")
 
-    plain = sandbox.build_launch(choice, dirs, sys.executable, limits, "marker")
+    plain = launch.build_launch(choice, dirs, sys.executable, limits, "marker")
     assert "--dev-bind" not in plain.argv  # no GPU declared: none bound
 
 
@@ -91,7 +90,7 @@ def test_declared_memory_raises_the_run_s_memory_cap(tmp_path: Path) -> None:
     from codeml_repro.model.submission import Submission, SubmissionSpec
     from codeml_repro.run.kernel.prepare import declared_limits
 
-    base = sandbox.Limits(4 * 1024**3, 60, 64, 1024**2)
+    base = launch.Limits(4 * 1024**3, 60, 64, 1024**2)
 
     def sub(resources: dict[str, object]) -> Submission:
         spec = SubmissionSpec(title="T", authors=[{"name": "A"}], artifact={"resources": resources})

@@ -133,7 +133,7 @@ def test_a_cell_longer_than_the_output_cap_still_runs(
 def test_a_tool_failure_is_recorded_for_that_submission_and_the_batch_goes_on(
     make_submission: MakeSubmission, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from codeml_repro.run.kernel import sandbox
+    from codeml_repro.run.sandbox import launch as sandbox
 
     real = sandbox.build_launch
 

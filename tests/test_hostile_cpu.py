@@ -29,8 +29,8 @@ from codeml_repro.model.result import Status
 from codeml_repro.model.submission import load_submission
 from codeml_repro.run.batch import run_all
 from codeml_repro.run.environment import prepare_environment
-from codeml_repro.run.kernel import cgroups
 from codeml_repro.run.plan import RunOptions
+from codeml_repro.run.sandbox import cgroups
 from tests.wheels import build_wheel
 
 from .conftest import MakeSubmission

@@ -11,9 +11,9 @@ import pytest
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Result, Status
 from codeml_repro.run.batch import run_all
-from codeml_repro.run.kernel import scratchfs_inside
-from codeml_repro.run.kernel.sandbox import find_bwrap, probe_bwrap, probe_scratch
 from codeml_repro.run.plan import RunOptions
+from codeml_repro.run.sandbox import scratchfs_inside
+from codeml_repro.run.sandbox.bwrap import find_bwrap, probe_bwrap, probe_scratch
 
 from .conftest import MakeSubmission
 
@@ -161,8 +161,8 @@ def test_a_setup_that_fails_is_the_tools_failure(
 ) -> None:
     from codeml_repro.model.errors import RunnerFailed
     from codeml_repro.model.submission import load_submission
-    from codeml_repro.run.kernel import scratchfs
     from codeml_repro.run.kernel.execute import execute
+    from codeml_repro.run.sandbox import scratchfs
 
     broken = tmp_path / "inside.py"  # as the real step says it when the host refuses a mount
     said = f"{scratchfs_inside.FAILURE}: mount: EPERM\n"

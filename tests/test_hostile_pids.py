@@ -1,7 +1,7 @@
 """A fork bomb without a pids cgroup: the cap on a run's processes is the run's own.
 
 ``RLIMIT_NPROC`` counts the processes (threads too) of a host *uid*. With no pids cgroup in
-force, a root runner gives each sandboxed run a uid of its own (run/kernel/runuid.py), so one run
+force, a root runner gives each sandboxed run a uid of its own (run/sandbox/runuid.py), so one run
 holding every process its cap allows leaves its neighbour's forks working. Without that (every
 sandbox ``nobody``) the neighbour's ``fork()`` fails with EAGAIN, or its kernel cannot even start
 its threads.
@@ -18,8 +18,8 @@ from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Status
 from codeml_repro.results.store import ResultStore
 from codeml_repro.run.batch import run_all
-from codeml_repro.run.kernel import cgroups, runuid
 from codeml_repro.run.plan import RunOptions
+from codeml_repro.run.sandbox import cgroups, runuid
 
 from .conftest import MakeSubmission
 from .test_hostile_sandbox import as_root, needs_bwrap

@@ -13,9 +13,9 @@ import pytest
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Status
 from codeml_repro.run.batch import run_all
-from codeml_repro.run.kernel.sandbox import find_bwrap, probe_bwrap
-from codeml_repro.run.kernel.scratch import unlock_and_retry
 from codeml_repro.run.plan import RunOptions
+from codeml_repro.run.sandbox.bwrap import find_bwrap, probe_bwrap
+from codeml_repro.run.sandbox.rundir import unlock_and_retry
 
 from .conftest import MakeSubmission
 from .test_hostile_batch import HELPER, plant_shadows
@@ -151,7 +151,7 @@ def _sandboxed_shell(script: str, *, as_root: bool) -> subprocess.CompletedProce
     """``script`` in a sandbox with the namespaces and privileges a root, or a non-root, runner gives."""
     from unittest import mock
 
-    from codeml_repro.run.kernel import privileges
+    from codeml_repro.run.sandbox import privileges
 
     with mock.patch.object(privileges, "privileged", return_value=as_root):
         spaces = privileges.namespace_args()
@@ -198,7 +198,7 @@ def test_clean_up_never_chmods_through_a_planted_link(tmp_path: Path) -> None:
 
 
 def _cgroups_here() -> bool:
-    from codeml_repro.run.kernel import cgroups
+    from codeml_repro.run.sandbox import cgroups
 
     group = cgroups.create(f"probe-{os.getpid()}", 64 * 2**20, 16)
     cgroups.remove(group)

@@ -17,9 +17,9 @@ from codeml_repro.model.result import Result, Status
 from codeml_repro.run.batch import run_all
 from codeml_repro.run.kernel.execute import KernelPipeline, run_prepared
 from codeml_repro.run.kernel.prepare import prepare
-from codeml_repro.run.kernel.sandbox import find_bwrap, probe_bwrap
-from codeml_repro.run.kernel.scratch import OWNER_FILE, RUN_DIR_PREFIX
 from codeml_repro.run.plan import RunOptions
+from codeml_repro.run.sandbox.bwrap import find_bwrap, probe_bwrap
+from codeml_repro.run.sandbox.rundir import OWNER_FILE, RUN_DIR_PREFIX
 from tests.runner_helpers import make_submission, outputs_text
 
 from .conftest import MakeSubmission

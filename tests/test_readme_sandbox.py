@@ -8,7 +8,8 @@ import pytest
 
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.submission import Submission, load_submission
-from codeml_repro.run.kernel import cgroups, prepare
+from codeml_repro.run.kernel import prepare
+from codeml_repro.run.sandbox import cgroups
 from tests.conftest import REPO, MakeSubmission
 
 POLICY = RunPolicy(sandbox="off", env="current", timeout_s=60)

@@ -14,7 +14,8 @@ import pytest
 
 from codeml_repro.model.result import ErrorInfo
 from codeml_repro.run.kernel.kernel_log import kernel_log_tail
-from codeml_repro.run.kernel.scratch import OWNER_FILE, clean_stale_once, clean_stale_runs, record_owner
+from codeml_repro.run.sandbox.rundir import OWNER_FILE, record_owner
+from codeml_repro.run.sandbox.stale import clean_stale_once, clean_stale_runs
 from tests.runner_helpers import PeakRss, leftover_processes, make_submission, outputs_text, recorded, run
 
 
@@ -215,7 +216,7 @@ def test_a_kernel_that_cannot_be_launched_is_a_tool_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from codeml_repro.model.errors import RunnerFailed
-    from codeml_repro.run.kernel import sandbox
+    from codeml_repro.run.sandbox import launch as sandbox
 
     real = sandbox.build_launch
 
@@ -237,7 +238,7 @@ def test_a_kernel_of_the_toolkit_dying_at_start_up_is_a_tool_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from codeml_repro.model.errors import RunnerFailed
-    from codeml_repro.run.kernel import sandbox
+    from codeml_repro.run.sandbox import launch as sandbox
 
     real = sandbox.build_launch
 

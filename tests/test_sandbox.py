@@ -16,8 +16,9 @@ import pytest
 
 from codeml_repro.model.errors import SandboxUnavailable
 from codeml_repro.run.kernel.execute import Execution
-from codeml_repro.run.kernel.sandbox import choose_sandbox, find_bwrap, probe_bwrap
-from codeml_repro.run.kernel.scratch import OWNER_FILE, clean_stale_runs
+from codeml_repro.run.sandbox.bwrap import choose_sandbox, find_bwrap, probe_bwrap
+from codeml_repro.run.sandbox.rundir import OWNER_FILE
+from codeml_repro.run.sandbox.stale import clean_stale_runs
 from tests.runner_helpers import make_submission, outputs_text, recorded, run
 
 
@@ -294,7 +295,7 @@ def test_a_sandbox_that_fails_at_launch_is_a_tool_error(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from codeml_repro.model.errors import RunnerFailed
-    from codeml_repro.run.kernel import sandbox
+    from codeml_repro.run.sandbox import bwrap as sandbox
 
     monkeypatch.setenv("CODEML_BWRAP", _fake_bwrap(tmp_path, always=True))
     monkeypatch.setattr(sandbox, "probe_bwrap", lambda path: (True, "0.0-fake"))  # passed earlier

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 
 from codeml_repro.model.resources import Resources
-from codeml_repro.run.kernel.gpu import GpuHost, detect_gpus
+from codeml_repro.run.sandbox.gpu import GpuHost, detect_gpus
 
 GB = 1024**3
 

@@ -10,7 +10,7 @@ use and fetches it again when it no longer matches. Fetches run in parallel
 
 :func:`mounts_for` then says, for one run, which cached file or folder appears
 at which place: the kernel sandbox mounts them read-only (see
-:func:`codeml_repro.run.kernel.sandbox.data_mount_args`).
+:func:`codeml_repro.run.sandbox.bwrap.data_mount_args`).
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
-"""One kernel's life: prepared, sandboxed, executed under budgets, cleaned up.
+"""One kernel's life: prepared, started in its sandbox, executed under budgets, cleaned up.
 
-``prepare`` (scratch folders, environment, launch command, possibly ahead of
-time), ``scratch`` (the run's folders and their clean-up), ``sandbox`` (bwrap
-and limits), ``client`` (the papermill/nbclient engine with its budgets),
-``execute`` (the pipeline that ties them together and classifies the outcome)
-and ``kernel_log`` (what a dead kernel said). May import the rest of
-``codeml_repro.run`` below it (``environment``), ``results`` and ``model``.
+``prepare`` (run folder, environment, launch command, possibly ahead of time),
+``manager`` (the kernel manager given the sandboxed launch), ``client`` (the
+papermill/nbclient engine with its budgets), ``channels``/``wire``/``messages``
+(what is read off the kernel's sockets), ``conventions`` (raises-exception,
+allow_errors, timeouts), ``execute`` (the pipeline that ties them together and
+classifies the outcome) and ``kernel_log`` (what a dead kernel said). The
+sandbox itself (bwrap, limits, cgroups, the run folder) is
+``codeml_repro.run.sandbox``, below this package. May import the rest of
+``codeml_repro.run`` below it (``environment``, ``inputs``), ``results`` and ``model``.
 """

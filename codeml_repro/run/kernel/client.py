@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from codeml_repro.run.kernel import scratch as rundir
 from codeml_repro.run.kernel.channels import ChannelWatches
 from codeml_repro.run.kernel.conventions import CellError, NotebookSettings, error_from_reply
 from codeml_repro.run.kernel.messages import dropped_note, well_formed
+from codeml_repro.run.sandbox import reaping
 
 REMOTE_IO_PACKAGES = ("boto3", "pyarrow", "gcsfs", "azure", "github")
 """What ``papermill.iorw`` imports, when installed, for s3://, hdfs://, gs://, abs:// and GitHub
@@ -59,7 +59,7 @@ class RunState:
         with self.lock:
             if self.stop_reason is None:
                 self.stop_reason = reason
-        rundir.kill_group(self.kernel_pgid())
+        reaping.kill_group(self.kernel_pgid())
 
 
 def payload_size(obj: Any) -> int:

@@ -2,7 +2,7 @@
 
 papermill gets an explicit kernel name, injects the parameters and drives the
 client of :mod:`codeml_repro.run.kernel.client`, which counts output bytes as messages
-arrive. The kernel is started by :class:`~codeml_repro.run.kernel.sandbox.SandboxKernelManager`
+arrive. The kernel is started by :class:`~codeml_repro.run.kernel.manager.SandboxKernelManager`
 over IPC sockets. A watchdog enforces the whole-run budget by killing the
 kernel. The outcome comes from the exception and from who stopped the kernel,
 never from the saved notebook (papermill marks cells "completed" even after a
@@ -37,12 +37,11 @@ from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ErrorInfo, ResourceReport
 from codeml_repro.model.submission import Submission
 from codeml_repro.model.text import shorten
-from codeml_repro.run.kernel import conventions, hostpaths, runuid, sandbox, scratchfs, usage, wire
-from codeml_repro.run.kernel import scratch as rundir
+from codeml_repro.run.kernel import conventions, hostpaths, usage, wire
 from codeml_repro.run.kernel.ahead import EnvAhead
-from codeml_repro.run.kernel.cgroups import cgroup_record
 from codeml_repro.run.kernel.client import RunState, import_papermill, make_engine
 from codeml_repro.run.kernel.kernel_log import BWRAP_ERROR, kernel_log_tail, read_log, signal_name
+from codeml_repro.run.kernel.manager import SandboxKernelManager
 from codeml_repro.run.kernel.prepare import (
     KERNEL_NAME,
     Prepared,
@@ -54,6 +53,8 @@ from codeml_repro.run.kernel.prepare import (
     launch_kernel,
     prepare,
 )
+from codeml_repro.run.sandbox import reaping, runuid, scratchfs
+from codeml_repro.run.sandbox.cgroups import cgroup_record
 
 Outcome = Literal["completed", "failed", "timeout", "kernel_died", "output_limit"]
 
@@ -232,7 +233,7 @@ def _run_papermill(prep: Prepared, state: RunState) -> BaseException | None:
             start_timeout=max(1, math.ceil(min(60.0, prep.timeout_s))),
             run_state=state,
             config=kernel_config(prep),
-            kernel_manager_class=sandbox.SandboxKernelManager,
+            kernel_manager_class=SandboxKernelManager,
             km=prep.km,  # None: the client starts the kernel itself
             timeout=cell_budget({}),  # nbclient's fallback, when it has no cell to ask about
             timeout_func=cell_budget,
@@ -264,7 +265,7 @@ def run_prepared(prep: Prepared) -> Execution:
             exc = _run_papermill(prep, state)
         watchdog.cancel()  # the budget is over: nothing stops the kernel from now on
         duration = time.monotonic() - start
-        rundir.kill_group(state.kernel_pgid())
+        reaping.kill_group(state.kernel_pgid())
         log_tail = kernel_log_tail(prep.dirs.root / "kernel.log")
         state.nb = _drop_error_markers(state.nb if state.nb is not None else prep.nb)
         outcome, error = _classify(exc, state, prep, log_tail)  # may raise RunnerFailed
@@ -273,7 +274,7 @@ def run_prepared(prep: Prepared) -> Execution:
         error = _with_disk_note(prep, error, watch)
     finally:
         watchdog.cancel()
-        rundir.kill_group(state.kernel_pgid())
+        reaping.kill_group(state.kernel_pgid())
         discard(prep, state.kernel_pgid())
     ex = _execution(prep, state, outcome, error, duration, prestarted)
     return dataclasses.replace(ex, resources=usage.report(sampler, state.nb, author_index))
@@ -290,7 +291,7 @@ def _launch_before_import(prep: Prepared, state: RunState) -> None:
     try:
         launch_kernel(prep)
     except Exception:
-        rundir.kill_group(km_pgid(prep.km))
+        reaping.kill_group(km_pgid(prep.km))
         prep.km = None
         return
     state.pgid = km_pgid(prep.km)

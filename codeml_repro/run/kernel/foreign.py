@@ -19,7 +19,7 @@ from pathlib import Path
 from codeml_repro.model.errors import EnvironmentFailed, SubmissionInvalid
 from codeml_repro.model.kernels import notebook_language
 from codeml_repro.model.submission import Submission
-from codeml_repro.run.kernel.sandbox import python_paths
+from codeml_repro.run.sandbox.bwrap import python_paths
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from codeml_repro.model.result import ErrorInfo
 from codeml_repro.run.environment import cache_root
-from codeml_repro.run.kernel.scratch import RunDirs
+from codeml_repro.run.sandbox.rundir import RunDirs
 
 
 def replacements(dirs: RunDirs) -> list[tuple[str, str]]:

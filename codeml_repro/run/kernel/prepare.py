@@ -23,11 +23,13 @@ from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.submission import Submission
 from codeml_repro.run.environment import KernelEnv, prepare_environment
 from codeml_repro.run.inputs import mounts_for, place_mounts
-from codeml_repro.run.kernel import cgroups, channels, privileges, runuid, sandbox
-from codeml_repro.run.kernel import scratch as rundir
-from codeml_repro.run.kernel.cgroups import RunCgroup
+from codeml_repro.run.kernel import channels
 from codeml_repro.run.kernel.foreign import HostKernel, host_kernel
-from codeml_repro.run.kernel.gpu import GpuHost, detect_gpus
+from codeml_repro.run.kernel.manager import SandboxKernelManager
+from codeml_repro.run.sandbox import bwrap, cgroups, privileges, reaping, rundir, runuid, stale
+from codeml_repro.run.sandbox import launch as launching
+from codeml_repro.run.sandbox.cgroups import RunCgroup
+from codeml_repro.run.sandbox.gpu import GpuHost, detect_gpus
 
 KERNEL_NAME = "codeml-repro-python"  # never looked up on the host: see SandboxKernelManager
 HISTORY_ARG = "--HistoryManager.hist_file=:memory:"  # what nbclient passes to a kernel it starts
@@ -48,15 +50,15 @@ class Prepared:
     sub: Submission
     policy: RunPolicy
     timeout_s: float
-    choice: sandbox.SandboxChoice
+    choice: bwrap.SandboxChoice
     env: KernelEnv
     marker: str  # the run id, in the environment of every process of the run
     dirs: rundir.RunDirs
     cgroup: RunCgroup | None
-    limits: sandbox.Limits
+    limits: launching.Limits
     nb: Any
     nb_path: Path
-    launch: sandbox.KernelLaunch
+    launch: launching.KernelLaunch
     km: Any = None  # a SandboxKernelManager whose kernel was started ahead of the run
     gpu: GpuHost | None = None  # the GPUs bound into the sandbox (when the submission declares any)
     run_uid: runuid.RunUid | None = None  # the kernel's uid on the host, held until discard()
@@ -66,7 +68,7 @@ class Prepared:
         return self.cgroup is not None and "pids" in self.cgroup.in_force
 
 
-def declared_limits(sub: Submission, limits: sandbox.Limits) -> sandbox.Limits:
+def declared_limits(sub: Submission, limits: launching.Limits) -> launching.Limits:
     """A run that declares more memory than the default cap gets what it declared (the machine was
     checked to have it, and the declaration itself is capped by the policy)."""
     declared = sub.spec.artifact.resources.memory_gb
@@ -116,7 +118,7 @@ def load_notebook(sub: Submission, dirs: rundir.RunDirs) -> tuple[Any, Path]:
 
 
 def kernel_config(prep: Prepared) -> Any:
-    """traitlets config handing the kernel command to :class:`.sandbox.SandboxKernelManager`."""
+    """traitlets config handing the kernel command to :class:`.manager.SandboxKernelManager`."""
     from traitlets.config import Config
 
     config = Config()
@@ -152,8 +154,8 @@ def kernel_env_of(host: HostKernel) -> KernelEnv:
 def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kernel: bool = False) -> Prepared:
     """Make ``sub``'s run ready in its own environment and sandbox; with ``start_kernel``, launch
     its kernel now (it starts while the caller does something else, e.g. runs another notebook)."""
-    rundir.clean_stale_once()
-    choice = sandbox.choose_sandbox(policy.sandbox)  # may raise SandboxUnavailable
+    stale.clean_stale_once()
+    choice = bwrap.choose_sandbox(policy.sandbox)  # may raise SandboxUnavailable
     host = host_kernel(sub, policy.kernel_map())  # another language: the maintainer's kernel
     # may raise EnvironmentFailed
     env: KernelEnv = kernel_env_of(host) if host else prepare_environment(
@@ -161,7 +163,7 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
     marker = uuid.uuid4().hex
     dirs = rundir.make_dirs(sub, marker)
     cgroup, run_uid = None, None
-    declared = declared_limits(sub, sandbox.Limits.from_policy(policy))
+    declared = declared_limits(sub, launching.Limits.from_policy(policy))
     try:  # the run's cgroup holds what the submission declared, as its tmpfs sizes do
         cgroup = cgroups.create(marker, declared.memory_bytes, policy.max_processes)
         rundir.record_owner(dirs.root, marker, cgroup.dirs if cgroup else ())
@@ -180,7 +182,7 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
         mounts, data_env = data_mounts(sub, dirs, sandboxed=choice.kind == "bwrap")
         if choice.kind == "bwrap":
             privileges.make_readable(source for source, _target in mounts)
-        launch = sandbox.build_launch(
+        launch = launching.build_launch(
             choice, dirs, env.python, limits, marker, hide=hide, cgroup=cgroup,
             mounts=mounts, extra_env=data_env, devices=gpu.sandbox_args() if gpu else (),
             uid=run_uid.uid, kernel_argv=host.argv if host else (), readable=host.readable if host else (),
@@ -206,7 +208,7 @@ def launch_kernel(prep: Prepared) -> None:
     """Launch the kernel as nbclient would (same manager, config and arguments), without waiting."""
     from jupyter_core.utils import run_sync
 
-    prep.km = sandbox.SandboxKernelManager(kernel_name=KERNEL_NAME, config=kernel_config(prep))
+    prep.km = SandboxKernelManager(kernel_name=KERNEL_NAME, config=kernel_config(prep))
     run_sync(prep.km.start_kernel)(extra_arguments=[HISTORY_ARG] if prep.env.kind != "kernel" else [])
 
 
@@ -220,12 +222,12 @@ def discard(prep: Prepared, pgid: int | None = None) -> None:
     """Release what a prepared run holds: its kernel and every process, its cgroup, its scratch dir."""
     from jupyter_core.utils import run_sync
 
-    rundir.kill_group(pgid or km_pgid(prep.km))
+    reaping.kill_group(pgid or km_pgid(prep.km))
     if prep.km is not None and prep.km.has_kernel:  # started ahead, never run
         with contextlib.suppress(Exception):  # best effort: the kernel was killed just above
             run_sync(prep.km.shutdown_kernel)(now=True)
     cgroups.kill_all(prep.cgroup)  # also what left the session and cleared its environment
-    rundir.sweep(prep.marker)
+    reaping.sweep(prep.marker)
     cgroups.remove(prep.cgroup)
     rundir.remove_tree(prep.dirs.root)
     if prep.run_uid is not None:  # every process of the run is gone: the uid may serve another

@@ -23,7 +23,7 @@ from jupyter_client.channels import AsyncZMQSocketChannel
 from traitlets import Type
 
 from codeml_repro.model.text import nesting_depth, shorten
-from codeml_repro.run.kernel import scratch as rundir
+from codeml_repro.run.sandbox import reaping
 
 ERROR_TYPE = "MalformedMessage"
 MAX_DEPTH = 100
@@ -63,7 +63,7 @@ def _stop_run(manager: Any, reason: str) -> None:
         return
     if getattr(manager, _REASON_ATTR, None) is None:
         setattr(manager, _REASON_ATTR, reason)
-    rundir.kill_group(getattr(getattr(manager, "provisioner", None), "pgid", None))
+    reaping.kill_group(getattr(getattr(manager, "provisioner", None), "pgid", None))
 
 
 def malformed_reason(manager: Any) -> str | None:

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codeml_repro.run.kernel import delegation
-from codeml_repro.run.kernel.delegation import read_control
+from codeml_repro.run.sandbox import delegation
+from codeml_repro.run.sandbox.delegation import read_control
 
 ROOT = Path("/sys/fs/cgroup")
 CPU_WEIGHT_V2 = "100"

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from codeml_repro.run.kernel import privileges, scratchfs_inside
+from codeml_repro.run.sandbox import privileges, scratchfs_inside
 
 Exhausted = Literal["bytes", "files"]
 

@@ -1,30 +1,26 @@
-"""What one run owns on the host, and how it is released, even after a killed runner.
+"""The folder one run owns on the host, with the ``record()`` shim the kernel imports.
 
 Every run gets one temporary directory (``codeml-run-*``) holding a copy of
 the submission, the kernel's connection files, the import shim and the
-kernel's log, plus ``owner.json`` naming the runner process that made it.
+kernel's log, plus ``owner.json`` naming the runner process that made it, so
+that the next runner can remove what a killed one left behind (:mod:`.stale`).
 Every process of the run carries the run's marker in its environment, so it
-can be found and killed; as root, a pids cgroup caps the number of processes.
-The next runner removes what a killed one left behind.
+can be found and killed (:mod:`.reaping`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import shutil
-import signal
 import tempfile
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from codeml_repro.model.submission import Submission
-from codeml_repro.run.kernel import cgroups
 
 RECORD_MODULE = Path(__file__).parents[2] / "record.py"  # codeml_repro/record.py, dependency-free
 
@@ -100,45 +96,6 @@ def remove_tree(root: Path) -> None:
     shutil.rmtree(root, onerror=unlock_and_retry)
 
 
-def kill_group(pgid: int | None) -> None:
-    """SIGKILL a process group (the kernel, or bwrap and through it the namespace)."""
-    if pgid is None or pgid <= 1:
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
-def _marked(marker: str) -> list[Any]:
-    import psutil
-
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if proc.environ().get(MARKER_VAR) == marker:
-                found.append(proc)
-        except (psutil.Error, OSError):
-            continue
-    return found
-
-
-def sweep(marker: str, *, wait_s: float = 3.0) -> int:
-    """Kill every process that carries this run's marker; return how many were found."""
-    import psutil
-
-    found = _marked(marker)
-    for proc in found:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
-    psutil.wait_procs(found, timeout=wait_s)
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline and _marked(marker):
-        time.sleep(0.05)  # forked late, or still being torn down with its namespace
-        for proc in _marked(marker):
-            with contextlib.suppress(psutil.Error):
-                proc.kill()
-    return len(found)
-
-
 def record_owner(root: Path, marker: str, cgroup_dirs: Iterable[Path] = ()) -> None:
     """Note in a run dir which process owns it (pid and start time), its marker and cgroups."""
     import psutil
@@ -149,54 +106,3 @@ def record_owner(root: Path, marker: str, cgroup_dirs: Iterable[Path] = ()) -> N
     tmp = root / f".{OWNER_FILE}.tmp"
     tmp.write_text(json.dumps(owner))
     os.replace(tmp, root / OWNER_FILE)
-
-
-def _owner_gone(owner: dict[str, Any]) -> bool:
-    """True when the recorded process has exited (a reused pid has another start time)."""
-    import psutil
-
-    try:
-        proc = psutil.Process(owner["pid"])
-        zombie: bool = proc.status() == psutil.STATUS_ZOMBIE
-        return zombie or abs(proc.create_time() - owner["started"]) > 1.0
-    except psutil.NoSuchProcess:
-        return True
-    except psutil.Error:
-        return False  # not ours to judge (e.g. access denied): leave it
-
-
-def _read_owner(root: Path) -> dict[str, Any] | None:
-    try:
-        owner = json.loads((root / OWNER_FILE).read_text())
-    except (OSError, ValueError):
-        return None  # not made by this version, or being created right now: leave it
-    if not isinstance(owner, dict):
-        return None
-    valid = isinstance(owner.get("pid"), int) and isinstance(owner.get("marker"), str)
-    return owner if valid and isinstance(owner.get("started"), (int, float)) else None
-
-
-def clean_stale_runs(base: Path | None = None) -> list[Path]:
-    """Remove what killed runners left: run dirs whose owner is gone, with their processes and cgroup."""
-    removed = []
-    for root in sorted((base or Path(tempfile.gettempdir())).glob(f"{RUN_DIR_PREFIX}*")):
-        owner = _read_owner(root)
-        if owner is None or not _owner_gone(owner):
-            continue
-        sweep(owner["marker"], wait_s=1.0)
-        groups = owner.get("cgroup")
-        for group in [groups] if isinstance(groups, str) else groups if isinstance(groups, list) else []:
-            if isinstance(group, str) and group.startswith(str(cgroups.ROOT)):
-                stale = cgroups.RunCgroup(0, (Path(group),), (), 0)
-                cgroups.kill_all(stale, wait_s=1.0)
-                cgroups.remove_dir(Path(group))
-        with contextlib.suppress(OSError):
-            remove_tree(root)
-        removed.append(root)
-    return removed
-
-
-@functools.cache
-def clean_stale_once() -> None:
-    """Once per process: remove the run dirs (and cgroups, processes) of runners killed earlier."""
-    clean_stale_runs()

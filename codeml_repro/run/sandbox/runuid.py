@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codeml_repro.run.kernel import privileges
+from codeml_repro.run.sandbox import privileges
 
 RUN_UIDS = range(61000, 61064)
 """64 uids under systemd's DynamicUser range (61184-65519), never given to an account here."""
