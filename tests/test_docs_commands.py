@@ -8,7 +8,6 @@ click command tree, and each ``--option`` it shows must be one that command decl
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import click
 import pytest
@@ -90,7 +89,8 @@ def test_the_readme_synopsis_shows_every_option_of_run_and_new() -> None:
     shown = _synopsis()
     for words in ("run", "new", "validate", "status"):  # --root: "All but hash and freeze take it"
         command, _ = _resolve(words)
-        missing = _options(command) - {"--help", "--root"} - set(OPTION.findall(shown.get(command.name or "", "")))
+        listed = set(OPTION.findall(shown.get(command.name or "", "")))
+        missing = _options(command) - {"--help", "--root"} - listed
         assert not missing, f"README's synopsis of `codeml-repro {words}` lacks {sorted(missing)}"
 
 
