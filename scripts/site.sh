@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 . scripts/venv.sh
 echo "installing the toolkit and its dependencies (a few minutes the first time; quiet until done)"
-python -m pip install -q --disable-pip-version-check -e ".[examples]"
+python -m pip install -q --disable-pip-version-check -e ".[examples,site]"
 if ! command -v bwrap >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap
 fi
