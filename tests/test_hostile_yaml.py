@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -281,3 +283,42 @@ def test_the_runs_notebook_reader_refuses_them_in_one_line(tmp_path: Path, slug:
         assert str(path) in exc.message and "\n" not in exc.message
     else:
         assert slug == "a-source-int"  # nbformat.reads takes it; check_notebook refuses it first
+
+
+def test_a_folder_whose_name_is_not_a_slug_is_invalid_in_status_and_the_dashboard(
+    make_submission: MakeSubmission, tmp_path: Path
+) -> None:
+    """run said invalid but wrote no result (the name is no file name): status and the book showed
+    such a folder as pending forever."""
+    import json
+
+    from codeml_repro.sphinx.posters.dashboard import counts_tables, left_out_count
+    from codeml_repro.sphinx.posters.entries import read_entries
+
+    long_name, odd_name = "a" * 249, "B_odd name"
+    for name in (long_name, odd_name):
+        make_submission(name, "x = 1")
+    make_submission("z-neighbour", "from codeml_repro import record\nrecord('acc', 1)", spec=NEIGHBOUR_CLAIM)
+    cli = [sys.executable, "-m", "codeml_repro.cli"]
+    proc = subprocess.run([*cli, "run", "--root", str(tmp_path), "--sandbox", "off", "--env", "current"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    results = (tmp_path / "results").rglob("*")
+    written = sorted(p.name for p in results if p.is_file() and ".locks" not in p.parts)
+    assert written == ["z-neighbour.ipynb", "z-neighbour.json", "z-neighbour.jsonl"], written
+    proc = subprocess.run([*cli, "status", "--json", "--root", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    shown = {r["slug"]: r for r in json.loads(proc.stdout)}
+    assert shown["z-neighbour"]["status"] == "reproduced"
+    for name in (long_name, odd_name):
+        assert shown[name]["status"] == "invalid", shown[name]
+        assert "slug (the folder name) must be" in shown[name]["error"]["message"]
+    table = subprocess.run([*cli, "status", "--root", str(tmp_path)], capture_output=True, text=True,
+                           timeout=120, env={**os.environ, "COLUMNS": "200"})
+    assert table.stdout.count("invalid") == 2 and "pending" not in table.stdout, table.stdout
+    entries, problems = read_entries(tmp_path)
+    assert [e.slug for e in entries] == ["z-neighbour"] and left_out_count(problems) == 2
+    counts = counts_tables(entries, left_out_count(problems))[0].astext()
+    assert re.search(r"invalid\s+2", counts) and re.search(r"reproduced\s+1", counts), counts
+    assert "pending" not in counts

@@ -1,16 +1,20 @@
-"""The status query: each submission's last result, or ``pending`` when its inputs changed."""
+"""The status query: each submission's last result, or ``pending`` when its inputs changed.
+
+A folder whose name is not a slug never gets a result file (its name is no file name), so
+its status is worked out here, ``invalid`` with the slug rule as its error, instead of
+``pending`` forever."""
 
 from __future__ import annotations
 
 import contextlib
 from pathlib import Path
 
-from codeml_repro.model.errors import ReproError
+from codeml_repro.model.errors import ReproError, SubmissionInvalid
 from codeml_repro.model.result import Result
-from codeml_repro.model.submission import discover, load_submission
+from codeml_repro.model.submission import check_slug, discover, is_slug, load_submission
 from codeml_repro.results.badges import earned_tiers
 from codeml_repro.results.store import ResultStore
-from codeml_repro.run.outcome import pending_result
+from codeml_repro.run.outcome import invalid_status, pending_result
 from codeml_repro.run.plan import submission_inputs
 
 
@@ -19,6 +23,9 @@ def current_status(root: Path) -> tuple[list[Result], list[str]]:
     store = ResultStore(root)
     out = []
     for folder in discover(root):
+        if not is_slug(folder.name):
+            out.append(bad_name_status(folder.name))
+            continue
         result = store.read(folder.name)
         sub = None
         with contextlib.suppress(ReproError):
@@ -30,3 +37,12 @@ def current_status(root: Path) -> tuple[list[Result], list[str]]:
             result = result.model_copy(update={"badges": earned_tiers(result.status, sub.spec, inputs)})
         out.append(result)
     return out, store.problems
+
+
+def bad_name_status(name: str) -> Result:
+    """``invalid``, saying the slug rule, for a folder named ``name`` that is not a slug."""
+    try:
+        check_slug(name)
+    except SubmissionInvalid as exc:
+        return invalid_status(name, exc.message)
+    raise ValueError(f"{name!r} is a slug")  # callers ask only about names that are not

@@ -20,6 +20,7 @@ from codeml_repro.results.versions import Holds, holds
 from codeml_repro.sphinx.html import tag
 from codeml_repro.sphinx.nodes import Cell, link, table, text_par
 from codeml_repro.sphinx.posters.entries import (
+    LEFT_OUT,
     Entry,
     build_entries,
     note_listing_doc,
@@ -31,12 +32,20 @@ CHART_DAYS = 30
 TIER_ORDER = ("none", *TIERS)
 TIER_COLORS = {tier: PALETTE[tier] for tier in TIER_ORDER}
 
-def counts_tables(entries: list[Entry]) -> list[nodes.Node]:
+def left_out_count(problems: list[str]) -> int:
+    """Folders the book could not load (each has a problem note): invalid wherever counted."""
+    return sum(p.startswith(LEFT_OUT) for p in problems)
+
+
+def counts_tables(entries: list[Entry], left_out: int = 0) -> list[nodes.Node]:
+    """The status and badge counts; ``left_out`` folders (not loadable, so no entry, no page)
+    count as ``invalid`` with no badge, as ``status`` shows them."""
     statuses = Counter(e.status for e in entries)
+    statuses[Status.INVALID] += left_out
     tiers = Counter(t for e in entries for t in e.tiers)
     status_rows: list[list[Cell]] = [[message(s), str(statuses[s])] for s in Status if statuses[s]]
     tier_rows: list[list[Cell]] = [[TIER_LABELS[t], str(tiers[t])] for t in reversed(TIERS)]
-    tier_rows.append(["No badge", str(sum(1 for e in entries if not e.tiers))])
+    tier_rows.append(["No badge", str(sum(1 for e in entries if not e.tiers) + left_out)])
     out = [
         table(["Status", "Submissions"], status_rows or [["(none)", "0"]], ["codeml-status-counts"]),
         table(["Badge", "Submissions"], tier_rows, ["codeml-tier-counts"]),
@@ -161,14 +170,15 @@ class DashboardDirective(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         note_listing_doc(self.env, self.env.docname)
         entries, problems = build_entries(self.env.app)
+        left_out = left_out_count(problems)
         when = last_run(entries)
         out: list[nodes.Node] = [
             text_par(
                 f"Last run: {when}" if when else "Last run: never (every submission is pending).",
                 "codeml-last-run",
             ),
-            text_par(f"{len(entries)} submissions.", "codeml-total"),
-            *counts_tables(entries),
+            text_par(f"{len(entries) + left_out} submissions.", "codeml-total"),
+            *counts_tables(entries, left_out),
         ]
         series = tiers_over_runs(entries)
         if series:

@@ -23,6 +23,9 @@ from codeml_repro.run.hardware import short_need
 logger = logging.getLogger(__name__)
 
 ENV_KEY = "codeml_listing_docs"
+LEFT_OUT = "submission left out of the book: "
+"""How a problem note about a folder that could not be loaded starts: the dashboard counts
+those folders as ``invalid`` (a name that is not a slug, a submission.yml the loader refuses)."""
 APP_KEY = "codeml_entries"
 """The Sphinx app's attribute holding the submissions one build read (see :func:`build_entries`)."""
 
@@ -131,7 +134,7 @@ def _read_folders(root: Path) -> list[_Folder]:
             sub = load_submission(folder)
         except ReproError as exc:
             shown = from_root(exc.message, root)  # the dashboard is published: no host paths
-            why = f"submission left out of the book: {log_line(shown)}"
+            why = f"{LEFT_OUT}{log_line(shown)}"
             folders.append(_Folder(edition, None, why))
             continue
         known = len(store.problems)
