@@ -368,3 +368,78 @@ def test_page_shows_the_resolved_lock(tmp_path: Path) -> None:
     assert "<code>lock</code>" in env
     assert all(pin in env for pin in lock[:3])
     assert "<b>evil</b>" not in page and "&lt;b&gt;evil&lt;/b&gt;" in page
+
+
+def _v3_notebook(*sources: str) -> str:
+    """An nbformat 3.0 notebook (worksheets, ``input``), as IPython 2 saved it."""
+    from nbformat.v3 import new_code_cell as v3_cell
+    from nbformat.v3 import new_notebook as v3_notebook
+    from nbformat.v3 import new_worksheet
+
+    cells = [v3_cell(input=s, language="python") for s in sources]
+    return str(nbformat.writes(v3_notebook(worksheets=[new_worksheet(cells=cells)], metadata={"name": "old"}),
+                               version=3))
+
+
+def test_an_nbformat_3_notebook_runs_upgraded_with_a_note(tmp_path: Path) -> None:
+    """papermill reads every notebook with ``nbformat.reads(..., as_version=4)``: a version 3 notebook
+    is upgraded and runs. So here, with a note, and a claim reads its printed value."""
+    from codeml_repro.authoring.check import check_path
+
+    claim = {"name": "acc", "expected": 0.9, "output": {"cell": 1, "regex": "acc=([0-9.]+)"}}
+    folder = _submission(tmp_path, [], claims=[claim])
+    (folder / "artifact.ipynb").write_text(_v3_notebook("x = 0.9", "print(f'acc={x}')"), encoding="utf-8")
+    check_notebook(load_submission(folder))  # no longer "must be a version 4 notebook"
+    report = check_path(folder, POLICY)
+    assert report.result.status is Status.REPRODUCED, report.text
+    assert "warning: the notebook is nbformat 3.0: it ran upgraded to nbformat 4" in report.text
+
+
+def test_an_nbformat_3_notebook_nbformat_cannot_upgrade_is_one_line(tmp_path: Path) -> None:
+    folder = _submission(tmp_path, [])
+    (folder / "artifact.ipynb").write_text(json.dumps({"nbformat": 3, "nbformat_minor": 0,
+                                                        "worksheets": [{"cells": [7]}]}))
+    with pytest.raises(SubmissionInvalid) as err:
+        check_notebook(load_submission(folder))
+    assert "artifact.ipynb: nbformat: an older notebook nbformat cannot upgrade" in err.value.message
+    assert "\n" not in err.value.message
+
+
+def test_a_4_4_notebook_with_cell_ids_is_valid_as_papermill_runs_it(tmp_path: Path) -> None:
+    folder = _submission(tmp_path, [_cell("x = 1")])
+    raw = json.loads((folder / "artifact.ipynb").read_text())
+    raw["nbformat_minor"] = 4  # ids are a 4.5 field; Jupyter and papermill only warn
+    (folder / "artifact.ipynb").write_text(json.dumps(raw))
+    check_notebook(load_submission(folder))
+    raw["cells"][0]["source"] = 7  # still invalid when upgrading does not make it valid
+    (folder / "artifact.ipynb").write_text(json.dumps(raw))
+    with pytest.raises(SubmissionInvalid, match="not a valid notebook"):
+        check_notebook(load_submission(folder))
+
+
+def test_cells_over_80_percent_of_their_own_budget_warn() -> None:
+    from codeml_repro.model.result import CellTime, ResourceReport
+    from codeml_repro.run.runnotes import slow_cell_warnings
+
+    cells = [{"metadata": {}}, {"metadata": {"execution": {"timeout": "4"}}}, {"metadata": {}}]
+    report = ResourceReport(cells=[CellTime(cell=0, duration_s=8.5), CellTime(cell=1, duration_s=3.5),
+                                   CellTime(cell=2, duration_s=7.9)])
+    notes = slow_cell_warnings(cells, {}, report, 10)
+    assert notes == [
+        "cell 0 took 8.5 s, 85% of its 10 s budget: a slower runner may time out; split it or lower its work",
+        "cell 1 took 3.5 s, 88% of its 4 s budget (the cell's own metadata execution.timeout: 4 s): a "
+        "slower runner may time out; split it or lower its work",
+    ]
+    assert slow_cell_warnings(cells, {"execution": {"timeout": 8}}, report, 10)[2].startswith(
+        "cell 2 took 7.9 s, 99% of its 8 s budget (the notebook's metadata execution timeout: 8 s)")
+
+
+@pytest.mark.slow
+def test_a_cell_near_its_budget_is_a_warning_of_the_result(tmp_path: Path) -> None:
+    slow = _cell("import time\ntime.sleep(3.4)")
+    slow.metadata["execution"] = {"timeout": "4"}
+    folder = _submission(tmp_path, [_cell("x = 1"), slow])
+    result = run_submission(load_submission(folder), POLICY, tmp_path, save=False)
+    assert result.status is Status.FUNCTIONAL, result
+    [note] = [w for w in result.warnings if "of its 4 s budget" in w]
+    assert note.startswith("cell 1 took 3.") and "the cell's own metadata execution.timeout" in note

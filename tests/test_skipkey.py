@@ -126,3 +126,14 @@ def test_large_files_are_hashed_in_blocks(make_submission: MakeSubmission) -> No
     with (folder / "weights.bin").open("wb") as handle:
         handle.write(b"\0" * (3 << 20))
     assert _key(folder) != before
+
+
+def test_an_nbformat_3_notebook_is_keyed_by_its_bytes(make_submission: MakeSubmission) -> None:
+    folder = make_submission("old", "x = 1")
+    old = {"nbformat": 3, "nbformat_minor": 0, "metadata": {},
+           "worksheets": [{"cells": [{"cell_type": "code", "input": "x = 1", "outputs": []}]}]}
+    (folder / "artifact.ipynb").write_text(json.dumps(old))
+    before = _key(folder)
+    old["worksheets"][0]["cells"][0]["input"] = "x = 2"  # type: ignore[index]
+    (folder / "artifact.ipynb").write_text(json.dumps(old))
+    assert _key(folder) != before

@@ -92,10 +92,7 @@ def _cost_lines(ctx: AdviceContext) -> list[str]:
         return []
     slow = ", ".join(f"cell {c.cell} ({c.duration_s:.1f} s)" for c in slowest_cells(result))
     lines = [line] + ([f"slowest cells: {slow}"] if slow else [])
-    warnings = budget_warnings(
-        result, timeout_s=ctx.timeout_s, cell_timeout_s=ctx.policy.cell_timeout_s,
-        memory_bytes=ctx.policy.memory_bytes,
-    )
+    warnings = budget_warnings(result, timeout_s=ctx.timeout_s, memory_bytes=ctx.policy.memory_bytes)
     return lines + [f"warning: {w}" for w in warnings]
 
 

@@ -40,7 +40,7 @@ def check_notebook(sub: Submission, kernels: Mapping[str, str] | None = None) ->
     if not path.is_file():
         raise SubmissionInvalid(f"{field}: {path} does not exist")
     raw = load_notebook_json(path)  # size and depth bounds first: one line, never a traceback
-    check_nbformat(path, raw)
+    raw = check_nbformat(path, raw)  # as version 4: an nbformat 3 notebook upgraded, as papermill does
     check_language(path, raw, kernels or {})
     check_parameters(sub, raw)
     req = sub.requirements_path

@@ -13,6 +13,8 @@ walks it. Each refusal is :class:`SubmissionInvalid` with one line naming the fi
 list) before its validator, which edits cells in place, sees them.
 (Scanning the text's brackets first, strings aside, was measured 5x slower than the parse
 on an 11 MB notebook with images.)
+A notebook of nbformat 3 (or older) is upgraded to version 4 as papermill reads it
+(``nbformat.reads(..., as_version=4)``) and runs with a note (:func:`format_note`).
 """
 
 from __future__ import annotations
@@ -84,12 +86,55 @@ def notebook_cells(path: Path) -> list[Any]:
     return cells if isinstance(cells, list) else []
 
 
+def _major(raw: Any) -> Any:
+    return raw.get("nbformat") if isinstance(raw, dict) else None
+
+
+def _older(raw: Any) -> bool:
+    """nbformat 1 to 3: upgraded to 4 as papermill reads them."""
+    major = _major(raw)
+    return isinstance(major, int) and not isinstance(major, bool) and 1 <= major < 4
+
+
+def _upgraded(path: Path, text: str) -> Any:
+    """An nbformat 1-3 notebook as version 4, the way papermill reads it, or one line saying why not."""
+    import nbformat
+    from nbformat.validator import ValidationError as NbValidationError
+
+    try:
+        return nbformat.reads(text, as_version=4)
+    except (ValueError, NbValidationError, *_NBFORMAT_CRASHES) as exc:
+        message = next(iter(str(exc).splitlines()), "") or type(exc).__name__
+        raise SubmissionInvalid(
+            f"{path}: nbformat: an older notebook nbformat cannot upgrade to version 4 "
+            f"({message[:160]}); open it in Jupyter and save it again"
+        ) from None
+
+
+def format_note(raw: Any) -> str | None:
+    """The note a run of an upgraded notebook carries (None for a version 4 notebook)."""
+    if isinstance(raw, dict) and isinstance(raw.get("metadata"), dict):
+        original = raw["metadata"].get("orig_nbformat")
+        if _major(raw) == 4 and isinstance(original, int) and original < 4:
+            raw = {"nbformat": original, "nbformat_minor": raw["metadata"].get("orig_nbformat_minor")}
+    if not _older(raw):
+        return None
+    minor = raw.get("nbformat_minor")
+    version = f"{raw['nbformat']}.{minor}" if isinstance(minor, int) else str(raw["nbformat"])
+    return (
+        f"the notebook is nbformat {version}: it ran upgraded to nbformat 4, as papermill and Jupyter "
+        "read it; open and save it in Jupyter to keep it so"
+    )
+
+
 def read_notebook(path: Path) -> Any:
     """The notebook as an ``nbformat`` v4 node, within bounds (``nbformat.read``'s stand-in)."""
     import nbformat
     from nbformat.validator import ValidationError as NbValidationError
 
     text, raw = _load(path)  # bounded first: nbformat parses it again, known to be shallow
+    if _older(raw):
+        return _upgraded(path, text)
     _check_shape(path, raw)  # nbformat.reads normalizes cells in place before it validates
     try:
         return nbformat.reads(text, as_version=4)
@@ -119,18 +164,42 @@ def _json_type(value: Any) -> str:
     return names.get(type(value), "a number")
 
 
-def check_nbformat(path: Path, raw: Any) -> None:
-    """``raw`` (the bounded JSON of ``path``) is an nbformat v4 notebook, or one line saying where not.
+def _valid_once_upgraded(raw: Any) -> bool:
+    """A 4.0-4.4 notebook that is valid as nbformat 4.5 (``nbformat.v4.upgrade``), e.g. one with
+    cell ids written under an older minor version: papermill and Jupyter run it."""
+    import copy
+
+    import nbformat
+    from nbformat.validator import ValidationError as NbValidationError
+
+    minor = raw.get("nbformat_minor")
+    if not isinstance(minor, int) or isinstance(minor, bool) or not 0 <= minor < 5:
+        return False
+    try:
+        nb = nbformat.v4.upgrade(nbformat.from_dict(copy.deepcopy(raw)), 4, minor)
+        nbformat.validate(nb)
+    except (NbValidationError, ValueError, *_NBFORMAT_CRASHES):
+        return False
+    return True
+
+
+def check_nbformat(path: Path, raw: Any) -> Any:
+    """``raw`` (the bounded JSON of ``path``) is an nbformat v4 notebook, or one line saying where not;
+    returned as version 4 (an nbformat 1-3 notebook upgraded as papermill reads it).
 
     Any shape the validator still cannot take (it raises its own ``TypeError`` or ``KeyError``
     on some malformed cells) is refused the same way: this folder is invalid, the batch goes on."""
     import nbformat
     from nbformat.validator import ValidationError as NbValidationError
 
+    if _older(raw):
+        raw = json.loads(nbformat.writes(_upgraded(path, notebook_text(path))))
     _check_shape(path, raw)
     try:
         nbformat.validate(nbformat.from_dict(raw))
     except NbValidationError as exc:
+        if _valid_once_upgraded(raw):
+            return raw  # e.g. 4.4 with 4.5's cell ids: papermill runs it, nbformat only warns
         steps = list(getattr(exc, "absolute_path", None) or getattr(exc, "path", None) or [])
         where = "/".join(str(p) for p in steps) or "(notebook)"
         message = next(iter(str(exc.message).splitlines()), "")[:200]
@@ -140,3 +209,4 @@ def check_nbformat(path: Path, raw: Any) -> None:
             f"{path}: not a valid notebook (nbformat cannot read it: {type(exc).__name__}); "
             "save it again from Jupyter"
         ) from None
+    return raw

@@ -54,9 +54,10 @@ def slowest_cells(result: Result, count: int = 5) -> list[CellTime]:
 
 
 def budget_warnings(
-    result: Result, *, timeout_s: float, cell_timeout_s: float, memory_bytes: int
+    result: Result, *, timeout_s: float, memory_bytes: int
 ) -> list[str]:
-    """A line for each budget the run used more than 80 % of."""
+    """A line for each whole-run budget the run used more than 80 % of (a cell near its own budget
+    is a warning of the result itself: :mod:`codeml_repro.run.runnotes`)."""
     out = []
     used = result.duration_s / timeout_s if timeout_s else 0
     if used > WARN_FRACTION:
@@ -64,13 +65,6 @@ def budget_warnings(
             f"the run took {human_duration(result.duration_s)}, {used:.0%} of its "
             f"{human_duration(timeout_s)} budget: a slower runner may time out (lower the work, or "
             "raise artifact.resources.timeout)"
-        )
-    slowest = slowest_cells(result, 1)
-    if slowest and cell_timeout_s and slowest[0].duration_s / cell_timeout_s > WARN_FRACTION:
-        cell = slowest[0]
-        out.append(
-            f"cell {cell.cell} took {cell.duration_s:.1f} s, {cell.duration_s / cell_timeout_s:.0%} of the "
-            f"{cell_timeout_s:g} s per-cell budget: split it or lower its work"
         )
     peak = result.resources.peak_memory_bytes if result.resources else None
     if peak and memory_bytes > 0 and peak / memory_bytes > WARN_FRACTION:

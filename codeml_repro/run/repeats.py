@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +63,7 @@ def _execute_once(
 ) -> _Run:
     from codeml_repro.run.claims import check_claims, claim_values
     from codeml_repro.run.kernel.execute import execute
+    from codeml_repro.run.runnotes import run_notes
 
     sub = planned.submission
     assert sub is not None
@@ -76,6 +77,7 @@ def _execute_once(
         return _Run(environment_failed(planned, sub, exc))
     except DataProblem as exc:  # an input left the cache after the fetch stage
         return _Run(data_failed(planned, sub, exc))
+    ex = replace(ex, warnings=[*ex.warnings, *run_notes(sub, policy, ex.resources)])
     values = claim_values(sub.spec.claims, ex.notebook.get("cells", []))
     claims = check_claims(sub.spec.claims, values, stopped=ex.stopped_at is not None)
     return _Run(result_from(planned, sub, ex, claims), ex.notebook, _canonical(values))

@@ -82,7 +82,8 @@ def _notebook_part(notebook: Path, layout: bool) -> dict[str, Any]:
             return {"raw": sha256_file(notebook)} if notebook.is_file() else {}
         except OSError:
             return {}
-    nb = nb if isinstance(nb, dict) else {}
+    if not isinstance(nb, dict) or nb.get("nbformat") != 4:  # nbformat 3 (cells in worksheets): its bytes
+        return {"raw": sha256_file(notebook)}
     found = nb.get("cells")
     cells: list[Any] = found if isinstance(found, list) else []
     part: dict[str, Any] = {
