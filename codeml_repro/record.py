@@ -4,6 +4,11 @@ Writes the same display output as scrapbook's ``sb.glue`` (JSON encoder), so
 ``claims.py`` reads values recorded by ``record``, scrapbook and myst-nb alike.
 This module must import with the standard library only: it is copied into
 per-submission environments that do not have the toolkit's dependencies.
+
+Outside a Jupyter kernel (the notebook exported to a script, IPython absent)
+``record`` prints one line instead of recording. Where ``codeml_repro`` is not
+installed at all, the import itself fails: the authors' guide gives the
+:data:`FALLBACK` lines that keep such a notebook running elsewhere.
 """
 
 from __future__ import annotations
@@ -13,6 +18,15 @@ import math
 from typing import Any
 
 SCRAP_MIME = "application/scrapbook.scrap.json+json"
+
+FALLBACK = """\
+try:
+    from codeml_repro import record
+except ImportError:  # not installed: print the value instead of recording it
+    def record(name, value, **_):
+        print(f"{name} = {value!r} (not recorded: codeml_repro is not installed)")
+"""
+"""The lines the guide gives for a notebook that must also run where codeml_repro is absent."""
 
 
 def _plain(value: Any) -> Any:
@@ -57,7 +71,14 @@ def record(name: str, value: Any, *, display: bool = True) -> None:
         raise ValueError(f"record(): name {name!r} must be a Python identifier")
     data = _plain(value)
     json.dumps(data)  # fail in the author's cell, not later in the checker
-    from IPython.display import display as ipy_display
+    try:
+        from IPython import get_ipython
+        from IPython.display import display as ipy_display
+    except ImportError:
+        get_ipython = None
+    if get_ipython is None or get_ipython() is None:  # a script, not a kernel: nothing to record into
+        print(f"{name} = {_plain_repr(value)} (not recorded: not in a Jupyter kernel)")
+        return
 
     scrap: dict[str, Any] = {"name": name, "data": data, "encoder": "json", "version": 1}
     nonfinite = _has_nonfinite(value)

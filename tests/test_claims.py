@@ -223,3 +223,75 @@ def test_report_says_stopped_early_only_when_later_cells_did_not_run(tmp_path: A
     stopped = [*ran[:2], {**ran[2], "execution_count": None}]
     text = build_report(result, sub, RunPolicy(sandbox="off"), 60, stopped).text
     assert "claims (the run stopped early, at cell 1, so later values were never printed" in text
+
+
+def _fallback_notebook() -> Any:
+    from codeml_repro.record import FALLBACK
+    from tests.conftest import make_notebook
+
+    return make_notebook(FALLBACK, "acc = 0.9\nrecord('acc', acc)")
+
+
+@pytest.mark.slow
+def test_the_guides_fallback_runs_where_codeml_repro_is_not_installed(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, base_environment: Any
+) -> None:
+    """A real kernel of an environment without codeml_repro (the base environment, outside the
+    runner's shim) runs the notebook: record() prints one line instead of failing the import."""
+    import json as _json
+    import textwrap
+    from pathlib import Path
+
+    from nbclient import NotebookClient
+
+    from codeml_repro.record import FALLBACK
+    from tests.conftest import REPO
+
+    assert textwrap.indent(FALLBACK, "  ") in (REPO / "book" / "authors.md").read_text()
+    if base_environment is None or base_environment.path is None:
+        pytest.skip("the base environment could not be built")
+    python = str(Path(base_environment.path) / "bin" / "python")
+    spec = tmp_path / "kernels" / "kernels" / "bare"
+    spec.mkdir(parents=True)
+    argv = [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    kernel = {"argv": argv, "display_name": "bare", "language": "python"}
+    (spec / "kernel.json").write_text(_json.dumps(kernel))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "kernels"))
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    nb = _fallback_notebook()
+    probe = nb.cells[0].copy()
+    probe.source = ("import importlib.util\n"
+                    "print('installed:', importlib.util.find_spec('codeml_repro') is not None)")
+    nb.cells.insert(0, probe)
+    where = {"metadata": {"path": str(tmp_path)}}  # not the repository, where codeml_repro/ is importable
+    NotebookClient(nb, timeout=60, kernel_name="bare", resources=where).execute()
+    assert nb.cells[0].outputs[0]["text"] == "installed: False\n"
+    [out] = nb.cells[2].outputs
+    assert out["text"] == "acc = 0.9 (not recorded: codeml_repro is not installed)\n"
+
+
+@pytest.mark.slow
+def test_the_guides_fallback_records_in_the_runner(tmp_path: Any) -> None:
+    import nbformat
+    import yaml
+
+    from codeml_repro.model.policy import RunPolicy
+    from codeml_repro.model.submission import load_submission
+    from codeml_repro.run.repeats import run_submission
+
+    folder = tmp_path / "submissions" / "fallback"
+    folder.mkdir(parents=True)
+    nbformat.write(_fallback_notebook(), folder / "artifact.ipynb")
+    spec = {"title": "F", "authors": [{"name": "A"}], "claims": [{"name": "acc", "expected": 0.9}]}
+    (folder / "submission.yml").write_text(yaml.safe_dump(spec))
+    result = run_submission(load_submission(folder), RunPolicy(sandbox="off"), tmp_path, save=False)
+    assert result.status.value == "reproduced", result
+
+
+def test_record_outside_a_kernel_prints_one_line() -> None:
+    import subprocess
+    import sys
+
+    code = "from codeml_repro.record import record; record('acc', 0.5); print('went on')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout == "acc = 0.5 (not recorded: not in a Jupyter kernel)\nwent on\n"
