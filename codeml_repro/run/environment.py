@@ -39,7 +39,8 @@ from codeml_repro.model.shownpaths import scrub_prefixes
 from codeml_repro.model.submission import Submission
 from codeml_repro.run import lock as era_lock
 from codeml_repro.run.baseenv import BASE_AS_OF, BASE_REQUIREMENTS
-from codeml_repro.run.lock import KERNEL_REQUIREMENT, Era
+from codeml_repro.run.era import Inferred, UploadDates, kernel_era
+from codeml_repro.run.lock import KERNEL_REQUIREMENT, Era, exact_pins
 from codeml_repro.run.uvtool import find_uv, uv_env, uv_error, uv_index_args
 
 EnvKind = Literal["current", "venv", "kernel"]
@@ -73,6 +74,7 @@ class KernelEnv:
     base: bool = False  # the base environment (run/baseenv.py), not one built from the author's file
     notes: tuple[str, ...] = ()  # warnings for the run's result (what the environment did not honour)
     kernelspec: str | None = None  # kind "kernel": the host kernelspec configured for the language
+    era: dict[str, Any] = field(default_factory=dict)  # the kernel's era inferred from the pins (run/era.py)
 
     def describe(self) -> dict[str, Any]:
         """What the run records as its environment."""
@@ -92,6 +94,8 @@ class KernelEnv:
             out["base"] = True
         if self.kernelspec:
             out["kernelspec"] = self.kernelspec
+        if self.era:
+            out["era"] = dict(self.era)
         return out
 
 
@@ -123,6 +127,8 @@ def requirements_hash(
         parts.append(index.model_dump())
     if era is not None and era.key():
         parts.append(era.key())
+    if (era is None or era.as_of is None) and exact_pins(text):
+        parts.append("kernel_era=pins")  # the kernel's packages dated by the pins (run/era.py)
     if local:  # the bytes of local wheels and folders the requirements name
         parts.append({"local": local})
     key = json.dumps(parts)
@@ -267,9 +273,11 @@ def venv_for(
         if not (target / COMPLETE_MARKER).is_file():
             if given is not None:
                 source.write_text(given)
-            _build_venv(target, requirements, source, offline=offline, index=index, era=era,
-                        python=python or sys.executable)
+            dated, inferred = kernel_era(era, text, UploadDates(index, envs.parent, offline))
+            _build_venv(target, requirements, source, offline=offline, index=index, era=dated,
+                        python=python or sys.executable, inferred=inferred)
         info = json.loads((target / COMPLETE_MARKER).read_text())
+    inferred_record = info.get("era") if isinstance(info.get("era"), dict) else {}
     return KernelEnv(
         "venv",
         str(target / "bin" / "python"),
@@ -279,6 +287,8 @@ def venv_for(
         path=str(target),
         lock=tuple(info.get("lock", ())),
         base=requirements == BASE_REQUIREMENTS,
+        notes=(Inferred.from_record(inferred_record).note(),) if inferred_record else (),
+        era=inferred_record,
     )
 
 
@@ -366,7 +376,7 @@ def read_venv_info(target: Path) -> dict[str, Any]:
 
 def _build_venv(
     target: Path, requirements: Path, source: Path, *, offline: bool, index: IndexSettings, era: Era,
-    python: str,
+    python: str, inferred: Inferred | None = None,
 ) -> None:
     """Create the venv at ``target`` (replacing a half-built one); mark it complete last.
 
@@ -382,8 +392,9 @@ def _build_venv(
     venv_python = str(target / "bin" / "python")
     kernel_input = target / era_lock.KERNEL_INPUT
     kernel_input.write_text(KERNEL_REQUIREMENT + "\n")
+    pinned = exact_pins(source.read_text())
     try:
-        compiled = _run(era_lock.compile_argv(uv, source, kernel_input, venv_python, era, flags),
+        compiled = _run(era_lock.compile_argv(uv, source, kernel_input, venv_python, era, flags, pinned),
                         "uv pip compile", requirements)
     except EnvironmentFailed as exc:  # a pin with no wheel for this interpreter: say what has one
         version = read_venv_info(target)["python"]
@@ -391,7 +402,7 @@ def _build_venv(
             era_lock.explain_no_wheels(exc.message, uv, venv_python, version, flags, uv_env())
         ) from None
     lock_file = target / era_lock.LOCK_FILE
-    lock_file.write_text(compiled)
+    lock_file.write_text(era_lock.lock_header(era) + compiled)
     # --no-build: never run an sdist's setup code on the host while installing.
     _run(era_lock.install_argv(uv, venv_python, lock_file, flags), "uv pip install", requirements)
     if requirements == BASE_REQUIREMENTS:  # used by many runs: compiled once (best effort)
@@ -399,4 +410,6 @@ def _build_venv(
                        check=False, env=uv_env())
     info = read_venv_info(target)  # never by running the new interpreter: see read_venv_info
     info["lock"] = era_lock.lock_lines(compiled)
+    if inferred is not None:
+        info["era"] = inferred.record()
     (target / COMPLETE_MARKER).write_text(json.dumps(info))

@@ -5,8 +5,11 @@ resolved *together with* the author's requirements by one ``uv pip compile``, so
 constrain them: a notebook pinned to matplotlib 3.6 does not get IPython 9, whose
 ``%matplotlib inline`` needs a newer matplotlib (``cannot import name 'backend2gui'``).
 ``artifact.environment.as_of`` resolves every requirement not pinned exactly as of that date
-(uv's ``--exclude-newer``), kernel packages included. The resolved set (the lock) is then
-installed exactly (``--no-deps``) and recorded with each result.
+(uv's ``--exclude-newer``), kernel packages included; an exact pin (``pandas==1.5.3``) is exempt
+(``--exclude-newer-package pandas=false``), so a date never makes the author's own pin
+unsatisfiable. Without ``as_of``, exact pins still date the kernel's packages: see
+:mod:`.era`. The resolved set (the lock) is then installed exactly (``--no-deps``) and recorded
+with each result.
 
 ``artifact.environment.python`` picks an interpreter the host already has; uv is never allowed to
 download one.
@@ -21,11 +24,16 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
 from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.requirements import logical_lines
 from codeml_repro.model.submission import SUBMISSION_FILE, Submission
 
 # The kernel's packages, resolved with the author's requirements. ipykernel 6 is the oldest
@@ -33,6 +41,10 @@ from codeml_repro.model.submission import SUBMISSION_FILE, Submission
 KERNEL_REQUIREMENT = "ipykernel>=6"
 KERNEL_INPUT = "codeml-kernel.in"
 LOCK_FILE = "codeml-lock.txt"
+# The kernel's packages an inferred era dates (see run/era.py): what a notebook's ``%matplotlib
+# inline`` and display path run through, and what breaks an older stack when newer.
+KERNEL_PACKAGES = ("ipykernel", "ipython", "matplotlib-inline", "jupyter-client", "pyzmq", "tornado",
+                   "traitlets")
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,9 @@ class Era:
 
     as_of: date | None = None
     python: str | None = None  # "3.11"; None: the toolkit's own interpreter
+    # The kernel's packages resolve as of this day (inferred from the exact pins' upload dates when
+    # ``as_of`` is not given: run/era.py). Not in the key: the pins it comes from are.
+    kernel_as_of: date | None = None
 
     def key(self) -> list[str]:
         """Part of the environment's cache key (empty for the default era, so old keys stay)."""
@@ -57,14 +72,53 @@ def era_of(sub: Submission) -> Era:
     return Era(as_of=env.as_of, python=env.python)
 
 
+def exact_pins(text: str) -> dict[str, str]:
+    """``{canonical name: version}`` of the requirements pinned exactly (``name==1.2.3``; not
+    ``==1.2.*``, not a range), in the file's order."""
+    pins: dict[str, str] = {}
+    for _number, line in logical_lines(text):
+        bare = re.sub(r"\s--hash[=\s]\s*\S+", "", " " + line).strip()
+        try:
+            requirement = Requirement(bare)
+        except InvalidRequirement:
+            continue  # an option or a local wheel: nothing pinned by name
+        specs = list(requirement.specifier)
+        if len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version:
+            pins[canonicalize_name(requirement.name)] = specs[0].version
+    return pins
+
+
+def _cutoff_after(day: date) -> str:
+    """The end of ``day`` in UTC as uv reads a timestamp: uploads that day are in."""
+    return f"{(day + timedelta(days=1)).isoformat()}T00:00:00Z"
+
+
 def compile_argv(uv: str, requirements: Path, kernel_input: Path, python: str, era: Era,
-                 flags: list[str]) -> list[str]:
-    """``uv pip compile`` of the author's requirements and the kernel's, in one resolution."""
+                 flags: list[str], pinned: Collection[str] = ()) -> list[str]:
+    """``uv pip compile`` of the author's requirements and the kernel's, in one resolution.
+
+    ``pinned`` (the exactly pinned names) are exempt from any date: the author's pin stands.
+    """
     argv = [uv, "pip", "compile", "--quiet", "--no-header", "--no-annotate", "--no-build"]
     argv += ["--python", python, "--no-python-downloads", *flags]
     if era.as_of is not None:
         argv += ["--exclude-newer", era.as_of.isoformat()]
+        for name in sorted(pinned):
+            argv += ["--exclude-newer-package", f"{name}=false"]
+    if era.kernel_as_of is not None:
+        for name in KERNEL_PACKAGES:
+            if name not in pinned:
+                argv += ["--exclude-newer-package", f"{name}={_cutoff_after(era.kernel_as_of)}"]
     return [*argv, str(requirements), str(kernel_input)]
+
+
+def lock_header(era: Era) -> str:
+    """The lock file's first lines: the dates it was resolved as of (comments: uv skips them)."""
+    lines = [f"# as of {era.as_of.isoformat()} (exact pins exempt)"] if era.as_of else []
+    if era.kernel_as_of is not None:
+        lines.append(f"# kernel packages ({', '.join(KERNEL_PACKAGES)}) as of "
+                     f"{era.kernel_as_of.isoformat()}, inferred from the exact pins' upload dates")
+    return "".join(line + "\n" for line in lines)
 
 
 def install_argv(uv: str, python: str, lock: Path, flags: list[str]) -> list[str]:

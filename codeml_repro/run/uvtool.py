@@ -26,6 +26,7 @@ UV_ENV_ALLOW = frozenset(
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|CREDENTIAL|_KEY|AUTH|COOKIE|SESSION", re.I)
 _UV_DECORATION = re.compile(r"^[\s×╰├│─▶]+")
 _MAX_ERROR = 500
+DEFAULT_INDEX = "https://pypi.org/simple"
 
 
 def uv_index_args(index: IndexSettings) -> list[str]:
@@ -36,6 +37,20 @@ def uv_index_args(index: IndexSettings) -> list[str]:
     if index.find_links:
         args += ["--find-links", index.find_links]
     return args
+
+
+def default_index_url() -> str:
+    """The index uv would use when none is configured (uv's own settings, else PyPI)."""
+    for name in ("UV_DEFAULT_INDEX", "UV_INDEX_URL"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    return DEFAULT_INDEX
+
+
+def index_url(index: IndexSettings) -> str:
+    """The package index uv asks with these settings (find-links folders are searched besides)."""
+    return (index.index_url or default_index_url()).rstrip("/")
 
 
 def find_uv() -> str:

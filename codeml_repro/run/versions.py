@@ -31,8 +31,8 @@ from packaging.utils import (
 from packaging.version import Version
 
 from codeml_repro.model.policy import IndexSettings
+from codeml_repro.run.uvtool import default_index_url
 
-DEFAULT_INDEX = "https://pypi.org/simple"
 _ANCHOR_RE = re.compile(r"<a\s[^>]*>", re.I)
 _HREF_RE = re.compile(r"""href\s*=\s*["']([^"'#]+)""", re.I)
 _REQUIRES_PYTHON_RE = re.compile(r"""data-requires-python\s*=\s*["']([^"']*)""", re.I)
@@ -101,15 +101,6 @@ def _folder_filenames(path: Path) -> list[str] | None:
         return [entry.name for entry in path.iterdir()]
     except OSError:
         return [] if not path.exists() else None
-
-
-def default_index_url() -> str:
-    """The index uv would use when none is configured (uv's own settings, else PyPI)."""
-    for name in ("UV_DEFAULT_INDEX", "UV_INDEX_URL"):
-        value = os.environ.get(name, "").strip()
-        if value:
-            return value
-    return DEFAULT_INDEX
 
 
 def available_versions(package: str, index: IndexSettings, *, offline: bool) -> list[Version] | None:

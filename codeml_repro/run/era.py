@@ -1,0 +1,228 @@
+"""The era of an environment without ``as_of``: when the author's pinned releases were uploaded.
+
+A ``requirements.txt`` pinning ``matplotlib==3.6.3`` and ``numpy==1.23.5`` was written in early
+2023; today's ipykernel, IPython and matplotlib-inline break that stack (``%matplotlib inline``:
+``'RcParams' object has no attribute '_get'``). So when ``as_of`` is not given, the kernel's
+packages (:data:`~codeml_repro.run.lock.KERNEL_PACKAGES`) resolve as of the latest upload day
+among the exact pins, and the result says which day that was.
+
+Upload times come from the maintainer's package index, never from one the submission names: its
+PEP 691 JSON simple page with PEP 700 ``upload-time``, else (an index without them) the JSON API
+beside it (``/pypi/<name>/json``, as PyPI and its mirrors serve). A release's day is its first
+file's. Every day a package's page gives is cached on disk per index and package, so a batch
+asks once per package, and an offline build reads the cache only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from codeml_repro.model.policy import IndexSettings
+from codeml_repro.run.lock import Era, exact_pins
+from codeml_repro.run.uvtool import index_url
+
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+_TIMEOUT_S = 30
+_MAX_PAGE = 64 * 1024 * 1024  # numpy's page is a few MB
+CACHE_DIR = "upload-dates"
+
+
+@dataclass(frozen=True)
+class Inferred:
+    """The day the kernel's packages resolve as of, and the pins it was read from."""
+
+    day: date | None  # None: no pin had an upload date on the index
+    latest: str = ""  # the pin uploaded last, "matplotlib==3.6.3"
+    undated: tuple[str, ...] = ()  # pins the index gave no upload date for
+
+    def record(self) -> dict[str, Any]:
+        """What the environment's marker (and each result's environment) keeps."""
+        return {"kernel_as_of": self.day.isoformat() if self.day else None, "inferred_from": self.latest,
+                "undated": list(self.undated)}
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any]) -> Inferred:
+        day = data.get("kernel_as_of")
+        return cls(date.fromisoformat(day) if isinstance(day, str) else None,
+                   str(data.get("inferred_from", "")), tuple(str(x) for x in data.get("undated", ())))
+
+    def note(self) -> str:
+        """One line for the result: which day, from which pin, and how to choose another."""
+        kernel = "the kernel's packages (ipykernel, IPython, matplotlib-inline, jupyter_client, pyzmq, ...)"
+        if self.day is None:
+            return (f"{kernel} resolved as of today: the package index gave no upload date for the exact "
+                    "pins; set artifact.environment.as_of to the day the notebook last ran")
+        text = (f"{kernel} resolved as of {self.day.isoformat()}, the latest upload date among the exact "
+                f"pins in requirements.txt ({self.latest})")
+        if self.undated:
+            text += f"; no upload date for {', '.join(self.undated)}"
+        return text + "; set artifact.environment.as_of to choose another day"
+
+
+def _day(stamp: object) -> date | None:
+    """The UTC day of an ISO 8601 upload time (PEP 700 ``upload-time``, ``upload_time_iso_8601``)."""
+    if not isinstance(stamp, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).date()
+
+
+def _file_version(filename: str, name: str) -> str | None:
+    try:
+        if filename.endswith(".whl"):
+            dist, version, _build, _tags = parse_wheel_filename(filename)
+        elif filename.endswith((".tar.gz", ".zip")):
+            dist, version = parse_sdist_filename(filename)
+        else:
+            return None
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
+    return str(version) if dist == name else None
+
+
+def _earliest(days: dict[str, date], version: str | None, day: date | None) -> None:
+    if version is not None and day is not None and (version not in days or day < days[version]):
+        days[version] = day
+
+
+def _get_json(url: str, accept: str) -> Any:
+    """The JSON at ``url`` (None: not found, not JSON, or unreachable)."""
+    request = urllib.request.Request(url, headers={"Accept": accept, "User-Agent": "codeml-repro"})
+    try:
+        with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
+            if "json" not in response.headers.get_content_type():
+                return None
+            return json.loads(response.read(_MAX_PAGE + 1)[:_MAX_PAGE])
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+
+
+def _simple_days(base: str, name: str) -> dict[str, date]:
+    """Each version's first upload day from the PEP 691 page (empty without PEP 700 times)."""
+    page = _get_json(f"{base}/{name}/", SIMPLE_JSON)
+    days: dict[str, date] = {}
+    files = page.get("files") if isinstance(page, dict) else None
+    for entry in files if isinstance(files, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("filename"), str):
+            _earliest(days, _file_version(entry["filename"], name), _day(entry.get("upload-time")))
+    return days
+
+
+def _json_api_days(base: str, name: str) -> dict[str, date]:
+    """Each version's first upload day from the JSON API beside a ``.../simple`` index."""
+    if not base.endswith("/simple"):
+        return {}
+    data = _get_json(f"{base.removesuffix('/simple')}/pypi/{name}/json", "application/json")
+    releases = data.get("releases") if isinstance(data, dict) else None
+    days: dict[str, date] = {}
+    for version, files in releases.items() if isinstance(releases, dict) else []:
+        try:
+            key = str(Version(str(version)))
+        except InvalidVersion:
+            continue
+        for entry in files if isinstance(files, list) else []:
+            if isinstance(entry, dict):
+                _earliest(days, key, _day(entry.get("upload_time_iso_8601") or entry.get("upload_time")))
+    return days
+
+
+@dataclass
+class UploadDates:
+    """Upload days of releases on one index, asked once per package and cached under ``cache``."""
+
+    index: IndexSettings
+    cache: Path
+    offline: bool = False
+
+    def _file(self, name: str) -> Path:
+        digest = hashlib.sha256(index_url(self.index).encode()).hexdigest()[:16]
+        return self.cache / CACHE_DIR / digest / f"{name}.json"
+
+    def _cached(self, name: str) -> dict[str, date]:
+        try:
+            raw = json.loads(self._file(name).read_text())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(raw, dict):
+            return {}
+        return {str(v): d for v, s in raw.items() if (d := _day(s)) is not None}
+
+    def _store(self, name: str, days: dict[str, date]) -> None:
+        """Write atomically: parallel builds may ask for the same package."""
+        path = self._file(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with contextlib.suppress(OSError), os.fdopen(fd, "w") as f:
+            json.dump({v: d.isoformat() for v, d in sorted(days.items())}, f)
+        os.replace(tmp, path)
+
+    def day(self, package: str, version: str) -> date | None:
+        """The day ``package==version`` was first uploaded (None: the index does not say)."""
+        name = canonicalize_name(package)
+        try:
+            key = str(Version(version))
+        except InvalidVersion:
+            return None
+        days = self._cached(name)
+        if key not in days and not self.offline:
+            base = index_url(self.index)
+            fetched = _simple_days(base, name) or _json_api_days(base, name)
+            if fetched:
+                days = {**days, **fetched}
+                self._store(name, days)
+        return days.get(key)
+
+
+def infer(pins: Mapping[str, str], dates: UploadDates) -> Inferred | None:
+    """The latest upload day among ``pins`` (None when nothing is pinned exactly)."""
+    dated: list[tuple[date, str]] = []
+    undated: list[str] = []
+    for name, version in pins.items():
+        day = dates.day(name, version)
+        if day is None:
+            undated.append(f"{name}=={version}")
+        else:
+            dated.append((day, f"{name}=={version}"))
+    if not dated and not undated:
+        return None
+    if not dated:
+        return Inferred(None, undated=tuple(undated))
+    day, latest = max(dated)
+    return Inferred(day, latest, tuple(undated))
+
+
+def kernel_era(era: Era, text: str, dates: UploadDates) -> tuple[Era, Inferred | None]:
+    """``era`` with the kernel's packages dated by the exact pins' upload days when it has no
+    ``as_of``; asked only when an environment is built (a cached one keeps its record)."""
+    pins = exact_pins(text)
+    if era.as_of is not None or not pins:
+        return era, None
+    inferred = infer(pins, dates)
+    return dataclasses.replace(era, kernel_as_of=inferred.day if inferred else None), inferred
