@@ -32,4 +32,7 @@ codeml-repro env build
 ruff check .
 mypy codeml_repro
 lint-imports
-python -m pytest -q -ra "$@"
+# Two workers (pytest-xdist); the book's tests share one worker and one build. Tests that measure
+# CPU, processes or time (marker `serial`) then run alone, so no neighbour skews them.
+python -m pytest -q -ra -n "${CODEML_TEST_WORKERS:-2}" --dist loadgroup -m "not serial" "$@"
+python -m pytest -q -ra -m serial "$@" || [ $? -eq 5 ]  # 5: the arguments selected no serial test

@@ -87,3 +87,106 @@ def share_base_env(base_environment: Any) -> Callable[[Path], None]:
             target.symlink_to(base_environment.path, target_is_directory=True)
 
     return share
+
+
+@pytest.fixture(scope="session")
+def book(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The listing's book (tests/test_listing.py), built once per session for every module using it.
+
+    Defined here, not imported into each module: an imported fixture is a new definition per
+    module, and the book was built once per importing module."""
+    from tests.test_listing import build_listing_book
+
+    return build_listing_book(tmp_path_factory)
+
+
+@pytest.fixture(autouse=True)
+def no_gpu_detected(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see a host with no GPU, also on a GPU runner: what a run of a GPU submission does is
+    tested with fake hosts passed explicitly (tests/test_gpu.py), never with this machine's."""
+    monkeypatch.setattr("codeml_repro.run.sandbox.gpu.vendors", lambda: [])
+
+
+# Markers by what a module's tests need, so `pytest -m "not slow"` is a quick loop and pytest-xdist
+# keeps what must not share the machine apart (scripts/test.sh runs the `serial` ones alone).
+_BOOK_FIXTURES = {"book", "site"}
+_BOOK_MODULES = {"test_book_site", "test_editions", "test_listing", "test_listing_security"}
+_SERIAL_MODULES = {"test_hostile_cpu", "test_hostile_pids", "test_usage", "test_benchmarks"}
+_KERNEL_CALLS = ("run_all(", "runner_helpers", "check_path(", '"run"', "'run'", "execute_")
+_SOURCES: dict[str, str] = {}
+
+
+def _module_source(item: pytest.Item) -> str:
+    path = str(item.path)
+    if path not in _SOURCES:
+        _SOURCES[path] = Path(path).read_text(encoding="utf-8")
+    return _SOURCES[path]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.path.stem
+        source = _module_source(item)
+        needs: set[str] = set()
+        if module.startswith("test_browser"):
+            needs |= {"browser", "book"}
+        if module in _BOOK_MODULES or _BOOK_FIXTURES & set(getattr(item, "fixturenames", ())):
+            needs.add("book")
+        if any(call in source for call in _KERNEL_CALLS):
+            needs.add("kernel")
+        if "needs_bwrap" in source or 'sandbox="required"' in source:
+            needs.add("sandbox")
+        if needs:
+            needs.add("slow")
+        if module in _SERIAL_MODULES:
+            needs |= {"serial", "slow"}
+        for name in sorted(needs):
+            item.add_marker(name)
+        if "book" in needs:  # the session's book is built once, on the worker that runs these
+            item.add_marker(pytest.mark.xdist_group("book"))
+
+
+# What this host can do, probed once per session when a test first needs it, never at collection:
+# a probe at import ran bwrap and made cgroups in every worker, for every run, even `-k one_test`.
+def _probe_bwrap() -> bool:
+    from codeml_repro.run.sandbox.bwrap import find_bwrap, probe_bwrap
+
+    path = find_bwrap()
+    return path is not None and probe_bwrap(path)[0]
+
+
+def _probe_scratch() -> bool:
+    from codeml_repro.run.sandbox.bwrap import find_bwrap, probe_scratch
+
+    path = find_bwrap()
+    return _probe_bwrap() and path is not None and probe_scratch(path) is None
+
+
+def _probe_cgroups(controllers: frozenset[str]) -> bool:
+    import os
+
+    from codeml_repro.run.sandbox import cgroups
+
+    group = cgroups.create(f"probe-{os.getpid()}", 64 * 2**20, 16)
+    cgroups.remove(group)
+    return group is not None and controllers <= set(group.in_force)
+
+
+_PROBES: dict[str, tuple[Callable[[], bool], str]] = {
+    "bwrap": (_probe_bwrap, "bwrap missing or unusable: apt-get install bubblewrap"),
+    "scratch": (_probe_scratch, "bwrap cannot make a run folder a tmpfs"),
+    "cgroups": (lambda: _probe_cgroups(frozenset({"memory", "pids"})), "this host gives no cgroups"),
+    "cpu_cgroups": (lambda: _probe_cgroups(frozenset({"cpu"})), "this host gives no CPU cgroup"),
+}
+_PROBED: dict[str, bool] = {}
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """``@pytest.mark.host("bwrap", ...)``: skip unless this host can, probed on first need."""
+    for mark in item.iter_markers("host"):
+        for what in mark.args:
+            probe, reason = _PROBES[what]
+            if what not in _PROBED:
+                _PROBED[what] = probe()
+            if not _PROBED[what]:
+                pytest.skip(reason)

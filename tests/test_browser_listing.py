@@ -15,13 +15,12 @@ from typing import Any
 import pytest
 
 from tests.browser import SCREENSHOTS, axe_violations, chromium, needs_chromium, serve
-from tests.test_listing import book  # noqa: F401  (session fixture shared with the listing tests)
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
 
 @pytest.fixture(scope="module")
-def site(book: dict[str, Path]) -> Iterator[str]:  # noqa: F811
+def site(book: dict[str, Path]) -> Iterator[str]:
     with serve(book["html"]) as url:
         yield url
 
@@ -159,7 +158,7 @@ def _watch_requests(page: Any) -> list[str]:
 
 
 def test_every_page_fits_a_phone_succeeds_and_passes_axe(
-    browser: Any, site: str, book: dict[str, Path]  # noqa: F811
+    browser: Any, site: str, book: dict[str, Path]
 ) -> None:
     pages = _pages(book["html"])
     assert {"index.html", "book/posters.html", "book/dashboard.html", "book/posters/alpha.html",

@@ -57,13 +57,7 @@ record('acc', 1)
 """
 
 
-def _cpu_cgroups_here() -> bool:
-    group = cgroups.create(f"probe-cpu-{os.getpid()}", 64 * 2**20, 16)
-    cgroups.remove(group)
-    return group is not None and "cpu" in group.in_force
-
-
-needs_cpu_cgroups = pytest.mark.skipif(not _cpu_cgroups_here(), reason="this host gives no CPU cgroup")
+needs_cpu_cgroups = pytest.mark.host("cpu_cgroups")
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from codeml_repro.model.result import Result, Status
 from codeml_repro.run.batch import run_all
 from codeml_repro.run.plan import RunOptions
 from codeml_repro.run.sandbox import scratchfs_inside
-from codeml_repro.run.sandbox.bwrap import find_bwrap, probe_bwrap, probe_scratch
 
 from .conftest import MakeSubmission
 
@@ -29,12 +28,7 @@ NEIGHBOUR = "from codeml_repro import record\nrecord('acc', 1)"
 SHIPPED = "shipped.bin"  # a file of the submission itself: it never counts against the budget
 
 
-def _scratch_works() -> bool:
-    path = find_bwrap()
-    return path is not None and probe_bwrap(path)[0] and probe_scratch(path) is None
-
-
-needs_scratch = pytest.mark.skipif(not _scratch_works(), reason="bwrap cannot make a run folder a tmpfs")
+needs_scratch = pytest.mark.host("scratch")
 
 BIG_FILES = """
 chunk = b'x' * 10_000_000

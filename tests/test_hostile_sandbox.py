@@ -14,7 +14,7 @@ from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Status
 from codeml_repro.run.batch import run_all
 from codeml_repro.run.plan import RunOptions
-from codeml_repro.run.sandbox.bwrap import find_bwrap, probe_bwrap
+from codeml_repro.run.sandbox.bwrap import find_bwrap
 from codeml_repro.run.sandbox.rundir import unlock_and_retry
 
 from .conftest import MakeSubmission
@@ -26,12 +26,7 @@ CLAIM = {"claims": [{"name": "acc", "expected": 1}]}
 NEIGHBOUR = "from codeml_repro import record\nrecord('acc', 1)"
 
 
-def _bwrap_works() -> bool:
-    path = find_bwrap()
-    return path is not None and probe_bwrap(path)[0]
-
-
-needs_bwrap = pytest.mark.skipif(not _bwrap_works(), reason="bwrap missing or unusable")
+needs_bwrap = pytest.mark.host("bwrap")
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="the runner is not root here")
 
 
@@ -197,15 +192,7 @@ def test_clean_up_never_chmods_through_a_planted_link(tmp_path: Path) -> None:
     assert stat.S_IMODE(tmp_path.stat().st_mode) == before
 
 
-def _cgroups_here() -> bool:
-    from codeml_repro.run.sandbox import cgroups
-
-    group = cgroups.create(f"probe-{os.getpid()}", 64 * 2**20, 16)
-    cgroups.remove(group)
-    return group is not None and {"memory", "pids"} <= set(group.in_force)
-
-
-needs_cgroups = pytest.mark.skipif(not _cgroups_here(), reason="this host gives the runner no cgroups")
+needs_cgroups = pytest.mark.host("cgroups")
 SMALL = SANDBOXED.model_copy(update={"memory_bytes": 512 * 2**20})
 CHILDREN = """
 import subprocess, sys

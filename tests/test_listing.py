@@ -248,9 +248,9 @@ def add_attack(root: Path) -> Path:
     return marker
 
 
-@pytest.fixture(scope="session")
-def book(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Build once: {"root": ..., "html": ..., "marker": ...}."""
+def build_listing_book(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The listing's book, built by the session fixture ``book`` (conftest.py) once for every module
+    that uses it: {"root": ..., "html": ..., "marker": ...}."""
     if shutil.which("jupyter-book") is None:
         pytest.skip("jupyter-book is not installed")
     root = tmp_path_factory.mktemp("book")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from pathlib import Path
 
-from tests.test_listing import book, read  # noqa: F401  (session fixture shared with the listing tests)
+from tests.test_listing import read
 
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt; &lt;img src=x onerror=alert(1)&gt;"
 PAGES = ("book/posters.html", "book/posters/xss.html", "book/dashboard.html")
@@ -50,7 +50,7 @@ def live(text: str) -> _Live:
     return parser
 
 
-def test_no_author_script_or_handler_is_live(book: dict[str, Path]) -> None:  # noqa: F811
+def test_no_author_script_or_handler_is_live(book: dict[str, Path]) -> None:
     for rel in PAGES:
         found = live(read(book["html"], rel))
         assert not [s for s in found.scripts if "alert" in s], rel
@@ -60,7 +60,7 @@ def test_no_author_script_or_handler_is_live(book: dict[str, Path]) -> None:  # 
         assert "svg-out" not in read(book["html"], rel)
 
 
-def test_author_text_shows_escaped(book: dict[str, Path]) -> None:  # noqa: F811
+def test_author_text_shows_escaped(book: dict[str, Path]) -> None:
     listing = read(book["html"], "book/posters.html")
     card = listing.split('id="poster-xss"', 1)[1].split('id="poster-', 1)[0]
     assert card.count(ESCAPED) >= 3  # title, author, session
@@ -70,14 +70,14 @@ def test_author_text_shows_escaped(book: dict[str, Path]) -> None:  # noqa: F811
     assert ESCAPED in read(book["html"], "book/dashboard.html")
 
 
-def test_myst_syntax_stays_text(book: dict[str, Path]) -> None:  # noqa: F811
+def test_myst_syntax_stays_text(book: dict[str, Path]) -> None:
     page = read(book["html"], "book/posters/xss.html")
     assert "```{raw} html" in page and "```{eval-rst}" in page
     assert "<b>rst</b>" not in page and "alert('raw')</script>" not in page
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page
 
 
-def test_notebook_keeps_only_safe_outputs(book: dict[str, Path]) -> None:  # noqa: F811
+def test_notebook_keeps_only_safe_outputs(book: dict[str, Path]) -> None:
     page = read(book["html"], "book/posters/xss.html")
     notebook = page.split('id="notebook"', 1)[1]
     for dropped in ("html-out", "js-out", "svg-out", "<svg", "widget-view+json</", "<b id="):
@@ -92,7 +92,7 @@ def test_notebook_keeps_only_safe_outputs(book: dict[str, Path]) -> None:  # noq
     assert "&lt;script&gt;alert('md')&lt;/script&gt;" in notebook  # markdown cell shown as text
 
 
-def test_build_executes_no_notebook(book: dict[str, Path]) -> None:  # noqa: F811
+def test_build_executes_no_notebook(book: dict[str, Path]) -> None:
     assert not book["marker"].exists(), "a notebook cell ran during the book build"
     assert not (book["html"] / "book" / "posters" / "xss.ipynb").exists()
     sources = book["html"] / "_sources"

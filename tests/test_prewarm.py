@@ -18,7 +18,6 @@ from codeml_repro.run.batch import run_all
 from codeml_repro.run.kernel.execute import KernelPipeline, run_prepared
 from codeml_repro.run.kernel.prepare import prepare
 from codeml_repro.run.plan import RunOptions
-from codeml_repro.run.sandbox.bwrap import find_bwrap, probe_bwrap
 from codeml_repro.run.sandbox.rundir import OWNER_FILE, RUN_DIR_PREFIX
 from tests.runner_helpers import make_submission, outputs_text
 
@@ -123,13 +122,8 @@ def test_pipeline_uses_the_prestart_only_for_its_submission(tmp_path: Path) -> N
     _nothing_left()
 
 
-def _bwrap_works() -> bool:
-    path = find_bwrap()
-    return path is not None and probe_bwrap(path)[0]
-
-
 @pytest.mark.sandbox
-@pytest.mark.skipif(not _bwrap_works(), reason="bwrap missing or unusable")
+@pytest.mark.host("bwrap")
 def test_prestarted_kernel_runs_in_the_sandbox(tmp_path: Path) -> None:
     policy = POLICY.model_copy(update={"sandbox": "required"})
     a, b = (make_submission(tmp_path / name, [WHO]) for name in "ab")

@@ -16,20 +16,12 @@ import pytest
 
 from codeml_repro.model.errors import SandboxUnavailable
 from codeml_repro.run.kernel.execute import Execution
-from codeml_repro.run.sandbox.bwrap import choose_sandbox, find_bwrap, probe_bwrap
+from codeml_repro.run.sandbox.bwrap import choose_sandbox
 from codeml_repro.run.sandbox.rundir import OWNER_FILE
 from codeml_repro.run.sandbox.stale import clean_stale_runs
 from tests.runner_helpers import make_submission, outputs_text, recorded, run
 
-
-def _bwrap_works() -> bool:
-    path = find_bwrap()
-    return path is not None and probe_bwrap(path)[0]
-
-
-needs_bwrap = pytest.mark.skipif(
-    not _bwrap_works(), reason="bwrap missing or unusable: apt-get install bubblewrap"
-)
+needs_bwrap = pytest.mark.host("bwrap")
 pytestmark = pytest.mark.sandbox
 
 
