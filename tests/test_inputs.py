@@ -194,7 +194,8 @@ def test_notebook_cannot_reach_the_server_itself(
     make_submission("fetcher", source)
     result = _results(tmp_path)["fetcher"]
     assert result.status == Status.FAILED and result.error is not None
-    assert result.error.type == "URLError"
+    assert result.error.type == "HTTPError"  # refused by the sandbox's download proxy: not declared
+    assert "is not a declared download" in result.error.message
     assert served.requests == []
 
 

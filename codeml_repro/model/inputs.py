@@ -24,6 +24,8 @@ COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 HF_REPO_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 DOI_RE = re.compile(r"^10\.\d{4,9}/\S+$")
 DEFAULT_DATA_BUDGET = 5 * 1024**3
+# ``place``: a library's own cache under the kernel's home (run/kernel/downloads.py places it)
+PLACE_RE = re.compile(r"^(seaborn|sklearn|pooch:[A-Za-z0-9][\w.-]*|~(/[\w.-]+)*)$")
 
 
 def relative_inside(value: str) -> str:
@@ -74,6 +76,9 @@ class DataInput(StrictModel):
         default=None, description="Unpack the archive; `path` is then the folder of its contents."
     )
     size: int | None = Field(default=None, gt=0, description="Bytes (progress and an early budget check).")
+    place: str | None = Field(default=None, description=(
+        "Put the file in a library's own cache instead of the submission folder, `path` then being "
+        "relative to it: seaborn, sklearn, pooch:<app>, or a folder under the kernel's home (~/.keras)."))
     license: str | None = Field(default=None, description="The data's license, e.g. CC-BY-4.0.")
     description: str | None = Field(default=None, description="What it is, for readers.")
 
@@ -104,13 +109,20 @@ class DataInput(StrictModel):
     def _path(cls, value: str | None) -> str | None:
         return None if value is None else relative_inside(value)
 
+    @field_validator("place")
+    @classmethod
+    def _place(cls, value: str | None) -> str | None:
+        if value is not None and (not PLACE_RE.match(value) or ".." in value.split("/")):
+            raise ValueError("must be seaborn, sklearn, pooch:<app> or a folder under the home (~/.keras)")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> DataInput:
         sources = [name for name in ("url", "doi", "hf") if getattr(self, name) is not None]
         if len(sources) > 1:
             raise ValueError(f"give one source, not {' and '.join(sources)}")
         if self.hf is not None:
-            for name in ("sha256", "path", "unpack", "file"):
+            for name in ("sha256", "path", "unpack", "file", "place"):
                 if getattr(self, name) is not None:
                     raise ValueError(f"{name}: not used with hf (the pinned revision is its identity)")
             return self
@@ -122,6 +134,8 @@ class DataInput(StrictModel):
             raise ValueError("doi and file go together: the DOI of the record and the file's name in it")
         if self.unpack is not None and not sources:
             raise ValueError("unpack: only for a downloaded archive (a shipped file is used as it is)")
+        if self.place is not None and not sources:
+            raise ValueError("place: only for a downloaded input (a shipped file stays in the folder)")
         return self
 
     @property
@@ -154,7 +168,7 @@ class DataInput(StrictModel):
 
 def check_data_list(entries: list[DataInput]) -> list[DataInput]:
     """Two entries may not claim the same place (or one inside the other)."""
-    paths = [PurePosixPath(e.path) for e in entries if e.path is not None]
+    paths = [PurePosixPath(f"@{e.place}" if e.place else "", e.path) for e in entries if e.path is not None]
     for i, one in enumerate(paths):
         for other in paths[i + 1 :]:
             if one == other or one in other.parents or other in one.parents:

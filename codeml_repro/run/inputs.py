@@ -266,7 +266,7 @@ def mounts_for(sub: Submission, work: Path, run_root: Path) -> tuple[list[Mount]
     for entry in sub.spec.artifact.data:
         if entry.hf is not None:
             sources.append(entry.hf)
-        elif entry.source != "shipped":
+        elif entry.source != "shipped" and entry.place is None:  # placed: see kernel/downloads.py
             assert entry.path is not None and entry.sha256 is not None
             cached = unpacked_path(entry) if entry.unpack else file_path(entry.sha256)
             if not cached.exists():

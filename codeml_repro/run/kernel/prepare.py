@@ -26,7 +26,7 @@ from codeml_repro.run.inputs import mounts_for, place_mounts
 from codeml_repro.run.kernel import channels
 from codeml_repro.run.kernel.foreign import HostKernel, host_kernel
 from codeml_repro.run.kernel.manager import SandboxKernelManager
-from codeml_repro.run.sandbox import bwrap, cgroups, privileges, reaping, rundir, runuid, stale
+from codeml_repro.run.sandbox import bwrap, cgroups, downloads, privileges, reaping, rundir, runuid, stale
 from codeml_repro.run.sandbox import launch as launching
 from codeml_repro.run.sandbox.cgroups import RunCgroup
 from codeml_repro.run.sandbox.gpu import GpuHost, detect_gpus
@@ -180,12 +180,15 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
         if not address_space_capped(cgroup, gpu):
             limits = dataclasses.replace(limits, address_space=False)  # the budget stays the tmpfs size
         mounts, data_env = data_mounts(sub, dirs, sandboxed=choice.kind == "bwrap")
+        fetched = downloads.prepare_downloads(sub, dirs, env.python, sandboxed=choice.kind == "bwrap")
+        mounts, data_env = [*mounts, *fetched.mounts], {**data_env, **fetched.env}
         if choice.kind == "bwrap":
             privileges.make_readable(source for source, _target in mounts)
         launch = launching.build_launch(
             choice, dirs, env.python, limits, marker, hide=hide, cgroup=cgroup,
             mounts=mounts, extra_env=data_env, devices=gpu.sandbox_args() if gpu else (),
             uid=run_uid.uid, kernel_argv=host.argv if host else (), readable=host.readable if host else (),
+            inside=fetched.inside, share_net=fetched.share_net,
         )
     except BaseException:
         cgroups.remove(cgroup)

@@ -8,6 +8,8 @@ run), ``stale`` (clean-up after killed runners), ``scratchfs`` and
 ``scratchfs_inside`` (the run folder's disk budget), ``cgroups`` and
 ``delegation`` (one control group per run), ``privileges`` and ``runuid`` (a
 root runner's kernel is not root, and has a uid of its own), ``gpu`` (GPUs
-found and bound into the sandbox). Knows nothing of Jupyter messages or
+found and bound into the sandbox), ``downloads``, ``proxy_inside``, ``certs`` and
+``recorder`` (declared URLs answered offline by a proxy in the sandbox; inputs placed in a
+library's cache; ``check --record-downloads``). Knows nothing of Jupyter messages or
 notebooks: it never imports ``codeml_repro.run.kernel``, which drives it.
 """

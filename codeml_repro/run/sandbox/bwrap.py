@@ -28,6 +28,7 @@ from codeml_repro.run.sandbox.rundir import RunDirs
 
 SandboxKind = Literal["bwrap", "off"]
 
+HOME = Path("/tmp/home")  # the kernel's home in the sandbox
 INSTALL_HINT = "install it with `apt-get install bubblewrap`"
 
 
@@ -124,7 +125,7 @@ def _mount_args(hidden: Iterable[Path], tmpfs_bytes: int = -1) -> list[str]:
 
 
 def _home_args(cwd: str) -> list[str]:
-    return ["--perms", "0777", "--dir", "/tmp/home", "--chdir", cwd, "--clearenv"]
+    return ["--perms", "0777", "--dir", str(HOME), "--chdir", cwd, "--clearenv"]
 
 
 def _hidden_dirs(extra: Iterable[Path]) -> list[Path]:
@@ -158,13 +159,14 @@ def _depth(path: Path) -> int:
 
 def _parents_args(dest: Path, tmpfs: list[Path], made: set[Path]) -> list[str]:
     """``--dir`` (0755) for each parent of a bind inside a tmpfs, which bwrap would make 0700: a
-    kernel that is not root (see :mod:`.privileges`) must be able to walk down to the bind."""
+    kernel that is not root (see :mod:`.privileges`) must be able to walk down to the bind; under
+    its home (inputs placed in a library's cache) 0777, as the home itself, so it may add files."""
     args: list[str] = []
     for parent in reversed(dest.parents):
         inside = any(t != parent and t in parent.parents for t in tmpfs)
         if inside and parent not in made:
             made.add(parent)
-            args += ["--perms", "0755", "--dir", str(parent)]
+            args += ["--perms", "0777" if HOME in parent.parents else "0755", "--dir", str(parent)]
     return args
 
 
@@ -178,21 +180,27 @@ def bwrap_argv(
     devices: Sequence[str] = (),
     tmpfs_bytes: int = -1,
     scratch: bool = False,
+    share_net: bool = False,
 ) -> list[str]:
     """The ``bwrap`` prefix: isolation, mounts (order matters), ``devices`` (GPU binds), environment.
 
     With ``scratch``, the host's run folder is only read (the setup step copies it into the
-    budgeted tmpfs, with the capabilities it needs for that)."""
+    budgeted tmpfs, with the capabilities it needs for that); ``share_net``: the host's network
+    (only ``check --record-downloads``, see :mod:`.recorder`)."""
     assert choice.bwrap is not None
     hidden = _hidden_dirs(hide)
     caps = scratchfs.cap_args() if scratch else []
-    args = [choice.bwrap, *_isolation_args(), *caps, *_mount_args(hidden, tmpfs_bytes)]
+    isolation = _isolation_args()
+    if share_net:
+        isolation = [arg for arg in isolation if arg != "--unshare-net"] + ["--share-net"]
+    args = [choice.bwrap, *isolation, *caps, *_mount_args(hidden, tmpfs_bytes)]
+    args += ["--perms", "0777", "--dir", str(HOME)]  # before inputs placed under it
     readable_dirs = sorted({p.resolve() for p in readable if p.exists()}, key=_depth)
     binds = [("--ro-bind", p, p) for p in readable_dirs]
     work_flag = "--ro-bind" if scratch else "--bind"
     binds += [("--ro-bind", dirs.shim, dirs.shim), (work_flag, dirs.work, dirs.work)]
     binds += [("--bind", dirs.conn, dirs.conn), *data_mount_args(mounts)]
-    made: set[Path] = set()
+    made: set[Path] = {HOME}
     for flag, source, target in binds:
         args += _parents_args(target, [Path("/tmp"), Path("/dev/shm"), *hidden], made)
         args += [flag, str(source), str(target)]

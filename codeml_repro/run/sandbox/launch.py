@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codeml_repro.model.policy import RunPolicy
-from codeml_repro.run.sandbox import privileges, scratchfs
+from codeml_repro.run.sandbox import bwrap, privileges, scratchfs
 from codeml_repro.run.sandbox.bwrap import SandboxChoice, bwrap_argv, python_paths
 from codeml_repro.run.sandbox.cgroups import RunCgroup
 from codeml_repro.run.sandbox.rundir import MARKER_VAR, RunDirs
@@ -118,7 +118,7 @@ def limiter_argv(python: str, limits: Limits, *, processes: bool) -> list[str]:
 
 def kernel_env(dirs: RunDirs, python: str, marker: str, *, sandboxed: bool) -> dict[str, str]:
     """The kernel's whole environment: an allow-list, never the runner's secrets."""
-    home = "/tmp/home" if sandboxed else str(dirs.home)
+    home = str(bwrap.HOME) if sandboxed else str(dirs.home)
     env = {name: os.environ[name] for name in ENV_ALLOW if name in os.environ}
     env.setdefault("LANG", "C.UTF-8")
     env.update(
@@ -160,10 +160,14 @@ def build_launch(
     uid: int = privileges.SANDBOX_UID,
     kernel_argv: Sequence[str] = (),
     readable: Sequence[Path] = (),
+    inside: Sequence[str] = (),
+    share_net: bool = False,
 ) -> KernelLaunch:
     """The full kernel command for this run (``mounts``: read-only inputs; ``extra_env``: variables
     that point libraries at them; ``uid``: the kernel's on the host, as root; ``kernel_argv``: a
-    configured kernel for another language, with the folders it reads in ``readable``)."""
+    configured kernel for another language, with the folders it reads in ``readable``; ``inside``:
+    a prefix run in the sandbox as the kernel's user before its limits, the download proxy of
+    :mod:`.downloads`; ``share_net``: see :func:`.bwrap.bwrap_argv`)."""
     sandboxed = choice.kind == "bwrap"
     env = {**kernel_env(dirs, python, marker, sandboxed=sandboxed), **(extra_env or {})}
     kernel = list(kernel_argv) or [python, "-c", KERNEL_LAUNCHER, "-f", "{connection_file}"]
@@ -173,6 +177,7 @@ def build_launch(
     join = _join_argv(cgroup)
     if not sandboxed:  # the cgroup still finds (and ends) every process of the run
         return KernelLaunch(argv=[*join, *limited], env=env, cwd=str(dirs.work))
+    limited = [*inside, *limited]  # unlimited itself, in the run's cgroup
     if privileges.privileged():  # root: the kernel runs as nobody on the host too
         limited = [*privileges.drop_argv(privileges.find_setpriv() or "setpriv", uid), *limited]
     budget = limits.scratch
@@ -180,6 +185,7 @@ def build_launch(
         inputs = (t for _s, t in mounts)
         limited = [*scratchfs.inside_argv(python, dirs.work, budget, inputs, uid), *limited]
     memory, reads = limits.memory_bytes, [*python_paths(python), *readable]
-    prefix = bwrap_argv(choice, dirs, env, reads, hide, mounts, devices, memory, budget is not None)
+    scratch = budget is not None
+    prefix = bwrap_argv(choice, dirs, env, reads, hide, mounts, devices, memory, scratch, share_net)
     prefix = [*join, *prefix]
     return KernelLaunch(argv=[*prefix, *limited], env=env, cwd=str(dirs.work))

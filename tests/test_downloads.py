@@ -1,0 +1,147 @@
+"""Declared downloads answered offline by the in-sandbox proxy; inputs placed in a library's cache.
+
+Real fetch stage, real bwrap sandbox (its own network namespace), real kernels: the notebook
+downloads by URL with requests, urllib and pooch; the test's loopback server is never reached
+from inside (the sandbox has only its own ``lo``), only the proxy answers.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.result import Status
+from codeml_repro.model.submission import load_submission
+from codeml_repro.run.inputs import file_path
+from codeml_repro.run.sandbox.proxy_inside import normal_url
+from tests.conftest import MakeSubmission
+from tests.test_inputs import CSV, Server, _results, sha
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap"),
+]
+
+TIPS = b"total_bill,tip\n16.99,1.01\n10.34,1.66\n"
+
+
+@pytest.fixture(autouse=True)
+def private_urls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CODEML_ALLOW_PRIVATE_URLS", "1")  # declared 127.0.0.1 URLs pass the address rule
+    monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Any:
+    folder = tmp_path / "served"
+    folder.mkdir()
+    (folder / "train.csv").write_bytes(CSV)
+    server = Server(folder)
+    yield server
+    server.stop()
+
+
+def _seed(data: bytes) -> str:
+    """The verified copy of an https input, as the fetch stage leaves it (no TLS server on the host)."""
+    digest = sha(data)
+    file_path(digest).parent.mkdir(parents=True, exist_ok=True)
+    file_path(digest).write_bytes(data)
+    return digest
+
+
+DOWNLOADS = """
+import socket, time, urllib.request, urllib.error, requests, pooch
+from codeml_repro import record
+record('requests', requests.get(HTTP_URL, timeout=5).text.count('\\n'))
+record('urllib', urllib.request.urlopen(HTTPS_URL, timeout=5).read().count(b'\\n'))
+path = pooch.retrieve(HTTPS_URL, known_hash=None, path='pooch-cache', progressbar=False)
+record('pooch', open(path).read().count('\\n'))
+start = time.monotonic()
+try:
+    requests.get(UNDECLARED, timeout=30).raise_for_status()
+except requests.HTTPError as exc:
+    refused = str(exc)
+record('refused_fast', time.monotonic() - start < 2)
+record('refused_names_url', UNDECLARED in refused and 'artifact.data' in refused)
+try:
+    urllib.request.urlopen('https://example.org/data.csv', timeout=30)
+except urllib.error.URLError as exc:
+    tunnel = str(exc)
+record('tunnel_names_host', 'https://example.org/' in tunnel and 'artifact.data' in tunnel)
+start = time.monotonic()
+try:
+    socket.getaddrinfo('example.org', 443)
+except OSError:
+    pass
+record('lookup_fast', time.monotonic() - start < 1)
+"""
+
+
+def test_declared_urls_answered_offline_others_refused_at_once(
+    tmp_path: Path, make_submission: MakeSubmission, served: Server
+) -> None:
+    https_url = "https://127.0.0.1:9/tips.csv"  # nothing listens there: only the proxy can answer
+    undeclared = served.url("other.csv")
+    data = [
+        {"url": served.url("train.csv"), "sha256": sha(CSV), "path": "data/train.csv"},
+        {"url": https_url, "sha256": _seed(TIPS), "path": "data/tips.csv"},
+    ]
+    head = f"HTTP_URL = {served.url('train.csv')!r}\nHTTPS_URL = {https_url!r}\nUNDECLARED = {undeclared!r}\n"
+    claims = [{"name": n, "expected": v} for n, v in (
+        ("requests", 4), ("urllib", 3), ("pooch", 3), ("refused_fast", True), ("refused_names_url", True),
+        ("tunnel_names_host", True), ("lookup_fast", True))]
+    make_submission("downloads", head + DOWNLOADS, spec={"artifact": {"data": data}, "claims": claims})
+    result = _results(tmp_path)["downloads"]
+    assert result.status == Status.REPRODUCED, (result.error, [(c.name, c.observed) for c in result.claims])
+    assert served.requests == ["/train.csv"]  # the fetch stage's; the kernel never reached the server
+
+
+PLACED = """
+import os
+from codeml_repro import record
+home = os.path.expanduser('~')
+record('seaborn', open(f'{home}/seaborn-data/tips.csv', 'rb').read() == TIPS)
+record('pooch', open(f'{home}/.cache/myapp/v1/tips.csv', 'rb').read() == TIPS)
+record('keras', open(f'{home}/.keras/datasets/tips.csv', 'rb').read() == TIPS)
+open(f'{home}/seaborn-data/new.csv', 'w').write('a library may add its own files')
+record('not_in_folder', not os.path.exists('tips.csv'))
+"""
+
+
+def test_inputs_placed_in_a_library_cache(tmp_path: Path, make_submission: MakeSubmission) -> None:
+    digest = _seed(TIPS)
+    url = "https://raw.githubusercontent.com/mwaskom/seaborn-data/master/tips.csv"
+    data = [
+        {"url": url, "sha256": digest, "path": "tips.csv", "place": "seaborn"},
+        {"url": url + "?v1", "sha256": digest, "path": "v1/tips.csv", "place": "pooch:myapp"},
+        {"url": url + "?k", "sha256": digest, "path": "datasets/tips.csv", "place": "~/.keras"},
+    ]
+    claims = [{"name": n, "expected": True} for n in ("seaborn", "pooch", "keras", "not_in_folder")]
+    spec = {"artifact": {"data": data}, "claims": claims}
+    make_submission("placed", f"TIPS = {TIPS!r}\n" + PLACED, spec=spec)
+    result = _results(tmp_path)["placed"]
+    assert result.status == Status.REPRODUCED, (result.error, [(c.name, c.observed) for c in result.claims])
+
+
+@pytest.mark.parametrize(("entry", "problem"), [
+    ({"place": "conda"}, "place"),
+    ({"place": "~/../etc"}, "place"),
+    ({"place": "pooch:"}, "place"),
+])
+def test_a_bad_place_is_one_line_naming_the_field(
+    make_submission: MakeSubmission, entry: dict[str, str], problem: str
+) -> None:
+    data = [{"url": "https://example.org/a.csv", "sha256": "0" * 64, "path": "a.csv", **entry}]
+    folder = make_submission("bad-place", "1", spec={"artifact": {"data": data}})
+    with pytest.raises(SubmissionInvalid) as err:
+        load_submission(folder)
+    assert problem in err.value.message and "\n" not in err.value.message
+
+
+def test_urls_compare_without_default_port_or_case() -> None:
+    assert normal_url("HTTPS://Example.ORG:443/a/B.csv?x=1") == "https://example.org/a/B.csv?x=1"
+    assert normal_url("http://127.0.0.1:8080/x") == "http://127.0.0.1:8080/x"
