@@ -443,3 +443,36 @@ def test_a_cell_near_its_budget_is_a_warning_of_the_result(tmp_path: Path) -> No
     assert result.status is Status.FUNCTIONAL, result
     [note] = [w for w in result.warnings if "of its 4 s budget" in w]
     assert note.startswith("cell 1 took 3.") and "the cell's own metadata execution.timeout" in note
+
+
+@pytest.mark.slow
+def test_pip_install_in_a_cell_says_why_it_cannot_work_here(tmp_path: Path) -> None:
+    """IPython runs ``!pip install`` and goes on whatever pip did: the result says that a run's packages
+    come from requirements.txt, unless pip found everything already installed."""
+    folder = _submission(tmp_path, [
+        _cell("import sys"),
+        _cell("!{sys.executable} -m pip install --no-index codeml-no-such-package\nx = 1"),
+        new_markdown_cell("Already there:"),
+        _cell("%pip install --no-index pip"),
+    ])
+    policy = RunPolicy(sandbox="off", env="current", cell_timeout_s=120, timeout_s=300)  # pip starts slowly
+    result = run_submission(load_submission(folder), policy, tmp_path, save=False)
+    assert result.status is Status.FUNCTIONAL, result
+    notes = [w for w in result.warnings if "cannot set up the environment here" in w]
+    assert notes == [
+        "cell 1: `!{sys.executable} -m pip install --no-index codeml-no-such-package` cannot set up the "
+        "environment here: a run's packages come from requirements.txt, installed before the notebook "
+        "starts (the sandbox has no network, and a pip on the PATH may be another Python's); list the "
+        "packages in requirements.txt"
+    ]
+
+
+def test_install_lines_are_found_in_every_spelling() -> None:
+    from codeml_repro.run.runnotes import install_notes
+
+    spellings = ["!pip install torch", "%pip install -q torch", "! pip3 install torch", "!conda install -y x",
+                 "!python -m pip install x", "!uv pip install x", "%conda install x"]
+    cells = [{"cell_type": "code", "metadata": {}, "source": f"x = 1\n{s}", "outputs": []} for s in spellings]
+    assert [n.split(":")[0] for n in install_notes(cells)] == [f"cell {i}" for i in range(len(spellings))]
+    quiet = {"cell_type": "code", "metadata": {}, "source": "# pip install torch\nprint('pip install')"}
+    assert install_notes([{**quiet, "outputs": []}]) == []

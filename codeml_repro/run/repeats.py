@@ -77,8 +77,9 @@ def _execute_once(
         return _Run(environment_failed(planned, sub, exc))
     except DataProblem as exc:  # an input left the cache after the fetch stage
         return _Run(data_failed(planned, sub, exc))
-    ex = replace(ex, warnings=[*ex.warnings, *run_notes(sub, policy, ex.resources)])
-    values = claim_values(sub.spec.claims, ex.notebook.get("cells", []))
+    cells = ex.notebook.get("cells", []) if ex.notebook is not None else []
+    ex = replace(ex, warnings=[*ex.warnings, *run_notes(sub, policy, ex.resources, cells)])
+    values = claim_values(sub.spec.claims, cells)
     claims = check_claims(sub.spec.claims, values, stopped=ex.stopped_at is not None)
     return _Run(result_from(planned, sub, ex, claims), ex.notebook, _canonical(values))
 
