@@ -110,17 +110,23 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "codeml_repro.cli", *args], capture_output=True, text=True)
 
 
+EXAMPLES_ARGS = ["--sandbox", "off"]
+
+
 @pytest.fixture(scope="module")
 def examples_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The examples, copied and run once by the CLI: every test that reads their results gets
+    them, whichever test runs first (or alone, or on another worker)."""
     root = tmp_path_factory.mktemp("examples")
     shutil.copytree(REPO / "submissions", root / "submissions")
+    first = _cli("run", "--root", str(root), *EXAMPLES_ARGS)
+    assert first.returncode == 0, first.stderr
     return root
 
 
+@pytest.mark.xdist_group("examples")
 def test_examples_via_cli_then_skip(examples_root: Path) -> None:
-    args = ["--root", str(examples_root), "--sandbox", "off"]
-    first = _cli("run", *args)
-    assert first.returncode == 0, first.stderr
+    args = ["--root", str(examples_root), *EXAMPLES_ARGS]
     listed = json.loads(_cli("status", "--json", "--root", str(examples_root)).stdout)
     statuses = {r["slug"]: r["status"] for r in listed}
     assert statuses == {
@@ -140,6 +146,7 @@ def test_examples_via_cli_then_skip(examples_root: Path) -> None:
     ]
 
 
+@pytest.mark.xdist_group("examples")
 def test_status_json_shape(examples_root: Path) -> None:
     data = json.loads(_cli("status", "--json", "--root", str(examples_root)).stdout)
     assert [r["slug"] for r in data] == sorted(r["slug"] for r in data)
