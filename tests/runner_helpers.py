@@ -121,3 +121,18 @@ class PeakRss:
     @property
     def growth_mb(self) -> float:
         return (self.peak - self.base) / 1e6
+
+
+def cells_span_s(ex: Execution) -> float:
+    """Seconds from the first cell's start to the last cell's end, as papermill recorded them.
+
+    What a budget bounds, measured without the kernel's start-up, which a loaded machine
+    stretches: a bound on the whole run's wall clock failed under load and proved nothing more.
+    """
+    from datetime import datetime
+
+    stamps = [c.metadata.get("papermill", {}) for c in ex.notebook.cells if c.cell_type == "code"]
+    starts = [datetime.fromisoformat(s["start_time"]) for s in stamps if s.get("start_time")]
+    ends = [datetime.fromisoformat(s["end_time"]) for s in stamps if s.get("end_time")]
+    assert starts and ends, "papermill recorded no cell times"
+    return (max(ends) - min(starts)).total_seconds()
