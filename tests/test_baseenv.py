@@ -26,7 +26,7 @@ PROBE = (
     "record('prefix', sys.prefix)\n"
     "record('numpy', numpy.__version__)\n"
     "record('sklearn', sklearn.__version__)\n"
-    "record('has_papermill', importlib.util.find_spec('papermill') is not None)\n"
+    "record('has_pydantic', importlib.util.find_spec('pydantic') is not None)\n"  # the toolkit's only
 )
 
 
@@ -39,7 +39,8 @@ def base(base_environment: Any) -> Any:
 
 def test_the_shipped_pins_are_exact_and_the_common_stack() -> None:
     pins = base_pins()
-    assert list(pins) == ["numpy", "scipy", "pandas", "matplotlib", "scikit-learn"]
+    assert list(pins) == ["numpy", "scipy", "pandas", "matplotlib", "scikit-learn", "myst-nb", "scrapbook",
+                          "six"]
     lines = [ln for ln in BASE_REQUIREMENTS.read_text().splitlines() if ln and not ln.startswith("#")]
     assert all("==" in ln for ln in lines) and len(lines) == len(pins)
 
@@ -53,7 +54,7 @@ def test_a_submission_without_requirements_runs_in_the_base_environment(
     assert ex.outcome == "completed", (ex.error, outputs_text(ex))
     pins = base_pins()
     assert recorded(ex) == {
-        "prefix": base.path, "numpy": pins["numpy"], "sklearn": pins["scikit-learn"], "has_papermill": False,
+        "prefix": base.path, "numpy": pins["numpy"], "sklearn": pins["scikit-learn"], "has_pydantic": False,
     }
     assert ex.environment["env_kind"] == "venv" and ex.environment["base"] is True
     assert f"numpy=={pins['numpy']}" in ex.environment["lock"]
@@ -148,3 +149,33 @@ def test_the_base_environment_honours_artifact_environment_python(tmp_path: Path
     assert ex.environment["env_kind"] == "venv" and ex.environment["base"] is True
     assert ex.environment["python"].startswith(here + ".")
     assert not [w for w in ex.warnings if "not honoured" in w]
+
+
+GLUE = (
+    "from myst_nb import glue\n"
+    "import scrapbook as sb\n"
+    "import numpy as np\n"
+    "glue('accuracy', np.float64(0.953), display=False)\n"
+    "sb.glue('epochs', 12)\n"
+)
+
+
+@pytest.mark.parametrize("mode", ["off", pytest.param("required", marks=needs_bwrap)])
+def test_glue_and_sb_glue_work_in_the_base_environment(
+    tmp_path: Path, base: Any, make_submission: MakeSubmission, mode: str
+) -> None:
+    """A Jupyter Book notebook records with myst-nb's glue and scrapbook's sb.glue, with no
+    requirements.txt: both claims are read from the run in the base environment."""
+    from codeml_repro.model.policy import RunPolicy
+    from codeml_repro.model.result import Status
+    from codeml_repro.run.batch import run_all
+    from codeml_repro.run.plan import RunOptions
+
+    claims = [{"name": "accuracy", "expected": 0.95, "rel_tol": 0.01}, {"name": "epochs", "expected": 12}]
+    make_submission("book", GLUE, spec={"claims": claims})
+    policy = RunPolicy(sandbox=mode, env="auto", timeout_s=180)
+    [result] = run_all(tmp_path, policy, RunOptions()).results
+    assert result.status is Status.REPRODUCED, (result.error, result.claims)
+    assert result.environment["base"] is True
+    observed = {(c.name, c.observed, c.ok) for c in result.claims}
+    assert observed == {("accuracy", 0.953, True), ("epochs", 12, True)}

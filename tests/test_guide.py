@@ -256,7 +256,7 @@ def test_base_environment_section_lists_the_shipped_pins() -> None:
     section = guide().split("### The base environment", 1)[1].split("\n## ", 1)[0]
     rows = [ln.strip("|").split("|") for ln in section.splitlines() if ln.startswith("| ")]
     listed = {name.strip(): version.strip() for name, version in rows[1:]}  # after the header row
-    assert listed == base_pins() and len(listed) == 5
+    assert listed == base_pins() and len(listed) == 8
     assert f"resolved as of {BASE_AS_OF.isoformat()}" in " ".join(section.split())
 
 

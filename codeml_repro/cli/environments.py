@@ -15,8 +15,8 @@ def env_group() -> None:
     """Environments are built with uv and cached under $CODEML_CACHE (default ~/.cache/codeml-repro).
 
     A submission without requirements.txt runs in the base environment (numpy, scipy, pandas,
-    matplotlib, scikit-learn, pinned in codeml_repro/run/base-requirements.txt); `run --env current`
-    uses this Python instead (for development).
+    matplotlib, scikit-learn, myst-nb, scrapbook, pinned in codeml_repro/run/base-requirements.txt);
+    `run --env current` uses this Python instead (for development).
     """
 
 
