@@ -107,6 +107,11 @@ home = os.path.expanduser('~')
 record('seaborn', open(f'{home}/seaborn-data/tips.csv', 'rb').read() == TIPS)
 record('pooch', open(f'{home}/.cache/myapp/v1/tips.csv', 'rb').read() == TIPS)
 record('keras', open(f'{home}/.keras/datasets/tips.csv', 'rb').read() == TIPS)
+import hashlib, pooch  # pooch finds it in its cache: the URL is neither declared nor reachable
+known = 'sha256:' + hashlib.sha256(TIPS).hexdigest()
+found = pooch.retrieve('https://example.org/elsewhere/tips.csv', fname='tips.csv', progressbar=False,
+                       known_hash=known, path=pooch.os_cache('myapp') / 'v1')
+record('pooch_lib', open(found, 'rb').read() == TIPS)
 open(f'{home}/seaborn-data/new.csv', 'w').write('a library may add its own files')
 record('not_in_folder', not os.path.exists('tips.csv'))
 """
@@ -120,7 +125,8 @@ def test_inputs_placed_in_a_library_cache(tmp_path: Path, make_submission: MakeS
         {"url": url + "?v1", "sha256": digest, "path": "v1/tips.csv", "place": "pooch:myapp"},
         {"url": url + "?k", "sha256": digest, "path": "datasets/tips.csv", "place": "~/.keras"},
     ]
-    claims = [{"name": n, "expected": True} for n in ("seaborn", "pooch", "keras", "not_in_folder")]
+    names = ("seaborn", "pooch", "pooch_lib", "keras", "not_in_folder")
+    claims = [{"name": n, "expected": True} for n in names]
     spec = {"artifact": {"data": data}, "claims": claims}
     make_submission("placed", f"TIPS = {TIPS!r}\n" + PLACED, spec=spec)
     result = _results(tmp_path)["placed"]
@@ -145,3 +151,56 @@ def test_a_bad_place_is_one_line_naming_the_field(
 def test_urls_compare_without_default_port_or_case() -> None:
     assert normal_url("HTTPS://Example.ORG:443/a/B.csv?x=1") == "https://example.org/a/B.csv?x=1"
     assert normal_url("http://127.0.0.1:8080/x") == "http://127.0.0.1:8080/x"
+
+
+FETCHES = """
+import requests, urllib.request
+a = requests.get(URL, timeout=10)
+a.raise_for_status()
+b = urllib.request.urlopen(URL + '?again', timeout=10).read()
+print(len(a.content), len(b))
+"""
+
+
+def _checked(folder: Path, **kw: Any) -> Any:
+    from codeml_repro.authoring.check import check_path
+    from codeml_repro.model.policy import RunPolicy
+
+    return check_path(folder, RunPolicy(sandbox="required", env="current", cell_timeout_s=60), **kw)
+
+
+def test_check_without_the_flag_prints_the_entry_for_a_refused_url(
+    make_submission: MakeSubmission, served: Server
+) -> None:
+    url = served.url("train.csv")
+    folder = make_submission("undeclared", f"URL = {url!r}\n" + FETCHES)
+    report = _checked(folder)
+    assert not report.ok and report.result.error is not None
+    assert report.result.error.type == "HTTPError"
+    assert f"url: {url}" in report.text and "--record-downloads" in report.text
+    assert served.requests == []  # refused inside the sandbox: the server never saw the notebook
+
+
+def test_check_record_downloads_prints_entries_to_paste(
+    make_submission: MakeSubmission, served: Server
+) -> None:
+    import yaml
+
+    url = served.url("train.csv")
+    folder = make_submission("recorded", f"URL = {url!r}\n" + FETCHES)
+    report = _checked(folder, record_downloads=True)
+    assert report.result.status == Status.FUNCTIONAL, report.text
+    assert served.requests == ["/train.csv", "/train.csv?again"]  # forwarded by the recorder
+    start = report.lines.index("      artifact:")
+    pasted = yaml.safe_load("\n".join(line[6:] for line in report.lines[start:]))
+    entries = {e["url"]: e for e in pasted["artifact"]["data"]}
+    assert set(entries) == {url, url + "?again"}
+    assert entries[url]["sha256"] == sha(CSV) and entries[url]["size"] == len(CSV)
+    assert entries[url]["path"] == "downloads/train.csv"
+    assert entries[url + "?again"]["path"] == "downloads/1-train.csv"  # each input its own place
+    spec = yaml.safe_load((folder / "submission.yml").read_text())
+    spec["artifact"] = pasted["artifact"]
+    (folder / "submission.yml").write_text(yaml.safe_dump(spec))
+    again = _checked(folder)  # pasted as printed: both URLs answered offline
+    assert again.result.status == Status.FUNCTIONAL, again.text
+    assert len(served.requests) == 3  # the fetch stage's one download of their shared bytes, no more

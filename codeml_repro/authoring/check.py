@@ -17,7 +17,7 @@ from typing import Any
 
 from codeml_repro.authoring.advice import ADVICE, AdviceContext, size_text
 from codeml_repro.authoring.claimhints import suggestion_lines
-from codeml_repro.authoring.data_hints import DATA_ERRORS
+from codeml_repro.authoring.data_hints import DATA_ERRORS, recorded_lines
 from codeml_repro.authoring.placeholders import placeholder_fields
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.notebook import check_notebook
@@ -239,11 +239,13 @@ def _run_keeping_notebook(sub: Submission, policy: RunPolicy) -> tuple[Result, l
     return result, cells
 
 
-def check_path(path: Path, policy: RunPolicy) -> CheckReport:
+def check_path(path: Path, policy: RunPolicy, *, record_downloads: bool = False) -> CheckReport:
     """Validate and run the submission at ``path`` (its folder or its submission.yml) as CI would.
 
     Nothing is written to ``results/``. Raises :class:`~codeml_repro.model.errors.ReproError`
     only when the tool itself cannot work (e.g. the sandbox is required but missing).
+    With ``record_downloads`` the notebook keeps the network, through a proxy that notes what it
+    downloads, and the report ends with the ``artifact.data`` entries to paste.
     """
     folder = _folder_of(path)
     if not folder.is_dir():
@@ -255,6 +257,17 @@ def check_path(path: Path, policy: RunPolicy) -> CheckReport:
         check_notebook(sub, policy.kernel_map())
     except SubmissionInvalid as exc:
         return invalid_report(folder.name, exc.message, policy)
+    if record_downloads:
+        from codeml_repro.run.sandbox.recorder import recording
+
+        with recording(policy.data_bytes) as recorder:
+            report = _checked_run(sub, policy)
+            recorded = recorded_lines(list(recorder.downloads.values()), sub)
+        return CheckReport(report.result, report.ok, (*report.lines, *recorded))
+    return _checked_run(sub, policy)
+
+
+def _checked_run(sub: Submission, policy: RunPolicy) -> CheckReport:
     timeout_s = policy.effective_timeout(sub.spec.artifact.timeout)
     if sub.spec.artifact.matrix:  # one run per cell; their cells kept apart from results/
         import tempfile

@@ -9,11 +9,15 @@ downloads anything itself: an undeclared URL is the author's to hash.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 from codeml_repro.model.result import ErrorInfo
 from codeml_repro.model.submission import Submission
+from codeml_repro.run.sandbox.proxy_inside import REFUSED, normal_url
+from codeml_repro.run.sandbox.recorder import Download
 
 DATA_ERRORS = {"DataUnavailable", "DataMismatch", "DataTooLarge"}
 _MISSING_FILE = {"FileNotFoundError", "IsADirectoryError", "NotADirectoryError"}
@@ -21,6 +25,7 @@ _URL = re.compile(r"https?://[^\s'\"<>()]+")
 _POOL = re.compile(
     r"(https?)ConnectionPool\(host='([^']+)', port=\d+\): Max retries exceeded with url: (\S+)", re.IGNORECASE
 )
+_REFUSED = re.compile(r"codeml-repro: (https?://\S+) " + re.escape(REFUSED))
 _MISSING_PATH = re.compile(r"No such file or directory: '([^']+)'")
 HASH_PLACEHOLDER = "<the sha256 that `codeml-repro hash FILE` prints for your copy>"
 
@@ -67,8 +72,51 @@ def _missing_file_entry(message: str) -> tuple[str, str | None] | None:
     return None
 
 
+def _refused_advice(url: str) -> list[str]:
+    """The sandbox's proxy refused ``url`` (an ``https://`` one by its host alone: the path travels
+    inside the tunnel)."""
+    path = f"data/{PurePosixPath(url.split('?', 1)[0]).name or 'FILE'}"
+    how = (
+        "declare the download in submission.yml: the run fetches and verifies it before the notebook "
+        "starts, and the sandbox answers the notebook's own request for that URL with it (offline); "
+        "`codeml-repro check SLUG --record-downloads` (with the network) prints the entry with its "
+        "sha256 and size"
+    )
+    if url.startswith("https://") and url.count("/") == 3:
+        how += f"; only the host is known here ({url}): record the downloads to learn the full URL"
+    return [f"{how}:\n{entry_text(url, path, None)}"]
+
+
+def recorded_lines(downloads: list[Download], sub: Submission) -> list[str]:
+    """What ``check --record-downloads`` prints: each download not yet declared, as an entry to paste."""
+    declared = {normal_url(e.url) for e in sub.spec.artifact.data if e.url is not None}
+    new = [d for d in downloads if d.url not in declared]
+    if not new:
+        return [f"recorded downloads: {len(downloads)}, all declared in artifact.data"]
+    lines = [
+        "note: recorded with this machine's network; check again without --record-downloads to see what "
+        "CI sees",
+        f"recorded downloads: {len(new)} not declared; paste under artifact.data in submission.yml "
+        "(choose each path: the file is also mounted there; the notebook may keep downloading by URL):",
+        "      artifact:", "        data:",
+    ]
+    taken: set[str] = {e.path for e in sub.spec.artifact.data if e.path is not None}
+    for index, item in enumerate(new):
+        name = PurePosixPath(urlsplit(item.url).path).name or "download"
+        path = f"downloads/{name}" if f"downloads/{name}" not in taken else f"downloads/{index}-{name}"
+        taken.add(path)
+        lines += [f"          - url: {json.dumps(item.url)}", f"            sha256: {item.sha256}",
+                  f"            size: {item.size}", f"            path: {path}"]
+        if item.final != item.url:
+            lines.append(f"            # read from {json.dumps(item.final)}")
+    return lines
+
+
 def declare_advice(error: ErrorInfo, sub: Submission | None) -> list[str]:
     """The entry to add when the notebook downloaded or opened an undeclared input (else nothing)."""
+    refused = _REFUSED.search(error.message)
+    if refused is not None:
+        return _refused_advice(refused.group(1))
     name = error.type.rsplit(".", 1)[-1]
     if name in _MISSING_FILE:
         found = _missing_file_entry(error.message)

@@ -29,9 +29,12 @@ def new(slug: str, root: Path, requirements: bool) -> None:
 @click.command(short_help="Check one submission as CI would, with advice.")
 @click.argument("path", type=click.Path(path_type=Path))
 @root_option
+@click.option("--record-downloads", is_flag=True,
+              help="Let the notebook download (this machine's network, through a recording proxy) and "
+                   "print the artifact.data entries (URL, sha256, size) to paste.")
 @policy_options
 @one_line_errors
-def check(path: Path, root: Path, **policy_args: Any) -> None:
+def check(path: Path, root: Path, record_downloads: bool, **policy_args: Any) -> None:
     """Validate and run one submission as CI would, and explain the outcome.
 
     PATH is the submission folder (or its submission.yml, or its slug), relative to --root.
@@ -42,7 +45,7 @@ def check(path: Path, root: Path, **policy_args: Any) -> None:
     target = root / path
     if not target.exists() and (root / "submissions" / path).is_dir():
         target = root / "submissions" / path  # a slug, as validate and run take
-    report = check_path(target, policy_from(**policy_args))
+    report = check_path(target, policy_from(**policy_args), record_downloads=record_downloads)
     click.echo("\n".join(report.lines))
     sys.exit(0 if report.ok else 1)
 

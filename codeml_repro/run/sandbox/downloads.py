@@ -128,13 +128,16 @@ def _resolver_mount(folder: Path) -> list[tuple[Path, Path]]:
 
 def prepare_downloads(sub: Submission, dirs: RunDirs, python: str, *, sandboxed: bool) -> Downloads:
     """The download proxy of one run, its CA and the placed inputs (links, without a sandbox)."""
+    active = recorder.active()
     if not sandboxed:
         _link_placed(sub, dirs)
-        return Downloads()
+        if active is None:
+            return Downloads()
+        (dirs.root / "ca.pem").write_bytes(active.ca.cert_pem)  # recording: the kernel's one CA
+        return Downloads(env=proxy_env(f"http://{PROXY_HOST}:{active.port}", dirs.root / "ca.pem"))
     mounts = placed(sub, HOME)
     folder = dirs.root / "proxy"
     folder.mkdir()
-    active = recorder.active()
     if active is not None:
         (folder / "ca.pem").write_bytes(active.ca.cert_pem)
         env = proxy_env(f"http://{PROXY_HOST}:{active.port}", folder / "ca.pem")

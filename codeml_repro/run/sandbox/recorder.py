@@ -4,14 +4,13 @@ While :func:`recording` is active, a run's sandbox keeps the host's network and 
 proxy is this one, in the runner: the same :class:`~.proxy_inside.Proxy`, whose answer for
 each URL is fetched from the network (redirects followed), hashed and noted, and whose
 ``https://`` tunnels are terminated with a certificate minted for the host by the run's CA.
-:meth:`Recorder.entries` then gives the ``artifact.data`` entries to paste.
+``check`` then prints the ``artifact.data`` entries to paste (:mod:`codeml_repro.authoring.data_hints`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import ssl
 import tempfile
 import threading
@@ -19,8 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from urllib.parse import urlsplit
+from pathlib import Path
 
 from codeml_repro.model.inputs import DEFAULT_DATA_BUDGET
 from codeml_repro.run.sandbox.certs import RunCA
@@ -102,17 +100,6 @@ class Recorder:
         with self._lock:
             self.downloads.setdefault(url, Download(url, final, digest.hexdigest(), size, target))
         return str(target)
-
-    def entries(self) -> list[str]:
-        """The ``artifact.data`` entries (YAML lines) for what was downloaded, in order."""
-        lines = []
-        for index, item in enumerate(self.downloads.values()):
-            name = PurePosixPath(urlsplit(item.url).path).name or f"download-{index}"
-            lines += [f"  - url: {json.dumps(item.url)}", f"    sha256: {item.sha256}"]
-            lines += [f"    size: {item.size}", f"    path: downloads/{name}"]
-            if item.final != item.url:
-                lines.append(f"    # read from {item.final}")
-        return lines
 
 
 def active() -> Recorder | None:
