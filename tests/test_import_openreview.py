@@ -111,7 +111,6 @@ claims:
     expected: 2.5
     rel_tol: 0.1
     description: "Table 1"
-review: {by: "A. Organizer", reusable: true}
 """
 
 

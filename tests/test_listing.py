@@ -151,17 +151,14 @@ def links_of(slug: str) -> dict[str, str]:
 
 def add_reviews(root: Path) -> None:
     """beta reviewed as it is (current); delta reviewed at another version (stale)."""
-    from codeml_repro.authoring.review import review_block
+    from codeml_repro.authoring.review import write_review
     from codeml_repro.model.submission import load_submission
 
     for slug, when in (("beta", date(2025, 7, 1)), ("delta", date(2025, 6, 1))):
-        folder = root / "submissions" / slug
-        sub = load_submission(folder)
-        block = review_block(sub, "Artifact Evaluation Committee", True, "Well documented.", when)
+        sub = load_submission(root / "submissions" / slug)
+        path = write_review(root, sub, "Artifact Evaluation Committee", True, "Well documented.", when)
         if slug == "delta":
-            block = re.sub(r"inputs: \w+", "inputs: " + "f" * 32, block)
-        with (folder / "submission.yml").open("a", encoding="utf-8") as fh:
-            fh.write(block)
+            path.write_text(re.sub(r"inputs: \w+", "inputs: " + "f" * 32, path.read_text()))
 
 
 def make_runs(root: Path) -> None:

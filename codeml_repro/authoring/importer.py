@@ -5,7 +5,7 @@ updates the same folder whatever its title became, and slugs never move.
 The import owns only what came from OpenReview (title, authors' names and
 affiliations, abstract, ``links.openreview``, ``links.pdf``, the session and
 the id). Everything else in ``submission.yml`` (artifact, claims, data,
-review, other links, an author's url, comments) belongs to authors and
+other links, an author's url, comments) belongs to authors and
 organizers: the file is edited round-trip with ruamel.yaml, so their keys,
 comments and quoting stay byte for byte, and a value that did not change on
 OpenReview is not even re-written.

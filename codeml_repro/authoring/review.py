@@ -1,25 +1,35 @@
-"""Organizers' reviews: the block to paste into submission.yml, and the pull-request rule.
+"""Organizers' reviews: ``codeml-repro review`` writes ``reviews/<slug>.yml``.
 
-A review belongs to the version of the artifact it looked at, identified by
-the submission's inputs key (the hash of its code, parameters, claims and
-files; editing the title or adding a review does not change it). So a pull
-request cannot both change an artifact and carry a review of it: the review's
-key would be of another version.
+A review belongs to the version of the artifact it looked at, identified by the
+submission's inputs key (the hash of its code, parameters, claims and files; editing
+the title or writing a review does not change it), so a later change to the artifact
+shows the review as stale. The file lives at the project root, outside the folder
+authors write (see :mod:`codeml_repro.model.review`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import yaml
 
 from codeml_repro.model.errors import SubmissionInvalid
-from codeml_repro.model.submission import SUBMISSION_FILE, Submission
+from codeml_repro.model.review import Review, review_path
+from codeml_repro.model.submission import Submission
+from codeml_repro.results.store import atomic_write
 from codeml_repro.run.plan import submission_inputs
 
+HEADER = (
+    "# The organizers' review of submissions/{slug}/, written by 'codeml-repro review'.\n"
+    "# Only organizers change reviews/ (.github/CODEOWNERS; the pull-request check refuses\n"
+    "# a change here from anyone else). 'inputs' is the version reviewed: a later change to\n"
+    "# the artifact shows this review as stale until it is reviewed again.\n"
+)
 
-def review_block(sub: Submission, by: str, reusable: bool, note: str, date: dt.date) -> str:
-    """``review:`` YAML for ``sub`` as it is now, ready to paste into its submission.yml."""
+
+def review_text(sub: Submission, by: str, reusable: bool, note: str, date: dt.date) -> str:
+    """The text of ``reviews/<slug>.yml`` for ``sub`` as it is now."""
     if not by.strip():
         raise SubmissionInvalid("codeml-repro review: --by: give the reviewer's name")
     body = {
@@ -31,16 +41,14 @@ def review_block(sub: Submission, by: str, reusable: bool, note: str, date: dt.d
     }
     if not body["note"]:
         del body["note"]
-    return yaml.safe_dump({"review": body}, sort_keys=False, allow_unicode=True)
+    Review.model_validate(body)  # what the loader will read back
+    return HEADER.format(slug=sub.slug) + yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
 
 
-def stale_review_problem(sub: Submission) -> str | None:
-    """The one-line problem when ``sub`` carries a review of another version, else None."""
-    review = sub.spec.review
-    if review is None or review.inputs == submission_inputs(sub.folder, sub):
-        return None
-    return (
-        f"{sub.folder / SUBMISSION_FILE}: review.inputs: the review is of another version of the "
-        "artifact; a pull request cannot change the artifact and carry its review: remove 'review' "
-        "(the organizers review the new version after it is merged)"
-    )
+def write_review(root: Path, sub: Submission, by: str, reusable: bool, note: str, date: dt.date) -> Path:
+    """Write (or replace) the review of ``sub`` at ``root/reviews/<slug>.yml``; returns its path."""
+    path = review_path(root, sub.slug)
+    if path.is_symlink():
+        raise SubmissionInvalid(f"{path}: is a symbolic link; remove it, a review is a plain file")
+    atomic_write(path, review_text(sub, by, reusable, note, date).encode("utf-8"))
+    return path

@@ -11,7 +11,7 @@ import click
 from codeml_repro.cli.options import one_line_errors, require_submissions, root_option
 
 
-@click.command(short_help="Print the review block organizers paste into submission.yml.")
+@click.command(short_help="Write the organizers' review of a submission (reviews/<slug>.yml).")
 @click.argument("slug")
 @root_option
 @click.option("--by", required=True, help='Reviewer, or "artifact evaluation committee".')
@@ -22,13 +22,19 @@ from codeml_repro.cli.options import one_line_errors, require_submissions, root_
               help="Day of the review (default: today, UTC).")
 @one_line_errors
 def review(slug: str, root: Path, by: str, reusable: bool, note: str, day: datetime | None) -> None:
-    """Print a `review:` block for SLUG as it is now, with the inputs key it reviews."""
-    from codeml_repro.authoring.review import review_block
+    """Write reviews/SLUG.yml: the review of SLUG as it is now, with the inputs key it reviews.
+
+    Reviews live at the project root, outside the folders authors write; commit the file
+    (only organizers may change reviews/: .github/CODEOWNERS and the pull-request check).
+    """
+    from codeml_repro.authoring.review import write_review
     from codeml_repro.model.submission import discover, load_submission
 
     (folder,) = discover(root, [slug])
     when = (day or datetime.now(timezone.utc)).date()
-    click.echo(review_block(load_submission(folder), by, reusable, note, when), nl=False)
+    path = write_review(root, load_submission(folder), by, reusable, note, when)
+    verdict = "reusable" if reusable else "not reusable"
+    click.echo(f"wrote {path.relative_to(root) if path.is_relative_to(root) else path}: {verdict}")
 
 
 @click.group(name="import", short_help="Import accepted papers into submissions/.")

@@ -24,8 +24,8 @@ from codeml_repro.model.logsafe import log_line
 @click.command(short_help="Check submissions without running them.")
 @click.argument("slugs", nargs=-1)
 @root_option
-@click.option("--pull-request", is_flag=True,
-              help="Also refuse a review of another version of the artifact (CI on pull requests).")
+@click.option("--pull-request", is_flag=True, hidden=True,
+              help="Accepted for older workflows: reviews live in reviews/ now, nothing more to check.")
 @click.option("--online", is_flag=True,
               help="Also ask the package index (CODEML_INDEX_URL, else uv's default) for the "
               "packages of artifact.matrix; without it only CODEML_FIND_LINKS is read.")
@@ -37,19 +37,17 @@ def validate(slugs: tuple[str, ...], root: Path, pull_request: bool, online: boo
     CODEML_FIND_LINKS (offline), and with --online against the package index too; what
     cannot be checked is a note, not an error.
     """
-    from codeml_repro.authoring.review import stale_review_problem
     from codeml_repro.model.policy import RunPolicy
     from codeml_repro.model.submission import discover
     from codeml_repro.run.entries import check_sources
     from codeml_repro.run.plan import plan
 
+    del pull_request  # a stale review is shown stale; authors cannot write one (model/review.py)
     require_submissions(root)
     folders = discover(root, list(slugs) or None)
     bad = 0
     for folder in folders:
         planned = plan(folder, RunPolicy())
-        if pull_request and planned.submission is not None and not planned.problem:
-            planned = replace(planned, problem=stale_review_problem(planned.submission))
         if planned.submission is not None and not planned.problem:
             checked = check_sources(planned.submission, RunPolicy(), online=online)
             note = checked.note(planned.submission)

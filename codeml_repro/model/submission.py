@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 from pydantic import Field, ValidationError, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from codeml_repro.model.archival import normalize_doi, normalize_swhid
 from codeml_repro.model.artifact import FULL_PROFILE, Artifact, Claim, unique_names
@@ -20,8 +21,9 @@ from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.fields import StrictModel, check_url
 from codeml_repro.model.logsafe import log_line
 from codeml_repro.model.problems import first_problem
-from codeml_repro.model.review import Review
+from codeml_repro.model.review import Review, load_review, refuse_inline_review
 from codeml_repro.model.safeyaml import load_bounded
+from codeml_repro.model.shownpaths import project_root
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 """For JSON Schema and pydantic, whose ``$`` is the end of the text (no trailing newline)."""
@@ -89,7 +91,11 @@ class SubmissionSpec(StrictModel):
     )
     artifact: Artifact = Field(default_factory=Artifact)
     claims: list[Claim] = Field(default_factory=list)
-    review: Review | None = Field(default=None, description="Organizers' human review of the artifact.")
+    review: SkipJsonSchema[Review | None] = Field(
+        default=None,
+        description="Organizers' human review, from reviews/<slug>.yml (set by load_submission); "
+        "submission.yml cannot hold one (see model/review.py).",
+    )
 
     @field_validator("claims")
     @classmethod
@@ -158,6 +164,8 @@ def load_spec(path: Path) -> SubmissionSpec:
         raise SubmissionInvalid(f"{path}: cannot be read ({exc.strerror})") from None
     if not isinstance(raw, dict):
         raise SubmissionInvalid(f"{path}: (top level): must be a mapping of keys to values")
+    if "review" in raw:  # authors write this file: a review here would be one they gave themselves
+        raise refuse_inline_review(path, path.parent.name)
     try:
         return SubmissionSpec.model_validate(raw)
     except ValidationError as exc:
@@ -165,9 +173,13 @@ def load_spec(path: Path) -> SubmissionSpec:
 
 
 def load_submission(folder: Path) -> Submission:
-    """Load ``folder/submission.yml``; the folder name is the slug."""
+    """Load ``folder/submission.yml``, with the organizers' review from ``reviews/<slug>.yml`` at
+    the project root when there is one; the folder name is the slug."""
     check_slug(folder.name)
     spec = load_spec(folder / SUBMISSION_FILE)
+    review = load_review(project_root(folder), folder.name)
+    if review is not None:
+        spec = spec.model_copy(update={"review": review})
     return Submission(slug=folder.name, folder=folder, spec=spec)
 
 
