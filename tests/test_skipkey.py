@@ -137,3 +137,11 @@ def test_an_nbformat_3_notebook_is_keyed_by_its_bytes(make_submission: MakeSubmi
     old["worksheets"][0]["cells"][0]["input"] = "x = 2"  # type: ignore[index]
     (folder / "artifact.ipynb").write_text(json.dumps(old))
     assert _key(folder) != before
+
+
+def test_a_markdown_cell_keeps_the_key_without_output_claims(make_submission: MakeSubmission) -> None:
+    folder = make_submission("md", "x = 1")
+    before = _key(folder)
+    markdown = {"cell_type": "markdown", "id": "intro", "metadata": {}, "source": "# Intro"}
+    _edit(folder, lambda nb: nb["cells"].insert(0, markdown))
+    assert _key(folder) == before  # prose moved nothing the run depends on
