@@ -41,11 +41,3 @@ def normalize_swhid(value: str) -> str:
             "(copy it from the archive's permalinks tab)"
         )
     return text
-
-
-def doi_url(doi: str) -> str:
-    return f"https://doi.org/{doi}"
-
-
-def swhid_url(swhid: str) -> str:
-    return f"{SWH_URL_PREFIX}{swhid}"

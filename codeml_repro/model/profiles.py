@@ -20,15 +20,6 @@ from codeml_repro.model.artifact import FULL_PROFILE
 from codeml_repro.model.submission import Submission
 
 
-def profile_names(sub: Submission) -> list[str]:
-    """Every profile a submission can run, ``full`` first."""
-    return [FULL_PROFILE, *sorted(sub.spec.artifact.profiles)]
-
-
-def has_profile(sub: Submission, name: str) -> bool:
-    return name == FULL_PROFILE or name in sub.spec.artifact.profiles
-
-
 def apply_profile(sub: Submission, name: str) -> Submission:
     """``sub`` with profile ``name`` applied; a submission without that profile runs ``full``.
 

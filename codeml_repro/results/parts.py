@@ -42,9 +42,6 @@ class ShardShare:
         """Whether this shard records the whole submission's result (its own, or its first cell)."""
         return slug in self.whole or 0 in self.cells.get(slug, frozenset())
 
-    def is_split(self, slug: str) -> bool:
-        return slug in self.cells
-
 
 def part_path(results_dir: Path, slug: str) -> Path:
     return results_dir / PARTS / f"{slug}.json"

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 
 from codeml_repro.model.resources import Resources
-from codeml_repro.run.sandbox.gpu import GpuHost, detect_gpus
+from codeml_repro.run.sandbox.gpu import detect_gpus
 
 GB = 1024**3
 
@@ -25,7 +25,6 @@ class Machine:
     gpus: int
     memory_bytes: int
     cpus: int
-    gpu_host: GpuHost | None = None
 
 
 def this_machine() -> Machine:
@@ -37,7 +36,6 @@ def this_machine() -> Machine:
         gpus=host.gpus if host else 0,
         memory_bytes=int(psutil.virtual_memory().total),
         cpus=os.cpu_count() or 1,
-        gpu_host=host,
     )
 
 
