@@ -303,12 +303,96 @@ def test_slugs_are_plain_ascii_and_short(title: str, slug: str) -> None:
     assert slugify(title) == slug
 
 
-def test_an_existing_file_with_yaml_aliases_stops_the_import_before_anything_is_written(root: Path) -> None:
+def test_an_existing_file_with_yaml_aliases_is_one_problem_and_the_others_imported(root: Path) -> None:
     folder = root / "submissions" / "hostile"
     folder.mkdir()
     (folder / "submission.yml").write_text("a: &x [1, 2]\nb: [*x, *x]\n", encoding="utf-8")
     result = run_import(root, str(V2))
-    assert result.exit_code == 2
+    assert result.exit_code == 1
+    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {folder / 'submission.yml'}: not readable")
+    assert sorted(p.name for p in (root / "submissions").iterdir()) == sorted(["hostile", *V2_SLUGS])
+    assert (folder / "submission.yml").read_text(encoding="utf-8") == "a: &x [1, 2]\nb: [*x, *x]\n"
+
+
+def _note(ident: str, title: str, abstract: str = "A.", authors: list[str] | None = None) -> dict[str, Any]:
+    return {"id": ident, "forum": ident, "content": {
+        "title": {"value": title}, "abstract": {"value": abstract},
+        "authors": {"value": authors or ["Ada Lovelace"]},
+        "venueid": {"value": "ICML.cc/2025/Workshop/CODEML"},
+    }}
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested more than 32 levels deep"),
+        ('[{"id": "D1", "content": {"title": ' + "[" * 40 + "]" * 40 + "}}]", "nested more than 32 levels"),
+        ("[" + " " * (65 * 1024**2) + "]", "larger than 64 MiB"),
+        (b"\xff[]", "not UTF-8"),
+    ],
+    ids=["recursion", "deep", "huge", "bytes"],
+)
+def test_an_export_past_the_bounds_is_one_line_and_writes_nothing(
+    root: Path, tmp_path: Path, content: str | bytes, expected: str
+) -> None:
+    """Deeply nested JSON ended the import with a RecursionError traceback."""
+    export = tmp_path / "export.json"
+    if isinstance(content, bytes):
+        export.write_bytes(content)
+    else:
+        export.write_text(content, encoding="utf-8")
+    result = run_import(root, str(export))
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"error: {folder / 'submission.yml'}: not valid YAML")
-    assert [p.name for p in (root / "submissions").iterdir()] == ["hostile"]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {export}: ") and expected in lines[0], lines
+    assert "Traceback" not in result.output and list((root / "submissions").iterdir()) == []
+
+
+def test_a_5_mb_abstract_is_cut_to_fit_and_a_reimport_still_works(root: Path, tmp_path: Path) -> None:
+    """A 5 MB abstract was written as a submission.yml the loader refuses (> 256 KiB), after which
+    every later import exited 2: one paper blocked all re-imports."""
+    export = tmp_path / "notes.json"
+    notes = [_note("Huge1", "A Long Abstract", "word " * 1_000_000), _note("Zok1", "A Fine Neighbour")]
+    export.write_text(json.dumps(notes), encoding="utf-8")
+    first = run_import(root, str(export))
+    assert first.exit_code == 0, first.output
+    assert "OpenReview note Huge1: abstract cut to 20,000 characters (it has 4,999,999)" in first.stderr
+    for slug in ("a-long-abstract", "a-fine-neighbour"):
+        spec = load_spec(root / "submissions" / slug / "submission.yml")  # the toolkit's own loader
+        assert spec.title in ("A Long Abstract", "A Fine Neighbour")
+    huge = load_spec(root / "submissions" / "a-long-abstract" / "submission.yml")
+    assert len(huge.abstract) == 20_000 and huge.abstract.endswith("\u2026")
+    notes[1]["content"]["title"]["value"] = "A Fine Neighbour, Revised"
+    export.write_text(json.dumps(notes), encoding="utf-8")
+    again = run_import(root, str(export))
+    assert again.exit_code == 0, again.output
+    assert "unchanged: submissions/a-long-abstract/submission.yml" in again.stderr
+    assert "updated: submissions/a-fine-neighbour/submission.yml" in again.stderr
+    assert read(root, "a-fine-neighbour")["title"] == "A Fine Neighbour, Revised"
+
+
+def test_a_file_over_the_loaders_limit_blocks_only_its_own_paper(root: Path, tmp_path: Path) -> None:
+    """An earlier import (or a hand) left a file the loader refuses: that paper is reported, the others
+    are imported and updated, and no second folder is made for it."""
+    folder = root / "submissions" / "a-long-abstract"
+    folder.mkdir()
+    big = ("title: A Long Abstract\nauthors: [{name: A}]\nabstract: " + "x" * 300_000
+           + "\nopenreview_id: Huge1\n")
+    (folder / "submission.yml").write_text(big, encoding="utf-8")
+    many = [f"Author {n}" for n in range(20_000)]  # a file the loader would refuse, whatever is cut
+    export = tmp_path / "notes.json"
+    notes = [_note("Huge1", "A Long Abstract"), _note("Many1", "Many Authors", authors=many),
+             _note("Zok1", "A Fine Neighbour")]
+    export.write_text(json.dumps(notes), encoding="utf-8")
+    result = run_import(root, str(export))
+    assert result.exit_code == 1, result.output
+    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 2, errors
+    assert errors[0].startswith(f"error: {folder / 'submission.yml'}: not readable (larger than 256 KiB")
+    assert errors[0].endswith("OpenReview note Huge1 not imported; fix or remove that file")
+    assert errors[1].startswith("error: OpenReview note Many1 -> ")
+    assert "not written: it would not load" in errors[1]
+    assert sorted(p.name for p in (root / "submissions").iterdir()) == ["a-fine-neighbour", "a-long-abstract"]
+    assert (folder / "submission.yml").read_text(encoding="utf-8") == big
+    assert load_spec(root / "submissions" / "a-fine-neighbour" / "submission.yml").title == "A Fine Neighbour"

@@ -9,10 +9,17 @@ other links, an author's url, comments) belongs to authors and
 organizers: the file is edited round-trip with ruamel.yaml, so their keys,
 comments and quoting stay byte for byte, and a value that did not change on
 OpenReview is not even re-written.
+
+Every file the import writes is one the toolkit's loader reads (:mod:`codeml_repro.model.safeyaml`):
+a title, name or abstract past :data:`FIELD_LIMITS` is cut with a note, and a paper whose file
+would still be over the loader's bounds is reported and skipped. An existing file that cannot
+be read is one problem line for that file (and the paper whose ``openreview_id`` it names), never
+the end of the import: one paper never blocks the others.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import io
 import re
@@ -31,12 +38,16 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 from codeml_repro.authoring.openreview import Export, ImportedPaper
 from codeml_repro.model.editions import submission_bases
 from codeml_repro.model.errors import SubmissionInvalid
-from codeml_repro.model.safeyaml import load_bounded
+from codeml_repro.model.safeyaml import MAX_BYTES, BoundedLoader, load_bounded
 from codeml_repro.model.schema import SCHEMA_FILE
 from codeml_repro.model.submission import SUBMISSION_FILE, SubmissionSpec, describe_error
 from codeml_repro.results.store import atomic_write
 
 MAX_SLUG_CHARS = 60
+FIELD_LIMITS = {"title": 500, "name": 300, "affiliation": 300, "abstract": 20_000}
+"""Characters kept of each imported text: far above any real paper's, and together well under
+the loader's 256 KiB for a paper with a few hundred authors."""
+_ID_LINE = re.compile(rb"^openreview_id:\s*['\"]?([A-Za-z0-9_-]{1,64})['\"]?\s*$")
 _OWNED_ORDER = ("title", "authors", "abstract", "links", "session", "openreview_id")
 _HEADER = f"""\
 # yaml-language-server: $schema=../../{SCHEMA_FILE}
@@ -100,49 +111,106 @@ def _unique(base: str, taken: set[str]) -> str:
     return slug
 
 
-def find_imported(root: Path) -> dict[str, Path]:
-    """openreview_id -> submission folder, for every folder that has one."""
-    found: dict[str, Path] = {}
+@dataclass
+class _Existing:
+    """The submission files already there: by openreview_id, and what could not be read."""
+
+    folders: dict[str, Path] = dataclasses.field(default_factory=dict)
+    blocked: dict[str, str] = dataclasses.field(default_factory=dict)  # id -> why its file is unreadable
+    problems: list[str] = dataclasses.field(default_factory=list)
+
+
+def _id_in_text(path: Path) -> str | None:
+    """The ``openreview_id`` of a file the loader refuses, from its lines (read a line at a time):
+    so its paper is reported, not imported a second time into a new folder."""
+    try:
+        with path.open("rb") as handle:
+            for line in handle:
+                match = _ID_LINE.match(line[:200])
+                if match:
+                    return match.group(1).decode()
+    except OSError:
+        return None
+    return None
+
+
+def find_imported(root: Path) -> _Existing:
+    """openreview_id -> submission folder, for every folder that has one; a file that cannot be
+    read is a problem (and blocks only the paper it names)."""
+    existing = _Existing()
     paths = [p for _year, base in submission_bases(root) for p in sorted(base.glob(f"*/{SUBMISSION_FILE}"))]
     for path in paths:
         try:
             raw = load_bounded(path)  # author content: no alias bombs, no huge files
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise SubmissionInvalid(
-                f"{path}: not valid YAML ({' '.join(str(exc).split())}); fix it before importing, "
-                "so the import can tell whether it holds an imported paper"
-            ) from None
+        except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+            why = f"{path}: not readable ({' '.join(str(exc).split())[:200]})"
+            ident = _id_in_text(path)
+            if ident is None:
+                existing.problems.append(f"{why}; fix it, then import again (the other papers are imported)")
+            else:
+                existing.blocked[ident] = why
+            continue
         ident = raw.get("openreview_id") if isinstance(raw, dict) else None
         if isinstance(ident, str):
-            if ident in found:
+            if ident in existing.folders:
                 raise SubmissionInvalid(
-                    f"{path}: openreview_id: '{ident}' is also in {found[ident] / SUBMISSION_FILE}; "
-                    "keep it in one folder"
+                    f"{path}: openreview_id: '{ident}' is also in "
+                    f"{existing.folders[ident] / SUBMISSION_FILE}; keep it in one folder"
                 )
-            found[ident] = path.parent
-    return found
+            existing.folders[ident] = path.parent
+    return existing
 
 
 def plan_import(root: Path, export: Export) -> ImportPlan:
     """What the import would write, file by file; nothing is written here."""
-    imported = find_imported(root)
+    existing = find_imported(root)
+    imported = existing.folders
     base = root / "submissions"
     taken = {p.name for _year, b in submission_bases(root) if b.is_dir() for p in b.iterdir()}
     changes: list[FileChange] = []
-    problems = list(export.problems)
+    problems = [*export.problems, *existing.problems]
+    notes: list[str] = []
     for paper in sorted(export.papers, key=lambda p: p.openreview_id):
+        if paper.openreview_id in existing.blocked:
+            problems.append(f"{existing.blocked[paper.openreview_id]}: OpenReview note "
+                            f"{paper.openreview_id} not imported; fix or remove that file")
+            continue
+        paper, cut = fit_paper(paper)
+        notes.extend(f"OpenReview note {paper.openreview_id}: {what}" for what in cut)
         folder = imported.get(paper.openreview_id) or base / _unique(slugify(paper.title), taken)
         path = folder / SUBMISSION_FILE
         try:
             changes.append(_change(path, path.relative_to(root).as_posix(), paper))
         except SubmissionInvalid as exc:
             problems.append(exc.message)
-    notes = []
     for other in export.not_accepted:
         kept = imported.get(other.openreview_id)
         where = f"; {kept} kept (remove it by hand if the paper is gone)" if kept else ""
         notes.append(f"not accepted: {other.openreview_id} '{other.title}' ({other.why}){where}")
     return ImportPlan(tuple(changes), tuple(notes), tuple(problems))
+
+
+def _cut(text: str, field: str, cut: list[str]) -> str:
+    limit = FIELD_LIMITS[field]
+    if len(text) <= limit:
+        return text
+    cut.append(f"{field} cut to {limit:,} characters (it has {len(text):,}) to fit submission.yml")
+    return text[: limit - 1].rstrip() + "\u2026"
+
+
+def fit_paper(paper: ImportedPaper) -> tuple[ImportedPaper, list[str]]:
+    """``paper`` with each text cut to :data:`FIELD_LIMITS`, and a note per cut."""
+    cut: list[str] = []
+    authors = tuple(
+        dataclasses.replace(
+            a, name=_cut(a.name, "name", cut),
+            affiliation=_cut(a.affiliation, "affiliation", cut) if a.affiliation else a.affiliation,
+        )
+        for a in paper.authors
+    )
+    fitted = dataclasses.replace(paper, title=_cut(paper.title, "title", cut), authors=authors,
+                                 abstract=_cut(paper.abstract, "abstract", cut))
+    return fitted, cut
 
 
 def apply_plan(plan: ImportPlan) -> None:
@@ -178,7 +246,23 @@ def _change(path: Path, label: str, paper: ImportedPaper) -> FileChange:
     out = io.StringIO()
     rt.dump(data, out)
     new = out.getvalue() if old is not None else _HEADER + "\n" + out.getvalue()
+    _check_loadable(path, paper, new)
     return FileChange(path, label, paper.openreview_id, old, new)
+
+
+def _check_loadable(path: Path, paper: ImportedPaper, text: str) -> None:
+    """The file as written must be one the toolkit's loader reads, or the paper is skipped:
+    a file it refuses would stop every later import and leave the folder out of the book."""
+    size = len(text.encode("utf-8"))
+    try:
+        if size > MAX_BYTES:
+            raise yaml.YAMLError(f"{size:,} bytes, over the loader's {MAX_BYTES // 1024} KiB")
+        yaml.load(text, Loader=BoundedLoader)  # a SafeLoader: no objects built
+    except yaml.YAMLError as exc:
+        raise SubmissionInvalid(
+            f"OpenReview note {paper.openreview_id} -> {path}: not written: it would not load "
+            f"({' '.join(str(exc).split())[:200]}); the other papers are imported"
+        ) from None
 
 
 def _owned(paper: ImportedPaper) -> dict[str, Any]:

@@ -14,17 +14,21 @@ from the note, and each problem is one line naming the file and the note.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from codeml_repro.model.errors import InputError, ReproError
+from codeml_repro.model.notebookfile import parse_bounded
 
 OPENREVIEW_SITE = "https://openreview.net"
 OPENREVIEW_API = "https://api2.openreview.net"
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_EXPORT_BYTES = 64 * 1024**2
+"""Largest export read: a venue's notes are a few MB; nothing past this is read into memory."""
+MAX_EXPORT_DEPTH = 32
+"""Deepest JSON nesting: a note is about 6 levels deep (list, note, content, field, value, author)."""
 _NOT_ACCEPTED = re.compile(r"withdrawn|rejected|submitted to", re.IGNORECASE)
 _SESSION_RE = re.compile(r"\b(oral|spotlight|poster)(?:\s+session)?(?:\s+(\d+))?", re.IGNORECASE)
 _POSTER_NUMBER_RE = re.compile(r"(?:#|\bposter\s+(?:number|no\.?)\s*)\s*(\d+)", re.IGNORECASE)
@@ -70,13 +74,23 @@ class Export:
 
 
 def read_export(path: Path) -> Export:
-    """Parse a saved export; a bad file raises, a bad note becomes one problem line."""
+    """Parse a saved export within bounds (size, then nesting: the parse and every walk after it
+    stay shallow); a bad file raises one line, a bad note becomes one problem line."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as handle:
+            data = handle.read(MAX_EXPORT_BYTES + 1)
     except FileNotFoundError:
         raise ExportInvalid(f"{path}: file not found") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ExportInvalid(f"{path}: not JSON ({exc}); save the notes with json.dump") from None
+    except OSError as exc:
+        raise ExportInvalid(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if len(data) > MAX_EXPORT_BYTES:
+        raise ExportInvalid(f"{path}: larger than {MAX_EXPORT_BYTES // 1024**2} MiB; not an export of notes")
+    try:
+        raw = parse_bounded(data.decode("utf-8"), MAX_EXPORT_DEPTH)
+    except UnicodeDecodeError as exc:
+        raise ExportInvalid(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except ValueError as exc:
+        raise ExportInvalid(f"{path}: {exc}; save the notes with json.dump") from None
     return parse_notes(raw, str(path))
 
 
