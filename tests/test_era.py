@@ -37,6 +37,8 @@ RELEASES: dict[str, list[tuple[str, tuple[str, ...], str]]] = {
     "old-num": [("1.23.5", (), "2022-11-20T08:00:00Z")],
     # published after the kernel's 7.0: pinning it makes the inferred era include ipykernel 7.0
     "new-lib": [("2.0", (), "2024-06-01T10:00:00Z")],
+    "numpy": [("1.24.0rc1", (), "2022-12-10T10:00:00Z"), ("1.24.1", (), "2022-12-26T10:00:00Z"),
+              ("2.0.0", (), "2024-06-16T10:00:00Z")],
     # an index without PEP 700 times for this one: the JSON API answers
     "html-only": [("0.5", (), "2021-07-04T12:00:00Z")],
 }
@@ -200,3 +202,51 @@ def test_as_of_never_makes_an_exact_pin_unsatisfiable(
     with pytest.raises(EnvironmentFailed, match="old-plot"):
         venv_for(req, root=tmp_path / "cache2", index=IndexSettings(index_url=index.url), era=era)
 
+
+
+def _failed_check(tmp_path: Path, requirements: str, message: str, environment: dict[str, Any]) -> list[str]:
+    """``check``'s lines for a run whose cell 0 raised ``message`` (the run's own record given)."""
+    from codeml_repro.authoring.check import build_report
+    from codeml_repro.model.policy import RunPolicy
+    from codeml_repro.model.result import ErrorInfo, Result, Status
+    from tests.runner_helpers import make_submission
+
+    sub = make_submission(tmp_path / "clash", ["%matplotlib inline"], requirements=requirements)
+    error = ErrorInfo(type=message.split(":", 1)[0], message=message.split(": ", 1)[1], cell=0)
+    res = Result(slug="clash", status=Status.FAILED, error=error, environment=environment)
+    return build_report(res, sub, RunPolicy(), 600).lines
+
+
+def test_a_kernel_package_clash_names_the_pins_and_the_as_of_of_the_era(
+    index: FakeIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`'RcParams' object has no attribute '_get'` and `numpy.core.multiarray failed to import`:
+    check names the day of the author's pins and the releases of that day to pin, read from the
+    maintainer's index (never a generic "reproduce it in Jupyter")."""
+    monkeypatch.setenv("CODEML_INDEX_URL", index.url)
+    monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("CODEML_OFFLINE", raising=False)
+    packages = {"matplotlib": "3.6.3", "ipython": "9.0", "matplotlib-inline": "0.2.2"}
+    lines = _failed_check(tmp_path / "a", "old-num==1.23.5\nold-plot==3.6.3\n",
+                          "AttributeError: 'RcParams' object has no attribute '_get'",
+                          {"env_kind": "venv", "packages": packages})
+    [hint] = [ln for ln in lines if "clash of versions" in ln]
+    assert "(the run had matplotlib 3.6.3, ipython 9.0, matplotlib-inline 0.2.2)" in hint
+    assert 'set artifact.environment.as_of: "2023-01-11"' in hint
+    # the fake index has no matplotlib-inline: only what it has is named
+    assert "pin `ipython==8.0` in requirements.txt (the newest on 2023-01-11)" in hint
+    assert not any("Restart & Run All" in ln for ln in lines)
+
+    numpy_lines = _failed_check(tmp_path / "b", "old-plot==3.6.3\n",
+                                "ImportError: numpy.core.multiarray failed to import",
+                                {"env_kind": "venv", "packages": {"numpy": "2.0.0"},
+                                 "era": {"kernel_as_of": "2023-01-11"}})
+    [hint] = [ln for ln in numpy_lines if "clash of versions" in ln]
+    assert "another numpy than the one installed (the run had numpy 2.0.0)" in hint
+    assert "pin `numpy==1.24.1` in requirements.txt (the newest on 2023-01-11)" in hint  # not 1.24.0rc1
+    assert not any("is not installed" in ln for ln in numpy_lines)
+
+    unpinned = _failed_check(tmp_path / "c", "old-plot\n",
+                             "AttributeError: 'RcParams' object has no attribute '_get'", {})
+    [hint] = [ln for ln in unpinned if "clash of versions" in ln]
+    assert "set artifact.environment.as_of to the day it last ran" in hint

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from codeml_repro.authoring.imports import (
@@ -16,8 +17,13 @@ from codeml_repro.authoring.imports import (
     missing_modules,
     version_mismatch_hint,
 )
+from codeml_repro.model.policy import IndexSettings
 from codeml_repro.model.result import ErrorInfo, Result
 from codeml_repro.model.submission import Submission
+from codeml_repro.run.environment import cache_root
+from codeml_repro.run.era import UploadDates, infer
+from codeml_repro.run.lock import exact_pins
+from codeml_repro.run.versions import offline_mode
 
 _NETWORK_ERRORS = {
     "ConnectionError",
@@ -35,7 +41,16 @@ _NETWORK_ERRORS = {
     "ConnectTimeoutError",
     "TimeoutError",
 }
-
+# Versions from different years in one environment: (what the error says, what clashed, the
+# packages whose versions the advice shows, those whose release of the author's era to pin).
+_CLASHES = (
+    (("'RcParams' object has no attribute '_get'",),
+     "the kernel's IPython and matplotlib-inline are newer than the notebook's matplotlib, whose RcParams "
+     "lacks the _get they call",
+     ("matplotlib", "ipython", "matplotlib-inline"), ("ipython", "matplotlib-inline")),
+    (("numpy.core.multiarray failed to import", "compiled using NumPy 1.x cannot be run in"),
+     "a compiled package was built for another numpy than the one installed", ("numpy",), ("numpy",)),
+)
 
 
 def _missing_module_hint(message: str, has_requirements: bool) -> str:
@@ -97,8 +112,47 @@ def _after_allowed(error: ErrorInfo, result: Result) -> ErrorInfo | None:
     return earlier[-1] if earlier else None
 
 
-def failed_hints(error: ErrorInfo, result: Result, sub: Submission | None) -> list[str]:
+def _era_day(result: Result, sub: Submission | None, dates: UploadDates) -> str | None:
+    """The day of the author's stack: the one the run inferred, else the pins' latest upload day."""
+    era = result.environment.get("era")
+    if isinstance(era, dict) and isinstance(era.get("kernel_as_of"), str):
+        return str(era["kernel_as_of"])
+    req = sub.requirements_path if sub is not None else None
+    if req is None or not req.is_file():
+        return None
+    inferred = infer(exact_pins(req.read_text(encoding="utf-8", errors="replace")), dates)
+    return inferred.day.isoformat() if inferred is not None and inferred.day is not None else None
+
+
+def era_clash_hint(error: ErrorInfo, result: Result, sub: Submission | None,
+                   index: IndexSettings | None = None) -> str | None:
+    """Advice for the kernel's packages clashing with an older stack: the releases of the stack's
+    era to pin, and the ``as_of`` that gets them (upload days from the maintainer's index)."""
+    found = next((c[1:] for c in _CLASHES if any(text in error.message for text in c[0])), None)
+    if found is None:
+        return None
+    clash, shown, names = found
+    packages = {str(k).lower(): v for k, v in (result.environment.get("packages") or {}).items()}
+    had = ", ".join(f"{n} {packages[n]}" for n in shown if n in packages)
+    head = f"a clash of versions from different years, not a bug in the notebook: {clash}" + (
+        f" (the run had {had})" if had else "")
+    dates = UploadDates(index or IndexSettings.from_environ(), cache_root(), offline_mode())
+    day = _era_day(result, sub, dates)
+    if day is None:
+        return (f"{head}; pin every package the notebook imports at the versions it ran with "
+                "(`codeml-repro freeze`), or set artifact.environment.as_of to the day it last ran")
+    pins = [f"`{n}=={v}`" for n in names if (v := dates.newest_on(n, date.fromisoformat(day)))]
+    pinned = f"pin {' and '.join(pins)} in requirements.txt (the newest on {day}), or " if pins else ""
+    return (f"{head}; {pinned}set artifact.environment.as_of: \"{day}\" (the latest upload date of your "
+            "exact pins), so the other packages come from your stack's era too")
+
+
+def failed_hints(error: ErrorInfo, result: Result, sub: Submission | None,
+                 index: IndexSettings | None = None) -> list[str]:
     """The advice for a cell that raised, knowing the run's environment and allowed errors."""
+    clash = era_clash_hint(error, result, sub, index)
+    if clash is not None:
+        return [clash]
     name = error.type.rsplit(".", 1)[-1]
     allowed = _after_allowed(error, result) if name == "NameError" else None
     if allowed is not None:

@@ -183,21 +183,35 @@ class UploadDates:
             json.dump({v: d.isoformat() for v, d in sorted(days.items())}, f)
         os.replace(tmp, path)
 
-    def day(self, package: str, version: str) -> date | None:
-        """The day ``package==version`` was first uploaded (None: the index does not say)."""
+    def releases(self, package: str, *, wanted: str | None = None, through: date | None = None
+                 ) -> dict[str, date]:
+        """``{version: first upload day}`` of ``package``, from the cache unless it lacks ``wanted``
+        or anything uploaded after ``through`` (then the index is asked, when online)."""
         name = canonicalize_name(package)
-        try:
-            key = str(Version(version))
-        except InvalidVersion:
-            return None
         days = self._cached(name)
-        if key not in days and not self.offline:
+        stale = not days or (wanted is not None and wanted not in days) or (
+            through is not None and max(days.values()) <= through)
+        if stale and not self.offline:
             base = index_url(self.index)
             fetched = _simple_days(base, name) or _json_api_days(base, name)
             if fetched:
                 days = {**days, **fetched}
                 self._store(name, days)
-        return days.get(key)
+        return days
+
+    def day(self, package: str, version: str) -> date | None:
+        """The day ``package==version`` was first uploaded (None: the index does not say)."""
+        try:
+            key = str(Version(version))
+        except InvalidVersion:
+            return None
+        return self.releases(package, wanted=key).get(key)
+
+    def newest_on(self, package: str, day: date) -> str | None:
+        """The newest final release of ``package`` uploaded by the end of ``day``."""
+        found = [Version(v) for v, d in self.releases(package, through=day).items() if d <= day]
+        finals = [v for v in found if not v.is_prerelease and not v.is_devrelease]
+        return str(max(finals)) if finals else None
 
 
 def infer(pins: Mapping[str, str], dates: UploadDates) -> Inferred | None:
