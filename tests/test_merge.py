@@ -413,3 +413,26 @@ def test_merge_shards_copies_regular_files_only_never_through_a_link(tmp_path: P
         assert not path.is_symlink(), path
         assert not path.is_file() or b"host-secret" not in path.read_bytes(), path
     assert os.readlink(planted) == str(secret)  # the shard's own folder is left as it was
+
+
+def test_a_linked_part_or_parts_folder_is_refused_never_read(tmp_path: Path) -> None:
+    from codeml_repro.results.mergeparts import FoundPart, collect_parts
+    from codeml_repro.results.parts import part_path, write_part
+
+    elsewhere = tmp_path / "elsewhere"
+    write_part(elsewhere, make_result("alpha"))
+    shard = tmp_path / "shard" / "results"
+    write_part(shard, make_result("beta"))
+    part_path(shard, "alpha").symlink_to(part_path(elsewhere, "alpha"))
+    found: dict[str, list[FoundPart]] = {}
+    warnings: list[str] = []
+    collect_parts(shard, None, found, warnings)
+    assert sorted(found) == ["beta"]  # the neighbour's part is read
+    refused = ": refused: a symbolic link; merge copies regular files only"
+    assert warnings == [f"{part_path(shard, 'alpha')}{refused}"]
+    linked = tmp_path / "linked" / "results"
+    linked.mkdir(parents=True)
+    (linked / "parts").symlink_to(elsewhere / "parts")
+    found, warnings = {}, []
+    collect_parts(linked, None, found, warnings)
+    assert found == {} and warnings == [f"{linked / 'parts'}{refused}"]
