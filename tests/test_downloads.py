@@ -17,7 +17,6 @@ from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.result import Status
 from codeml_repro.model.submission import load_submission
 from codeml_repro.run.inputs import file_path
-from codeml_repro.run.sandbox.proxy_inside import normal_url
 from tests.conftest import MakeSubmission
 from tests.test_inputs import CSV, Server, _results, sha
 
@@ -146,11 +145,6 @@ def test_a_bad_place_is_one_line_naming_the_field(
     with pytest.raises(SubmissionInvalid) as err:
         load_submission(folder)
     assert problem in err.value.message and "\n" not in err.value.message
-
-
-def test_urls_compare_without_default_port_or_case() -> None:
-    assert normal_url("HTTPS://Example.ORG:443/a/B.csv?x=1") == "https://example.org/a/B.csv?x=1"
-    assert normal_url("http://127.0.0.1:8080/x") == "http://127.0.0.1:8080/x"
 
 
 FETCHES = """

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import mimetypes
 import os
-import shutil
 import ssl
 import sys
 from collections.abc import Callable
@@ -67,6 +66,22 @@ def refusal(url: str) -> str:
     """The one line a refused request gets (as its HTTP reason, and in the kernel's log)."""
     shown = "".join(c if c.isprintable() else "?" for c in url)[:500]
     return f"codeml-repro: {shown} {REFUSED}; {ADVICE}"
+
+
+def byte_range(header: str, size: int) -> tuple[int, int]:
+    """The (first, last) bytes a ``Range: bytes=A-B`` header asks for (one range; readers of remote
+    files such as fsspec ask for parts), the whole file for anything else."""
+    spec = header.strip()
+    if not spec.startswith("bytes=") or "," in spec or size == 0:
+        return 0, size - 1
+    start, _, end = spec[len("bytes="):].partition("-")
+    try:
+        if not start:  # the last N bytes
+            return max(size - int(end), 0), size - 1
+        first, last = int(start), min(int(end) if end else size - 1, size - 1)
+    except ValueError:
+        return 0, size - 1
+    return (first, last) if first <= last else (0, size - 1)
 
 
 class Proxy(ThreadingHTTPServer):
@@ -123,14 +138,25 @@ class Handler(BaseHTTPRequestHandler):
             self.refuse(url)
             return
         size = os.path.getsize(path)
-        self.send_response(200)
+        first, last = byte_range(self.headers.get("Range", ""), size)
+        self.send_response(200 if (first, last) == (0, size - 1) else 206)
         kind = mimetypes.guess_type(urlsplit(url).path)[0] or "application/octet-stream"
         self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(size))
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(last - first + 1))
+        if (first, last) != (0, size - 1):
+            self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
         self.end_headers()
         if body:
             with open(path, "rb") as f:
-                shutil.copyfileobj(f, self.wfile, CHUNK)
+                f.seek(first)
+                remaining = last - first + 1
+                while remaining > 0:
+                    block = f.read(min(CHUNK, remaining))
+                    if not block:
+                        break
+                    self.wfile.write(block)
+                    remaining -= len(block)
 
     def refuse(self, url: str) -> None:
         message = refusal(url)
