@@ -9,6 +9,8 @@ answers are still being sent (a stopped fetch must hang up).
 from __future__ import annotations
 
 import http.server
+import select
+import socket
 import threading
 import time
 from typing import Any
@@ -77,8 +79,10 @@ class DataServer:
         self.open_streams += 1
         try:
             while not self._stopping.is_set():
-                if path == "/stall":
-                    time.sleep(0.2)
+                if path == "/stall":  # nothing to write: notice the hang-up by reading
+                    readable, _w, _x = select.select([handler.connection], [], [], 0.2)
+                    if readable and not handler.connection.recv(1, socket.MSG_PEEK):
+                        return
                     continue
                 handler.wfile.write(b"x" if path == "/trickle" else b"\0" * 65536)
                 handler.wfile.flush()

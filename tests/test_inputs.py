@@ -93,7 +93,7 @@ def served(tmp_path: Path) -> Iterator[Server]:
 def data_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("CODEML_ALLOW_PRIVATE_URLS", "1")  # the test's server is on 127.0.0.1
-    monkeypatch.setattr("codeml_repro.run.inputs.ATTEMPTS", 2)
+    monkeypatch.setattr("codeml_repro.run.sources.ATTEMPTS", 2)
     return tmp_path / "cache"
 
 
@@ -161,7 +161,8 @@ def test_wrong_hash_is_data_mismatch_and_no_notebook_runs(
     result = _results(tmp_path)["bad"]
     assert result.status == Status.FAILED
     assert result.error is not None and result.error.type == "DataMismatch"
-    assert wrong in result.error.message and sha(CSV) in result.error.message
+    assert wrong in result.error.message and f"{len(CSV)} bytes arrived" in result.error.message
+    assert sha(CSV) not in result.error.message  # what arrived is not told (an oracle for secrets)
     assert result.error.cell is None and result.notebook is None
 
 

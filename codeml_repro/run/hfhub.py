@@ -131,6 +131,34 @@ def fetch_hf(src: HfSource, cache: Path) -> Path:
     return snapshot
 
 
+def is_cached(cache: Path, src: HfSource) -> bool:
+    """Every file of ``src`` is in ``cache``, intact, from an earlier complete download."""
+    return _verified(cache, src)
+
+
+def planned_bytes(src: HfSource) -> int:
+    """The bytes a download of ``src`` writes, from the Hub's listing at the pinned commit.
+
+    Asked before any file is fetched, so the data budgets are charged before the bytes arrive
+    (the Hub checks each file's size as it downloads; the endpoint is the maintainer's).
+    """
+    from huggingface_hub import HfApi, RepoFile
+    from huggingface_hub.utils import filter_repo_objects  # type: ignore[attr-defined]  # lazily exported
+
+    api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=False)
+    try:
+        files = [
+            item for item in api.list_repo_tree(src.repo, revision=src.revision, repo_type=src.type,
+                                                recursive=True, token=False)
+            if isinstance(item, RepoFile)
+        ]
+    except Exception as exc:  # HTTP, OS and the library's own errors: all mean unavailable
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise HfUnavailable(f"{type(exc).__name__}: {first}") from None
+    chosen = filter_repo_objects(files, allow_patterns=list(src.files) or None, key=lambda f: f.path)
+    return sum(int(f.size or 0) for f in chosen)
+
+
 def total_bytes(cache: Path, src: HfSource) -> int:
     return sum(_files(snapshot_dir(cache, src)).values())
 

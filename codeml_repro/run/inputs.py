@@ -1,11 +1,20 @@
 """The fetch stage: every declared input of a batch, fetched once, verified, ready to mount.
 
-Runs before any notebook, outside the sandbox, in this process: a kernel never
-downloads anything. Files land in a content-addressed cache shared by all
-submissions (``$CODEML_CACHE/data/files/<sha256>``), so an input used by twenty
-submissions is fetched once; ``pooch.retrieve`` hashes a cached file on every
-use and fetches it again when it no longer matches. Fetches run in parallel
-(bounded) and each failure is that submission's result (``DataUnavailable``,
+Runs before any notebook, outside the sandbox, in this process: a kernel never downloads
+anything. Files land in a content-addressed cache shared by all submissions
+(:mod:`codeml_repro.run.datacache`), so an input used by twenty submissions is fetched once;
+each distinct declaration (a hash from one URL) is verified on its own bytes
+(:mod:`codeml_repro.run.sources`). Fetches run in worker threads (a few at a time) while this
+thread keeps the rules that end a fetch:
+
+- the stage's deadline (``RunPolicy.fetch_timeout_s``): what is unfinished then fails;
+- the rate rule, each input's deadline: a transfer that averages less than
+  ``fetch_min_rate`` bytes/s over ``fetch_rate_window_s`` fails (a trickling or silent server);
+- the budgets, charged as bytes arrive (:mod:`codeml_repro.run.transfer`);
+- Ctrl-C and SIGTERM: every fetch is stopped and the stage returns within seconds.
+
+A fetch is stopped by shutting its sockets down, which wakes a blocked read; its partial file is
+removed by its thread. Each failure is that submission's result (``DataUnavailable``,
 ``DataMismatch``, ``DataTooLarge``), never the end of the batch.
 
 :func:`mounts_for` then says, for one run, which cached file or folder appears
@@ -15,179 +24,39 @@ at which place: the kernel sandbox mounts them read-only (see
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import re
+import queue
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from codeml_repro.model.addresses import allows_private
 from codeml_repro.model.errors import DataMismatch, DataProblem, DataTooLarge, DataUnavailable
 from codeml_repro.model.inputs import DataInput, HfSource, sha256_file
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.submission import Submission
-from codeml_repro.run.environment import cache_root
-from codeml_repro.run.hfhub import HfUnavailable, fetch_hf, total_bytes, view_layout
-from codeml_repro.run.netguard import AddressRefused, guarded
-from codeml_repro.run.unpack import UnpackError, unpack
+from codeml_repro.run.datacache import data_root, file_path, hf_cache, unpacked_path
+from codeml_repro.run.hfhub import view_layout
+from codeml_repro.run.sources import (
+    Source,
+    StageSettings,
+    mirror_setting,
+    ready,
+    settle,
+    source_key,
+)
+from codeml_repro.run.transfer import Budget, Stopped
 
-ATTEMPTS = 3  # tries per file; waits 0.5 s, then 1 s, between them
+__all__ = [
+    "data_root", "fetch_inputs", "file_path", "hf_cache", "mounts_for", "place_mounts", "unpacked_path",
+]
+
 FETCH_JOBS = 4
-CHUNK = 1 << 20  # bytes per read while downloading (pooch's default, 1 kB, is slow for large files)
+STOP_GRACE_S = 3.0  # after Ctrl-C, how long the stage waits for fetches to remove their partial files
+TICK_S = 0.25
 HF_VIEW = "hf"  # a run's own Hugging Face cache, in its run dir
 OnFetch = Callable[[str, int, int], None]  # (what finished, done, total)
-_ACTUAL = re.compile(r"got ([0-9a-f]{64})")
-
-
-def data_root() -> Path:
-    """``$CODEML_CACHE/data``: shared by every submission and every run."""
-    return cache_root() / "data"
-
-
-def file_path(sha256: str) -> Path:
-    return data_root() / "files" / sha256
-
-
-def unpacked_path(entry: DataInput) -> Path:
-    return data_root() / "unpacked" / f"{entry.sha256}.{entry.unpack}"
-
-
-def hf_cache() -> Path:
-    return data_root() / "hf"
-
-
-class _Capped:
-    """A file object that refuses to grow past the data budget (the download stops there)."""
-
-    def __init__(self, inner: Any, limit: int) -> None:
-        self.inner, self.limit, self.written = inner, limit, 0
-
-    def write(self, chunk: bytes) -> int:
-        self.written += len(chunk)
-        if self.written > self.limit:
-            raise DataTooLarge(f"download stopped at the data budget of {self.limit} bytes")
-        return int(self.inner.write(chunk))
-
-    def flush(self) -> None:
-        self.inner.flush()
-
-
-def _downloader(entry: DataInput, limit: int) -> Callable[..., Any]:
-    import pooch
-
-    kind = pooch.DOIDownloader if entry.doi else pooch.HTTPDownloader
-    inner: Any = kind(timeout=30, chunk_size=CHUNK)
-
-    def download(url: str, output_file: str, pup: Any) -> None:
-        with open(output_file, "w+b") as f:
-            inner(url, _Capped(f, limit), pup)
-
-    return download
-
-
-def _retrieve(entry: DataInput, limit: int) -> Path:
-    """The verified file of a url/doi entry, from the cache or fetched (retried on network errors)."""
-    import pooch
-    import requests
-
-    assert entry.sha256 is not None
-    pooch.get_logger().setLevel(logging.WARNING)  # its own progress notes, not ours
-    url = entry.url or f"doi:{entry.doi}/{entry.file}"
-    target = file_path(entry.sha256)
-    for attempt in range(ATTEMPTS):
-        try:
-            pooch.retrieve(
-                url,
-                known_hash=f"sha256:{entry.sha256}",
-                fname=target.name,
-                path=target.parent,
-                downloader=_downloader(entry, limit),
-            )
-            return target
-        except ValueError as exc:
-            if "does not match" in str(exc):
-                found = _ACTUAL.search(str(exc))
-                actual = found.group(1) if found else "another hash"
-                raise DataMismatch(
-                    f"the bytes from {entry.location} do not match sha256: "
-                    f"expected {entry.sha256}, got {actual}"
-                ) from None
-            problem = str(exc)  # e.g. a DOI that does not resolve: not worth retrying
-            break
-        except requests.exceptions.HTTPError as exc:
-            problem = str(exc)
-            code = exc.response.status_code if exc.response is not None else 500
-            if code < 500 and code not in {408, 429}:  # gone or forbidden: asking again will not help
-                break
-        except (requests.exceptions.RequestException, OSError) as exc:
-            problem = f"{type(exc).__name__}: {str(exc)[:200]}"
-        if attempt + 1 < ATTEMPTS:
-            time.sleep(0.5 * (attempt + 1))
-    tries = f" after {attempt + 1} tries" if attempt else ""
-    raise DataUnavailable(f"could not fetch {entry.location}{tries}: {problem}")
-
-
-def _ready_one(entry: DataInput, limit: int, allow_private: bool) -> int:
-    """Fetch, verify (and unpack) one shared input; return its size in bytes.
-
-    A file lock per input keeps two runners on one machine from fetching or unpacking the same
-    input at once; a disk error while storing it is this input's failure, not the batch's.
-    """
-    from filelock import FileLock
-
-    locks = data_root() / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    name = hashlib.sha256(input_key(entry).encode()).hexdigest()[:32]
-    try:
-        with FileLock(str(locks / f"{name}.lock"), timeout=3600):
-            if entry.hf is not None:  # the maintainer's endpoint (HF_ENDPOINT), not the author's
-                return _ready_unlocked(entry, limit)
-            with guarded(allow_private=allow_private):
-                return _ready_unlocked(entry, limit)
-    except AddressRefused as exc:
-        raise DataUnavailable(f"could not fetch {entry.location}: {exc.message}") from None
-    except OSError as exc:  # filelock.Timeout is one
-        raise DataUnavailable(f"could not store {entry.location} in the data cache: {exc}") from None
-
-
-def _ready_unlocked(entry: DataInput, limit: int) -> int:
-    if entry.hf is not None:
-        try:
-            fetch_hf(entry.hf, hf_cache())
-        except HfUnavailable as exc:
-            raise DataUnavailable(f"could not fetch {entry.location}: {exc}") from None
-        return total_bytes(hf_cache(), entry.hf)
-    archive = _retrieve(entry, limit)
-    if entry.unpack is None:
-        return archive.stat().st_size
-    try:
-        folder = unpack(archive, entry.unpack, unpacked_path(entry), limit)
-    except UnpackError as exc:
-        raise DataUnavailable(f"cannot unpack {entry.location}: {exc}") from None
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-
-
-def _check_shipped(sub: Submission, entry: DataInput) -> int:
-    assert entry.path is not None and entry.sha256 is not None
-    path = sub.folder / entry.path
-    if not path.is_file():
-        raise DataUnavailable(f"{entry.path} is not in the submission folder")
-    actual = sha256_file(path)
-    if actual != entry.sha256:
-        raise DataMismatch(f"{entry.path} does not match sha256: expected {entry.sha256}, got {actual}")
-    return path.stat().st_size
-
-
-def input_key(entry: DataInput) -> str:
-    """What makes two entries the same download: the content hash, or repository and commit."""
-    if entry.hf is not None:
-        src = entry.hf
-        return f"hf:{src.type}:{src.repo}:{src.revision}:{','.join(sorted(src.files))}"
-    return f"{entry.sha256}:{entry.unpack or ''}"
 
 
 @dataclass
@@ -195,7 +64,7 @@ class FetchReport:
     """What the fetch stage did: a failure per submission that cannot run, and counts."""
 
     failures: dict[str, DataProblem]
-    fetched: int = 0  # distinct inputs made ready
+    fetched: int = 0  # distinct sources made ready
     seconds: float = 0.0
 
 
@@ -203,51 +72,133 @@ def _label(sub: Submission, index: int, entry: DataInput) -> str:
     return f"{sub.slug}: artifact.data[{index}] ({entry.name})"
 
 
-def _submission_failure(
-    sub: Submission, futures: dict[str, Future[int]], limit: int
-) -> DataProblem | None:
-    total = 0
-    for i, entry in enumerate(sub.spec.artifact.data):
-        what = _label(sub, i, entry)
+def _check_shipped(sub: Submission, entry: DataInput) -> int:
+    assert entry.path is not None and entry.sha256 is not None
+    path = sub.folder / entry.path
+    if not path.is_file():
+        raise DataUnavailable(f"{entry.path} is not in the submission folder")
+    if sha256_file(path) != entry.sha256:
+        size = path.stat().st_size
+        raise DataMismatch(f"{entry.path} differs from the declared sha256 {entry.sha256} ({size} bytes)")
+    return path.stat().st_size
+
+
+def _work(todo: queue.SimpleQueue[Source], stage: StageSettings, finished: queue.SimpleQueue[Source],
+          stopping: threading.Event) -> None:
+    """A worker thread: one source after another; every source it takes is settled."""
+    while not stopping.is_set():
         try:
-            if entry.source == "shipped":
-                total += _check_shipped(sub, entry)
-            else:
-                total += futures[input_key(entry)].result()
-        except DataProblem as exc:  # a shared fetch's failure, told as this submission's
-            return type(exc)(f"{what}: {exc.message}")
-    if total > limit:
-        return DataTooLarge(f"{sub.slug}: artifact.data: {total} bytes, over the data budget ({limit} bytes)")
+            source = todo.get_nowait()
+        except queue.Empty:
+            return
+        if not source.done:
+            size, failure = 0, None  # type: tuple[int, DataProblem | None]
+            try:
+                size = ready(source, stage)
+            except Stopped as exc:
+                failure = DataUnavailable(f"could not fetch {source.entry.location}: {exc}")
+            except DataProblem as exc:
+                failure = exc
+            except Exception as exc:  # a bug must fail its input, never leave the stage waiting
+                problem = f"{type(exc).__name__}: {str(exc)[:200]}"
+                failure = DataUnavailable(f"could not fetch {source.entry.location}: {problem}")
+            if settle(source, size=size, failure=failure):
+                finished.put(source)
+
+
+def _stop(source: Source, reason: str, finished: queue.SimpleQueue[Source]) -> None:
+    source.progress.stop(reason)
+    if settle(source, failure=DataUnavailable(f"could not fetch {source.entry.location}: {reason}")):
+        finished.put(source)
+
+
+def _drive(sources: list[Source], stage: StageSettings, policy: RunPolicy, on_fetch: OnFetch | None) -> None:
+    """Run the workers; apply the deadlines and the rate rule until every source is settled."""
+    todo: queue.SimpleQueue[Source] = queue.SimpleQueue()
+    for source in sources:
+        todo.put(source)
+    finished: queue.SimpleQueue[Source] = queue.SimpleQueue()
+    stopping = threading.Event()
+    workers = [threading.Thread(target=_work, args=(todo, stage, finished, stopping), daemon=True,
+                                name=f"fetch-{i}") for i in range(min(FETCH_JOBS, len(sources)))]
+    for worker in workers:
+        worker.start()
+    rate, window = policy.fetch_min_rate, policy.fetch_rate_window_s
+    done = 0
+    try:
+        while done < len(sources):
+            try:
+                source = finished.get(timeout=TICK_S)
+            except queue.Empty:
+                now = time.monotonic()
+                for source in sources:
+                    if source.done:
+                        continue
+                    if now >= stage.deadline:
+                        stopping.set()
+                        limit = policy.fetch_timeout_s
+                        _stop(source, f"not done within the fetch stage's deadline ({limit:g} s)", finished)
+                    elif source.progress.too_slow(now, rate, window):
+                        _stop(source, f"slower than {rate} bytes/s over {window:g} s (the input's deadline)",
+                              finished)
+                continue
+            done += 1
+            if on_fetch is not None:
+                on_fetch(source.entry.name, done, len(sources))
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM as the CLI turns it into one
+        stopping.set()
+        for source in sources:
+            source.progress.stop("interrupted")
+        end = time.monotonic() + STOP_GRACE_S
+        for worker in workers:
+            worker.join(max(end - time.monotonic(), 0))
+        raise
+
+
+def _submission_failure(sub: Submission, sources: dict[str, Source], budget: Budget,
+                        shipped: dict[int, DataProblem]) -> DataProblem | None:
+    for i, entry in enumerate(sub.spec.artifact.data):
+        failure = shipped.get(i) if entry.source == "shipped" else sources[source_key(entry)].failure
+        if failure is not None:  # a shared fetch's failure, told as this submission's
+            return type(failure)(f"{_label(sub, i, entry)}: {failure.message}")
+    if budget.over:
+        return DataTooLarge(f"{sub.slug}: artifact.data: {budget.message()}; the transfer stopped there")
     return None
 
 
 def fetch_inputs(subs: list[Submission], policy: RunPolicy, on_fetch: OnFetch | None = None) -> FetchReport:
     """Make every input of ``subs`` ready (each distinct one once, in parallel); never raises for data."""
     start = time.monotonic()
-    limit = policy.data_bytes
-    allow_private = allows_private(policy.allow_private_urls)
-    wanted: dict[str, DataInput] = {}
+    stage = StageSettings(
+        allow_private=allows_private(policy.allow_private_urls),
+        mirror=mirror_setting(policy.data_mirror),
+        cache=Budget(policy.cache_bytes, "the batch's data cache budget"),
+        read_timeout=2 * policy.fetch_rate_window_s,  # a silent server meets the rate rule first
+        deadline=start + policy.fetch_timeout_s,
+    )
+    budgets = {sub.slug: Budget(policy.data_bytes, "the data budget") for sub in subs}
+    sources: dict[str, Source] = {}
+    shipped: dict[str, dict[int, DataProblem]] = {}
     for sub in subs:
-        for entry in sub.spec.artifact.data:
-            if entry.source != "shipped":
-                wanted.setdefault(input_key(entry), entry)
-    futures: dict[str, Future[int]] = {}
-    done = 0
-    if wanted:
-        with ThreadPoolExecutor(max_workers=min(FETCH_JOBS, len(wanted)), thread_name_prefix="fetch") as pool:
-            for key, entry in wanted.items():
-                futures[key] = pool.submit(_ready_one, entry, limit, allow_private)
-            keys = {future: key for key, future in futures.items()}
-            for future in as_completed(keys):
-                done += 1
-                if on_fetch is not None:
-                    on_fetch(wanted[keys[future]].name, done, len(wanted))
+        shipped[sub.slug] = {}
+        for i, entry in enumerate(sub.spec.artifact.data):
+            if entry.source == "shipped":
+                try:
+                    budgets[sub.slug].take(_check_shipped(sub, entry))
+                except DataProblem as exc:
+                    shipped[sub.slug][i] = exc
+                continue
+            source = sources.setdefault(source_key(entry), Source(entry, []))
+            if budgets[sub.slug] not in source.budgets:
+                source.budgets.append(budgets[sub.slug])
+    if sources:
+        _drive(list(sources.values()), stage, policy, on_fetch)
     failures = {}
     for sub in subs:
-        failure = _submission_failure(sub, futures, limit)
+        failure = _submission_failure(sub, sources, budgets[sub.slug], shipped[sub.slug])
         if failure is not None:
             failures[sub.slug] = failure
-    return FetchReport(failures, fetched=len(wanted), seconds=time.monotonic() - start)
+    return FetchReport(failures, fetched=len(sources), seconds=time.monotonic() - start)
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,12 @@
 The archive is the author's (untrusted) and is unpacked on the host, outside the
 sandbox: members are refused when they would land outside the target folder,
 tar members go through Python's ``data`` filter (no links out, no devices, no
-set-uid bits), and the total unpacked size is checked against the data budget
-before anything is written. Contents are unpacked into a temporary folder and
-renamed into place, with a manifest of every file's size, so a half-unpacked
-folder is never used and a changed one is noticed.
+set-uid bits). Members are read one at a time and every block is charged to the
+data budget before it is written (declared sizes can lie), with caps on the
+decompression ratio (:data:`MAX_RATIO`) and the number of members. Contents are
+unpacked into a temporary folder and renamed into place, with a manifest of
+every file's size, so a half-unpacked folder is never used and a changed one is
+noticed.
 """
 
 from __future__ import annotations
@@ -17,10 +19,16 @@ import shutil
 import tarfile
 import tempfile
 import zipfile
+import zlib
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import IO, Literal
 
 ArchiveKind = Literal["zip", "tar"]
+Charge = Callable[[int], None]  # bytes about to be written; raises to stop
+BLOCK = 64 * 1024
+MAX_RATIO = 200  # unpacked bytes per archive byte: past it, an archive is taken for a bomb
+MAX_MEMBERS = 100_000
 
 
 class UnpackError(Exception):
@@ -54,40 +62,95 @@ def _safe_name(name: str) -> bool:
     return not path.is_absolute() and ".." not in path.parts and "\\" not in name
 
 
-def _unzip(archive: Path, into: Path, limit: int) -> None:
+class _Counter:
+    """Every byte written while unpacking, charged before it is written; members counted."""
+
+    def __init__(self, archive: Path, charge: Charge) -> None:
+        self.charge = charge
+        self.allowed = MAX_RATIO * max(archive.stat().st_size, 1)
+        self.written = 0
+        self.members = 0
+
+    def member(self) -> None:
+        self.members += 1
+        if self.members > MAX_MEMBERS:
+            raise UnpackError(f"more than {MAX_MEMBERS} members")
+
+    def copy(self, source: IO[bytes], dest: Path) -> None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.unlink(missing_ok=True)  # a repeated member, or a link: never written through
+        with dest.open("xb") as out:
+            while block := source.read(BLOCK):
+                self.written += len(block)
+                if self.written > self.allowed:
+                    raise UnpackError(f"unpacks to more than {MAX_RATIO} times its size (a bomb?)")
+                self.charge(len(block))
+                out.write(block)
+
+
+def _unzip(archive: Path, into: Path, counter: _Counter) -> None:
     with zipfile.ZipFile(archive) as zf:
-        members = zf.infolist()
-        bad = next((m.filename for m in members if not _safe_name(m.filename)), None)
-        if bad is not None:
-            raise UnpackError(f"member {bad!r} would land outside its folder")
-        total = sum(m.file_size for m in members)
-        if total > limit:
-            raise UnpackError(f"unpacks to {total} bytes, over the data budget of {limit} bytes")
-        zf.extractall(into)
+        for member in zf.infolist():
+            counter.member()
+            if not _safe_name(member.filename):
+                raise UnpackError(f"member {member.filename!r} would land outside its folder")
+            dest = into / member.filename
+            if member.is_dir():
+                dest.mkdir(parents=True, exist_ok=True)
+                continue
+            with zf.open(member) as source:
+                counter.copy(source, dest)
 
 
-def _untar(archive: Path, into: Path, limit: int) -> None:
+def _untar(archive: Path, into: Path, counter: _Counter) -> None:
+    """Members one by one (never all headers at once), each through Python's ``data`` filter."""
     with tarfile.open(archive) as tf:
-        members = tf.getmembers()
-        total = sum(m.size for m in members if m.isfile())
-        if total > limit:
-            raise UnpackError(f"unpacks to {total} bytes, over the data budget of {limit} bytes")
-        try:
-            tf.extractall(into, filter="data")
-        except tarfile.FilterError as exc:
-            raise UnpackError(f"unsafe member: {exc}") from None
+        for member in tf:
+            counter.member()
+            try:
+                safe = tarfile.data_filter(member, str(into))
+            except tarfile.FilterError as exc:
+                raise UnpackError(f"unsafe member: {exc}") from None
+            if safe is None:
+                continue
+            if not safe.isfile():  # folders and links inside the folder: no bytes to count
+                tf.extract(safe, into, filter="data")
+                continue
+            source = tf.extractfile(member)
+            if source is None:
+                continue
+            dest = into / safe.name
+            counter.copy(source, dest)
+            os.chmod(dest, safe.mode & 0o755 if safe.mode is not None else 0o644)
 
 
-def unpack(archive: Path, kind: ArchiveKind, target: Path, limit: int) -> Path:
-    """``target`` holding the archive's contents (unpacked now unless intact from an earlier run)."""
+def _limit(limit: int) -> Charge:
+    total = [0]
+
+    def charge(count: int) -> None:
+        total[0] += count
+        if total[0] > limit:
+            raise UnpackError(f"unpacks to more than the data budget of {limit} bytes")
+
+    return charge
+
+
+def unpack(archive: Path, kind: ArchiveKind, target: Path, budget: int | Charge) -> Path:
+    """``target`` holding the archive's contents (unpacked now unless intact from an earlier run).
+
+    ``budget`` is a byte limit, or a function charged with each block before it is written (it
+    raises to stop, as the fetch stage's budgets do).
+    """
     if is_intact(target):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         try:
-            (_unzip if kind == "zip" else _untar)(archive, tmp, limit)
-        except (zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
+            counter = _Counter(archive, _limit(budget) if isinstance(budget, int) else budget)
+            (_unzip if kind == "zip" else _untar)(archive, tmp, counter)
+        except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, RuntimeError,
+                NotImplementedError) as exc:  # encrypted, or a compression zipfile lacks
             raise UnpackError(f"not a readable {kind} archive ({exc})") from None
         listing = _listing(tmp)
         shutil.rmtree(target, ignore_errors=True)
