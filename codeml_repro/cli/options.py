@@ -6,6 +6,7 @@ stays cheap; the library is imported inside each command.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -92,6 +93,7 @@ _OPTION_OF = {
     "cell_timeout_s": "--cell-timeout",
     "max_output_bytes": "--max-output-bytes",
     "data_bytes": "--data-budget",
+    "data_mirror": "CODEML_DATA_MIRROR",
 }
 
 
@@ -119,7 +121,8 @@ def policy_from(timeout_s: float | None, cell_timeout_s: float, max_output_bytes
         values["index"] = IndexSettings.from_environ().with_options(index_url, find_links)
     from codeml_repro.model.addresses import private_allowed
 
-    values["allow_private_urls"] = private_allowed()  # the runner's setting, read once here
+    values["allow_private_urls"] = private_allowed()  # the runner's settings, read once here
+    values["data_mirror"] = os.environ.get("CODEML_DATA_MIRROR", "").strip() or None
     if timeout_s is not None:
         values.update(timeout_s=timeout_s, max_timeout_s=timeout_s)
     if data_bytes is not None:

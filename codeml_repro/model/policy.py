@@ -98,7 +98,7 @@ class RunPolicy(BaseModel):
         description="Fetch from loopback/private/link-local addresses (the maintainer's, for tests and "
         "private mirrors); None: CODEML_ALLOW_PRIVATE_URLS, read when used.")
     data_mirror: str | None = Field(
-        default=None, exclude=True,
+        default=None, exclude=True, pattern=r"^https?://\S+$",
         description="A content-addressed mirror asked first as {URL}/sha256/{hash}; None: "
         "CODEML_DATA_MIRROR, read when used.")
 
