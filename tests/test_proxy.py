@@ -14,6 +14,7 @@ import pytest
 
 from codeml_repro.run.sandbox.certs import RunCA
 from codeml_repro.run.sandbox.proxy_inside import REFUSED, Proxy, byte_range, normal_url
+from tests.conftest import MakeSubmission
 
 DATA = bytes(range(256)) * 4
 
@@ -77,3 +78,23 @@ def test_ranges_and_urls_as_compared() -> None:
     assert byte_range("bytes=1-2,4-5", 10) == (0, 9)  # several ranges: the whole file
     assert normal_url("HTTPS://Example.ORG:443/a/B.csv?x=1#top") == "https://example.org/a/B.csv?x=1"
     assert normal_url("http://127.0.0.1:8080/x") == "http://127.0.0.1:8080/x"
+
+
+def test_recorded_seaborn_download_is_placed_and_its_index_left_out(make_submission: MakeSubmission) -> None:
+    import yaml
+
+    from codeml_repro.authoring.data_hints import recorded_lines
+    from codeml_repro.model.submission import load_submission
+    from codeml_repro.run.sandbox.recorder import Download
+
+    sub = load_submission(make_submission("tips", "1"))
+    tips = "https://raw.githubusercontent.com/mwaskom/seaborn-data/master/tips.csv"
+    index = "https://github.com/mwaskom/seaborn-data"
+    other = "https://example.org/a/data.csv"
+    downloads = [Download(u, u, "ab" * 32, 10, Path("x")) for u in (index, tips, other)]
+    lines = recorded_lines(downloads, sub)
+    start = lines.index("      artifact:")
+    entries = yaml.safe_load("\n".join(line[6:] for line in lines[start:]))["artifact"]["data"]
+    assert [e["url"] for e in entries] == [tips, other]
+    assert entries[0]["place"] == "seaborn" and entries[0]["path"] == "tips.csv"
+    assert "place" not in entries[1] and entries[1]["path"] == "downloads/data.csv"

@@ -27,6 +27,10 @@ _POOL = re.compile(
 )
 _REFUSED = re.compile(r"codeml-repro: (https?://\S+) " + re.escape(REFUSED))
 _MISSING_PATH = re.compile(r"No such file or directory: '([^']+)'")
+# seaborn.load_dataset lists the data sets on github.com before downloading one: only a file
+# placed in its cache (place: seaborn) is read without asking the network
+_SEABORN_DATA = "https://raw.githubusercontent.com/mwaskom/seaborn-data/master/"
+_SEABORN_INDEX = {"https://github.com/mwaskom/seaborn-data", "https://github.com/mwaskom/seaborn-data/"}
 HASH_PLACEHOLDER = "<the sha256 that `codeml-repro hash FILE` prints for your copy>"
 
 
@@ -102,11 +106,17 @@ def recorded_lines(downloads: list[Download], sub: Submission) -> list[str]:
     ]
     taken: set[str] = {e.path for e in sub.spec.artifact.data if e.path is not None}
     for index, item in enumerate(new):
+        if item.url in _SEABORN_INDEX:  # what load_dataset lists first; needless once placed
+            continue
         name = PurePosixPath(urlsplit(item.url).path).name or "download"
         path = f"downloads/{name}" if f"downloads/{name}" not in taken else f"downloads/{index}-{name}"
+        place = item.url.startswith(_SEABORN_DATA) and name not in taken
+        path = name if place else path
         taken.add(path)
         lines += [f"          - url: {json.dumps(item.url)}", f"            sha256: {item.sha256}",
                   f"            size: {item.size}", f"            path: {path}"]
+        if place:
+            lines.append("            place: seaborn  # where seaborn.load_dataset looks first")
         if item.final != item.url:
             lines.append(f"            # read from {json.dumps(item.final)}")
     return lines

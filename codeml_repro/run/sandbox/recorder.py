@@ -25,6 +25,7 @@ from codeml_repro.run.sandbox.certs import RunCA
 from codeml_repro.run.sandbox.proxy_inside import Proxy, Unanswered
 
 CHUNK = 1 << 20
+AGENT = "Mozilla/5.0 (compatible; codeml-repro check --record-downloads)"  # some hosts refuse Python-urllib
 _ACTIVE: list[Recorder] = []
 
 
@@ -80,7 +81,7 @@ class Recorder:
             return str(known.file)
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         try:
-            response = opener.open(url, timeout=60)
+            response = opener.open(urllib.request.Request(url, headers={"User-Agent": AGENT}), timeout=60)
         except urllib.error.HTTPError as exc:
             raise Unanswered(exc.code, str(exc.reason)) from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
