@@ -43,6 +43,8 @@ RELEASES: dict[str, list[tuple[str, tuple[str, ...], str]]] = {
     "html-only": [("0.5", (), "2021-07-04T12:00:00Z")],
 }
 HTML_ONLY = {"html-only"}
+# released with wheels for CPython 3.6 and 3.7 on Linux only
+PY37_ONLY = {"old-ext": [("1.0", "2019-03-01T10:00:00Z")]}
 
 
 @dataclass
@@ -62,6 +64,8 @@ def _pages(files: Path) -> dict[str, tuple[bytes, str]]:
             entries.append({"filename": wheel.name, "url": f"/files/{wheel.name}",
                             "hashes": {"sha256": digest}, "upload-time": uploaded})
             api[version] = [{"filename": wheel.name, "upload_time_iso_8601": uploaded}]
+        if name in PY37_ONLY:
+            continue
         if name in HTML_ONLY:
             links = "".join(f'<a href="{e["url"]}#sha256={e["hashes"]["sha256"]}">{e["filename"]}</a>'
                             for e in entries)
@@ -71,6 +75,20 @@ def _pages(files: Path) -> dict[str, tuple[bytes, str]]:
             page = {"meta": {"api-version": "1.1"}, "name": name, "files": entries,
                     "versions": [r[0] for r in releases]}
             pages[f"/simple/{name}/"] = (json.dumps(page).encode(), "application/vnd.pypi.simple.v1+json")
+    for name, old in PY37_ONLY.items():
+        entries = []
+        for version, uploaded in old:
+            pure = build_wheel(files, version, "VALUE = 1\n", name=name)
+            for tag in ("cp36-cp36m", "cp37-cp37m"):
+                wheel = files / pure.name.replace("py3-none-any", f"{tag}-manylinux2014_x86_64")
+                wheel.write_bytes(pure.read_bytes())
+                entries.append({"filename": wheel.name, "url": f"/files/{wheel.name}",
+                                "hashes": {"sha256": hashlib.sha256(wheel.read_bytes()).hexdigest()},
+                                "upload-time": uploaded})
+            pure.unlink()
+        page = {"meta": {"api-version": "1.1"}, "name": name, "files": entries,
+                "versions": [v for v, _ in old]}
+        pages[f"/simple/{name}/"] = (json.dumps(page).encode(), "application/vnd.pypi.simple.v1+json")
     return pages
 
 
@@ -250,3 +268,24 @@ def test_a_kernel_package_clash_names_the_pins_and_the_as_of_of_the_era(
                              "AttributeError: 'RcParams' object has no attribute '_get'", {})
     [hint] = [ln for ln in unpinned if "clash of versions" in ln]
     assert "set artifact.environment.as_of to the day it last ran" in hint
+
+
+def test_an_era_that_needs_a_python_this_runner_lacks_says_which_and_where(
+    index: FakeIndex, tmp_path: Path, uv_cache: None
+) -> None:
+    """A pin whose wheels are for CPython 3.6 and 3.7 only: the message names the Python its era
+    needs, and that CI (where `uv python install` reaches the network) can provide it."""
+    from codeml_repro.run.lock import host_pythons
+
+    req = tmp_path / "sub" / "requirements.txt"
+    req.parent.mkdir()
+    req.write_text("old-ext==1.0\n")
+    with pytest.raises(EnvironmentFailed) as failed:
+        venv_for(req, root=tmp_path / "cache", index=IndexSettings(index_url=index.url))
+    message = failed.value.message
+    assert message.startswith("sub/requirements.txt: uv pip compile failed: ") and "\n" not in message
+    assert 'old-ext 1.0 has wheels for Python 3.6 to 3.7: set artifact.environment.python: "3.7"' in message
+    if "3.7" not in host_pythons():
+        assert message.endswith("; this runner lacks Python 3.7: CI, where `uv python install` reaches the "
+                                "network, can provide Python 3.7 (`codeml-repro env build` installs the "
+                                "Pythons the submissions ask for)")

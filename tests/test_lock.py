@@ -174,6 +174,9 @@ def test_an_unavailable_python_is_invalid_naming_the_available_ones(tmp_path: Pa
     assert planned.submission is None and planned.problem is not None
     assert "submission.yml: artifact.environment.python: \"3.4\" is not available here" in planned.problem
     assert '"3.11"' in planned.problem and "\n" not in planned.problem
+    assert planned.problem.endswith("CI, where `uv python install` reaches the network, can provide "
+                                    "Python 3.4 (`codeml-repro env build` installs the Pythons the "
+                                    "submissions ask for)")
 
 
 def test_an_available_python_is_picked(tmp_path: Path) -> None:

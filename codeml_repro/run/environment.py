@@ -16,7 +16,6 @@ interpreter (a ``.pth`` file in any wheel would run code there).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -39,9 +38,10 @@ from codeml_repro.model.shownpaths import scrub_prefixes
 from codeml_repro.model.submission import Submission
 from codeml_repro.run import lock as era_lock
 from codeml_repro.run.baseenv import BASE_AS_OF, BASE_REQUIREMENTS
-from codeml_repro.run.era import Inferred, UploadDates, kernel_era
+from codeml_repro.run.era import Inferred, UploadDates, explain_python, kernel_era
 from codeml_repro.run.lock import KERNEL_REQUIREMENT, Era, exact_pins
 from codeml_repro.run.uvtool import find_uv, uv_env, uv_error, uv_index_args
+from codeml_repro.run.venvinfo import read_venv_info
 
 EnvKind = Literal["current", "venv", "kernel"]
 ENV_FORMAT = 1  # bump to rebuild every cached environment
@@ -332,48 +332,6 @@ def _shown(message: str, requirements: Path) -> str:
     ]))
 
 
-def _dist_name_version(metadata_file: Path) -> tuple[str, str] | None:
-    """Name and Version from a ``*.dist-info/METADATA`` file's headers."""
-    try:
-        with open(metadata_file, encoding="utf-8", errors="replace") as f:
-            head = f.read(65536)
-    except OSError:
-        return None
-    fields: dict[str, str] = {}
-    for line in head.splitlines():
-        if not line.strip():
-            break  # the headers end at the first blank line
-        key, sep, value = line.partition(":")
-        if sep and key.strip().lower() in ("name", "version"):
-            fields.setdefault(key.strip().lower(), value.strip())
-    name, version = fields.get("name"), fields.get("version")
-    return (name.lower(), version) if name and version else None
-
-
-def read_venv_info(target: Path) -> dict[str, Any]:
-    """Python version and package versions of the venv at ``target``, read from its files.
-
-    Nothing in the venv is run: a ``.pth`` file in any wheel would run code in every
-    interpreter start, on the host, with the runner's environment.
-    """
-    cfg: dict[str, str] = {}
-    with contextlib.suppress(OSError):
-        for line in (target / "pyvenv.cfg").read_text(encoding="utf-8", errors="replace").splitlines():
-            key, sep, value = line.partition("=")
-            if sep:
-                cfg[key.strip().lower()] = value.strip()
-    packages: dict[str, str] = {}
-    for meta in sorted(target.glob("lib/python*/site-packages/*.dist-info/METADATA")):
-        found = _dist_name_version(meta)
-        if found is not None:
-            packages[found[0]] = found[1]
-    return {
-        "python": cfg.get("version_info") or cfg.get("version") or platform.python_version(),
-        "implementation": cfg.get("implementation") or platform.python_implementation(),
-        "packages": packages,
-    }
-
-
 def _build_venv(
     target: Path, requirements: Path, source: Path, *, offline: bool, index: IndexSettings, era: Era,
     python: str, inferred: Inferred | None = None,
@@ -398,9 +356,8 @@ def _build_venv(
                         "uv pip compile", requirements)
     except EnvironmentFailed as exc:  # a pin with no wheel for this interpreter: say what has one
         version = read_venv_info(target)["python"]
-        raise EnvironmentFailed(
-            era_lock.explain_no_wheels(exc.message, uv, venv_python, version, flags, uv_env())
-        ) from None
+        explained = era_lock.explain_no_wheels(exc.message, uv, venv_python, version, flags, uv_env())
+        raise EnvironmentFailed(explain_python(explained, index)) from None
     lock_file = target / era_lock.LOCK_FILE
     lock_file.write_text(era_lock.lock_header(era) + compiled)
     # --no-build: never run an sdist's setup code on the host while installing.

@@ -40,7 +40,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from codeml_repro.model.policy import IndexSettings
-from codeml_repro.run.lock import Era, exact_pins
+from codeml_repro.run.lock import NO_WHEELS, Era, ci_python, exact_pins, host_pythons
 from codeml_repro.run.uvtool import index_url
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
@@ -240,3 +240,48 @@ def kernel_era(era: Era, text: str, dates: UploadDates) -> tuple[Era, Inferred |
         return era, None
     inferred = infer(pins, dates)
     return dataclasses.replace(era, kernel_as_of=inferred.day if inferred else None), inferred
+
+
+def _minor(interpreter: str) -> str | None:
+    """``cp310`` -> ``3.10``, ``cp39`` -> ``3.9``; None for another implementation or ``py3``."""
+    digits = interpreter[2:] if interpreter.startswith("cp") else ""
+    return f"{digits[0]}.{digits[1:]}" if len(digits) >= 2 and digits.isdigit() else None
+
+
+def wheel_pythons(package: str, version: str, index: IndexSettings) -> list[str]:
+    """The CPython versions ``package==version`` publishes Linux wheels for, oldest first (empty:
+    none, or the index does not say)."""
+    name = canonicalize_name(package)
+    page = _get_json(f"{index_url(index)}/{name}/", SIMPLE_JSON)
+    files = page.get("files") if isinstance(page, dict) else None
+    minors: set[str] = set()
+    for entry in files if isinstance(files, list) else []:
+        filename = entry.get("filename") if isinstance(entry, dict) else None
+        if not isinstance(filename, str) or _file_version(filename, name) != str(Version(version)):
+            continue
+        for tag in parse_wheel_filename(filename)[3]:
+            minor = _minor(tag.interpreter)
+            if minor is not None and (tag.platform == "any" or "linux" in tag.platform):
+                minors.add(minor)
+    return sorted(minors, key=lambda v: tuple(map(int, v.split("."))))
+
+
+def explain_python(message: str, index: IndexSettings, pythons: Mapping[str, str] | None = None) -> str:
+    """uv's refusal of a pin with no wheel for this interpreter, with the Python its era needs:
+    the newest one its wheels are for, whether this host has it, and that CI can provide it."""
+    found = NO_WHEELS.search(message)
+    if found is None:
+        return message
+    try:
+        minors = wheel_pythons(found.group(1), found.group(2), index)
+    except (InvalidVersion, InvalidWheelFilename):
+        return message
+    if not minors:
+        return message
+    best = minors[-1]
+    span = best if len(minors) == 1 else f"{minors[0]} to {best}"
+    text = (f"{found.group(1)} {found.group(2)} has wheels for Python {span}: set "
+            f"artifact.environment.python: \"{best}\"")
+    have = host_pythons() if pythons is None else pythons
+    text += " (this host has it)" if best in have else f"; this runner lacks Python {best}: {ci_python(best)}"
+    return f"{message}; {text}"

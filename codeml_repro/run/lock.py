@@ -151,6 +151,7 @@ def host_pythons() -> dict[str, str]:
     found = {f"{sys.version_info.major}.{sys.version_info.minor}": sys.executable}
     uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/"), "NO_COLOR": "1"}
+    env |= {k: v for k, v in os.environ.items() if k in ("UV_PYTHON_INSTALL_DIR", "XDG_DATA_HOME")}
     argv = [uv, "python", "list", "--only-installed", "--no-python-downloads", "--output-format", "json"]
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False, env=env)
@@ -176,11 +177,17 @@ def pick_python(sub: Submission, pythons: dict[str, str] | None = None) -> str:
     have = ", ".join(f'"{v}"' for v in sorted(pythons, key=lambda v: tuple(map(int, v.split(".")))))
     raise SubmissionInvalid(
         f"{sub.folder / SUBMISSION_FILE}: artifact.environment.python: \"{wanted}\" is not available "
-        f"here; this host runs notebooks on Python {have}"
+        f"here; this host runs notebooks on Python {have}; {ci_python(wanted)}"
     )
 
 
-_NO_WHEELS = re.compile(
+def ci_python(version: str) -> str:
+    """Where a Python this runner lacks comes from: CI's install step, which has the network."""
+    return (f"CI, where `uv python install` reaches the network, can provide Python {version} "
+            "(`codeml-repro env build` installs the Pythons the submissions ask for)")
+
+
+NO_WHEELS = re.compile(
     r"Because ([A-Za-z0-9._-]+)==([A-Za-z0-9.!+*-]+) has no (?:usable wheels|wheels with a matching)"
 )
 
@@ -208,7 +215,7 @@ def explain_no_wheels(message: str, uv: str, python: str, python_version: str, f
                       env: dict[str, str]) -> str:
     """The wheels-only refusal with what to pin instead: the interpreter the wheel must match,
     the first version after the pinned one with a wheel for it, and the newest."""
-    found = _NO_WHEELS.search(message)
+    found = NO_WHEELS.search(message)
     if found is None:
         return message
     name, pinned = found.group(1), found.group(2)

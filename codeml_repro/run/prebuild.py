@@ -8,18 +8,21 @@ the others are still built.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from codeml_repro.model.errors import EnvironmentFailed, SubmissionInvalid
+from codeml_repro.model.errors import EnvironmentFailed, ReproError, SubmissionInvalid
 from codeml_repro.model.policy import RunPolicy
-from codeml_repro.model.submission import discover
+from codeml_repro.model.submission import discover, load_submission
 from codeml_repro.run.baseenv import BASE_AS_OF, BASE_REQUIREMENTS, base_pins
 from codeml_repro.run.environment import KernelEnv, cache_root, prepare_environment, venv_for
-from codeml_repro.run.lock import Era
+from codeml_repro.run.lock import Era, host_pythons
 from codeml_repro.run.matrix import cell_environments, has_matrix
 from codeml_repro.run.plan import plan
+from codeml_repro.run.uvtool import find_uv, uv_env, uv_error
+from codeml_repro.run.versions import offline_mode
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,36 @@ def build_base(policy: RunPolicy) -> Built:
     return Built("base", describe_base(base_environment(policy)))
 
 
+def install_python(folder: Path) -> Built | None:
+    """The interpreter a submission asks for (``artifact.environment.python``) that this host lacks,
+    installed with ``uv python install`` (a CPython build of uv's; never while offline), so the
+    plan that follows finds it. None when nothing was to install."""
+    try:
+        sub = load_submission(folder)
+    except ReproError:
+        return None  # the plan says why
+    wanted = sub.spec.artifact.environment.python
+    if wanted is None or wanted in host_pythons() or offline_mode():
+        return None
+    try:
+        proc = subprocess.run([find_uv(), "python", "install", wanted], capture_output=True, text=True,
+                              timeout=1800, check=False, env=uv_env())
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Built(sub.slug, f"Python {wanted}: uv python install failed: {exc}", ok=False)
+    host_pythons.cache_clear()
+    if proc.returncode != 0 or wanted not in host_pythons():
+        detail = uv_error(proc.stderr, proc.returncode)
+        return Built(sub.slug, f"Python {wanted}: uv python install failed: {detail}", ok=False)
+    return Built(sub.slug, f"Python {wanted} installed (uv python install)")
+
+
 def build_submissions(root: Path, policy: RunPolicy, slugs: list[str] | None = None) -> Iterator[Built]:
-    """The environment of each submission under ``root`` (every matrix cell's), one at a time."""
+    """The environment of each submission under ``root`` (every matrix cell's), one at a time,
+    after the interpreter it asks for when this host lacks it."""
     for folder in discover(root, slugs):
+        installed = install_python(folder)
+        if installed is not None:
+            yield installed
         planned = plan(folder, policy)
         sub = planned.submission
         if sub is None:
