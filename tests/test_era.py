@@ -175,6 +175,22 @@ def test_the_era_is_the_latest_upload_day_among_the_pins(index: FakeIndex, tmp_p
     assert infer({}, dates) is None
 
 
+def test_the_kernel_is_dated_only_without_as_of_and_with_a_known_day(index: FakeIndex, tmp_path: Path
+                                                                    ) -> None:
+    """as_of given: the author's date stands. Offline with nothing cached (or pins the index does
+    not know): no day is guessed, and the environment resolves as before, with no note."""
+    from codeml_repro.run.era import kernel_era
+
+    settings = IndexSettings(index_url=index.url)
+    offline = UploadDates(settings, tmp_path / "empty", offline=True)
+    assert kernel_era(lock.Era(), "old-plot==3.6.3\n", offline) == (lock.Era(), None)
+    assert kernel_era(lock.Era(), "absent==1.0\n", UploadDates(settings, tmp_path)) == (lock.Era(), None)
+    dated, inferred = kernel_era(lock.Era(), "old-plot==3.6.3\n", UploadDates(settings, tmp_path))
+    assert dated == lock.Era(kernel_as_of=date(2023, 1, 11)) and inferred is not None
+    given = lock.Era(as_of=date(2024, 1, 1))
+    assert kernel_era(given, "old-plot==3.6.3\n", UploadDates(settings, tmp_path)) == (given, None)
+
+
 def test_pins_date_the_kernel_packages_and_the_result_says_which_day(
     index: FakeIndex, tmp_path: Path, uv_cache: None
 ) -> None:

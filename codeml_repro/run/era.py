@@ -71,10 +71,8 @@ class Inferred:
     def note(self) -> str:
         """One line for the result: which day, from which pin, and how to choose another."""
         kernel = "the kernel's packages (ipykernel, IPython, matplotlib-inline, jupyter_client, pyzmq, ...)"
-        if self.day is None:
-            return (f"{kernel} resolved as of today: the package index gave no upload date for the exact "
-                    "pins; set artifact.environment.as_of to the day the notebook last ran")
-        text = (f"{kernel} resolved as of {self.day.isoformat()}, the latest upload date among the exact "
+        day = self.day.isoformat() if self.day else "?"
+        text = (f"{kernel} resolved as of {day}, the latest upload date among the exact "
                 f"pins in requirements.txt ({self.latest})")
         if self.undated:
             text += f"; no upload date for {', '.join(self.undated)}"
@@ -234,12 +232,15 @@ def infer(pins: Mapping[str, str], dates: UploadDates) -> Inferred | None:
 
 def kernel_era(era: Era, text: str, dates: UploadDates) -> tuple[Era, Inferred | None]:
     """``era`` with the kernel's packages dated by the exact pins' upload days when it has no
-    ``as_of``; asked only when an environment is built (a cached one keeps its record)."""
+    ``as_of``; asked only when an environment is built (a cached one keeps its record). Without
+    any upload date (offline with nothing cached, pins of local wheels) nothing is inferred."""
     pins = exact_pins(text)
     if era.as_of is not None or not pins:
         return era, None
     inferred = infer(pins, dates)
-    return dataclasses.replace(era, kernel_as_of=inferred.day if inferred else None), inferred
+    if inferred is None or inferred.day is None:  # no date known (offline, local wheels): as before
+        return era, None
+    return dataclasses.replace(era, kernel_as_of=inferred.day), inferred
 
 
 def _minor(interpreter: str) -> str | None:
