@@ -1,12 +1,14 @@
 """One kernel's life: prepared, started in its sandbox, executed under budgets, cleaned up.
 
 ``prepare`` (run folder, environment, launch command, possibly ahead of time),
-``manager`` (the kernel manager given the sandboxed launch), ``client`` (the
-papermill/nbclient engine with its budgets), ``channels``/``wire``/``messages``
-(what is read off the kernel's sockets), ``conventions`` (raises-exception,
-allow_errors, timeouts), ``execute`` (the pipeline that ties them together and
-classifies the outcome) and ``kernel_log`` (what a dead kernel said). The
-sandbox itself (bwrap, limits, cgroups, the run folder) is
-``codeml_repro.run.sandbox``, below this package. May import the rest of
-``codeml_repro.run`` below it (``environment``, ``inputs``), ``results`` and ``model``.
+``manager`` (the run's kernelspec, naming the ``codeml-sandbox`` provisioner,
+and jupyter_client's kernel manager for it), ``client`` and ``engine`` (the
+papermill engine and nbclient client, through their public hooks, with
+budgets), ``channels``/``wire``/``messages`` (what is read off the kernel's
+sockets), ``conventions`` (raises-exception, allow_errors, timeouts),
+``execute`` (the pipeline that ties them together and classifies the outcome)
+and ``kernel_log`` (what a dead kernel said). The sandbox itself (bwrap,
+limits, cgroups, the run folder, the provisioner) is ``codeml_repro.run.sandbox``,
+below this package. May import the rest of ``codeml_repro.run`` below it
+(``environment``, ``inputs``), ``results`` and ``model``.
 """

@@ -62,7 +62,7 @@ class CappedKernelClient(GuardedKernelClient):
     """The kernel client of a run: guarded channels (see :mod:`.wire`) on capped sockets, each with a
     monitor for :func:`watch_channel`.
 
-    ``SandboxKernelManager.client()`` makes it, with that manager's config.
+    The run's kernel manager makes it (``client_class``, see :mod:`.manager`), with its config.
     """
 
     max_frame_bytes = Int(-1, help="Largest frame read from the kernel (-1: no limit).").tag(config=True)
@@ -72,27 +72,34 @@ class CappedKernelClient(GuardedKernelClient):
         self.monitors: dict[str, zmq.asyncio.Socket] = {}
 
     @default("context")
-    def _context_default(self) -> zmq.asyncio.Context:
-        self._created_context = True
+    def capped_context_default(self) -> zmq.asyncio.Context:
+        """The client's own context (traitlets' public default hook), ended by :meth:`stop_channels`."""
         return capped_context(self.max_frame_bytes)
 
-    def _create_connected_socket(self, channel: str, identity: bytes | None = None) -> zmq.Socket[Any]:
-        """The channel's socket, with a monitor for :func:`watch_channel` (MAXMSGSIZE is the context's).
+    def start_channels(
+        self, shell: bool = True, iopub: bool = True, stdin: bool = True, hb: bool = True,
+        control: bool = True,
+    ) -> None:
+        """Start the channels; each watched one gets a monitor for :func:`watch_channel`.
 
-        The monitor is attached right after ``connect``, which only starts the connection in
-        libzmq's I/O thread (its handshake is still to come).
+        A monitor attached after the handshake still sees every later disconnection, the only
+        event :func:`watch_channel` acts on.
         """
-        sock: zmq.Socket[Any] = super()._create_connected_socket(channel, identity)
-        if channel in WATCHED:
-            self.monitors[channel] = cast(zmq.asyncio.Socket, sock.get_monitor_socket(zmq.EVENT_ALL))
-        return sock
+        super().start_channels(shell=shell, iopub=iopub, stdin=stdin, hb=hb, control=control)
+        started = {"shell": shell, "iopub": iopub, "stdin": stdin, "control": control}
+        for channel in WATCHED:
+            socket = getattr(self, f"{channel}_channel").socket if started[channel] else None
+            if socket is not None and channel not in self.monitors:
+                self.monitors[channel] = cast(zmq.asyncio.Socket, socket.get_monitor_socket(zmq.EVENT_ALL))
 
     def stop_channels(self) -> None:
-        """Close the monitors too: a socket left open would hang the context's termination."""
+        """Close the monitors too (a socket left open would hang the context's end), then the context."""
         monitors, self.monitors = self.monitors, {}
         for monitor in monitors.values():
             monitor.close(linger=0)
         super().stop_channels()
+        if not self.context.closed:
+            self.context.destroy(linger=0)
 
 
 async def watch_channel(

@@ -147,6 +147,32 @@ def error_from_reply(cell: Mapping[str, Any], index: int, content: Mapping[str, 
     return error
 
 
+def _error_outputs(cell: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    outputs = cell.get("outputs") or []
+    return [o for o in outputs if isinstance(o, Mapping) and o.get("output_type") == "error"]
+
+
+def display_error(cell: Mapping[str, Any], index: int, content: Mapping[str, Any],
+                  settings: NotebookSettings) -> CellError | None:
+    """An error raised while *displaying* a result (``_repr_html_``...), which the reply hides.
+
+    IPython catches it in its display formatter and shows the traceback as an error output;
+    before IPython 9 the reply still says ``ok`` (papermill then fails the run on the output,
+    whatever the cell's tags), from IPython 9 it says ``error`` with no exception name
+    (``NoneType``). Either way the error output names it, and a ``raises-exception`` cell or
+    ``allow_errors`` covers it, as nbclient and myst-nb treat it.
+    """
+    outputs = _error_outputs(cell)
+    if not outputs:
+        return None
+    status, ename = content.get("status"), content.get("ename")
+    if status == "ok" or (status == "error" and ename in (None, "", "NoneType")):
+        out = outputs[-1]
+        return CellError(index, str(out.get("ename") or "Exception"), str(out.get("evalue") or ""),
+                         allowed(cell, settings))
+    return None
+
+
 def first_fatal(errors: list[CellError]) -> CellError | None:
     """The error that ends the run: the first one not allowed (a clean exit included)."""
     return next((e for e in errors if not e.allowed), None)

@@ -2,7 +2,8 @@
 
 papermill gets an explicit kernel name, injects the parameters and drives the
 client of :mod:`codeml_repro.run.kernel.client`, which counts output bytes as messages
-arrive. The kernel is started by :class:`~codeml_repro.run.kernel.manager.SandboxKernelManager`
+arrive. The kernel is started by :mod:`codeml_repro.run.kernel.manager` (the ``codeml-sandbox``
+provisioner)
 over IPC sockets. A watchdog enforces the whole-run budget by killing the
 kernel. The outcome comes from the exception and from who stopped the kernel,
 never from the saved notebook (papermill marks cells "completed" even after a
@@ -39,18 +40,19 @@ from codeml_repro.model.submission import Submission
 from codeml_repro.model.text import shorten
 from codeml_repro.run.kernel import conventions, hostpaths, usage, wire
 from codeml_repro.run.kernel.ahead import EnvAhead
-from codeml_repro.run.kernel.client import RunState, import_papermill, make_engine
+from codeml_repro.run.kernel.client import RunState
 from codeml_repro.run.kernel.kernel_log import BWRAP_ERROR, kernel_log_tail, read_log, signal_name
-from codeml_repro.run.kernel.manager import SandboxKernelManager
+from codeml_repro.run.kernel.manager import close_contexts
 from codeml_repro.run.kernel.prepare import (
     KERNEL_NAME,
     Prepared,
     as_written,
     author_index,
     discard,
-    kernel_config,
+    kernel_arguments,
     km_pgid,
     launch_kernel,
+    make_manager,
     prepare,
 )
 from codeml_repro.run.sandbox import reaping, runuid, scratchfs
@@ -58,7 +60,6 @@ from codeml_repro.run.sandbox.cgroups import cgroup_record
 
 Outcome = Literal["completed", "failed", "timeout", "kernel_died", "output_limit"]
 
-ENGINE_NAME = "codeml-repro"
 ERROR_MARKER_TAG = "papermill-error-cell-tag"
 
 
@@ -212,10 +213,9 @@ def _run_papermill(prep: Prepared, state: RunState) -> BaseException | None:
     Every exception is returned, to be classified once the run's processes are gone; the
     ones that are the tool's own failure are raised again by :func:`_classify`.
     """
-    papermill = import_papermill()
-    from papermill.engines import papermill_engines
+    import papermill
 
-    papermill_engines.register(ENGINE_NAME, make_engine())
+    from codeml_repro.run.kernel.engine import ENGINE_NAME  # registers the engine, once
 
     def cell_budget(cell: Any) -> int:  # nbclient's per-cell hook; the policy's is never raised
         budget = conventions.budget_of(as_written(prep, cell), prep.policy.cell_timeout_s, state.settings)
@@ -232,9 +232,8 @@ def _run_papermill(prep: Prepared, state: RunState) -> BaseException | None:
             progress_bar=False,
             start_timeout=max(1, math.ceil(min(60.0, prep.timeout_s))),
             run_state=state,
-            config=kernel_config(prep),
-            kernel_manager_class=SandboxKernelManager,
-            km=prep.km,  # None: the client starts the kernel itself
+            km=prep.km,  # not started when the early launch failed: the client starts it again
+            extra_arguments=kernel_arguments(prep),
             timeout=cell_budget({}),  # nbclient's fallback, when it has no cell to ask about
             timeout_func=cell_budget,
             allow_errors=state.settings.allow_errors,
@@ -292,7 +291,8 @@ def _launch_before_import(prep: Prepared, state: RunState) -> None:
         launch_kernel(prep)
     except Exception:
         reaping.kill_group(km_pgid(prep.km))
-        prep.km = None
+        close_contexts(prep.km)
+        make_manager(prep)
         return
     state.pgid = km_pgid(prep.km)
 

@@ -1,7 +1,7 @@
 """What a dead kernel left behind: its exit status in words, and the helpful end of its log.
 
 The kernel's stdout and stderr go to ``kernel.log`` in its run dir (see
-:class:`~codeml_repro.run.kernel.manager.SandboxKernelManager`); a crash report is there
+:mod:`codeml_repro.run.sandbox.provisioner`); a crash report is there
 because the shim's ``sitecustomize`` turns on :mod:`faulthandler`.
 """
 

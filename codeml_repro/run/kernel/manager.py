@@ -1,4 +1,12 @@
-"""The kernel manager the runner hands the sandboxed launch to (see :mod:`..sandbox.launch`)."""
+"""A run's kernel manager: jupyter_client's own, told through a kernelspec to use the sandbox provisioner.
+
+The run's kernelspec lives in the run's folder (never among the host's kernels),
+names the ``codeml-sandbox`` provisioner (:mod:`codeml_repro.run.sandbox.provisioner`)
+and carries the launch that :mod:`codeml_repro.run.sandbox.launch` assembled.
+The manager and its clients talk to the kernel over sockets that refuse frames
+over the run's output cap (:mod:`.channels`); those contexts are the run's, and
+:func:`close_contexts` ends them.
+"""
 
 from __future__ import annotations
 
@@ -6,59 +14,71 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from jupyter_client.kernelspec import KernelSpec
-from jupyter_client.manager import AsyncKernelManager
-from traitlets import Bool, Dict, DottedObjectName, Int, List, Type, Unicode, default
-
+from codeml_repro.model.errors import RunnerFailed
 from codeml_repro.run.kernel.channels import CappedKernelClient, capped_context
-from codeml_repro.run.sandbox import privileges
+from codeml_repro.run.sandbox import provisioner
+from codeml_repro.run.sandbox.launch import KernelLaunch
+
+KERNEL_NAME = "codeml-run"
+"""The run's kernelspec, in the run folder's own ``kernels/`` (never looked up among the host's)."""
+CLIENT_CLASS = f"{CappedKernelClient.__module__}.{CappedKernelClient.__name__}"
 
 
-class SandboxKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel command comes from config, never from a kernelspec."""
+def run_kernelspec(root: Path, launch: KernelLaunch, log_path: Path, *, marker: str = "",
+                   cgroup_dirs: tuple[Path, ...] = ()) -> Path:
+    """Write the run's kernelspec under ``root/kernels``; return that folder (for ``kernel_dirs``)."""
+    config = {"launch_env": launch.env, "launch_cwd": launch.cwd, "log_path": str(log_path), "marker": marker,
+              "cgroup_dirs": [str(d) for d in cgroup_dirs]}
+    spec = provisioner.kernelspec(launch.argv, "codeml-repro", config)
+    provisioner.write_kernelspec(root / "kernels" / KERNEL_NAME, spec)
+    return root / "kernels"
 
-    launch_argv = List(Unicode(), help="Full kernel command with {connection_file}.").tag(config=True)
-    launch_env = Dict(help="The kernel's complete environment.").tag(config=True)
-    launch_cwd = Unicode("", help="Working directory of the kernel.").tag(config=True)
-    log_path = Unicode("", help="File receiving the kernel's stdout and stderr.").tag(config=True)
-    max_frame_bytes = Int(-1, help="Largest frame read from the kernel (-1: no limit).").tag(config=True)
-    popen: Any = None  # the launched process, kept for its exit code
-    # a message the notebook forged stops its run, as its own failure (see wire.py); a frame over
-    # the output cap is refused unread (see channels.py)
-    client_class = DottedObjectName(f"{CappedKernelClient.__module__}.{CappedKernelClient.__name__}")
-    client_factory = Type(CappedKernelClient, klass="jupyter_client.asynchronous.AsyncKernelClient")
 
-    @default("context")
-    def _context_default(self) -> Any:
-        """The manager's own control socket refuses oversized frames too (see :mod:`.channels`)."""
-        self._created_context = True
-        return capped_context(self.max_frame_bytes)
+def new_manager(kernel_dirs: Path, connection_file: Path, max_frame_bytes: int) -> Any:
+    """An (unstarted) manager of the run's kernel, its sockets capped at ``max_frame_bytes``."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets.config import Config
 
-    @property
-    def kernel_spec(self) -> KernelSpec:
-        if self._kernel_spec is None:
-            self._kernel_spec = KernelSpec(
-                argv=list(self.launch_argv),
-                display_name="codeml-repro",
-                language="python",
-                interrupt_mode="signal",
-                env={},
-            )
-        return self._kernel_spec
+    if not provisioner.provisioner_registered():
+        raise RunnerFailed(f"the {provisioner.PROVISIONER_NAME} kernel provisioner is not registered: "
+                           "install codeml-repro (pip install -e .) so that jupyter_client finds it")
+    config = Config()
+    config.CappedKernelClient.max_frame_bytes = max_frame_bytes
+    return AsyncKernelManager(
+        kernel_name=KERNEL_NAME,
+        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernel_dirs)]),
+        client_class=CLIENT_CLASS,
+        context=capped_context(max_frame_bytes),  # the manager's control socket refuses oversized frames too
+        transport="ipc",
+        connection_file=str(connection_file),
+        autorestart=False,
+        config=config,
+    )
 
-    is_ipykernel = Bool(True, help="An IPython kernel (False: a configured kernel of another language).").tag(
-        config=True)
 
-    @property
-    def ipykernel(self) -> bool:
-        return bool(self.is_ipykernel)  # lets nbclient keep IPython's history in memory
+def close_contexts(km: Any) -> None:
+    """End the manager's zmq context (it was given one, so it leaves it to its owner)."""
+    context = getattr(km, "context", None)
+    if context is not None and not context.closed:
+        with contextlib.suppress(Exception):
+            context.destroy(linger=0)
 
-    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
-        privileges.give_file(Path(self.connection_file))  # readable by a kernel that is not root
-        kw["env"] = dict(self.launch_env)
-        kw["cwd"] = self.launch_cwd or None
-        with contextlib.ExitStack() as stack:
-            if self.log_path:  # the child keeps its own descriptor
-                kw["stdout"] = kw["stderr"] = stack.enter_context(open(self.log_path, "ab"))
-            await super()._async_launch_kernel(kernel_cmd, **kw)
-        self.popen = getattr(self.provisioner, "process", None)
+
+def exit_code(km: Any) -> int | None:
+    """How the kernel process ended, if it has (kept by the provisioner after jupyter_client forgets it)."""
+    prov = getattr(km, "provisioner", None)
+    process = getattr(prov, "process", None)
+    if process is not None:
+        code = process.poll()
+        if code is not None:
+            return int(code)
+    code = getattr(prov, "exit_code", None)
+    return code if isinstance(code, int) else None
+
+
+def kernel_running(km: Any) -> bool:
+    """Whether the kernel process is still there."""
+    prov = getattr(km, "provisioner", None)
+    process = getattr(prov, "process", None)
+    return process is not None and process.poll() is None

@@ -23,15 +23,14 @@ from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.submission import Submission
 from codeml_repro.run.environment import KernelEnv, prepare_environment
 from codeml_repro.run.inputs import mounts_for, place_mounts
-from codeml_repro.run.kernel import channels
+from codeml_repro.run.kernel import channels, manager
 from codeml_repro.run.kernel.foreign import HostKernel, host_kernel
-from codeml_repro.run.kernel.manager import SandboxKernelManager
 from codeml_repro.run.sandbox import bwrap, cgroups, downloads, privileges, reaping, rundir, runuid, stale
 from codeml_repro.run.sandbox import launch as launching
 from codeml_repro.run.sandbox.cgroups import RunCgroup
 from codeml_repro.run.sandbox.gpu import GpuHost, detect_gpus
 
-KERNEL_NAME = "codeml-repro-python"  # never looked up on the host: see SandboxKernelManager
+KERNEL_NAME = manager.KERNEL_NAME  # never looked up on the host: the run folder has its own kernelspec
 HISTORY_ARG = "--HistoryManager.hist_file=:memory:"  # what nbclient passes to a kernel it starts
 # Cell metadata the runner adds and keeps in the saved notebook: the cell's 0-based index in the
 # author's notebook (what ``error.cell`` counts). Cells papermill injects have none.
@@ -59,7 +58,7 @@ class Prepared:
     nb: Any
     nb_path: Path
     launch: launching.KernelLaunch
-    km: Any = None  # a SandboxKernelManager whose kernel was started ahead of the run
+    km: Any = None  # the run's kernel manager (see :mod:`.manager`), once its kernel is launched
     gpu: GpuHost | None = None  # the GPUs bound into the sandbox (when the submission declares any)
     run_uid: runuid.RunUid | None = None  # the kernel's uid on the host, held until discard()
 
@@ -117,23 +116,22 @@ def load_notebook(sub: Submission, dirs: rundir.RunDirs) -> tuple[Any, Path]:
     return nb, path
 
 
-def kernel_config(prep: Prepared) -> Any:
-    """traitlets config handing the kernel command to :class:`.manager.SandboxKernelManager`."""
-    from traitlets.config import Config
-
-    config = Config()
-    config.SandboxKernelManager.launch_argv = prep.launch.argv
-    config.SandboxKernelManager.launch_env = prep.launch.env
-    config.SandboxKernelManager.launch_cwd = prep.launch.cwd
-    config.SandboxKernelManager.log_path = str(prep.dirs.root / "kernel.log")
-    config.SandboxKernelManager.transport = "ipc"
-    config.SandboxKernelManager.connection_file = str(prep.dirs.conn / "kernel.json")
-    config.SandboxKernelManager.autorestart = False
-    config.SandboxKernelManager.is_ipykernel = prep.env.kind != "kernel"
+def frame_limit(prep: Prepared) -> int:
+    """The largest frame the run's sockets read (see :mod:`.channels`)."""
     sources = [cell.source for cell in prep.nb.cells] + [repr(prep.sub.spec.artifact.parameters)]  # injected
-    frames = channels.frame_limit(prep.policy.max_output_bytes, sources)
-    config.SandboxKernelManager.max_frame_bytes = config.CappedKernelClient.max_frame_bytes = frames
-    return config
+    return channels.frame_limit(prep.policy.max_output_bytes, sources)
+
+
+def kernel_arguments(prep: Prepared) -> list[str]:
+    """What nbclient passes to an IPython kernel it starts (a configured kernel gets none)."""
+    return [HISTORY_ARG] if prep.env.kind != "kernel" else []
+
+
+def make_manager(prep: Prepared) -> Any:
+    """A new (unstarted) kernel manager for ``prep``'s kernelspec, kept on ``prep``."""
+    dirs = prep.dirs
+    prep.km = manager.new_manager(dirs.root / "kernels", dirs.conn / "kernel.json", frame_limit(prep))
+    return prep.km
 
 
 def data_mounts(
@@ -190,6 +188,8 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
             uid=run_uid.uid, kernel_argv=host.argv if host else (), readable=host.readable if host else (),
             inside=fetched.inside, share_net=fetched.share_net,
         )
+        manager.run_kernelspec(dirs.root, launch, dirs.root / "kernel.log", marker=marker,
+                               cgroup_dirs=cgroup.dirs if cgroup else ())
     except BaseException:
         cgroups.remove(cgroup)
         rundir.remove_tree(dirs.root)
@@ -211,8 +211,8 @@ def launch_kernel(prep: Prepared) -> None:
     """Launch the kernel as nbclient would (same manager, config and arguments), without waiting."""
     from jupyter_core.utils import run_sync
 
-    prep.km = SandboxKernelManager(kernel_name=KERNEL_NAME, config=kernel_config(prep))
-    run_sync(prep.km.start_kernel)(extra_arguments=[HISTORY_ARG] if prep.env.kind != "kernel" else [])
+    make_manager(prep)
+    run_sync(prep.km.start_kernel)(extra_arguments=kernel_arguments(prep))
 
 
 def km_pgid(km: Any) -> int | None:
@@ -229,6 +229,7 @@ def discard(prep: Prepared, pgid: int | None = None) -> None:
     if prep.km is not None and prep.km.has_kernel:  # started ahead, never run
         with contextlib.suppress(Exception):  # best effort: the kernel was killed just above
             run_sync(prep.km.shutdown_kernel)(now=True)
+    manager.close_contexts(prep.km)
     cgroups.kill_all(prep.cgroup)  # also what left the session and cleared its environment
     reaping.sweep(prep.marker)
     cgroups.remove(prep.cgroup)

@@ -16,6 +16,7 @@ key and executed notebook kept.
 from __future__ import annotations
 
 import asyncio
+import queue
 from typing import Any
 
 from jupyter_client.asynchronous.client import AsyncKernelClient
@@ -77,9 +78,12 @@ class GuardedChannel(AsyncZMQSocketChannel):
 
     client: Any = None  # set by GuardedKernelClient: its parent is the kernel manager
 
-    async def _recv(self, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+    async def get_msg(self, timeout: float | None = None) -> dict[str, Any]:  # type: ignore[override]
+        """The next message, decoded by :func:`decode` (``queue.Empty`` when none came in ``timeout`` s)."""
         assert self.socket is not None
-        parts = await self.socket.recv_multipart(**kwargs)
+        if not await self.socket.poll(None if timeout is None else int(timeout * 1000)):
+            raise queue.Empty
+        parts = await self.socket.recv_multipart()
         try:
             return decode(self.session, parts)
         except MalformedMessage as exc:

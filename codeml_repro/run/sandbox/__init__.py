@@ -2,7 +2,9 @@
 
 ``bwrap`` (the isolation arguments and whether this host's bwrap applies them),
 ``launch`` (the one place the kernel's command and environment are assembled:
-rlimits, cgroup join, scratch tmpfs set-up, privilege drop), ``rundir`` (the
+rlimits, cgroup join, scratch tmpfs set-up, privilege drop), ``provisioner``
+(the ``codeml-sandbox`` jupyter_client kernel provisioner that launches it and
+ends every process of the run), ``rundir`` (the
 run's folder and the ``record()`` shim), ``reaping`` (ending every process of a
 run), ``stale`` (clean-up after killed runners), ``scratchfs`` and
 ``scratchfs_inside`` (the run folder's disk budget), ``cgroups`` and

@@ -1,0 +1,68 @@
+"""No class of the toolkit overrides a private name of nbclient, papermill or jupyter_client.
+
+Their private methods change without notice between minor releases; the toolkit
+uses their public hooks (nbclient's ``on_cell_*``, jupyter_client's kernel
+provisioners, traitlets' ``@default``) instead. The walk imports every module of
+``codeml_repro`` and looks at every class defined there.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+
+import codeml_repro
+
+UPSTREAM = ("jupyter_client", "nbclient", "papermill")
+
+
+def _toolkit_classes() -> list[type]:
+    classes: dict[str, type] = {}
+    for info in pkgutil.walk_packages(codeml_repro.__path__, "codeml_repro."):
+        module = importlib.import_module(info.name)
+        for _name, obj in inspect.getmembers(module, inspect.isclass):
+            if obj.__module__ == info.name:
+                classes[f"{obj.__module__}.{obj.__qualname__}"] = obj
+    return list(classes.values())
+
+
+def private_overrides(cls: type) -> list[str]:
+    """``Class.name`` for each ``_name`` (not a dunder) of ``cls`` that an upstream base defines too."""
+    upstream = [b for b in cls.__mro__[1:] if b.__module__.split(".")[0] in UPSTREAM]
+    # what a metaclass (traitlets') adds to every class by itself, e.g. _trait_default_generators
+    automatic = set(vars(type("Probe", (cls,), {})))
+    found = []
+    for name in vars(cls):
+        if not name.startswith("_") or (name.startswith("__") and name.endswith("__")) or name in automatic:
+            continue
+        owners = [b for b in upstream if name in vars(b)]
+        if owners:
+            found.append(f"{cls.__module__}.{cls.__qualname__}.{name} (of {owners[0].__module__})")
+    return found
+
+
+def test_no_toolkit_class_overrides_a_private_upstream_name() -> None:
+    classes = _toolkit_classes()
+    derived = [c for c in classes if any(b.__module__.split(".")[0] in UPSTREAM for b in c.__mro__[1:])]
+    assert len(derived) >= 4  # the walk found the client, the engine, the channels, the provisioner
+    found = [o for cls in derived for o in private_overrides(cls)]
+    assert found == []
+
+
+def test_the_check_catches_an_override_of_a_private_method() -> None:
+    from nbclient import NotebookClient
+
+    class Overrides(NotebookClient):  # type: ignore[misc]
+        async def _check_raise_for_error(self, *args: object) -> None:
+            return None
+
+    found = private_overrides(Overrides)
+    assert len(found) == 1 and "_check_raise_for_error" in found[0]
+
+
+@pytest.mark.parametrize("name", ["codeml_repro.run.kernel.engine", "codeml_repro.run.sandbox.provisioner"])
+def test_the_walk_reaches_the_modules_built_on_upstream_classes(name: str) -> None:
+    assert any(c.__module__ == name for c in _toolkit_classes())
