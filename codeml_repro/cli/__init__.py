@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import click
 
-from codeml_repro.cli import authoring, data, environments, organizers, runs
+from codeml_repro.cli import authoring, data, environments, kernels, organizers, runs
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,7 +27,7 @@ for _command in (
     runs.validate, runs.run, runs.status, runs.plan_command, runs.bisect, runs.merge,
     authoring.new, authoring.check, authoring.freeze, authoring.hash_files, authoring.schema,
     organizers.review, organizers.import_group, organizers.edition, environments.env_group,
-    data.data_group,
+    data.data_group, kernels.kernel_group,
 ):
     cli.add_command(_command)
 

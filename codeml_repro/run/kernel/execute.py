@@ -42,7 +42,6 @@ from codeml_repro.run.kernel import conventions, hostpaths, usage, wire
 from codeml_repro.run.kernel.ahead import EnvAhead
 from codeml_repro.run.kernel.client import RunState
 from codeml_repro.run.kernel.kernel_log import BWRAP_ERROR, kernel_log_tail, read_log, signal_name
-from codeml_repro.run.kernel.manager import close_contexts
 from codeml_repro.run.kernel.prepare import (
     KERNEL_NAME,
     Prepared,
@@ -51,8 +50,7 @@ from codeml_repro.run.kernel.prepare import (
     discard,
     kernel_arguments,
     km_pgid,
-    launch_kernel,
-    make_manager,
+    launch_early,
     prepare,
 )
 from codeml_repro.run.sandbox import reaping, runuid, scratchfs
@@ -260,7 +258,7 @@ def run_prepared(prep: Prepared) -> Execution:
         watch = scratchfs.ScratchWatch(state.kernel_pgid, prep.dirs.work)
         with usage.UsageSampler(state.kernel_pgid) as sampler:  # peak memory and CPU of the run
             state.sample_memory = lambda: _after_cell(prep, sampler, watch)  # a short peak is not missed
-            _launch_before_import(prep, state)
+            state.pgid = launch_early(prep) or state.pgid  # starts while papermill is imported
             exc = _run_papermill(prep, state)
         watchdog.cancel()  # the budget is over: nothing stops the kernel from now on
         duration = time.monotonic() - start
@@ -277,24 +275,6 @@ def run_prepared(prep: Prepared) -> Execution:
         discard(prep, state.kernel_pgid())
     ex = _execution(prep, state, outcome, error, duration, prestarted)
     return dataclasses.replace(ex, resources=usage.report(sampler, state.nb, author_index))
-
-
-def _launch_before_import(prep: Prepared, state: RunState) -> None:
-    """Launch the kernel now, so that it starts up while papermill is imported and set up.
-
-    Inside the budget, as when papermill starts it. If the launch fails, papermill
-    launches it again and reports the failure as it always has.
-    """
-    if prep.km is not None:
-        return
-    try:
-        launch_kernel(prep)
-    except Exception:
-        reaping.kill_group(km_pgid(prep.km))
-        close_contexts(prep.km)
-        make_manager(prep)
-        return
-    state.pgid = km_pgid(prep.km)
 
 
 def _execution(prep: Prepared, state: RunState, outcome: Outcome, error: ErrorInfo | None, duration: float,

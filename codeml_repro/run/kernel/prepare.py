@@ -215,6 +215,22 @@ def launch_kernel(prep: Prepared) -> None:
     run_sync(prep.km.start_kernel)(extra_arguments=kernel_arguments(prep))
 
 
+def launch_early(prep: Prepared) -> int | None:
+    """Launch the kernel now (inside the run's budget), so that it starts up while papermill is imported
+    and set up; return its process group. If the launch fails, a fresh manager is left for papermill,
+    which launches the kernel again and reports the failure as it always has."""
+    if prep.km is not None:
+        return None
+    try:
+        launch_kernel(prep)
+    except Exception:
+        reaping.kill_group(km_pgid(prep.km))
+        manager.close_contexts(prep.km)
+        make_manager(prep)
+        return None
+    return km_pgid(prep.km)
+
+
 def km_pgid(km: Any) -> int | None:
     """The process group of a kernel manager's kernel, if it has one."""
     pgid = getattr(getattr(km, "provisioner", None), "pgid", None)

@@ -11,7 +11,9 @@ cleaned up: its process group, whatever carries the run's marker, the cgroup.
 
 The runner writes one kernelspec per run into the run's folder
 (:func:`write_kernelspec`); ``codeml-repro kernel install`` writes one that
-prepares a whole run at each launch (:mod:`.installed`).
+prepares a whole run at each launch. The class registered under the name is
+``codeml_repro.run.kernel.installed.CodemlSandbox``: this one, plus that mode,
+which needs the kernel stage (this package never imports it).
 """
 
 from __future__ import annotations
