@@ -161,6 +161,19 @@ def test_an_endless_download_stops_at_the_budget_and_leaves_nothing(
     assert not files.exists() or list(files.iterdir()) == []
 
 
+def test_the_batchs_cache_budget_stops_a_download(
+    tmp_path: Path, make_submission: MakeSubmission, server: DataServer
+) -> None:
+    make_submission("a-endless", "print('never')", spec={"artifact": {"data": [
+        _entry(server.url("endless"), sha(b"0"), path="e.bin")]}})
+    make_submission("zz-next", NEIGHBOUR, spec=CLAIM)
+    results = _run(tmp_path, _policy(data_bytes=50 * 1024**2, cache_bytes=1024**2))
+    endless = results["a-endless"]
+    assert endless.status == Status.FAILED and endless.error is not None
+    assert endless.error.type == "DataTooLarge" and "cache budget (1048576 bytes)" in endless.error.message
+    assert results["zz-next"].status == Status.REPRODUCED
+
+
 MEASURE = """
 import json, sys
 from pathlib import Path

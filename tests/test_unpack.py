@@ -77,3 +77,41 @@ def test_not_an_archive(tmp_path: Path) -> None:
     bogus.write_bytes(b"not a zip")
     with pytest.raises(UnpackError, match="not a readable zip"):
         unpack(bogus, "zip", tmp_path / "out", 1000)
+
+
+def test_a_bomb_stops_at_the_ratio_cap_before_the_budget(tmp_path: Path) -> None:
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("zeros", b"\0" * 4 * 1024**2)  # about 4 kB packed: 1000 to 1
+    with pytest.raises(UnpackError, match="200 times its size"):
+        unpack(archive, "zip", tmp_path / "out", 10**9)
+    assert not (tmp_path / "out").exists()
+
+
+def test_too_many_members_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("codeml_repro.run.unpack.MAX_MEMBERS", 3)
+    archive = _zip(tmp_path / "many.zip", {f"f{i}": b"x" for i in range(5)})
+    with pytest.raises(UnpackError, match="more than 3 members"):
+        unpack(archive, "zip", tmp_path / "out", 1000)
+    bodies = {f"f{i}": b"x" for i in range(5)}
+    tar = _tar(tmp_path / "many.tar.gz", [_file(name, 1) for name in bodies], bodies)
+    with pytest.raises(UnpackError, match="more than 3 members"):
+        unpack(tar, "tar", tmp_path / "out", 1000)
+
+
+def test_a_lying_size_is_caught_as_bytes_are_written(tmp_path: Path) -> None:
+    """The budget is charged block by block as written, whatever the archive declares."""
+    archive = _zip(tmp_path / "a.zip", {"big": b"y" * 300_000})
+    charged: list[int] = []
+
+    class Over(Exception):
+        pass
+
+    def charge(count: int) -> None:
+        if sum(charged) + count > 100_000:
+            raise Over
+        charged.append(count)
+
+    with pytest.raises(Over):
+        unpack(archive, "zip", tmp_path / "out", charge)
+    assert sum(charged) <= 100_000 and not (tmp_path / "out").exists()

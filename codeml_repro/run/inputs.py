@@ -36,7 +36,7 @@ from codeml_repro.model.errors import DataMismatch, DataProblem, DataTooLarge, D
 from codeml_repro.model.inputs import DataInput, HfSource, sha256_file
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.submission import Submission
-from codeml_repro.run.datacache import data_root, file_path, hf_cache, unpacked_path
+from codeml_repro.run.datacache import data_root, file_path, hf_cache, unpacked_path, verified_file
 from codeml_repro.run.hfhub import view_layout
 from codeml_repro.run.sources import (
     Source,
@@ -218,9 +218,9 @@ def mounts_for(sub: Submission, work: Path, run_root: Path) -> tuple[list[Mount]
         if entry.hf is not None:
             sources.append(entry.hf)
         elif entry.source != "shipped" and entry.place is None:  # placed: see kernel/downloads.py
-            assert entry.path is not None and entry.sha256 is not None
-            cached = unpacked_path(entry) if entry.unpack else file_path(entry.sha256)
-            if not cached.exists():
+            assert entry.path is not None
+            cached = verified_file(entry)
+            if cached is None:
                 raise DataUnavailable(f"{sub.slug}: {entry.name}: not in the data cache (fetch it first)")
             mounts.append(Mount(cached, work / entry.path))
     env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}

@@ -115,11 +115,9 @@ def _ready_file(source: Source, stage: StageSettings) -> Path:
     entry = source.entry
     assert entry.sha256 is not None
     target = file_path(entry.sha256)
-    if target.is_file():
-        if sha256_file(target) == entry.sha256:
-            _use(source, target.stat().st_size)
-            return target
-        target.unlink()  # changed on disk: fetched again
+    if target.is_file() and sha256_file(target) == entry.sha256:
+        _use(source, target.stat().st_size)
+        return target  # else changed on disk: a verified download replaces it (os.replace)
     if stage.mirror is not None:
         try:
             _fetch(source, stage, mirror_url(stage.mirror, entry.sha256), doi=False, attempts=1)
