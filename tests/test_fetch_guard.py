@@ -140,3 +140,20 @@ def test_the_maintainers_setting_allows_private_addresses(
     result = run_all(tmp_path, _policy(), RunOptions()).results[0]
     assert result.status == Status.FUNCTIONAL, result.error
     assert server.requests == ["/file/x.csv"]
+
+
+def test_validate_refuses_a_private_literal_and_passes_the_neighbour(
+    tmp_path: Path, make_submission: MakeSubmission
+) -> None:
+    from click.testing import CliRunner
+
+    from codeml_repro.cli import cli
+
+    data = [{"url": "http://2130706433/x.csv", "sha256": sha(CSV), "path": "x.csv"}]
+    make_submission("a-private", "print(1)", spec={"artifact": {"data": data}})
+    make_submission("zz-next", NEIGHBOUR, spec={"claims": [{"name": "v", "expected": 1}]})
+    done = CliRunner().invoke(cli, ["validate", "--root", str(tmp_path)])
+    assert done.exit_code == 1
+    rule = "artifact.data[0].url: not fetched: its host 127.0.0.1 is not a public address (loopback)"
+    assert rule in done.output
+    assert "ok: zz-next" in done.output and "1 valid, 1 invalid" in done.output
