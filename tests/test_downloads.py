@@ -198,3 +198,15 @@ def test_check_record_downloads_prints_entries_to_paste(
     again = _checked(folder)  # pasted as printed: both URLs answered offline
     assert again.result.status == Status.FUNCTIONAL, again.text
     assert len(served.requests) == 3  # the fetch stage's one download of their shared bytes, no more
+
+
+def test_record_downloads_without_a_sandbox(make_submission: MakeSubmission, served: Server) -> None:
+    """An author without bwrap (macOS): the kernel still downloads through the recorder."""
+    from codeml_repro.authoring.check import check_path
+    from codeml_repro.model.policy import RunPolicy
+
+    url = served.url("train.csv")
+    folder = make_submission("recorded-off", f"URL = {url!r}\n" + FETCHES)
+    report = check_path(folder, RunPolicy(sandbox="off", env="current"), record_downloads=True)
+    assert report.result.status == Status.FUNCTIONAL, report.text
+    assert f'- url: "{url}"' in report.text and sha(CSV) in report.text
