@@ -77,7 +77,11 @@ def policy_options(func: F) -> F:
         click.option("--find-links", default=None, metavar="DIR",
                      help="A folder of wheels searched too [default: $CODEML_FIND_LINKS]."),
         click.option("--data-budget", "data_bytes", type=int, default=None, metavar="BYTES",
-                     help="Most bytes of artifact.data one submission may fetch [default: 5 GB]."),
+                     help="Most bytes of artifact.data one submission may fetch, counted as they "
+                     "arrive [default: 5 GB]. Inputs come from public addresses only, unless "
+                     "CODEML_ALLOW_PRIVATE_URLS=1; CODEML_DATA_MIRROR=URL is asked first."),
+        click.option("--fetch-timeout", "fetch_timeout_s", type=float, default=None, metavar="S",
+                     help=f"Seconds the whole fetch stage may take [default: {budgets.FETCH_TIMEOUT_S:g}]."),
         click.option("--kernel-for", "kernel_for", multiple=True, metavar="LANG=KERNELSPEC",
                      help="Run LANG notebooks with this host kernelspec (repeatable) "
                      "[default: $CODEML_KERNELS, e.g. r=ir,julia=julia-1.9]."),
@@ -94,6 +98,7 @@ _OPTION_OF = {
     "max_output_bytes": "--max-output-bytes",
     "data_bytes": "--data-budget",
     "data_mirror": "CODEML_DATA_MIRROR",
+    "fetch_timeout_s": "--fetch-timeout",
 }
 
 
@@ -106,7 +111,7 @@ def require_submissions(root: Path) -> None:
 def policy_from(timeout_s: float | None, cell_timeout_s: float, max_output_bytes: int,
             sandbox: str | None, env: str, index_url: str | None = None,
             find_links: str | None = None, data_bytes: int | None = None,
-            kernel_for: tuple[str, ...] = ()) -> Any:
+            kernel_for: tuple[str, ...] = (), fetch_timeout_s: float | None = None) -> Any:
     from pydantic import ValidationError
 
     from codeml_repro.model.policy import IndexSettings, RunPolicy, default_sandbox_mode
@@ -127,6 +132,8 @@ def policy_from(timeout_s: float | None, cell_timeout_s: float, max_output_bytes
         values.update(timeout_s=timeout_s, max_timeout_s=timeout_s)
     if data_bytes is not None:
         values["data_bytes"] = data_bytes
+    if fetch_timeout_s is not None:
+        values["fetch_timeout_s"] = fetch_timeout_s
     if kernel_for:  # else CODEML_KERNELS, read when used
         from codeml_repro.model.kernels import parse_kernel_map
 
