@@ -112,8 +112,31 @@ def no_gpu_detected(monkeypatch: pytest.MonkeyPatch) -> None:
 _BOOK_FIXTURES = {"book", "site"}
 _BOOK_MODULES = {"test_book_site", "test_editions", "test_listing", "test_listing_security"}
 _SERIAL_MODULES = {"test_hostile_cpu", "test_hostile_pids", "test_usage", "test_benchmarks"}
-_KERNEL_CALLS = ("run_all(", "runner_helpers", "check_path(", '"run"', "'run'", "execute_")
-_SOURCES: dict[str, str] = {}
+_KERNEL_CALLS = ("run_all(", "check_path(", "execute(", "run_cli(", '_cli("run"', "_cli('run'",
+                 '"run", ', "run_prepared(", "run_matrix(", "bisect(", "venv_for(", "base_environment(")
+_STARTS_KERNEL: dict[str, frozenset[str]] = {}
+
+
+def _kernel_functions(path: Path) -> frozenset[str]:
+    """Names of the module's functions (tests, fixtures, helpers) that start a kernel, directly or
+    through another function of the module: a test is marked by what it calls, not by its module."""
+    import ast
+
+    key = str(path)
+    if key not in _STARTS_KERNEL:
+        source = path.read_text(encoding="utf-8")
+        bodies = {node.name: ast.get_source_segment(source, node) or ""
+                  for node in ast.walk(ast.parse(source)) if isinstance(node, ast.FunctionDef)}
+        found = {name for name, body in bodies.items() if any(c in body for c in _KERNEL_CALLS)}
+        found |= {name for name in bodies if "runner_helpers import" in source and "run(" in bodies[name]}
+        grew = True
+        while grew:
+            more = {name for name, body in bodies.items() if name not in found
+                    and any(f"{other}(" in body or f"{other}:" in body for other in found)}
+            found |= more
+            grew = bool(more)
+        _STARTS_KERNEL[key] = frozenset(found)
+    return _STARTS_KERNEL[key]
 
 
 def _module_source(item: pytest.Item) -> str:
@@ -123,18 +146,26 @@ def _module_source(item: pytest.Item) -> str:
     return _SOURCES[path]
 
 
+_SOURCES: dict[str, str] = {}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    every_module = frozenset().union(*(_kernel_functions(p) for p in {item.path for item in items}))
     for item in items:
         module = item.path.stem
         source = _module_source(item)
         needs: set[str] = set()
         if module.startswith("test_browser"):
             needs |= {"browser", "book"}
-        if module in _BOOK_MODULES or _BOOK_FIXTURES & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if module in _BOOK_MODULES or _BOOK_FIXTURES & fixtures:
             needs.add("book")
-        if any(call in source for call in _KERNEL_CALLS):
+        starts = _kernel_functions(item.path)
+        name = getattr(item, "originalname", item.name)
+        if name in starts or every_module & fixtures:  # a fixture may come from another module
             needs.add("kernel")
-        if "needs_bwrap" in source or 'sandbox="required"' in source:
+        host = {what for mark in item.iter_markers("host") for what in mark.args}
+        if host & {"bwrap", "scratch"} or (name in starts and 'sandbox="required"' in source):
             needs.add("sandbox")
         if needs:
             needs.add("slow")
