@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+from pathlib import Path
 
 import pytest
 
@@ -66,3 +67,30 @@ def test_the_check_catches_an_override_of_a_private_method() -> None:
 @pytest.mark.parametrize("name", ["codeml_repro.run.kernel.engine", "codeml_repro.run.sandbox.provisioner"])
 def test_the_walk_reaches_the_modules_built_on_upstream_classes(name: str) -> None:
     assert any(c.__module__ == name for c in _toolkit_classes())
+
+
+def test_the_runner_starts_its_kernel_through_the_codeml_sandbox_provisioner(tmp_path: Path) -> None:
+    """jupyter_client finds the provisioner by its entry point, from the kernelspec in the run folder;
+    discarding the run kills the kernel and removes the folder, kernelspec included."""
+    import json
+
+    import psutil
+
+    from codeml_repro.model.policy import RunPolicy
+    from codeml_repro.run.kernel.prepare import discard, prepare
+    from codeml_repro.run.sandbox.provisioner import PROVISIONER_NAME, SandboxProvisioner
+    from tests.runner_helpers import leftover_processes, make_submission
+
+    sub = make_submission(tmp_path / "prov", ["x = 1"])
+    prep = prepare(sub, RunPolicy(sandbox="off", env="current"), timeout_s=30, start_kernel=True)
+    try:
+        spec = json.loads((prep.dirs.root / "kernels" / "codeml-run" / "kernel.json").read_text())
+        assert spec["metadata"]["kernel_provisioner"]["provisioner_name"] == PROVISIONER_NAME
+        assert "CODEML_RUN_ID" in spec["metadata"]["kernel_provisioner"]["config"]["launch_env"]
+        assert isinstance(prep.km.provisioner, SandboxProvisioner)
+        pid = prep.km.provisioner.process.pid
+        assert psutil.pid_exists(pid)
+    finally:
+        discard(prep)
+    assert not prep.dirs.root.exists()
+    assert leftover_processes(prep.marker) == []

@@ -1,7 +1,11 @@
 """The papermill engine and nbclient client of a run, defined and registered once, on first use.
 
-This module imports papermill (and so its optional storage backends, when they are
-installed): only :func:`codeml_repro.run.kernel.execute` imports it, when a notebook runs.
+This module imports papermill, and with it (papermill 2.7, ``papermill/iorw.py``) whichever of
+its remote-storage backends are installed (pyarrow, boto3, gcsfs, azure, PyGithub): about a
+second with pyarrow, once per process. Nothing hides them any more (a ``sys.modules`` patch did,
+and was not thread-safe); the run's kernel starts up meanwhile (``prepare.launch_early``). A
+papermill that imports its I/O backends on first use would make this free. Only
+:mod:`codeml_repro.run.kernel.execute` imports this module, when a notebook runs.
 The client uses nbclient's public hooks (``on_cell_execute``, ``on_cell_executed``)
 and public methods; each hook hands its work to :mod:`.client`.
 """
