@@ -173,13 +173,19 @@ class UploadDates:
         return {str(v): d for v, s in raw.items() if (d := _day(s)) is not None}
 
     def _store(self, name: str, days: dict[str, date]) -> None:
-        """Write atomically: parallel builds may ask for the same package."""
+        """Write atomically (parallel builds may ask for the same package); a cache that cannot be
+        written only means asking again."""
         path = self._file(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with contextlib.suppress(OSError), os.fdopen(fd, "w") as f:
-            json.dump({v: d.isoformat() for v, d in sorted(days.items())}, f)
-        os.replace(tmp, path)
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w") as f:
+                    json.dump({v: d.isoformat() for v, d in sorted(days.items())}, f)
+                os.replace(tmp, path)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
 
     def releases(self, package: str, *, wanted: str | None = None, through: date | None = None
                  ) -> dict[str, date]:
