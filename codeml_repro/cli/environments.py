@@ -33,7 +33,8 @@ def env_build(slugs: tuple[str, ...], root: Path, base_only: bool, index_url: st
               find_links: str | None) -> None:
     """Build (or find cached) the base environment and, unless --base, the environment of every
     submission under --root (or of SLUGS; each matrix cell's), so runs afterwards need no
-    download. One line each; exits 1 when a submission's environment could not be built."""
+    download; a Python a submission asks for that this host lacks is installed first (uv python
+    install). One line each; exits 1 when a submission's environment could not be built."""
     from codeml_repro.run.prebuild import build_base, build_submissions
 
     policy = policy_from(None, 30.0, 1, "off", "auto", index_url, find_links)
