@@ -12,6 +12,7 @@ import importlib
 import inspect
 import pkgutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,3 +95,31 @@ def test_the_runner_starts_its_kernel_through_the_codeml_sandbox_provisioner(tmp
         discard(prep)
     assert not prep.dirs.root.exists()
     assert leftover_processes(prep.marker) == []
+
+
+def test_a_checkout_whose_metadata_lacks_the_entry_point_still_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Installed metadata older than the entry point (pip install -e . not run again): the runner adds
+    codeml-sandbox to jupyter_client's map of provisioners for its own process, and the run works."""
+    import importlib.metadata as metadata
+
+    import jupyter_client.provisioning.factory as factory_module
+    from jupyter_client.provisioning.factory import KernelProvisionerFactory
+
+    from codeml_repro.run.sandbox.provisioner import PROVISIONER_NAME, provisioner_registered
+    from tests.runner_helpers import make_submission, run
+
+    real = metadata.entry_points
+
+    def without_ours(**kw: Any) -> Any:
+        found = real(**kw)
+        return metadata.EntryPoints(e for e in found if e.name != PROVISIONER_NAME)
+
+    monkeypatch.setattr(metadata, "entry_points", without_ours)
+    monkeypatch.setattr(factory_module, "entry_points", without_ours)
+    monkeypatch.delitem(KernelProvisionerFactory.provisioners, PROVISIONER_NAME, raising=False)
+    assert not provisioner_registered()
+    ex = run(make_submission(tmp_path / "old-metadata", ["print(6 * 7)"]))
+    assert ex.outcome == "completed", ex.error
+    assert PROVISIONER_NAME in KernelProvisionerFactory.provisioners

@@ -14,7 +14,6 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from codeml_repro.model.errors import RunnerFailed
 from codeml_repro.run.kernel.channels import CappedKernelClient, capped_context
 from codeml_repro.run.sandbox import provisioner
 from codeml_repro.run.sandbox.launch import KernelLaunch
@@ -34,15 +33,32 @@ def run_kernelspec(root: Path, launch: KernelLaunch, log_path: Path, *, marker: 
     return root / "kernels"
 
 
+def ensure_provisioner() -> None:
+    """Make sure jupyter_client finds ``codeml-sandbox`` in this process.
+
+    It is found by its entry point (pyproject.toml). A checkout whose installed metadata predates
+    the entry point (``pip install -e .`` not run again since) gets it added to the factory's
+    public map of provisioners, so that the runner works there too; an installed kernel
+    (``kernel install``), started by another program, needs the entry point itself.
+    """
+    if provisioner.provisioner_registered():
+        return
+    from importlib.metadata import EntryPoint
+
+    from jupyter_client.provisioning.factory import KernelProvisionerFactory
+
+    entry = EntryPoint(name=provisioner.PROVISIONER_NAME, value=f"{__package__}.installed:CodemlSandbox",
+                       group=KernelProvisionerFactory.GROUP_NAME)
+    KernelProvisionerFactory.instance().provisioners.setdefault(entry.name, entry)
+
+
 def new_manager(kernel_dirs: Path, connection_file: Path, max_frame_bytes: int) -> Any:
     """An (unstarted) manager of the run's kernel, its sockets capped at ``max_frame_bytes``."""
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
     from traitlets.config import Config
 
-    if not provisioner.provisioner_registered():
-        raise RunnerFailed(f"the {provisioner.PROVISIONER_NAME} kernel provisioner is not registered: "
-                           "install codeml-repro (pip install -e .) so that jupyter_client finds it")
+    ensure_provisioner()
     config = Config()
     config.CappedKernelClient.max_frame_bytes = max_frame_bytes
     return AsyncKernelManager(
