@@ -217,7 +217,7 @@ def mounts_for(sub: Submission, work: Path, run_root: Path) -> tuple[list[Mount]
     for entry in sub.spec.artifact.data:
         if entry.hf is not None:
             sources.append(entry.hf)
-        elif entry.source != "shipped" and entry.place is None:  # placed: see kernel/downloads.py
+        elif entry.source != "shipped" and entry.place is None:  # placed: see sandbox/downloads.py
             assert entry.path is not None
             cached = verified_file(entry)
             if cached is None:

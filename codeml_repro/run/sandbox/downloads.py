@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from codeml_repro.model.errors import DataUnavailable
 from codeml_repro.model.inputs import DataInput
 from codeml_repro.model.submission import Submission
-from codeml_repro.run.inputs import file_path, unpacked_path
+from codeml_repro.run.datacache import file_path, verified_file
 from codeml_repro.run.sandbox import proxy_inside, recorder
 from codeml_repro.run.sandbox.bwrap import HOME
 from codeml_repro.run.sandbox.certs import RunCA
@@ -60,9 +60,8 @@ def place_folder(place: str) -> PurePosixPath:
 
 def _cached(sub: Submission, entry: DataInput) -> Path:
     """The verified copy the fetch stage made of ``entry`` (its folder, for an unpacked archive)."""
-    assert entry.sha256 is not None
-    cached = unpacked_path(entry) if entry.unpack else file_path(entry.sha256)
-    if not cached.exists():
+    cached = verified_file(entry)
+    if cached is None:
         raise DataUnavailable(f"{sub.slug}: {entry.name}: not in the data cache (fetch it first)")
     return cached
 
@@ -81,10 +80,8 @@ def served(sub: Submission) -> dict[str, Path]:
     out = {}
     for entry in sub.spec.artifact.data:
         if entry.url is not None and entry.sha256 is not None:
-            cached = file_path(entry.sha256)
-            if not cached.is_file():
-                raise DataUnavailable(f"{sub.slug}: {entry.name}: not in the data cache (fetch it first)")
-            out[proxy_inside.normal_url(entry.url)] = cached
+            cached = _cached(sub, entry)  # verified; an archive is answered as it was downloaded:
+            out[proxy_inside.normal_url(entry.url)] = file_path(entry.sha256) if entry.unpack else cached
     return out
 
 
