@@ -8,86 +8,22 @@ table of the common names that differ (``sklearn`` -> ``scikit-learn``).
 
 from __future__ import annotations
 
-import ast
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 
-from codeml_repro.model.errors import SubmissionInvalid
-from codeml_repro.model.notebookfile import notebook_cells
+from codeml_repro.model.imports import IMPORT_TO_DIST, imported_modules, normalize
 
-# Import names whose distribution on PyPI is called something else.
-IMPORT_TO_DIST = {
-    "sklearn": "scikit-learn",
-    "cv2": "opencv-python",
-    "PIL": "pillow",
-    "yaml": "PyYAML",
-    "skimage": "scikit-image",
-    "bs4": "beautifulsoup4",
-    "dateutil": "python-dateutil",
-    "attr": "attrs",
-    "jwt": "PyJWT",
-    "dotenv": "python-dotenv",
-    "mpl_toolkits": "matplotlib",
-    "IPython": "ipython",
-    "Bio": "biopython",
-    "umap": "umap-learn",
-    "faiss": "faiss-cpu",
-    "zmq": "pyzmq",
-    "git": "GitPython",
-    "fitz": "PyMuPDF",
-    "docx": "python-docx",
-    "Crypto": "pycryptodome",
-    "OpenSSL": "pyOpenSSL",
-    "pkg_resources": "setuptools",
-    "google": "protobuf",
-    "tensorflow_probability": "tensorflow-probability",
-}
-_MAGIC = re.compile(r"^\s*[%!?]")
+__all__ = ["IMPORT_TO_DIST", "imported_modules", "normalize"]
+
 _CANNOT_IMPORT = re.compile(r"cannot import name '([^']+)' from '([^']+)'")
-
-
-def _source(cell: Mapping[str, object]) -> str:
-    text = cell.get("source", "")
-    text = "".join(text) if isinstance(text, list) else str(text)
-    if text.lstrip().startswith("%%"):
-        return ""  # a cell magic: its body is not Python
-    return "\n".join("" if _MAGIC.match(line) else line for line in text.splitlines())
-
-
-def imported_modules(notebook: Path) -> list[str]:
-    """Top-level modules the code cells import (absolute imports), in first-seen order."""
-    try:
-        cells = notebook_cells(notebook)  # bounded: a hostile notebook has no imports to list
-    except SubmissionInvalid:
-        return []
-    seen: dict[str, None] = {}
-    for cell in cells:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        try:
-            tree = ast.parse(_source(cell))
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                seen.update((alias.name.split(".")[0], None) for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                seen[node.module.split(".")[0]] = None
-    return [m for m in seen if m not in sys.stdlib_module_names and m not in {"codeml_repro", "__future__"}]
 
 
 def distribution_of(module: str, installed: Mapping[str, list[str]] | None = None) -> str:
     """The distribution that provides ``import module``: as installed here, else by the table."""
     found = (installed if installed is not None else metadata.packages_distributions()).get(module)
     return found[0] if found else IMPORT_TO_DIST.get(module, module)
-
-
-def normalize(name: str) -> str:
-    """PEP 503 name: ``Scikit_Learn`` -> ``scikit-learn``."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def missing_modules(modules: Iterable[str], packages: Mapping[str, str]) -> list[tuple[str, str]]:
