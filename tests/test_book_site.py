@@ -119,10 +119,15 @@ def text_of(page: Path) -> str:
 
 
 @pytest.mark.slow
-def test_home_page_has_banner_intro_news_and_dates(site: Path) -> None:
+def test_home_page_has_hero_intro_news_and_dates(site: Path) -> None:
     page = (site / "book" / "index.html").read_text(encoding="utf-8")
     text = text_of(site / "book" / "index.html")
-    assert "logo-codeml.svg" in page and 'class="codeml-banner' in page
+    assert "logo-codeml.svg" in page and "codeml-banner" not in page  # the theme's logo, not a second one
+    hero = page.split('class="codeml-hero', 1)[1].split('class="codeml-actions', 1)[0]
+    assert "A workshop at ICML 2025" in hero and "Dates to be announced." in hero  # every date is TBD
+    actions = page.split('class="codeml-action-row"', 1)[1].split("</p>", 1)[0]
+    for href in ("call-for-papers.html", "posters.html", "authors.html"):
+        assert f'href="{href}"' in actions, href
     assert "Championing Open-source DEvelopment in Machine Learning" in text
     assert INTRO in text
     assert "Matt Johnson (Google) will give an invited talk." in text

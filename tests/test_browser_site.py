@@ -7,20 +7,20 @@ Screenshots go to ``artifacts/screenshots/`` (git-ignored).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.browser import SCREENSHOTS, chromium, needs_chromium, serve
-from tests.test_book_site import built_html
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_chromium]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The built HTML served on 127.0.0.1."""
-    with serve(built_html(tmp_path_factory)) as url:
+def server(book: dict[str, Path]) -> Iterator[str]:
+    """The session's book (tests/conftest.py: built once for every browser test) on 127.0.0.1."""
+    with serve(book["html"]) as url:
         yield url
 
 
@@ -87,7 +87,8 @@ def test_every_page_has_no_console_error_and_no_horizontal_scroll(browser: Any, 
 
 def test_home_page_desktop_screenshot(browser: Any, server: str) -> None:
     page, errors = _open(browser, f"{server}/book/index.html", 1280)
-    assert page.locator("img.codeml-banner").is_visible()
+    assert page.locator(".codeml-hero .codeml-next-deadline").is_visible()
+    assert page.locator(".codeml-hero a.codeml-action, .codeml-hero .codeml-action a").count() == 3
     assert page.locator("table.codeml-dates").is_visible()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "home-1280.png"), full_page=True)

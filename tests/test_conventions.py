@@ -267,7 +267,8 @@ def test_check_and_page_say_what_the_conventions_did(tmp_path: Path) -> None:
     """The author's check and the submission's page list allowed errors and unreached claims."""
     from codeml_repro.authoring.check import build_report
     from codeml_repro.sphinx.posters.entries import Entry
-    from codeml_repro.sphinx.posters.pages import claims_html, run_html
+    from codeml_repro.sphinx.posters.pages import claims_html
+    from codeml_repro.sphinx.posters.runview import last_run_html
 
     folder = _submission(
         tmp_path,
@@ -283,7 +284,7 @@ def test_check_and_page_say_what_the_conventions_did(tmp_path: Path) -> None:
         in text
     assert "[not reached] acc" in text and "claim 'acc' was not reached" in text
     entry = Entry(slug="demo", spec=sub.spec, status=result.status, result=result)
-    page = str(run_html(entry)) + str(claims_html(entry))
+    page = str(last_run_html(entry, "#notebook")) + str(claims_html(entry))
     assert 'class="codeml-allowed-errors"' in page and "in cell 0" in page
     assert "not reached" in page and "stopped itself at cell 1" in page
 
@@ -337,7 +338,7 @@ def test_check_and_page_warn_that_parameters_were_injected_at_the_top(tmp_path: 
     author's check and the submission's page both say a later cell may overwrite them."""
     from codeml_repro.authoring.check import build_report
     from codeml_repro.sphinx.posters.entries import Entry
-    from codeml_repro.sphinx.posters.pages import run_html
+    from codeml_repro.sphinx.posters.runview import last_run_html
 
     folder = _submission(
         tmp_path, [_cell("n = 5\nfrom codeml_repro import record\nrecord('n', n)")],
@@ -348,24 +349,26 @@ def test_check_and_page_warn_that_parameters_were_injected_at_the_top(tmp_path: 
     text = "\n".join(build_report(result, sub, POLICY, 30).lines)
     assert "warning: no cell of artifact.ipynb is tagged 'parameters': papermill injected" in text
     assert "a later cell that sets the same names overwrites them" in text
-    page = str(run_html(Entry(slug="demo", spec=sub.spec, status=result.status, result=result)))
-    warnings = page[page.index("<dt>Warnings</dt>"):]
+    entry = Entry(slug="demo", spec=sub.spec, status=result.status, result=result)
+    page = str(last_run_html(entry, "#notebook"))
+    warnings = page[page.index("<p>Warnings:</p>"):]
     assert "no cell of artifact.ipynb is tagged 'parameters': papermill injected" in warnings
 
 
 def test_page_shows_the_resolved_lock(tmp_path: Path) -> None:
     """The exact resolved set recorded with a result (``environment.lock``) is on the page, every
-    pin of it, escaped like any other recorded value."""
+    pin of it, escaped like any other recorded value, folded away from readers who do not ask."""
     from codeml_repro.model.result import Result
     from codeml_repro.sphinx.posters.entries import Entry
-    from codeml_repro.sphinx.posters.pages import run_html
+    from codeml_repro.sphinx.posters.runview import last_run_html
 
     sub = load_submission(_submission(tmp_path, [_cell("x = 1")]))
     lock = ["ipykernel==6.28.0", "ipython==8.18.1", "numpy==1.26.4", "<b>evil</b>==1"]
     result = Result(slug="demo", status=Status.FUNCTIONAL, environment={"env_kind": "venv", "lock": lock})
-    page = str(run_html(Entry(slug="demo", spec=sub.spec, status=result.status, result=result)))
-    env = page[page.index('class="codeml-environment"'):]
-    assert "<code>lock</code>" in env
+    entry = Entry(slug="demo", spec=sub.spec, status=result.status, result=result)
+    page = str(last_run_html(entry, "#notebook"))
+    env = page[page.index('class="codeml-lock"'):]
+    assert "<details" in page[: page.index('class="codeml-lock"')].rsplit("<summary>", 1)[0][-200:]
     assert all(pin in env for pin in lock[:3])
     assert "<b>evil</b>" not in page and "&lt;b&gt;evil&lt;/b&gt;" in page
 

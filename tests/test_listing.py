@@ -346,15 +346,13 @@ def test_submission_page_reproduced(book: dict[str, Path]) -> None:
         "hello from alpha",
         "data:image/png;base64,",
         "Download the executed notebook",
-        "img.shields.io/endpoint?url=",
-        "/badges/alpha.json",
-        "/badges/alpha.svg",
         "All posters",
     ):
         assert piece in page, piece
-    assert "&lt;span" not in page and "&amp;" not in page.split('id="embed"')[0]  # no double escaping
+    assert "&lt;span" not in page and "&amp;" not in page  # no double escaping
     assert 'href="../../notebooks/alpha.ipynb"' in page
-    assert 'src="../../badges/alpha-tiers.svg"' in page
+    # No site URL in _config.yml (html.baseurl): no badge snippets, and never a placeholder URL.
+    assert 'id="embed"' not in page and "YOUR-BOOK-URL" not in page
     nb = json.loads(read(book["html"], "notebooks/alpha.ipynb"))
     assert nb["cells"][0]["outputs"], "the copied notebook is the executed one"
 
@@ -369,7 +367,7 @@ def test_submission_page_failed_shows_error_cell(book: dict[str, Path]) -> None:
 
 def test_submission_page_history_marks_regression(book: dict[str, Path]) -> None:
     page = read(book["html"], "book/posters/epsilon.html")
-    history = page.split('id="history"', 1)[1].split("</section>", 1)[0]
+    history = page.split('id="history"', 1)[1].split("</details>", 1)[0]
     assert history.count("<tr>") == 3  # header + two runs
     assert "regressed" in history and "codeml-regressed-note" in history
     assert "codeml-claim-fail" in page
@@ -394,14 +392,16 @@ def test_submission_page_shows_what_the_run_cost(book: dict[str, Path]) -> None:
     page = read(book["html"], "book/posters/alpha.html")
     cost = page.split('class="codeml-cost"', 1)[1].split("</p>", 1)[0]
     assert re.search(r"runs in \d+\.\d s, peak memory \d+ MB, no GPU", cost), cost
-    slowest = page.split('class="codeml-slowest-cells"', 1)[1].split("</ol>", 1)[0]
-    assert 'href="#nb-cell-0"' in slowest and 'href="#nb-cell-1"' in slowest
+    assert "<details" in page.split('class="codeml-cost"', 1)[0].rsplit('id="run"', 1)[1]  # folded
+    parts = page.split('class="codeml-cell-times"', 1)
+    times = parts[1].split("</table>", 1)[0] if len(parts) == 2 else ""
+    assert "0.0 s" not in times  # a cell that took no time is not a cost
     assert "codeml-cost" not in read(book["html"], "book/posters/eta.html")  # skipped: nothing ran
 
 
 def test_pending_submission_page(book: dict[str, Path]) -> None:
     page = read(book["html"], "book/posters/zeta.html")
-    assert "has not been run yet" in page and "No runs recorded yet" in page
+    assert "has not been run yet" in page and 'id="history"' not in page
     assert "No executed notebook recorded yet" in page
 
 
@@ -445,7 +445,8 @@ def test_build_without_results_is_all_pending(tmp_path: Path) -> None:
     assert [(s, "codeml-status-pending" in c) for s, c in found] == [("only", True)]
     assert "Last run: never" in read(html, "book/dashboard.html")
     assert json.loads(read(html, "badges/only.json"))["message"] == "pending"
-    assert 'href="authors.html#badge-available"' in read(html, "book/posters.html")
+    assert "codeml-badge-link" not in read(html, "book/posters.html")  # no badge earned: none on its card
+    assert 'href="../authors.html#badge-available"' in read(html, "book/posters/only.html")  # the page: why
 
 
 def test_build_with_hostile_input_passes_and_the_dashboard_notes_it(tmp_path: Path) -> None:
@@ -530,18 +531,23 @@ def test_a_build_reads_the_submissions_once(tmp_path: Path, monkeypatch: pytest.
     assert [e.slug for e in build_entries(new_build(), every_edition=True)[0]] == ["added", "old", "paper"]
 
 
-def test_site_url_for_badge_snippets_comes_from_ci(monkeypatch: pytest.MonkeyPatch) -> None:
-    from types import SimpleNamespace
-
-    from codeml_repro.sphinx.posters import _site_url_from_env
-
-    monkeypatch.setenv("CODEML_SITE_URL", "https://codeml.example.org/site")
-    config = SimpleNamespace(html_baseurl="")
-    _site_url_from_env(None, config)
-    assert config.html_baseurl == "https://codeml.example.org/site/"
-    explicit = SimpleNamespace(html_baseurl="https://set.in.config/")
-    _site_url_from_env(None, explicit)
-    assert explicit.html_baseurl == "https://set.in.config/"
+def test_the_site_url_comes_from_html_baseurl_and_is_cited(tmp_path: Path) -> None:
+    """``html.baseurl`` in _config.yml (no environment variable) puts the page's URL in the BibTeX,
+    CITATION.cff and the badge snippets."""
+    root = tmp_path / "site"
+    root.mkdir()
+    copy_book(root)
+    config = root / "_config.yml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        'baseurl: ""', 'baseurl: "https://codeml.example.org/site/"'), encoding="utf-8")
+    write_submission(root, "alpha", "Alpha", ["x = 1"], extra={"links": links_of("alpha")})
+    html = build_book(root)
+    bib = read(html, "cite/alpha.bib")
+    assert "https://codeml.example.org/site/book/posters/alpha.html" in bib
+    assert "10.5281/zenodo.1234567" in bib
+    cff = read(html, "cite/alpha.cff")
+    assert "url: https://codeml.example.org/site/book/posters/alpha.html" in cff and "&id" not in cff
+    assert "https://codeml.example.org/site/badges/alpha.json" in read(html, "book/posters/alpha.html")
 
 
 def badge_texts(html: str) -> list[str]:
@@ -550,21 +556,24 @@ def badge_texts(html: str) -> list[str]:
     return [re.sub(r"<[^>]+>", "", "<x " + p.split("</a>", 1)[0]).strip() for p in pieces]
 
 
-def test_unearned_badges_say_so_in_text(book: dict[str, Path]) -> None:
-    card = read(book["html"], "book/posters.html").split('id="poster-gamma"', 1)[1].split('id="poster-', 1)[0]
-    assert badge_texts(card) == [
-        "Available",
-        "Functional (automated run) (not earned)",
-        "Reproduced (automated re-run) (not earned)",
-    ]
+def test_cards_show_each_earned_badge_once_and_pages_say_what_is_missing(book: dict[str, Path]) -> None:
+    listing = read(book["html"], "book/posters.html")
+    card = listing.split('id="poster-gamma"', 1)[1].split('id="poster-', 1)[0]
+    assert badge_texts(card) == ["Available"] and ">failed<" in card
+    alpha = listing.split('id="poster-alpha"', 1)[1].split('id="poster-', 1)[0]
+    assert badge_texts(alpha) == ["Available", "Reproduced (automated re-run)"]  # Functional is implied
+    page = read(book["html"], "book/posters/gamma.html").split("codeml-badge-meanings", 1)[1]
+    assert badge_texts(page)[1:3] == ["Functional (automated run) (not earned)",
+                                      "Reproduced (automated re-run) (not earned)"]
 
 
 def test_available_needs_an_archival_id_and_the_page_says_why(book: dict[str, Path]) -> None:
     zeta = read(book["html"], "book/posters/zeta.html")
-    assert "Available: not earned; add a Zenodo DOI of your code to earn Available." in zeta
+    assert "Not earned: no DOI or Software Heritage id of the code is given." in zeta
+    assert "Zenodo DOI" not in zeta  # advice to authors is for check and the dashboard, not readers
     alpha = read(book["html"], "book/posters/alpha.html")
-    assert "add a Zenodo DOI" not in alpha
-    assert badge_texts(alpha.split('class="codeml-badges"', 1)[1])[0] == "Available"
+    assert "Not earned: no DOI" not in alpha
+    assert badge_texts(alpha.split("codeml-badge-meanings", 1)[1])[0] == "Available"
     assert 'href="../authors.html#badge-available"' in alpha
     svg = read(book["html"], "badges/alpha-tiers.svg")
     assert "badges: Available, Functional (automated run), Reproduced (automated re-run)" in svg
@@ -573,17 +582,17 @@ def test_available_needs_an_archival_id_and_the_page_says_why(book: dict[str, Pa
 def test_reviews_show_who_and_when_and_go_stale(book: dict[str, Path]) -> None:
     beta = read(book["html"], "book/posters/beta.html")
     assert "Reviewed by Artifact Evaluation Committee on 2025-07-01: reusable. Well documented." in beta
-    assert badge_texts(beta.split('class="codeml-badges"', 1)[1])[-1] == "Reusable (reviewed)"
+    assert badge_texts(beta.split("codeml-badge-meanings", 1)[1])[-1] == "Reusable (reviewed)"
     assert "Reusable (reviewed)" in read(book["html"], "badges/beta-tiers.svg")
     delta = read(book["html"], "book/posters/delta.html")
     assert "(of an earlier version: the artifact changed since)" in delta
-    assert "Reusable (reviewed) (not earned)" in badge_texts(delta.split('class="codeml-badges"', 1)[1])
+    assert "Reusable (reviewed) (not earned)" in badge_texts(delta.split("codeml-badge-meanings", 1)[1])
     assert "Reusable" not in " ".join(badge_texts(read(book["html"], "book/posters/alpha.html")))
 
 
 def test_submission_page_lists_declared_inputs(book: dict[str, Path]) -> None:
     page = read(book["html"], "book/posters/xss.html")
-    inputs = page.split('<section id="inputs">')[1].split("</section>")[0]
+    inputs = page.split('<details class="codeml-more" id="inputs">')[1].split("</details>")[0]
     assert "<code>data/d.csv</code>" in inputs and 'href="https://example.org/d.csv?a=1&amp;b=2"' in inputs
     assert "1.5 MB" in inputs and ">d1a204d05555<" in inputs
     assert 'href="https://huggingface.co/org/model/tree/0123456789abcdef0123456789abcdef01234567"' in inputs

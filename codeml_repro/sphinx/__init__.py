@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 STATIC = Path(__file__).resolve().parent / "static"
+#: Theme components replaced by the extension's own (``search-button-field.html``: see its comment).
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def _add_static(app: Any, config: Any) -> None:
@@ -21,6 +23,8 @@ def _add_static(app: Any, config: Any) -> None:
     paths = list(config.html_static_path or [])
     if str(STATIC) not in paths:
         config.html_static_path = [str(STATIC), *paths]
+    if str(TEMPLATES) not in (config.templates_path or []):
+        config.templates_path = [str(TEMPLATES), *(config.templates_path or [])]
     if not config.html_favicon:
         config.html_favicon = str(STATIC / "favicon.svg")
 
@@ -30,6 +34,7 @@ def setup(app: Any) -> dict[str, Any]:
     from codeml_repro.sphinx.posters import setup_posters
     from codeml_repro.sphinx.workshop.a11y import setup_a11y
     from codeml_repro.sphinx.workshop.favicon import setup_favicon
+    from codeml_repro.sphinx.workshop.pagepolicy import setup_pagepolicy
     from codeml_repro.sphinx.workshop.site import setup_site
 
     app.connect("config-inited", _add_static)
@@ -37,4 +42,5 @@ def setup(app: Any) -> dict[str, Any]:
     setup_favicon(app)
     setup_a11y(app)
     setup_posters(app)
+    setup_pagepolicy(app)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}

@@ -50,7 +50,12 @@ def void(name: str, attrs: dict[str, str | None]) -> Markup:
 
 
 def table(headers: list[str], rows: list[list[Child]], cls: str) -> Markup:
-    """An HTML table with a head row; every cell escaped unless it is :class:`Markup`."""
+    """An HTML table with a head row; every cell escaped unless it is :class:`Markup`.
+
+    Wrapped as the theme wraps document tables (``pst-scrollable-table-container``), so a table
+    wider than a phone scrolls inside its own box and the theme's script makes that box focusable.
+    """
     head = tag("thead", None, tag("tr", None, [tag("th", None, h) for h in headers]))
     body = tag("tbody", None, [tag("tr", None, [tag("td", None, c) for c in row]) for row in rows])
-    return tag("table", {"class": f"table {cls}"}, head, body)
+    box: dict[str, str | None] = {"class": "pst-scrollable-table-container"}
+    return tag("div", box, tag("table", {"class": f"table {cls}"}, head, body))

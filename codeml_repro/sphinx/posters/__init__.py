@@ -33,18 +33,6 @@ def _merge(app: Any, env: Any, docnames: Iterable[str], other: Any) -> None:
     setattr(env, ENV_KEY, docs)
 
 
-def _site_url_from_env(app: Any, config: Any) -> None:
-    """CI knows the published URL (``CODEML_SITE_URL``); badge snippets need it.
-
-    ``html: baseurl:`` in _config.yml wins when set.
-    """
-    import os
-
-    url = os.environ.get("CODEML_SITE_URL", "").strip()
-    if url and not config.html_baseurl:
-        config.html_baseurl = url if url.endswith("/") else url + "/"
-
-
 def setup_posters(app: Any) -> None:
     """Register the listing and dashboard directives and the generated pages."""
     from codeml_repro.sphinx.posters.dashboard import DashboardDirective
@@ -62,7 +50,6 @@ def setup_posters(app: Any) -> None:
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
     app.connect("html-collect-pages", collect_pages)
-    app.connect("config-inited", _site_url_from_env)
     app.add_css_file("codeml-listing.css")
     app.add_js_file("codeml-listing.js", loading_method="defer")
     app.add_js_file("codeml-cite.js", loading_method="defer")

@@ -133,4 +133,12 @@ def citation_cff(spec: SubmissionSpec, workshop: Workshop, url: str | None) -> s
     if _identifiers(spec):
         cff["identifiers"] = _identifiers(spec)
     cff["preferred-citation"] = paper
-    return yaml.safe_dump(cff, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(cff, Dumper=_NoAliases, sort_keys=False, allow_unicode=True, width=100)
+
+
+class _NoAliases(yaml.SafeDumper):
+    """A safe dumper that writes a repeated value (the authors) out again instead of ``&id001``/``*id001``:
+    CFF tools and people reading the file expect plain YAML."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True

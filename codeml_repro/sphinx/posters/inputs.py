@@ -46,7 +46,7 @@ def _identity(entry: DataInput) -> Child:
 
 
 def inputs_html(entries: list[DataInput]) -> Markup | None:
-    """A section listing the declared inputs (None when there are none)."""
+    """The declared inputs, folded on the page (None when there are none)."""
     if not entries:
         return None
     rows: list[list[Child]] = [
@@ -66,4 +66,5 @@ def inputs_html(entries: list[DataInput]) -> Markup | None:
         "hash (or pinned commit), and gave them to the notebook read-only, with no network.",
     )
     listing = table(headers, rows, "codeml-inputs")
-    return tag("section", {"id": "inputs"}, tag("h2", None, "Inputs"), intro, listing)
+    summary = tag("summary", None, f"Data inputs ({len(entries)})")
+    return tag("details", {"class": "codeml-more", "id": "inputs"}, summary, intro, listing)

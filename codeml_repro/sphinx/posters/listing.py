@@ -15,7 +15,9 @@ from docutils.parsers.rst import directives
 from sphinx.util.docutils import SphinxDirective
 
 from codeml_repro.model.submission import SubmissionSpec
+from codeml_repro.results.badges import REVIEWED, TIER_LABELS, TIERS
 from codeml_repro.results.versions import matrix_summary
+from codeml_repro.sphinx.html import tag
 from codeml_repro.sphinx.nodes import link, text_par
 from codeml_repro.sphinx.posters.entries import (
     Entry,
@@ -26,13 +28,20 @@ from codeml_repro.sphinx.posters.entries import (
 )
 from codeml_repro.sphinx.posters.tierview import tier_nodes
 
+#: The tiers a run earns, the best last: a card shows only the best it earned.
+RUN_TIERS = ("functional", "reproduced")
 LINK_LABELS = {"openreview": "OpenReview", "pdf": "PDF", "code": "Code", "video": "Video", "poster": "Poster"}
 
 def badge_nodes(app: Any, docname: str, entry: Entry) -> list[nodes.Node]:
-    """Tier badges (earned and not, each linked to its definition) followed by the status."""
-    out = tier_nodes(app, docname, entry)
-    status = entry.status_label
-    out.append(nodes.inline(status, status, classes=["codeml-status", f"codeml-status-{entry.status.value}"]))
+    """The badges the poster earned, each once (the best run tier only), linked to its definition.
+
+    The status is added only when no run tier says it already (failed, pending, not checked here).
+    """
+    out = tier_nodes(app, docname, entry, earned_only=True)
+    if not any(t in entry.tiers for t in RUN_TIERS):
+        status = entry.status_label
+        classes = ["codeml-status", f"codeml-status-{entry.status.value}"]
+        out.append(nodes.inline(status, status, classes=classes))
     out += matrix_nodes(entry)
     if entry.regressed:
         out.append(nodes.Text(" "))
@@ -76,17 +85,32 @@ def card(app: Any, docname: str, entry: Entry) -> nodes.container:
     classes = ["codeml-card", f"codeml-top-{entry.top_tier}", f"codeml-status-{entry.status.value}"]
     classes += [f"codeml-tier-{t}" for t in entry.tiers]
     box = nodes.container(classes=classes, ids=[f"poster-{entry.slug}"])
-    title = nodes.strong()
-    title += link(uri_from(app, docname, page_name(app, entry.slug)), entry.spec.title)
-    box += text_par("", "codeml-card-title", title)
+    href = uri_from(app, docname, page_name(app, entry.slug))
+    heading = tag("h2", {"class": "codeml-card-title"}, tag("a", {"href": href}, entry.spec.title))
+    box += nodes.raw("", str(heading), format="html")  # escaped by tag(): a heading docutils has no node for
     box += text_par("", "codeml-authors", *author_nodes(entry.spec))
     if entry.spec.session:
-        box += text_par(entry.spec.session, "codeml-session")
+        box += text_par("", "codeml-session", nodes.Text("Session: " + entry.spec.session))
+        box["classes"].append("codeml-has-session")
     box += text_par("", "codeml-badges", *badge_nodes(app, docname, entry))
     links = link_nodes(entry.spec)
     if links:
         box += text_par("", "codeml-links", *links)
     return box
+
+
+def tier_counts(entries: list[Entry]) -> nodes.paragraph:
+    """'8 posters: 1 Reusable (reviewed) · 1 Reproduced ... · 2 without a badge', above the cards."""
+    parts: list[str] = []
+    for tier in (REVIEWED, *reversed(TIERS)):
+        count = sum(1 for e in entries if tier in e.tiers)
+        if count:
+            parts.append(f"{count} {TIER_LABELS[tier]}")
+    none = sum(1 for e in entries if not e.tiers)
+    if none:
+        parts.append(f"{none} without a badge")
+    total = f"{len(entries)} poster{'s' if len(entries) != 1 else ''}: "
+    return text_par(total + " · ".join(parts), "codeml-tier-counts")
 
 
 class PostersDirective(SphinxDirective):
@@ -104,6 +128,8 @@ class PostersDirective(SphinxDirective):
         listing = nodes.container(classes=["codeml-listing"], ids=["codeml-listing"])
         if not entries:
             listing += text_par("No accepted submissions yet.", "codeml-empty")
+            return [listing]
+        out: list[nodes.Node] = [tier_counts(entries)]
         for entry in entries:
             listing += card(self.env.app, self.env.docname, entry)
-        return [listing]
+        return [*out, listing]

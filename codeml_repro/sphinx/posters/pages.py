@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from codeml_repro.model.result import Result, RunRecord, Status
-from codeml_repro.results.badges import REVIEWED, TIER_LABELS, endpoint_json, message, status_svg, tiers_svg
+from codeml_repro.model.result import RunRecord, Status
+from codeml_repro.results.badges import REVIEWED, endpoint_json, message, status_svg, tiers_svg
 from codeml_repro.run.claims import describe_tolerance
-from codeml_repro.sphinx.html import Child, Markup, table, tag, void
-from codeml_repro.sphinx.posters.costs import cost_html, slowest_html
+from codeml_repro.sphinx.html import Child, Markup, table, tag
 from codeml_repro.sphinx.posters.credit import cite_html, launch_html, publish_credit
 from codeml_repro.sphinx.posters.entries import (
     Entry,
@@ -31,10 +30,11 @@ from codeml_repro.sphinx.posters.entries import (
     page_name,
     uri_from,
 )
-from codeml_repro.sphinx.posters.inputs import DATA_ERROR_WORDS, inputs_html
+from codeml_repro.sphinx.posters.inputs import inputs_html
 from codeml_repro.sphinx.posters.listing import LINK_LABELS
 from codeml_repro.sphinx.posters.nbrender import render_notebook
-from codeml_repro.sphinx.posters.tierview import reasons_html, tiers_html
+from codeml_repro.sphinx.posters.runview import last_run_html, rounded
+from codeml_repro.sphinx.posters.tierview import badge_html, review_html, tier_views
 from codeml_repro.sphinx.posters.versions import value_text, versions_html
 
 HISTORY_SHOWN = 20
@@ -45,20 +45,28 @@ def section(ident: str, title: str, *children: Child) -> Markup:
     return tag("section", {"id": ident}, tag("h2", None, title), *children)
 
 
-def badges_html(app: Any, entry: Entry, tiers_img: str) -> list[Child]:
+#: What each badge means, in a reader's words (the guide has ACM's definitions).
+TIER_MEANINGS = {
+    "available": "the code is archived with a DOI or a Software Heritage id",
+    "functional": "our CI ran the authors' notebook to the end",
+    "reproduced": "every number the paper claims came out within its tolerance on our re-run",
+    REVIEWED: "the organizers looked at the artifact and judged it reusable",
+}
+
+
+def badges_html(app: Any, entry: Entry) -> Markup:
+    """Each badge once, earned or not, with what it means; why one is missing, in a reader's words."""
     name = page_name(app, entry.slug)
-    status = tag("span", {"class": f"codeml-status codeml-status-{entry.status.value}"}, entry.status_label)
+    items: list[Child] = []
+    for view in tier_views(entry):
+        why = "" if view.earned else f" Not earned{': ' + view.reason if view.reason else ''}."
+        items.append(tag("li", None, badge_html(app, name, view), f": {TIER_MEANINGS[view.tier]}.{why}"))
     mark = tag("span", {"class": "codeml-regressed"}, "regressed") if entry.regressed else None
-    img = void(
-        "img",
-        {
-            "src": tiers_img,
-            "alt": "badges: " + (", ".join(TIER_LABELS[t] for t in entry.tiers) or "none"),
-            "class": "codeml-tiers-img",
-        },
-    )
-    badges = tag("p", {"class": "codeml-badges"}, tiers_html(app, name, entry), status, " ", mark, " ", img)
-    return [badges, cost_html(entry), reasons_html(entry)]
+    review = review_html(entry)
+    return tag("section", {"id": "badges", "aria-label": "Badges"},
+               tag("ul", {"class": "codeml-badges codeml-badge-meanings"}, items),
+               tag("p", {"class": "codeml-regressed-note"}, mark, " It used to reproduce and no longer does.")
+               if mark else None, review)
 
 
 def header_html(entry: Entry) -> list[Child]:
@@ -104,7 +112,7 @@ def claims_html(entry: Entry) -> Markup:
         elif not got.recorded:
             verdict, shown = ("not recorded" if got.reached else "not reached", "—")
         else:
-            verdict, shown = ("pass" if got.ok else "fail", value_text(got.observed))
+            verdict, shown = ("pass" if got.ok else "fail", rounded(got.observed, claim))
         rows.append(
             [
                 tag("code", None, claim.name),
@@ -118,91 +126,6 @@ def claims_html(entry: Entry) -> Markup:
     if not rows:
         return section("claims", "Claims", tag("p", None, "This submission declares no claims."))
     return section("claims", "Claims", table(headers, rows, "codeml-claims"))
-
-
-def _definition(items: list[tuple[str, Child]]) -> Markup:
-    return tag(
-        "dl",
-        {"class": "codeml-run"},
-        [[tag("dt", None, k), tag("dd", None, v)] for k, v in items if v is not None],
-    )
-
-
-def _environment(env: dict[str, Any]) -> Child:
-    if not env:
-        return None
-    return tag(
-        "ul",
-        {"class": "codeml-environment"},
-        [tag("li", None, tag("code", None, str(k)), ": ", value_text(v)) for k, v in sorted(env.items())],
-    )
-
-
-TOOL_ERROR_WORDS = {
-    "RunnerFailed": "The toolkit failed while running this submission (no fault of the notebook's); "
-    "the next run tries again.",
-}
-
-
-def _error(result: Result) -> Child:
-    err = result.error
-    if err is None:
-        return None
-    where = None if err.cell is None else tag("a", {"href": f"#nb-cell-{err.cell}"}, f"in cell {err.cell}")
-    words = DATA_ERROR_WORDS.get(err.type) or TOOL_ERROR_WORDS.get(err.type)
-    return [words, " " if words else None, tag("code", None, err.type), ": ", err.message, " ", where]
-
-
-def _allowed_errors(result: Result) -> Child:
-    """Errors of cells that may raise (``raises-exception``, ``execution.allow_errors``)."""
-    if not result.allowed_errors:
-        return None
-    items = [
-        tag("li", None, tag("code", None, e.type), ": ", e.message, " ",
-            None if e.cell is None else tag("a", {"href": f"#nb-cell-{e.cell}"}, f"in cell {e.cell}"))
-        for e in result.allowed_errors
-    ]
-    return tag("ul", {"class": "codeml-allowed-errors"}, items)
-
-
-def run_html(entry: Entry) -> Markup:
-    result = entry.result
-    if result is None:
-        return section("run", "Run", tag("p", None, "Pending: this submission has not been run yet."))
-    note = (
-        tag(
-            "p",
-            {"class": "codeml-stale"},
-            "Pending: its inputs changed since this run; the details below are from the last run.",
-        )
-        if entry.stale
-        else None
-    )
-    items: list[tuple[str, Child]] = [
-        (
-            "Status",
-            tag(
-                "span",
-                {"class": f"codeml-status codeml-status-{result.status.value}"},
-                message(result.status),
-            ),
-        ),
-        ("Error", _error(result)),
-        ("Not run here", result.skip_reason),
-        ("Profile", None if result.profile == "full" else f"{result.profile} (not the full run)"),
-        ("Duration", f"{result.duration_s:.1f} s"),
-        ("Slowest cells", slowest_html(result)),
-        ("Finished", result.finished_at or "—"),
-        ("Allowed errors", _allowed_errors(result)),
-        ("Flaky", "yes: recorded values differed between repeats" if result.flaky else None),
-        ("Sandbox", result.sandbox),
-        ("Environment", _environment(result.environment)),
-        (
-            "Warnings",
-            tag("ul", None, [tag("li", None, w) for w in result.warnings]) if result.warnings else None,
-        ),
-    ]
-    return section("run", "Run", note, _definition(items))
 
 
 def history_rows(history: list[RunRecord]) -> list[list[Child]]:
@@ -230,9 +153,9 @@ def history_rows(history: list[RunRecord]) -> list[list[Child]]:
     return rows[::-1][:HISTORY_SHOWN]
 
 
-def history_html(entry: Entry) -> Markup:
+def history_html(entry: Entry) -> Markup | None:
     if not entry.history:
-        return section("history", "History", tag("p", None, "No runs recorded yet."))
+        return None
     mark = (
         tag(
             "p",
@@ -244,9 +167,9 @@ def history_html(entry: Entry) -> Markup:
         else None
     )
     rows = history_rows(entry.history)
-    return section(
+    return fold(
         "history",
-        "History",
+        f"History ({len(entry.history)} runs)",
         mark,
         table(["Finished", "Status", "Duration", "Error", "Flaky"], rows, "codeml-history"),
     )
@@ -266,12 +189,15 @@ def notebook_html(entry: Entry, download: str) -> Markup:
         {"href": download, "download": f"{entry.slug}.ipynb", "class": "codeml-download"},
         "Download the executed notebook",
     )
-    note = " (only text and PNG/JPEG outputs are shown here)"
+    note = " (only text and PNG/JPEG outputs are shown below)"
     return section("notebook", "Executed notebook", tag("p", None, link, note), render_notebook(text))
 
 
-def embed_html(app: Any, entry: Entry) -> Markup:
-    base = (str(app.config.html_baseurl or "") or "https://YOUR-BOOK-URL").rstrip("/")
+def embed_html(app: Any, entry: Entry) -> Markup | None:
+    """Badge snippets for the authors' README; only when the site's URL is known (``html.baseurl``)."""
+    base = str(app.config.html_baseurl or "").rstrip("/")
+    if not base:
+        return None
     page = f"{base}/{app.builder.get_target_uri(page_name(app, entry.slug))}"
     endpoint = f"{base}/badges/{entry.slug}.json"
     shields = f"https://img.shields.io/endpoint?url={quote(endpoint, safe='')}"
@@ -284,29 +210,35 @@ def embed_html(app: Any, entry: Entry) -> Markup:
         [tag("p", None, label), tag("div", {"class": "highlight codeml-snippet"}, tag("pre", None, text))]
         for label, text in snippets
     ]
-    return section("embed", "Embed the badge", tag("p", None, "Copy one of these into your README."), blocks)
+    return fold("embed", "Embed the badge", tag("p", None, "Copy one of these into your README."), blocks)
+
+
+def fold(ident: str, title: str, *children: Child) -> Markup:
+    """A section readers open when they want it: ``<details>`` with its title as the summary."""
+    return tag("details", {"class": "codeml-more", "id": ident}, tag("summary", None, title), *children)
 
 
 def page_body(app: Any, entry: Entry) -> Markup:
     name = page_name(app, entry.slug)
     listing = listing_doc(app, entry.edition)
     back = f"All posters of {entry.edition}" if entry.edition else "All posters"
+    notebook = uri_from(app, name, f"notebooks/{entry.slug}.ipynb")
     return tag(
-        "section",
+        "article",
         {"class": "codeml-submission", "id": entry.slug},
         tag("h1", None, entry.spec.title),
         header_html(entry),
-        badges_html(app, entry, uri_from(app, name, f"badges/{entry.slug}-tiers.svg")),
+        badges_html(app, entry),
         abstract_html(entry.spec.abstract),
         claims_html(entry),
-        inputs_html(list(entry.spec.artifact.data)),
-        versions_html(entry),
-        run_html(entry),
-        history_html(entry),
-        notebook_html(entry, uri_from(app, name, f"notebooks/{entry.slug}.ipynb")),
+        last_run_html(entry, "#notebook"),
         cite_html(app, entry),
         launch_html(app, entry),
+        versions_html(entry),
+        inputs_html(list(entry.spec.artifact.data)),
+        history_html(entry),
         embed_html(app, entry),
+        notebook_html(entry, notebook),
         tag("p", {"class": "codeml-back"}, tag("a", {"href": uri_from(app, name, listing)}, back)),
     )
 

@@ -13,11 +13,13 @@ from typing import Any
 
 from docutils import nodes
 
-from codeml_repro.results.badges import NO_ARCHIVE_REASON, REVIEWED, TIER_ANCHORS, TIER_LABELS, TIERS
+from codeml_repro.results.badges import REVIEWED, TIER_ANCHORS, TIER_LABELS, TIERS
 from codeml_repro.sphinx.html import Child, Markup, tag
 from codeml_repro.sphinx.posters.entries import Entry, uri_from
 
 GUIDE_DOC = "book/authors"
+#: Why Available is missing, told to readers (``check`` tells the authors what to add).
+NO_ARCHIVE_WORDS = "no DOI or Software Heritage id of the code is given"
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ def tier_views(entry: Entry) -> list[TierView]:
     for tier in shown:
         reason = None
         if tier == "available" and entry.spec.links.archival_id is None:
-            reason = NO_ARCHIVE_REASON
+            reason = NO_ARCHIVE_WORDS
         elif tier == REVIEWED and entry.review_stale:
             reason = "the review is of an earlier version of the artifact"
         elif tier == REVIEWED and review is not None and not review.reusable:
@@ -60,10 +62,17 @@ def guide_uri(app: Any, docname: str, tier: str) -> str | None:
     return f"{uri_from(app, docname, GUIDE_DOC)}#{TIER_ANCHORS[tier]}"
 
 
-def tier_nodes(app: Any, docname: str, entry: Entry) -> list[nodes.Node]:
-    """Badges for a card: linked words, '(not earned)' told to screen readers too."""
+def tier_nodes(app: Any, docname: str, entry: Entry, *, earned_only: bool = False) -> list[nodes.Node]:
+    """Badges for a card: linked words, '(not earned)' told to screen readers too.
+
+    ``earned_only``: the earned badges, Functional left out when Reproduced (which implies it) is there.
+    """
     out: list[nodes.Node] = []
-    for view in tier_views(entry):
+    views = tier_views(entry)
+    if earned_only:
+        implied = "functional" if "reproduced" in entry.tiers else None
+        views = [v for v in views if v.earned and v.tier != implied]
+    for view in views:
         badge = nodes.inline(view.label, view.label, classes=view.classes)
         if not view.earned:
             badge += nodes.inline(" (not earned)", " (not earned)", classes=["codeml-sr-only"])
@@ -78,34 +87,25 @@ def tier_nodes(app: Any, docname: str, entry: Entry) -> list[nodes.Node]:
     return out
 
 
-def tiers_html(app: Any, docname: str, entry: Entry) -> list[Child]:
-    """Badges for a generated page, each a link to its definition."""
-    out: list[Child] = []
-    for view in tier_views(entry):
-        badge = tag(
-            "span",
-            {"class": " ".join(view.classes)},
-            view.label,
-            None if view.earned else tag("span", {"class": "codeml-sr-only"}, " (not earned)"),
-        )
-        uri = guide_uri(app, docname, view.tier)
-        out += [tag("a", {"href": uri, "class": "codeml-badge-link"}, badge) if uri else badge, " "]
-    return out
+def badge_html(app: Any, docname: str, view: TierView) -> Child:
+    """One badge for a generated page, a link to its definition; '(not earned)' told to screen readers."""
+    badge = tag(
+        "span",
+        {"class": " ".join(view.classes)},
+        view.label,
+        None if view.earned else tag("span", {"class": "codeml-sr-only"}, " (not earned)"),
+    )
+    uri = guide_uri(app, docname, view.tier)
+    return tag("a", {"href": uri, "class": "codeml-badge-link"}, badge) if uri else badge
 
 
-def reasons_html(entry: Entry) -> Markup | None:
-    """Why each missing tier is missing, and who reviewed the artifact when."""
-    items: list[Child] = [
-        tag("li", None, f"{v.label}: not earned; {v.reason}.")
-        for v in tier_views(entry)
-        if not v.earned and v.reason
-    ]
+def review_html(entry: Entry) -> Markup | None:
+    """Who reviewed the artifact, when, and what they found."""
     review = entry.spec.review
-    if review is not None:
-        verdict = "reusable" if review.reusable else "not judged reusable"
-        stale = " (of an earlier version: the artifact changed since)" if entry.review_stale else ""
-        note = f" {review.note}" if review.note else ""
-        when = review.date.isoformat()
-        text = f"Reviewed by {review.by} on {when}: {verdict}{stale}.{note}"
-        items.append(tag("li", {"class": "codeml-review"}, text))
-    return tag("ul", {"class": "codeml-tier-notes"}, items) if items else None
+    if review is None:
+        return None
+    verdict = "reusable" if review.reusable else "not judged reusable"
+    stale = " (of an earlier version: the artifact changed since)" if entry.review_stale else ""
+    note = f" {review.note}" if review.note else ""
+    text = f"Reviewed by {review.by} on {review.date.isoformat()}: {verdict}{stale}.{note}"
+    return tag("p", {"class": "codeml-review"}, text)

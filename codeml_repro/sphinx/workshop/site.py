@@ -6,7 +6,7 @@ are ``pending_xref`` nodes, so a missing target fails a ``-W`` build.
 
 Directives (one per block of the old site):
 
-``codeml-workshop``   banner logo, tagline, venue and year, intro paragraphs
+``codeml-workshop``   the hero (tagline, venue, next deadline, calls to action), intro
 ``codeml-dates``      the Important Dates table (TBD shown as TBD)
 ``codeml-cfp``        ``topics`` or ``submissions`` part of the Call for Papers
 ``codeml-schedule``   the schedule table and the link to the ``.ics`` export
@@ -36,6 +36,7 @@ from codeml_repro.model.errors import DataInvalid
 from codeml_repro.sphinx.nodes import table
 from codeml_repro.sphinx.workshop.avatars import avatar_data_uri
 from codeml_repro.sphinx.workshop.data import DATA_FILES, ImportantDate, SiteData, load_site_data
+from codeml_repro.sphinx.workshop.hero import render_hero
 
 POSTERS_DOC = "/book/posters"
 PAST_POSTERS_DOC = "/editions/{year}/posters"
@@ -124,12 +125,18 @@ def _portrait(name: str, photo: str | None) -> nodes.image:
 # -- rendering (pure functions of the data) -------------------------------------
 
 
-def render_workshop(site: SiteData) -> list[nodes.Node]:
+def render_workshop(site: SiteData, refdoc: str, edition: int | None = None) -> list[nodes.Node]:
+    """The current edition's hero (deadline, calls to action) or a past one's tagline; then the intro.
+
+    The logo is the theme's, once, in the navigation: the page's h1 is the workshop's name.
+    """
     w = site.workshop
-    hero = nodes.container(classes=["codeml-hero"])
-    hero += nodes.image("", uri="/" + w.logo, alt=f"{w.name} logo", classes=["codeml-banner"])
-    hero += _para(nodes.Text(w.tagline), classes=["codeml-tagline"])
-    hero += _para(nodes.Text(f"A workshop at {w.venue} {w.year}"), classes=["codeml-venue"])
+    if edition is None:
+        hero = render_hero(site, refdoc)
+    else:
+        hero = nodes.container(classes=["codeml-hero"])
+        hero += _para(nodes.Text(w.tagline), classes=["codeml-tagline"])
+        hero += _para(nodes.Text(f"A workshop at {w.venue} {w.year}"), classes=["codeml-venue"])
     return [hero, *(_para(nodes.Text(text)) for text in w.intro)]
 
 
@@ -241,7 +248,7 @@ class _DataDirective(SphinxDirective):
 
 class WorkshopDirective(_DataDirective):
     def run(self) -> list[nodes.Node]:
-        return render_workshop(self.site())
+        return render_workshop(self.site(), self.env.docname, self.edition)
 
 
 class DatesDirective(_DataDirective):
@@ -374,6 +381,7 @@ def setup_site(app: Any) -> None:
     ):
         app.add_directive(name, directive)
     app.add_css_file("codeml-site.css")
+    app.add_js_file("codeml-countdown.js", loading_method="defer")  # only where a countdown is (pagepolicy)
     app.connect("config-inited", _default_theme_mode)
     app.connect("builder-inited", _check_data)
     app.connect("env-before-read-docs", _resync_script_assets, priority=900)

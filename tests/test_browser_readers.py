@@ -1,0 +1,200 @@
+"""The site as readers get it, in Debian's headless Chromium at 375 and 1280 px.
+
+Every page of the session's listing book (the repository's pages, real runs,
+the attack submission): a Content-Security-Policy meta tag and no violation
+logged, at most 1 MB and 25 requests, one h1 and a skip link, table cells that
+wrap at word boundaries; the listing's filters in the address; a poster page
+for readers. Screenshots of the home page, listing, a poster page and the
+dashboard at both widths go to ``_build/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser import chromium, needs_chromium, serve
+
+pytestmark = [pytest.mark.browser, needs_chromium]
+
+WIDTHS = (375, 1280)
+MAX_BYTES = 1_000_000
+MAX_REQUESTS = 25
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "_build" / "screenshots"
+SHOTS = {
+    "home": "book/index.html",
+    "posters": "book/posters.html",
+    "poster-alpha": "book/posters/alpha.html",
+    "dashboard": "book/dashboard.html",
+}
+REQUIRED = ("default-src 'self'", "script-src 'self'", "object-src 'none'", "base-uri 'self'",
+            "form-action 'self'", "img-src 'self' data:", "frame-src 'self' data:")
+
+# Computed styles of every table cell: a word is broken only where it may be.
+CELLS = """() => Array.from(document.querySelectorAll('article table td, article table th')).map(c => {
+  const s = getComputedStyle(c);
+  return [s.overflowWrap, s.wordBreak, c.textContent.trim().slice(0, 30)];
+}).filter(([wrap, brk]) => wrap === 'anywhere' || brk === 'break-all' || brk === 'break-word')"""
+# A table wider than its box must sit in a box that scrolls sideways, never widen the page.
+TABLES = """() => Array.from(document.querySelectorAll('article table')).filter(t => {
+  const box = t.parentElement;
+  const scrolls = ['auto', 'scroll'].includes(getComputedStyle(box).overflowX);
+  return t.getBoundingClientRect().width > box.clientWidth + 1 && !scrolls;
+}).map(t => t.className)"""
+
+
+@pytest.fixture(scope="module")
+def site(book: dict[str, Path]) -> Iterator[str]:
+    with serve(book["html"]) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as browser:
+        yield browser
+
+
+def pages(html: Path) -> list[str]:
+    """Every HTML page of the build (generated poster pages and the root redirect included)."""
+    return sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html") if "_static" not in p.parts)
+
+
+def _load(browser: Any, url: str, width: int) -> tuple[Any, Any, dict[str, Any]]:
+    """A fresh context (empty cache) and page at ``url``; what it logged and fetched."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    seen: dict[str, Any] = {"console": [], "requests": []}
+    page.on("console", lambda m: seen["console"].append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: seen["console"].append(f"pageerror {e}"))
+    page.on("requestfinished", lambda r: seen["requests"].append(r))
+    page.goto(url, wait_until="networkidle")
+    return context, page, seen
+
+
+def _weight(requests: list[Any]) -> int:
+    total = 0
+    for request in requests:
+        sizes = request.sizes()
+        total += sizes["responseBodySize"] + sizes["responseHeadersSize"]
+    return total
+
+
+def _page_problems(rel: str, page: Any, seen: dict[str, Any], width: int) -> list[str]:
+    where = f"{rel} @{width}px"
+    problems = [f"{where}: {text}" for text in seen["console"]]
+    csp = page.evaluate(
+        "Array.from(document.querySelectorAll('meta[http-equiv=\"Content-Security-Policy\"]'))"
+        ".map(m => m.content)"
+    )
+    if len(csp) != 1 or not all(part in csp[0] for part in REQUIRED) or "unsafe-" in csp[0]:
+        problems.append(f"{where}: Content-Security-Policy meta is {csp}")
+    count, size = len(seen["requests"]), _weight(seen["requests"])
+    if count > MAX_REQUESTS or size > MAX_BYTES:
+        problems.append(f"{where}: {count} requests, {size} bytes")
+    if rel.endswith("index.html") and rel.count("/") == 0:
+        return problems  # the root redirect: it has moved on to book/index.html, checked on its own
+    # The theme's print-only copy of the title is display:none on screen: not in the accessibility tree.
+    shown_h1 = "Array.from(document.querySelectorAll('h1')).filter(h => h.getClientRects().length).length"
+    if page.evaluate(shown_h1) != 1:
+        problems.append(f"{where}: not exactly one h1 shown")
+    if not page.query_selector("a[href='#main-content']"):
+        problems.append(f"{where}: no skip link to the main content")
+    problems += [f"{where}: cell broken mid-word {c}" for c in page.evaluate(CELLS)]
+    wide = page.evaluate(TABLES)
+    problems += [f"{where}: table wider than its box, which does not scroll: {t}" for t in wide]
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    if overflow > 0:
+        problems.append(f"{where}: the page scrolls sideways by {overflow}px")
+    return problems
+
+
+def test_every_page_has_a_policy_no_violation_little_weight_and_one_h1(
+    browser: Any, site: str, book: dict[str, Path]
+) -> None:
+    every = pages(book["html"])
+    assert {"index.html", "book/index.html", "book/posters/alpha.html", "book/dashboard.html"} <= set(every)
+    problems: list[str] = []
+    for rel in every:
+        for width in WIDTHS:
+            context, page, seen = _load(browser, f"{site}/{rel}", width)
+            problems += _page_problems(rel, page, seen, width)
+            context.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_an_inline_script_the_policy_does_not_list_is_refused(browser: Any, site: str) -> None:
+    """The policy is enforced, not decoration: a script written into the page does not run."""
+    context, page, seen = _load(browser, f"{site}/book/posters.html", 1280)
+    page.evaluate("""() => { const s = document.createElement('script');
+        s.textContent = 'window.__injected = true'; document.body.appendChild(s); }""")
+    assert page.evaluate("window.__injected === undefined")
+    assert any("Content Security Policy" in text for text in seen["console"])
+    context.close()
+
+
+def _shown(page: Any) -> list[str]:
+    script = "cs => cs.filter(c => !c.hidden).map(c => c.id)"
+    ids: list[str] = page.eval_on_selector_all(".codeml-card", script)
+    return sorted(i.removeprefix("poster-") for i in ids)
+
+
+def test_listing_cards_are_headings_with_one_badge_and_filters_in_the_address(
+    browser: Any, site: str
+) -> None:
+    context, page, _seen = _load(browser, f"{site}/book/posters.html?tier=reproduced&q=alpha", 1280)
+    assert page.input_value("#codeml-filter-tier") == "reproduced"
+    assert page.input_value("#codeml-filter-text") == "alpha"
+    assert _shown(page) == ["alpha"]
+    cards = page.eval_on_selector_all(".codeml-card", "cs => cs.length")
+    assert page.eval_on_selector_all(".codeml-card h2.codeml-card-title a", "hs => hs.length") == cards
+    alpha = page.text_content("#poster-alpha") or ""
+    assert alpha.count("Reproduced (automated re-run)") == 1 and "Functional (automated run)" not in alpha
+    counts = page.text_content(".codeml-tier-counts") or ""
+    assert re.match(r"8 posters: .*1 Reproduced \(automated re-run\)", counts), counts
+    page.select_option("#codeml-filter-tier", "")
+    page.fill("#codeml-filter-text", "")
+    page.select_option("#codeml-filter-session", "Poster session B")
+    assert _shown(page) == ["beta"]
+    assert page.evaluate("location.search") == "?session=Poster+session+B"
+    shared = page.evaluate("location.href")
+    context.close()
+    context, page, _seen = _load(browser, shared, 375)  # a shared view is restored
+    assert page.input_value("#codeml-filter-session") == "Poster session B" and _shown(page) == ["beta"]
+    context.close()
+
+
+def test_a_poster_page_reads_as_a_paper_not_a_log(browser: Any, site: str) -> None:
+    context, page, _seen = _load(browser, f"{site}/book/posters/alpha.html", 1280)
+    article = page.locator("article.codeml-submission")
+    assert page.text_content("article h1") == "Alpha: a reproduced paper"
+    text = article.inner_text()  # what is visible: folded details are not
+    for label in ("Available", "Functional (automated run)", "Reproduced (automated re-run)"):
+        assert text.count(label) == 1, label
+    for heading in ("Abstract", "Claims", "Last run", "Cite this", "Open the artifact", "Executed notebook"):
+        assert page.locator("article h2", has_text=heading).count() == 1, heading
+    line = page.text_content(".codeml-run-line") or ""
+    assert re.search(r"reproduced · \d{4}-\d\d-\d\d · [\d.]+ s · sandbox \w+ · Python 3\.\d+", line), line
+    assert page.locator(".codeml-run-line a[href='#notebook']").count() == 1
+    assert page.eval_on_selector_all("details.codeml-more", "ds => ds.every(d => !d.open)")
+    assert '{"' not in text and "0.9500000" not in text
+    assert "add a Zenodo DOI" not in text and "YOUR-BOOK-URL" not in page.content()
+    context.close()
+    context, page, _seen = _load(browser, f"{site}/book/posters/zeta.html", 375)
+    assert "add a Zenodo DOI" not in page.content()
+    context.close()
+
+
+def test_screenshots_of_the_main_pages_at_both_widths(browser: Any, site: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for name, rel in SHOTS.items():
+        for width in WIDTHS:
+            context, page, _seen = _load(browser, f"{site}/{rel}", width)
+            target = SCREENSHOTS / f"{name}-{width}.png"
+            page.screenshot(path=str(target), full_page=True)
+            context.close()
+            assert target.stat().st_size > 10_000
