@@ -29,7 +29,7 @@ def kernel_install(slug: str, user: bool, root: Path, **policy_args: Any) -> Non
     from codeml_repro.run.kernel.installed import install
 
     folder = root / "submissions" / slug
-    if not folder.is_dir():
+    if Path(slug).name != slug or slug.startswith(".") or not folder.is_dir():
         raise click.ClickException(f"{folder}: no such submission folder")
     policy_args["sandbox"] = policy_args.get("sandbox") or "required"
     name, where = install(folder, policy_from(**policy_args), user=user)
