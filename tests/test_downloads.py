@@ -103,7 +103,7 @@ PLACED = """
 import os
 from codeml_repro import record
 home = os.path.expanduser('~')
-record('seaborn', open(f'{home}/seaborn-data/tips.csv', 'rb').read() == TIPS)
+record('seaborn', open(os.environ['SEABORN_DATA'] + '/tips.csv', 'rb').read() == TIPS)
 record('pooch', open(f'{home}/.cache/myapp/v1/tips.csv', 'rb').read() == TIPS)
 record('keras', open(f'{home}/.keras/datasets/tips.csv', 'rb').read() == TIPS)
 import hashlib, pooch  # pooch finds it in its cache: the URL is neither declared nor reachable
@@ -111,7 +111,7 @@ known = 'sha256:' + hashlib.sha256(TIPS).hexdigest()
 found = pooch.retrieve('https://example.org/elsewhere/tips.csv', fname='tips.csv', progressbar=False,
                        known_hash=known, path=pooch.os_cache('myapp') / 'v1')
 record('pooch_lib', open(found, 'rb').read() == TIPS)
-open(f'{home}/seaborn-data/new.csv', 'w').write('a library may add its own files')
+open(f'{home}/.cache/seaborn/new.csv', 'w').write('a library may add its own files')
 record('not_in_folder', not os.path.exists('tips.csv'))
 """
 

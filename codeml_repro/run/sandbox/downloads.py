@@ -9,8 +9,9 @@ once, naming the URL and how to declare it. The kernel alone trusts the run's CA
 (:mod:`.certs`); name lookups fail at once (an empty ``resolv.conf``: no resolver to wait for).
 
 An input with ``place`` is bound where its library looks before downloading: ``seaborn``
-(``~/seaborn-data``), ``sklearn`` (``~/scikit_learn_data``), ``pooch:APP`` (``~/.cache/APP``,
-``pooch.os_cache``) or a folder under the kernel's home; ``path`` is then relative to it.
+(``~/.cache/seaborn``, named by ``SEABORN_DATA``), ``sklearn`` (``~/scikit_learn_data``),
+``pooch:APP`` (``~/.cache/APP``, ``pooch.os_cache``) or a folder under the kernel's home;
+``path`` is then relative to it.
 
 While :func:`~codeml_repro.run.sandbox.recorder.recording` is active (``check
 --record-downloads``), the sandbox keeps the network and the kernel's proxy is the recorder
@@ -34,7 +35,10 @@ from codeml_repro.run.sandbox.rundir import RunDirs
 
 PROXY_HOST, PROXY_PORT = "127.0.0.1", 3129  # the sandbox's own loopback: always free
 PROXY_SOURCE = Path(proxy_inside.__file__)
-LIBRARY_CACHES = {"seaborn": "seaborn-data", "sklearn": "scikit_learn_data"}
+# each library's folder under the home, and the variable every version of it reads first (seaborn
+# 0.12 moved its default from ~/seaborn-data to ~/.cache/seaborn: the variable covers both)
+LIBRARY_CACHES = {"seaborn": ".cache/seaborn", "sklearn": "scikit_learn_data"}
+LIBRARY_VARIABLES = {"seaborn": "SEABORN_DATA", "sklearn": "SCIKIT_LEARN_DATA"}
 RESOLV_CONF = Path("/etc/resolv.conf")
 NO_RESOLVER = "# codeml-repro: no network here, no resolver to wait for\noptions timeout:1 attempts:1\n"
 
@@ -123,8 +127,22 @@ def _resolver_mount(folder: Path) -> list[tuple[Path, Path]]:
     return [(folder / "resolv.conf", target)]
 
 
+def library_env(sub: Submission, home: Path) -> dict[str, str]:
+    """``SEABORN_DATA`` / ``SCIKIT_LEARN_DATA`` naming the folder inputs were placed in, if any."""
+    places = {entry.place for entry in sub.spec.artifact.data}
+    named = LIBRARY_VARIABLES.items()
+    return {var: str(home / LIBRARY_CACHES[name]) for name, var in named if name in places}
+
+
 def prepare_downloads(sub: Submission, dirs: RunDirs, python: str, *, sandboxed: bool) -> Downloads:
-    """The download proxy of one run, its CA and the placed inputs (links, without a sandbox)."""
+    """The download proxy of one run, its CA and the placed inputs (links, without a sandbox), with
+    the variables that point libraries at them."""
+    made = _prepare(sub, dirs, python, sandboxed=sandboxed)
+    libraries = library_env(sub, HOME if sandboxed else dirs.home)
+    return Downloads(made.mounts, {**libraries, **made.env}, made.inside, made.share_net)
+
+
+def _prepare(sub: Submission, dirs: RunDirs, python: str, *, sandboxed: bool) -> Downloads:
     active = recorder.active()
     if not sandboxed:
         _link_placed(sub, dirs)
