@@ -1,4 +1,4 @@
-"""codeml_repro: run CODEML artifact notebooks, check claims, record badges.
+"""codeml_repro: run a workshop's artifact notebooks, check claims, record badges.
 
 Importing the package is cheap on purpose: it runs inside artifact kernels
 (for :func:`record`) and in the skip check of 100 unchanged submissions.

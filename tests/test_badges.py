@@ -108,7 +108,7 @@ def test_svgs_are_wellformed(status: Status) -> None:
 
 
 def test_endpoint_json_schema() -> None:
-    data = endpoint_json(Status.NOT_REPRODUCED)
+    data = endpoint_json(Status.NOT_REPRODUCED, "CODEML artifact")
     assert data == {"schemaVersion": 1, "label": "CODEML artifact",
                     "message": "not reproduced (automated re-run)", "color": "orange"}
     assert endpoint_json(Status.FUNCTIONAL)["message"] == "functional (automated run)"

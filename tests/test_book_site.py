@@ -219,7 +219,7 @@ def test_a_typo_in_the_data_fails_the_build_with_one_line(tmp_path: Path) -> Non
     assert result.returncode != 0
     line = "book/_data/speakers.yml: speakers[0].visibel: unknown key; did you mean 'visible'?"
     assert line in output.splitlines()
-    assert "CODEML data error:" in output
+    assert "Workshop data error:" in output
 
 
 def test_every_linked_toolkit_asset_is_in_the_build(site: Path) -> None:

@@ -20,6 +20,7 @@ from pybtex.database import parse_string
 
 from codeml_repro.model.result import Result, Status
 from codeml_repro.model.submission import SubmissionSpec
+from codeml_repro.model.workshopname import WorkshopNames
 from codeml_repro.sphinx.posters.citation import Workshop, bibtex, citation_cff, read_workshop
 from codeml_repro.sphinx.posters.entries import Entry
 from codeml_repro.sphinx.posters.launch import launch_links, parse_github
@@ -27,7 +28,7 @@ from codeml_repro.sphinx.posters.register import COLUMNS, register_csv, register
 
 CFF_SCHEMA = json.loads((Path(__file__).parent / "data" / "cff-1.2.0.schema.json").read_text())
 REPO = Path(__file__).resolve().parents[1]
-WORKSHOP = Workshop("CODEML", "ICML", 2025)
+WORKSHOP = Workshop(WorkshopNames(name="CODEML", short_name="CODEML", venue="ICML"), 2025)
 URL = "https://codeml.example.org/book/posters/paper.html"
 
 
@@ -93,8 +94,24 @@ def test_cff_keeps_hostile_text_as_strings() -> None:
 
 
 def test_workshop_comes_from_the_books_data() -> None:
-    assert read_workshop(REPO / "book" / "_data", 1999).name == "CODEML"
-    assert read_workshop(Path("/nonexistent"), 1999) == Workshop("CODEML", "", 1999)
+    assert read_workshop(REPO / "book" / "_data", 1999).names.short == "CODEML"
+    assert read_workshop(Path("/nonexistent"), 1999) == Workshop(WorkshopNames(), 1999)
+
+
+def test_another_workshops_names_in_key_booktitle_and_file(tmp_path: Path) -> None:
+    """No name in the code: a workshop whose name holds "Workshop" gets it once, keys from its short name."""
+    (tmp_path / "workshop.yml").write_text(
+        "name: Workshop on Reproducible ML\nshort_name: ReproML\nvenue: NeurIPS\nyear: 2027\n",
+        encoding="utf-8",
+    )
+    other = read_workshop(tmp_path, 1999)
+    (key, entry), = parse_string(bibtex(spec(), "paper", other, None), "bibtex").entries.items()
+    assert key == "reproml2027-paper"
+    assert entry.fields["booktitle"] == "Workshop on Reproducible ML at NeurIPS 2027"
+    assert other.names.slug == "reproml" and other.names.label == "ReproML artifact"
+    assert other.for_year(2026).booktitle == "Workshop on Reproducible ML at NeurIPS 2026"
+    assert WorkshopNames(name="Two Words", short_name="Two Words!").slug == "two-words"
+    assert WorkshopNames().booktitle(2030) == "Workshop 2030" and WorkshopNames().label == "artifact"
 
 
 @pytest.mark.parametrize(("url", "labels"), [

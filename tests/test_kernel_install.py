@@ -84,7 +84,7 @@ def test_papermill_k_runs_a_notebook_in_the_installed_sandbox(tmp_path: Path, se
     assert done.returncode == 0, done.stderr
     assert "codeml-demo" in done.stdout
     spec = json.loads((tmp_path / "jupyter" / "kernels" / "codeml-demo" / "kernel.json").read_text())
-    assert spec["display_name"] == "CODEML sandbox: demo"
+    assert spec["display_name"] == "codeml-repro sandbox: demo"
     assert spec["metadata"]["kernel_provisioner"]["provisioner_name"] == "codeml-sandbox"
 
     probe = tmp_path / "probe.ipynb"  # the author's own notebook, anywhere: it runs in the submission's copy

@@ -8,6 +8,7 @@ Sphinx, no Jupyter Book in that environment.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -31,6 +32,11 @@ PACKAGE_DATA = [
     "codeml_repro/sphinx/static/codeml-cite.js",
     "codeml_repro/sphinx/static/codeml-a11y.js",
     "codeml_repro/sphinx/static/favicon.svg",
+    "codeml_repro/authoring/site_template/_config.yml",
+    "codeml_repro/authoring/site_template/README.md",
+    "codeml_repro/authoring/site_template/book/authors.md",
+    "codeml_repro/authoring/site_template/book/_data/workshop.yml",
+    "codeml_repro/authoring/site_template/workflows/full-run.yml",
 ]
 
 
@@ -124,3 +130,36 @@ def test_light_install_runs_an_authors_commands_without_sphinx(dist: Path, tmp_p
     ran = cli("run", "--env", "current")
     assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
     assert (site / "results" / "demo.json").is_file()
+
+
+@pytest.mark.slow
+def test_another_workshop_adopts_it_from_the_wheel(dist: Path, tmp_path: Path) -> None:
+    """The issue's done-when: ``pip install <wheel>[site]`` in a fresh venv, ``init``, a ``-W`` build with no
+    "CODEML" in it, then ``new demo`` and ``run demo`` record a result the rebuilt listing shows."""
+    from tests.test_init import codeml_mentions
+
+    bindir = fresh_venv(tmp_path / "venv", wheel_of(dist), "[site]")
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "CI")}
+    env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
+
+    def sh(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=900,
+                              check=False)
+        assert proc.returncode == 0, f"{args}: {proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+        return proc
+
+    sh("codeml-repro", "init", "reproml", "--name", "Workshop on Reproducible ML", "--short-name", "ReproML",
+       "--year", "2027", cwd=tmp_path)
+    site = tmp_path / "reproml"
+    sh("jupyter-book", "build", ".", "-W", cwd=site)
+    html = site / "_build" / "html"
+    assert codeml_mentions(html) == []
+    assert (html / "_static" / "codeml-listing.css").is_file() and (html / "reproml.ics").is_file()
+    sh("codeml-repro", "new", "demo", cwd=site)
+    sh("codeml-repro", "run", "demo", cwd=site)
+    assert json.loads((site / "results" / "demo.json").read_text())["status"] == "reproduced"
+    sh("jupyter-book", "build", ".", "-W", cwd=site)
+    listing = (html / "book" / "posters.html").read_text(encoding="utf-8")
+    assert 'href="posters/demo.html"' in listing
+    assert (html / "book" / "posters" / "demo.html").is_file()
+    assert codeml_mentions(html) == []

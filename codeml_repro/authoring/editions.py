@@ -30,6 +30,7 @@ from codeml_repro.model.editions import CURRENT_DATA_DIR, EDITIONS_DIR, YEAR_RE,
 from codeml_repro.model.errors import InputError, ReproError
 from codeml_repro.model.safeyaml import load_bounded
 from codeml_repro.model.submission import SUBMISSION_FILE
+from codeml_repro.model.workshopname import names_from
 from codeml_repro.results.store import atomic_write
 
 TOC_FILE = "_toc.yml"
@@ -79,12 +80,7 @@ def _is_example(folder: Path) -> bool:
 
 
 def _workshop_name(data: Path) -> str:
-    try:
-        raw = load_bounded(data / "workshop.yml")
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        return "CODEML"
-    name = raw.get("name") if isinstance(raw, dict) else None
-    return name if isinstance(name, str) and name.strip() else "CODEML"
+    return names_from(data / "workshop.yml").short or "The workshop"
 
 
 def toc_with_edition(text: str, path: Path, year: int) -> str:

@@ -27,7 +27,7 @@ EXAMPLE_CLAIM = "pi_estimate"
 _SUBMISSION_TEMPLATE = """\
 # yaml-language-server: $schema=../../{schema}
 #
-# The description of your CODEML submission. Every field is explained in the
+# The description of your submission. Every field is explained in the
 # authors' guide ("For authors" in the workshop book) and in {schema}:
 # editors with a YAML language server complete and check this file.
 # Check your submission exactly as CI will:

@@ -20,13 +20,13 @@ from codeml_repro.cli import authoring, data, environments, kernels, organizers,
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="codeml_repro")
 def cli() -> None:
-    """Run CODEML artifact notebooks, check the claimed numbers, record badges."""
+    """Run a workshop's artifact notebooks, check the claimed numbers, record badges."""
 
 
 for _command in (
     runs.validate, runs.run, runs.status, runs.plan_command, runs.bisect, runs.merge,
     authoring.new, authoring.check, authoring.freeze, authoring.hash_files, authoring.schema,
-    organizers.review, organizers.import_group, organizers.edition, environments.env_group,
+    organizers.review, organizers.import_group, organizers.edition, organizers.init, environments.env_group,
     data.data_group, kernels.kernel_group,
 ):
     cli.add_command(_command)

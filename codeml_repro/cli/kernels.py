@@ -16,7 +16,7 @@ def kernel_group() -> None:
     exact sandbox CI uses (no network, read-only inputs, the same memory, CPU and disk budgets)."""
 
 
-@kernel_group.command(name="install", short_help="Write the kernelspec 'CODEML sandbox: SLUG'.")
+@kernel_group.command(name="install", short_help="Write the kernelspec 'codeml-repro sandbox: SLUG'.")
 @click.argument("slug")
 @click.option("--user", is_flag=True, help="Into your Jupyter data folder [default: this Python's prefix].")
 @root_option
@@ -33,7 +33,7 @@ def kernel_install(slug: str, user: bool, root: Path, **policy_args: Any) -> Non
         raise click.ClickException(f"{folder}: no such submission folder")
     policy_args["sandbox"] = policy_args.get("sandbox") or "required"
     name, where = install(folder, policy_from(**policy_args), user=user)
-    click.echo(f"installed kernel {name} ('CODEML sandbox: {slug}') in {where}; pick it in Jupyter, "
+    click.echo(f"installed kernel {name} ('codeml-repro sandbox: {slug}') in {where}; pick it in Jupyter, "
                f"or run `papermill -k {name} IN.ipynb OUT.ipynb`")
 
 
@@ -41,7 +41,7 @@ def kernel_install(slug: str, user: bool, root: Path, **policy_args: Any) -> Non
 @click.argument("slug")
 @one_line_errors
 def kernel_uninstall(slug: str) -> None:
-    """Remove the kernel 'CODEML sandbox: SLUG' (codeml-SLUG)."""
+    """Remove the kernel 'codeml-repro sandbox: SLUG' (codeml-SLUG)."""
     from codeml_repro.run.kernel.installed import uninstall
 
     click.echo(f"removed {uninstall(slug)}")

@@ -1,4 +1,4 @@
-"""The organizers' commands: review, import (OpenReview) and edition close."""
+"""The organizers' commands: init (a new site), review, import (OpenReview) and edition close."""
 
 from __future__ import annotations
 
@@ -105,3 +105,28 @@ def edition_close(year: int, root: Path) -> None:
         click.echo(f"kept with the current edition (examples): {', '.join(closed.kept)}")
     click.echo(f"pages: {closed.folder}/{{index,schedule,speakers,posters}}.md, listed in _toc.yml; "
                "edit book/_data/*.yml for the next edition")
+
+
+@click.command(name="init", short_help="Write a new workshop's site into DIR.")
+@click.argument("folder", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--name", default=None, help='The workshop\'s name, e.g. "Workshop on Reproducible ML".')
+@click.option("--short-name", default=None, help="Short name, e.g. ReproML: cite keys, file names, titles "
+              "[default: the name's initials].")
+@click.option("--year", type=int, default=None, help="The edition's year [default: this year].")
+@click.option("--venue", default=None, help='Host conference, e.g. "NeurIPS" [default: a placeholder].')
+@click.option("--url", default=None, help="Link of the call for papers' format [default: a placeholder].")
+@one_line_errors
+def init(folder: Path, name: str | None, short_name: str | None, year: int | None, venue: str | None,
+         url: str | None) -> None:
+    """Write a complete new site into DIR (new or empty): the book's config, pages and data
+    (book/_data/*.yml, lists empty), an example submission, the GitHub workflows and a README.
+    Asks nothing; edit book/_data/workshop.yml for anything left as a placeholder. Then:
+    cd DIR && jupyter-book build . -W
+    """
+    from codeml_repro.authoring.newsite import init_site, site_values
+
+    values = site_values(name, short_name, year, venue, url, datetime.now(timezone.utc).year)
+    written = init_site(folder, values)
+    click.echo(f"wrote {len(written)} files and submissions/example-demo/ into {folder} "
+               f"for {values.name} ({values.short_name} {values.year})")
+    click.echo(f"next: cd {folder} && jupyter-book build . -W   (pip install 'codeml-repro[site]' first)")

@@ -21,6 +21,13 @@ from codeml_repro.cli.options import (
 from codeml_repro.model.logsafe import log_line
 
 
+def table_title(root: Path) -> str:
+    """"ReproML artifacts": the run table is titled after the site's workshop (workshop.yml)."""
+    from codeml_repro.model.workshopname import workshop_names
+
+    return workshop_names(root).titled("artifacts")
+
+
 @click.command(short_help="Check submissions without running them.")
 @click.argument("slugs", nargs=-1)
 @root_option
@@ -110,7 +117,7 @@ def run(slugs: tuple[str, ...], root: Path, jobs: int | None, force: bool, repea
         sys.exit(130)
     for problem in report.problems:
         click.echo(f"warning: {log_line(problem)}", err=True)
-    print_summary(report)
+    print_summary(report, table_title(root))
 
 
 @click.command(short_help="Show the status of every submission.")
@@ -129,7 +136,7 @@ def status(root: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([r.to_json() for r in results], indent=2))
     else:
-        print_status_table(results)
+        print_status_table(results, table_title(root))
 
 
 @click.command("plan", short_help="Split the submissions into CI shards by last durations.")

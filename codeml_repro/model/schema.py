@@ -20,7 +20,7 @@ from codeml_repro.model.submission import SubmissionSpec
 SCHEMA_FILE = "submission.schema.json"
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "urn:codeml-repro:submission-schema:1"
-SCHEMA_TITLE = "CODEML submission (submission.yml)"
+SCHEMA_TITLE = "A submission (submission.yml) of a workshop run with codeml-repro"  # no workshop's name
 
 _TOP_DESCRIPTIONS = {
     "title": "The paper's title, as on OpenReview.",
@@ -43,7 +43,7 @@ _URL_FIELDS = {
     ("Links", "poster"),
 }
 _DESCRIPTION = (
-    "One accepted CODEML submission: submissions/<slug>/submission.yml, where <slug> is "
+    "One accepted submission: submissions/<slug>/submission.yml, where <slug> is "
     f"lowercase letters, digits and '-'. The artifact notebook runs with papermill under "
     f"budgets (artifact.timeout at most {MAX_TIMEOUT_S} s) and every claim is compared "
     "with the value the notebook records under the claim's name."

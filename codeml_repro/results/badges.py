@@ -131,8 +131,8 @@ def badge_message(status: Status) -> str:
     return _AUTOMATED_WORDS.get(status, message(status))
 
 
-def endpoint_json(status: Status, label: str = "CODEML artifact") -> dict[str, object]:
-    """shields.io endpoint schema v1."""
+def endpoint_json(status: Status, label: str = "artifact") -> dict[str, object]:
+    """shields.io endpoint schema v1; ``label`` is the workshop's ``badge_label``."""
     return {
         "schemaVersion": 1,
         "label": label,
@@ -167,7 +167,7 @@ def _svg(parts: list[tuple[str, str]], title: str) -> str:
     )
 
 
-def status_svg(status: Status, label: str = "CODEML artifact") -> str:
+def status_svg(status: Status, label: str = "artifact") -> str:
     """Label plus status, the badge authors embed in their README."""
     words = badge_message(status)
     return _svg([(label, PALETTE["label"]), (words, COLORS[status])], f"{label}: {words}")

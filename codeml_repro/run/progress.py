@@ -74,8 +74,8 @@ class RunProgress:
             self._progress.update(self._task, advance=1, description=text)
 
 
-def _table(results: list[Result], skipped: set[str]) -> Table:
-    table = Table(title="CODEML artifacts", title_justify="left")
+def _table(results: list[Result], skipped: set[str], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
     for column in ("submission", "status", "claims", "time", "note"):
         table.add_column(column, overflow="fold")
     for r in results:
@@ -97,17 +97,18 @@ def _table(results: list[Result], skipped: set[str]) -> Table:
     return table
 
 
-def print_summary(report: RunReport) -> None:
+def print_summary(report: RunReport, title: str = "Artifacts") -> None:
+    """The status table (``title``: e.g. "ReproML artifacts", from the site's data) and the counts."""
     console = Console()
     if not report.results:
         console.print("no submissions found")
         return
-    console.print(_table(report.results, set(report.skipped)))
+    console.print(_table(report.results, set(report.skipped), title))
     counts: dict[str, int] = {}
     for r in report.results:
         counts[r.status.value] = counts.get(r.status.value, 0) + 1
     console.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
 
 
-def print_status_table(results: list[Result]) -> None:
-    Console().print(_table(results, set()) if results else "no submissions found")
+def print_status_table(results: list[Result], title: str = "Artifacts") -> None:
+    Console().print(_table(results, set(), title) if results else "no submissions found")

@@ -19,7 +19,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 def _add_static(app: Any, config: Any) -> None:
     """Put the package's assets first on the static path (a book's own files of the same name win),
-    and use its favicon unless the book names one."""
+    use its favicon unless the book names one, and keep the submissions out of the book's pages."""
     paths = list(config.html_static_path or [])
     if str(STATIC) not in paths:
         config.html_static_path = [str(STATIC), *paths]
@@ -27,6 +27,15 @@ def _add_static(app: Any, config: Any) -> None:
         config.templates_path = [str(TEMPLATES), *(config.templates_path or [])]
     if not config.html_favicon:
         config.html_favicon = str(STATIC / "favicon.svg")
+    # The artifacts' notebooks and results are the toolkit's input, never pages of the book.
+    root = Path(app.srcdir, str(getattr(config, "codeml_root", "."))).resolve()
+    src = Path(app.srcdir).resolve()
+    if root == src or src in root.parents:
+        prefix = root.relative_to(src).as_posix().strip(".").strip("/")
+        for folder in ("submissions", "results", "editions/*/submissions"):
+            pattern = f"{prefix}/{folder}" if prefix else folder
+            if pattern not in config.exclude_patterns:
+                config.exclude_patterns = [*config.exclude_patterns, pattern]
 
 
 def setup(app: Any) -> dict[str, Any]:

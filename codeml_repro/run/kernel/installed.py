@@ -1,6 +1,6 @@
 """A submission's CI sandbox as a Jupyter kernel an author installs: ``codeml-repro kernel install SLUG``.
 
-The kernelspec (display name "CODEML sandbox: SLUG") names the ``codeml-sandbox``
+The kernelspec (display name "codeml-repro sandbox: SLUG") names the ``codeml-sandbox``
 provisioner with the submission's folder and the run policy. At every launch, from
 ``jupyter lab``, VS Code, ``papermill -k`` or ``jupyter nbconvert --execute``, the
 provisioner prepares a run exactly as CI does (:func:`.prepare.prepare`: the
@@ -94,7 +94,7 @@ def install(folder: Path, policy: RunPolicy, *, user: bool) -> tuple[str, Path]:
     name = kernel_name(sub.slug)
     config = {"submission": str(sub.folder.resolve()), "policy": policy.model_dump(mode="json")}
     argv = ["codeml-sandbox", "{connection_file}"]  # replaced at each launch by the run's own command
-    spec = provisioner.kernelspec(argv, f"CODEML sandbox: {sub.slug}", config)
+    spec = provisioner.kernelspec(argv, f"codeml-repro sandbox: {sub.slug}", config)
     with tempfile.TemporaryDirectory() as tmp:
         source = provisioner.write_kernelspec(Path(tmp) / name, spec)
         where = KernelSpecManager().install_kernel_spec(

@@ -10,7 +10,7 @@ submission.yml and the workshop's ``workshop.yml`` only: no network.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import yaml
 
 from codeml_repro.model.archival import SWHID_RE
 from codeml_repro.model.submission import Author, SubmissionSpec
+from codeml_repro.model.workshopname import WorkshopNames, names_from
 
 CFF_MESSAGE = "If you use this artifact, please cite the paper as below."
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -25,31 +26,24 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 @dataclass(frozen=True)
 class Workshop:
-    """What a citation needs of the workshop: its name, venue and year."""
+    """What a citation needs of the workshop: its names (from workshop.yml) and the edition's year."""
 
-    name: str
-    venue: str
+    names: WorkshopNames
     year: int
 
     @property
     def booktitle(self) -> str:
-        venue = f" at {self.venue}" if self.venue else ""
-        return f"{self.name} Workshop{venue} {self.year}"
+        return self.names.booktitle(self.year)
+
+    def for_year(self, year: int) -> Workshop:
+        """The same workshop's edition of ``year`` (a past edition's poster)."""
+        return replace(self, year=year)
 
 
 def read_workshop(data_dir: Path, fallback_year: int) -> Workshop:
-    """``workshop.yml`` of the book's data folder; defaults when it is missing or odd."""
-    try:
-        raw = yaml.safe_load((data_dir / "workshop.yml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        raw = None
-    data = raw if isinstance(raw, dict) else {}
-    year = data.get("year")
-    return Workshop(
-        name=str(data.get("name") or "CODEML"),
-        venue=str(data.get("venue") or ""),
-        year=year if isinstance(year, int) else fallback_year,
-    )
+    """``workshop.yml`` of the book's data folder; neutral defaults when it is missing or odd."""
+    names = names_from(data_dir / "workshop.yml")
+    return Workshop(names, names.year if names.year is not None else fallback_year)
 
 
 def plain(text: str) -> str:
@@ -68,8 +62,8 @@ def _bib_text(text: str) -> str:
     return text if depth == 0 else text.replace("{", "").replace("}", "")
 
 
-def cite_key(slug: str, year: int) -> str:
-    return f"codeml{year}-{slug}"
+def cite_key(slug: str, workshop: Workshop) -> str:
+    return workshop.names.cite_key(slug, workshop.year)
 
 
 def bibtex(spec: SubmissionSpec, slug: str, workshop: Workshop, url: str | None) -> str:
@@ -83,7 +77,7 @@ def bibtex(spec: SubmissionSpec, slug: str, workshop: Workshop, url: str | None)
     if spec.links.doi:
         fields["doi"] = spec.links.doi
     persons = {"author": [Person(_bib_text(a.name)) for a in spec.authors]}
-    data = BibliographyData(entries={cite_key(slug, workshop.year): Entry("inproceedings", fields, persons)})
+    data = BibliographyData(entries={cite_key(slug, workshop): Entry("inproceedings", fields, persons)})
     text: str = data.to_string("bibtex")
     return text
 

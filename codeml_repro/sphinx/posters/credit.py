@@ -1,7 +1,7 @@
 """Credit on every poster page ("Cite this", "Open the artifact") and the files behind it.
 
 Beside the HTML: ``cite/<slug>.bib`` and ``cite/<slug>.cff`` (downloaded as
-``CITATION.cff``), ``cite/<workshop>-<year>.bib`` with every poster of the
+``CITATION.cff``), ``cite/<short-name slug>-<year>.bib`` with every poster of the
 current edition, ``register.json`` / ``register.csv`` (see :mod:`.register`),
 and ``downloads/<slug>.zip``, the submission folder as it was built. The copy
 button is ``codeml_repro/sphinx/static/codeml-cite.js``: no network, no library.
@@ -38,7 +38,7 @@ def entry_workshop(app: Any, entry: Entry) -> Workshop:
     current = workshop(app)
     if entry.edition is None:
         return current
-    return Workshop(current.name, current.venue, entry.edition)
+    return current.for_year(entry.edition)
 
 
 def page_url(app: Any, entry: Entry) -> str | None:
@@ -49,7 +49,7 @@ def page_url(app: Any, entry: Entry) -> str | None:
 
 def workshop_bib_name(app: Any) -> str:
     w = workshop(app)
-    return f"cite/{w.name.lower()}-{w.year}.bib"
+    return f"cite/{w.names.slug}-{w.year}.bib"
 
 
 def cite_html(app: Any, entry: Entry) -> Markup:
@@ -107,11 +107,11 @@ def _zip_folder(folder: Path, target: Path) -> None:
 
 
 def publish_credit(app: Any, outdir: Path, entries: list[Entry]) -> None:
-    """Per poster: .bib, .cff and the folder's zip; for the current edition: the .bib and register."""
+    """Per poster: .bib, .cff and the folder's zip; the current edition's papers: the .bib and register."""
     cite = outdir / "cite"
     cite.mkdir(parents=True, exist_ok=True)
     root = codeml_root(app)
-    current = [e for e in entries if e.edition is None]
+    current = [e for e in entries if e.edition is None and not e.spec.example]  # examples: no paper
     for entry in entries:
         w, url = entry_workshop(app, entry), page_url(app, entry)
         (cite / f"{entry.slug}.bib").write_text(bibtex(entry.spec, entry.slug, w, url), encoding="utf-8")

@@ -169,7 +169,10 @@ class DashboardDirective(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         note_listing_doc(self.env, self.env.docname)
-        entries, problems = build_entries(self.env.app)
+        everything, problems = build_entries(self.env.app)
+        entries = [e for e in everything if not e.spec.example]  # examples are not counted
+        examples = len(everything) - len(entries)
+        total_note = f" (and {examples} examples)." if examples else "."
         left_out = left_out_count(problems)
         when = last_run(entries)
         out: list[nodes.Node] = [
@@ -177,7 +180,7 @@ class DashboardDirective(SphinxDirective):
                 f"Last run: {when}" if when else "Last run: never (every submission is pending).",
                 "codeml-last-run",
             ),
-            text_par(f"{len(entries) + left_out} submissions.", "codeml-total"),
+            text_par(f"{len(entries) + left_out} submissions{total_note}", "codeml-total"),
             *counts_tables(entries, left_out),
         ]
         series = tiers_over_runs(entries)
@@ -186,6 +189,6 @@ class DashboardDirective(SphinxDirective):
                 text_par("Top badge tier of every submission, per day with runs:", "codeml-chart-caption")
             )
             out.append(nodes.raw("", chart_svg(series, len(entries)), format="html"))
-        out.append(submissions_table(self.env.app, self.env.docname, entries))
+        out.append(submissions_table(self.env.app, self.env.docname, everything))
         out.extend(problem_notes(problems))
         return [nodes.container("", *out, classes=["codeml-dashboard"])]

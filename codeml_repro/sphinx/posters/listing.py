@@ -38,6 +38,8 @@ def badge_nodes(app: Any, docname: str, entry: Entry) -> list[nodes.Node]:
     The status is added only when no run tier says it already (failed, pending, not checked here).
     """
     out = tier_nodes(app, docname, entry, earned_only=True)
+    if entry.spec.example:  # the toolkit's (or a new site's) example, not an accepted paper
+        out.insert(0, nodes.inline("example", "example", classes=["codeml-example"]))
     if not any(t in entry.tiers for t in RUN_TIERS):
         status = entry.status_label
         classes = ["codeml-status", f"codeml-status-{entry.status.value}"]

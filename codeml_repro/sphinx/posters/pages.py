@@ -22,7 +22,7 @@ from codeml_repro.model.result import RunRecord, Status
 from codeml_repro.results.badges import REVIEWED, endpoint_json, message, status_svg, tiers_svg
 from codeml_repro.run.claims import describe_tolerance
 from codeml_repro.sphinx.html import Child, Markup, table, tag
-from codeml_repro.sphinx.posters.credit import cite_html, launch_html, publish_credit
+from codeml_repro.sphinx.posters.credit import cite_html, launch_html, publish_credit, workshop
 from codeml_repro.sphinx.posters.entries import (
     Entry,
     listing_doc,
@@ -63,7 +63,9 @@ def badges_html(app: Any, entry: Entry) -> Markup:
         items.append(tag("li", None, badge_html(app, name, view), f": {TIER_MEANINGS[view.tier]}.{why}"))
     mark = tag("span", {"class": "codeml-regressed"}, "regressed") if entry.regressed else None
     review = review_html(entry)
-    return tag("section", {"id": "badges", "aria-label": "Badges"},
+    example = tag("p", {"class": "codeml-example-note"}, tag("span", {"class": "codeml-example"}, "example"),
+                  " An example submission, not an accepted paper.") if entry.spec.example else None
+    return tag("section", {"id": "badges", "aria-label": "Badges"}, example,
                tag("ul", {"class": "codeml-badges codeml-badge-meanings"}, items),
                tag("p", {"class": "codeml-regressed-note"}, mark, " It used to reproduce and no longer does.")
                if mark else None, review)
@@ -201,9 +203,10 @@ def embed_html(app: Any, entry: Entry) -> Markup | None:
     page = f"{base}/{app.builder.get_target_uri(page_name(app, entry.slug))}"
     endpoint = f"{base}/badges/{entry.slug}.json"
     shields = f"https://img.shields.io/endpoint?url={quote(endpoint, safe='')}"
+    label = workshop(app).names.label.replace("[", "(").replace("]", ")")  # Markdown link text
     snippets = [
-        ("Markdown, shields.io endpoint", f"[![CODEML artifact]({shields})]({page})"),
-        ("Markdown, SVG from this site", f"[![CODEML artifact]({base}/badges/{entry.slug}.svg)]({page})"),
+        ("Markdown, shields.io endpoint", f"[![{label}]({shields})]({page})"),
+        ("Markdown, SVG from this site", f"[![{label}]({base}/badges/{entry.slug}.svg)]({page})"),
         ("Endpoint JSON URL", endpoint),
     ]
     blocks = [
@@ -243,15 +246,15 @@ def page_body(app: Any, entry: Entry) -> Markup:
     )
 
 
-def publish_files(outdir: Path, entry: Entry) -> None:
-    """Badges and the executed notebook, at stable URLs beside the HTML."""
+def publish_files(outdir: Path, entry: Entry, label: str) -> None:
+    """Badges (``label``: the workshop's badge label) and the executed notebook, at stable URLs."""
     badges = outdir / "badges"
     badges.mkdir(parents=True, exist_ok=True)
-    (badges / f"{entry.slug}.svg").write_text(status_svg(entry.status), encoding="utf-8")
+    (badges / f"{entry.slug}.svg").write_text(status_svg(entry.status, label), encoding="utf-8")
     archived, reviewed = "available" in entry.tiers, REVIEWED in entry.tiers
     tiers = tiers_svg(entry.status, archived, reviewed)
     (badges / f"{entry.slug}-tiers.svg").write_text(tiers, encoding="utf-8")
-    endpoint = json.dumps(endpoint_json(entry.status), indent=2) + "\n"
+    endpoint = json.dumps(endpoint_json(entry.status, label), indent=2) + "\n"
     (badges / f"{entry.slug}.json").write_text(endpoint, encoding="utf-8")
     if entry.notebook is not None:
         target = outdir / "notebooks" / f"{entry.slug}.ipynb"
@@ -269,7 +272,7 @@ def collect_pages(app: Any) -> Iterator[PageSpec]:
     entries = load_build_entries(app, warn=False, every_edition=True)
     publish_credit(app, outdir, entries)
     for entry in entries:
-        publish_files(outdir, entry)
+        publish_files(outdir, entry, workshop(app).names.label)
         # The theme treats a page title as HTML: give it escaped text.
         title = escape(entry.spec.title)
         context = {"title": title, "body": str(page_body(app, entry)), "display_toc": False}

@@ -1,4 +1,4 @@
-/* "Copy BibTeX" on CODEML poster pages. No dependencies, no network.
+/* "Copy BibTeX" on the poster pages (codeml-repro). No dependencies, no network.
  * The button is hidden in the HTML and shown here, so readers without
  * JavaScript never see a button that does nothing; the entry stays selectable. */
 (function () {

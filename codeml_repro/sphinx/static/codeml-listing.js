@@ -1,4 +1,4 @@
-/* Poster listing filter of the CODEML book: by badge tier,
+/* Poster listing filter of the book (codeml-repro): by badge tier,
  * by session and by text, kept in the address (?tier=&session=&q=) so a view can be shared.
  * No dependencies, no network. Without JavaScript every card stays visible;
  * this script only adds the controls and hides cards that do not match.

@@ -13,7 +13,10 @@ from pathlib import Path
 
 from codeml_repro.sphinx.workshop.data import SiteData, parse_timezone
 
-ICS_NAME = "codeml.ics"
+
+def ics_name(site: SiteData) -> str:
+    """The calendar file beside the pages, named after the workshop (``reproml.ics``)."""
+    return f"{site.workshop.names.slug}.ics"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The data behind the CODEML site: ``book/_data/*.yml``, validated once.
+"""The data behind a workshop's site: ``book/_data/*.yml``, validated once.
 
 Organizers edit these YAML files, never HTML. Each file maps to a frozen
 pydantic model; :func:`load_site_data` reads them all and turns the first
@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from codeml_repro.model.errors import DataInvalid
 from codeml_repro.model.problems import first_problem
 from codeml_repro.model.submission import SLUG_PATTERN
+from codeml_repro.model.workshopname import WorkshopNames
 
 DATA_FILES = ("workshop", "dates", "cfp", "schedule", "speakers", "organizers", "news")
 TBD = "TBD"
@@ -60,12 +61,23 @@ def parse_timezone(name: str) -> dt.tzinfo:
 class Workshop(_Model):
     """``workshop.yml``: who we are; the home page banner and intro."""
 
-    name: str = Field(min_length=1, description="Short name, e.g. CODEML.")
+    name: str = Field(min_length=1, description="The workshop's name, e.g. Workshop on Reproducible ML.")
+    short_name: str | None = Field(
+        default=None, min_length=1, description="Short name, e.g. ReproML: cite keys, file names, titles."
+    )
+    badge_label: str | None = Field(
+        default=None, min_length=1, description="Badges' left text [default: '<short_name> artifact']."
+    )
     tagline: str = Field(min_length=1, description="What the acronym stands for.")
     venue: str = Field(min_length=1, description="Host conference, e.g. ICML.")
     year: int = Field(ge=2000, le=2100)
-    logo: str = Field(default="book/_static/logo-codeml.svg", description="Path from the book root.")
+    logo: str | None = Field(default=None, description="Path from the book root; none shows no image.")
     intro: list[str] = Field(min_length=1, description="Paragraphs of the home page intro.")
+
+
+    @property
+    def names(self) -> WorkshopNames:
+        return WorkshopNames(self.name, self.short_name or "", self.badge_label or "", self.venue, self.year)
 
 
 class ImportantDate(_Model):
@@ -123,7 +135,7 @@ class Cfp(_Model):
     """``cfp.yml``: Call for Papers topics and submission rules."""
 
     intro: str
-    topics: list[str] = Field(min_length=1)
+    topics: list[str] = Field(default_factory=list, description="Empty until announced.")
     presentation: str = Field(description="How accepted papers are presented and published.")
     anonymous: bool
     format_name: str = Field(description="Link text of the template, e.g. ICML format.")
@@ -165,7 +177,7 @@ class Schedule(_Model):
 
     day: str = Field(description="id of the Important Date the schedule happens on.")
     timezone: str = Field(description="Local time zone of the venue (for the calendar export).")
-    sessions: list[Session] = Field(min_length=1)
+    sessions: list[Session] = Field(default_factory=list, description="Empty until announced.")
 
     @field_validator("timezone")
     @classmethod
@@ -204,7 +216,7 @@ class Organizer(_Model):
 class Organizers(_Model):
     """``organizers.yml``."""
 
-    organizers: list[Organizer] = Field(min_length=1)
+    organizers: list[Organizer] = Field(default_factory=list)
 
 
 class NewsItem(_Model):

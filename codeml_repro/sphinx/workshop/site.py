@@ -38,6 +38,7 @@ from codeml_repro.sphinx.workshop.avatars import avatar_data_uri
 from codeml_repro.sphinx.workshop.data import DATA_FILES, ImportantDate, SiteData, load_site_data
 from codeml_repro.sphinx.workshop.hero import render_hero
 
+TBA = "To be announced."  # an empty list in a new site's data
 POSTERS_DOC = "/book/posters"
 PAST_POSTERS_DOC = "/editions/{year}/posters"
 SPEAKER_LABEL = "speaker-{id}"
@@ -54,7 +55,7 @@ def speaker_label(speaker_id: str, edition: int | None) -> str:
 class CodemlDataError(SphinxError):
     """A book data file is invalid; Sphinx prints the category, then our one line."""
 
-    category = "CODEML data error"
+    category = "Workshop data error"
 
 
 def data_paths(config: Any, srcdir: str | Path, edition: int | None = None) -> tuple[Path, Path]:
@@ -150,7 +151,7 @@ def render_dates(site: SiteData) -> list[nodes.Node]:
 def render_cfp_topics(site: SiteData) -> list[nodes.Node]:
     topics = nodes.bullet_list(classes=["codeml-topics"])
     topics += [nodes.list_item("", _para(nodes.Text(text))) for text in site.cfp.topics]
-    return [_para(nodes.Text(site.cfp.intro)), topics]
+    return [_para(nodes.Text(site.cfp.intro)), topics if site.cfp.topics else _para(nodes.Text(TBA))]
 
 
 def render_cfp_submissions(site: SiteData) -> list[nodes.Node]:
@@ -188,6 +189,8 @@ def render_schedule(site: SiteData, refdoc: str, edition: int | None = None) -> 
     caption = nodes.paragraph(
         "", "", nodes.Text(f"{when}; times are local ({site.schedule.timezone})."), classes=["codeml-day"]
     )
+    if not rows:
+        return [caption, _para(nodes.Text(TBA))]
     return [caption, table(["Time", "Session"], rows, ["codeml-schedule"])]
 
 
@@ -208,7 +211,7 @@ def render_organizers(site: SiteData) -> list[nodes.Node]:
         card += _para(_link(person.url, nodes.Text(person.name)), classes=["codeml-person-name"])
         card += [_para(nodes.Text(a), classes=["codeml-affiliation"]) for a in person.affiliations]
         grid += card
-    return [grid]
+    return [grid] if site.organizers.organizers else [_para(nodes.Text(TBA))]
 
 
 def render_news(site: SiteData, limit: int | None) -> list[nodes.Node]:
@@ -272,13 +275,14 @@ class ScheduleDirective(_DataDirective):
     def run(self) -> list[nodes.Node]:
         from sphinx.util.osutil import relative_uri
 
-        from codeml_repro.sphinx.workshop.calendar import ICS_NAME
+        from codeml_repro.sphinx.workshop.calendar import ics_name
 
         table_nodes = render_schedule(self.site(), self.env.docname, self.edition)
         if self.edition is not None:
             return table_nodes  # the calendar export is the current edition's
         here = self.env.app.builder.get_target_uri(self.env.docname)
-        link = _link(relative_uri(here, ICS_NAME), nodes.literal(ICS_NAME, ICS_NAME))
+        name = ics_name(self.site())
+        link = _link(relative_uri(here, name), nodes.literal(name, name))
         note = _para(
             nodes.Text("Calendar export (iCalendar): "),
             link,
@@ -318,8 +322,13 @@ class NewsDirective(_DataDirective):
 
 
 def _check_data(app: Any) -> None:
-    """Fail fast, before any page is read, with the one-line data error."""
-    site_data(app.config, app.srcdir)
+    """Fail fast, before any page is read, with the one-line data error.
+
+    A book without ``workshop.yml`` (the poster pages alone, in any Jupyter Book) is not checked: only a
+    page that uses a workshop directive needs the data, and it names the missing file."""
+    data_dir, _ = data_paths(app.config, app.srcdir)
+    if (data_dir / "workshop.yml").is_file():
+        site_data(app.config, app.srcdir)
 
 
 def _resync_script_assets(app: Any, env: Any, docnames: list[str]) -> None:
@@ -359,11 +368,14 @@ def _write_calendar(app: Any, exception: BaseException | None) -> None:
     """Write the ``.ics`` beside the HTML once the build succeeded."""
     if exception is not None or app.builder.format != "html":
         return
-    from codeml_repro.sphinx.workshop.calendar import ICS_NAME, calendar, data_stamp
+    from codeml_repro.sphinx.workshop.calendar import calendar, data_stamp, ics_name
 
     data_dir = Path(app.srcdir, app.config.codeml_data_dir)
-    text = calendar(site_data(app.config, app.srcdir), stamp=data_stamp(data_dir))
-    Path(app.outdir, ICS_NAME).write_text(text, encoding="utf-8", newline="")
+    if not (data_dir / "workshop.yml").is_file():
+        return  # a book with the poster pages only: no workshop data, no calendar
+    site = site_data(app.config, app.srcdir)
+    text = calendar(site, stamp=data_stamp(data_dir))
+    Path(app.outdir, ics_name(site)).write_text(text, encoding="utf-8", newline="")
 
 
 def setup_site(app: Any) -> None:
