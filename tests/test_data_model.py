@@ -113,7 +113,7 @@ def test_data_failures_in_words_on_the_page() -> None:
     from codeml_repro.model.result import ErrorInfo, Result, Status
     from codeml_repro.sphinx.html import tag
     from codeml_repro.sphinx.posters.inputs import size_text
-    from codeml_repro.sphinx.posters.pages import _error
+    from codeml_repro.sphinx.posters.runview import _error
 
     result = Result(slug="s", status=Status.FAILED, error=ErrorInfo(type="DataMismatch", message="x"))
     html = str(tag("dd", None, _error(result)))

@@ -47,8 +47,8 @@ def test_fake_nvidia_host_is_detected_with_model_driver_and_cuda(tmp_path: Path)
         "vendor": "nvidia", "count": 2, "model": "NVIDIA A100-SXM4-40GB",
         "driver": "535.104.05", "cuda": "12.2",
     }
-    assert missing_resource(Resources(gpu=2), Machine(host.gpus, 8 * 1024**3, 4, host)) is None
-    assert missing_resource(Resources(gpu=3), Machine(host.gpus, 8 * 1024**3, 4, host)) == (
+    assert missing_resource(Resources(gpu=2), Machine(host.gpus, 8 * 1024**3, 4)) is None
+    assert missing_resource(Resources(gpu=3), Machine(host.gpus, 8 * 1024**3, 4)) == (
         "needs 3 GPUs; this runner has 2"
     )
 
