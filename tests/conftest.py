@@ -221,3 +221,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
                 _PROBED[what] = probe()
             if not _PROBED[what]:
                 pytest.skip(reason)
+
+
+@pytest.fixture
+def own_runs(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A temporary folder of this test's own where its run dirs are made, so a check for leftovers
+    sees only this test's runs; short, as run dirs must be (their IPC socket paths are bounded)."""
+    import shutil
+    import tempfile
+
+    from codeml_repro.run.sandbox.rundir import runs_base
+
+    runs = Path(tempfile.mkdtemp(prefix="codeml-test-runs-", dir="/tmp"))
+    monkeypatch.setattr(tempfile, "tempdir", str(runs))
+    assert runs_base() == runs
+    yield runs
+    shutil.rmtree(runs, ignore_errors=True)

@@ -221,7 +221,7 @@ def test_next_run_cleans_up_after_a_runner_killed_by_sigkill(tmp_path: Path) -> 
 
 
 def test_a_kernel_that_cannot_be_launched_is_a_tool_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, own_runs: Path
 ) -> None:
     from codeml_repro.model.errors import RunnerFailed
     from codeml_repro.run.sandbox import launch as sandbox
@@ -234,9 +234,7 @@ def test_a_kernel_that_cannot_be_launched_is_a_tool_error(
         return sandbox.KernelLaunch(argv, launch.env, launch.cwd)
 
     monkeypatch.setattr(sandbox, "build_launch", broken)
-    runs = tmp_path / "runs"  # a temp dir of this test's own: other runs on the machine do not count
-    runs.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(runs))
+    runs = own_runs  # other runs on the machine do not count
     with pytest.raises(RunnerFailed, match="while starting the kernel"):
         run(make_submission(tmp_path / "nolaunch", "passing"))
     assert list(runs.glob("codeml-run-*")) == []  # its run dir is gone

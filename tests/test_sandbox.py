@@ -284,7 +284,7 @@ def test_probe_uses_the_launch_mounts(monkeypatch: pytest.MonkeyPatch, tmp_path:
 
 
 def test_a_sandbox_that_fails_at_launch_is_a_tool_error(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, own_runs: Path
 ) -> None:
     from codeml_repro.model.errors import RunnerFailed
     from codeml_repro.run.sandbox import bwrap as sandbox
@@ -292,9 +292,7 @@ def test_a_sandbox_that_fails_at_launch_is_a_tool_error(
     monkeypatch.setenv("CODEML_BWRAP", _fake_bwrap(tmp_path, always=True))
     monkeypatch.setattr(sandbox, "probe_bwrap", lambda path: (True, "0.0-fake"))  # passed earlier
     sub = make_submission(tmp_path / "sub", "passing")
-    runs = tmp_path / "runs"  # a temp dir of this test's own: other runs on the machine do not count
-    runs.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(runs))
+    runs = own_runs  # other runs on the machine do not count
     with pytest.raises(RunnerFailed, match=r"bwrap could not start the kernel's sandbox.*Can't mount proc"):
         run(sub, sandbox="required")
     assert list(runs.glob("codeml-run-*")) == []  # its run dir is gone

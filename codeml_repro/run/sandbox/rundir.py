@@ -62,9 +62,20 @@ def write_shim(shim: Path) -> None:
     (shim / "sitecustomize.py").write_text(_SITECUSTOMIZE)
 
 
+_IPC_PATH_ROOM = 64
+"""Longest base folder for run dirs: the kernel's IPC sockets (``<root>/conn/kernel-ipc-N``) are unix
+socket paths, which hold at most 107 bytes; a longer ``$TMPDIR`` fails every kernel start."""
+
+
+def runs_base() -> Path:
+    """Where run dirs are made: the temporary folder, or ``/tmp`` when its path is too long."""
+    base = tempfile.gettempdir()
+    return Path(base if len(base) <= _IPC_PATH_ROOM else "/tmp")
+
+
 def make_dirs(sub: Submission, marker: str) -> RunDirs:
     """A new run dir with its owner noted first, a copy of the submission and the shim."""
-    root = Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX))
+    root = Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX, dir=runs_base()))
     record_owner(root, marker)  # first: a killed runner's dir is found and removed
     dirs = RunDirs(root, root / "work", root / "conn", root / "shim", root / "home")
     try:

@@ -10,13 +10,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from codeml_repro.run.sandbox import cgroups
 from codeml_repro.run.sandbox.reaping import sweep
-from codeml_repro.run.sandbox.rundir import OWNER_FILE, RUN_DIR_PREFIX, remove_tree
+from codeml_repro.run.sandbox.rundir import OWNER_FILE, RUN_DIR_PREFIX, remove_tree, runs_base
 
 
 def _owner_gone(owner: dict[str, Any]) -> bool:
@@ -47,7 +46,7 @@ def _read_owner(root: Path) -> dict[str, Any] | None:
 def clean_stale_runs(base: Path | None = None) -> list[Path]:
     """Remove what killed runners left: run dirs whose owner is gone, with their processes and cgroup."""
     removed = []
-    for root in sorted((base or Path(tempfile.gettempdir())).glob(f"{RUN_DIR_PREFIX}*")):
+    for root in sorted((base or runs_base()).glob(f"{RUN_DIR_PREFIX}*")):
         owner = _read_owner(root)
         if owner is None or not _owner_gone(owner):
             continue
