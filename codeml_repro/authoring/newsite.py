@@ -37,7 +37,9 @@ EXAMPLE_HEAD = (
     "example: true\n"
 )
 # Template path (relative to site_template/) -> path in the new site.
-RENAMES = {"gitignore": ".gitignore", "workflows": ".github/workflows"}
+RENAMES = {
+    "gitignore": ".gitignore", "workflows": ".github/workflows", "zizmor.yml": ".github/zizmor.yml",
+}
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 _TOKEN = re.compile(r"\{\{([a-z_]+)\}\}")
 
@@ -64,8 +66,9 @@ class SiteValues:
         out |= {
             "short_name": _MARKDOWN_SPECIAL.sub(r"\\\1", self.short_name), "year": str(self.year),
             "slug": names.slug.replace("-", ""), "workflows": f"{TOOLKIT_REPO}/.github/workflows",
-            "toolkit_ref": f"v{__version__}",
-            "toolkit_yaml": json.dumps(f"codeml-repro[site,examples]=={__version__}"),
+            "toolkit_ref": f"v{__version__}", "toolkit_owner": TOOLKIT_REPO.split("/")[0],
+            "toolkit_yaml": json.dumps(f"codeml-repro[examples]=={__version__}"),
+            "site_toolkit_yaml": json.dumps(f"codeml-repro[site]=={__version__}"),
         }
         return out
 
