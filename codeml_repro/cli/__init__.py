@@ -12,6 +12,8 @@ other layer, and nothing imports it.
 
 from __future__ import annotations
 
+import gc
+
 import click
 
 from codeml_repro.cli import authoring, data, environments, kernels, organizers, runs
@@ -32,6 +34,20 @@ for _command in (
     cli.add_command(_command)
 
 
+GC_YOUNG_THRESHOLD = 50_000
+"""Allocations between two collections of the youngest generation (Python's default: 700)."""
+
+
 def main() -> None:
-    """The console script's entry point (``codeml-repro``, ``python -m codeml_repro.cli``)."""
-    cli(prog_name="codeml-repro")
+    """The console script's entry point (``codeml-repro``, ``python -m codeml_repro.cli``).
+
+    A command imports a few hundred modules whose objects live as long as the process: with the
+    default threshold the cyclic collector walks them over and over while they are imported, and
+    once more at exit (a few hundred ms of a one-notebook run). Here only: tests call ``cli``
+    in their own long-lived process, which keeps its own settings.
+    """
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    try:
+        cli(prog_name="codeml-repro")
+    finally:
+        gc.freeze()  # the process ends here: what is left needs no last collection
