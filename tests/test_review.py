@@ -18,7 +18,7 @@ from codeml_repro.model.submission import load_submission
 from codeml_repro.run.plan import submission_inputs
 from tests.conftest import REPO, MakeSubmission, make_notebook
 
-WORKFLOW = REPO / ".github" / "workflows" / "reproducibility-pr.yml"
+WORKFLOW = REPO / ".github" / "workflows" / "reproducibility-pr-reusable.yml"  # the PR check calls it
 
 
 def cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
