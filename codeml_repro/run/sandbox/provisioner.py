@@ -18,8 +18,10 @@ which needs the kernel stage (this package never imports it).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,8 @@ from codeml_repro.run.sandbox import cgroups, privileges, reaping
 
 PROVISIONER_NAME = "codeml-sandbox"
 """The entry point's name in ``jupyter_client.kernel_provisioners``."""
+KILL_SETTLE_S = 1.0
+"""How long :meth:`SandboxProvisioner.kill` watches the killed kernel process end, a few ms apart."""
 
 
 class SandboxProvisioner(LocalProvisioner):
@@ -75,10 +79,17 @@ class SandboxProvisioner(LocalProvisioner):
         return code
 
     async def kill(self, restart: bool = False) -> None:
-        """SIGKILL the kernel's process group (with bwrap, the whole namespace)."""
+        """SIGKILL the kernel's process group (with bwrap, the whole namespace) and see the process end.
+
+        jupyter_client waits for a killed kernel by polling every 0.1 s, and its first look comes
+        before the process is gone: every run would wait 0.1 s for a process dead in a millisecond.
+        """
         pgid = self.pgid
         await super().kill(restart)
         reaping.kill_group(pgid)
+        deadline = time.monotonic() + KILL_SETTLE_S
+        while await self.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
 
     async def cleanup(self, restart: bool = False) -> None:
         """After the kernel: every process the run left (marker, cgroup) is ended."""
