@@ -32,7 +32,7 @@ codeml-repro env build
 ruff check .
 mypy codeml_repro
 lint-imports
-# Two workers (pytest-xdist); the book's tests share one worker and one build. Tests that measure
-# CPU, processes or time (marker `serial`) then run alone, so no neighbour skews them.
-python -m pytest -q -ra -n "${CODEML_TEST_WORKERS:-2}" --dist loadgroup -m "not serial" "$@"
+# Two workers (pytest-xdist); the book's tests share one worker and one build (tests/conftest.py).
+# Tests that measure CPU, processes or time (marker `serial`) then run alone: no neighbour skews them.
+python -m pytest -q -ra -n "${CODEML_TEST_WORKERS:-2}" -m "not serial" "$@"
 python -m pytest -q -ra -m serial "$@" || [ $? -eq 5 ]  # 5: the arguments selected no serial test

@@ -124,7 +124,6 @@ def examples_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.mark.xdist_group("examples")
 def test_examples_via_cli_then_skip(examples_root: Path) -> None:
     args = ["--root", str(examples_root), *EXAMPLES_ARGS]
     listed = json.loads(_cli("status", "--json", "--root", str(examples_root)).stdout)
@@ -146,7 +145,6 @@ def test_examples_via_cli_then_skip(examples_root: Path) -> None:
     ]
 
 
-@pytest.mark.xdist_group("examples")
 def test_status_json_shape(examples_root: Path) -> None:
     data = json.loads(_cli("status", "--json", "--root", str(examples_root)).stdout)
     assert [r["slug"] for r in data] == sorted(r["slug"] for r in data)
