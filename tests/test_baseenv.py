@@ -109,10 +109,10 @@ def test_the_base_environments_lock_is_in_the_skip_key(
     newer pins) runs again, though nothing of the submission changed."""
     from codeml_repro.model.policy import RunPolicy
     from codeml_repro.model.result import Status
+    from codeml_repro.model.skipkey import locked_key
     from codeml_repro.results.store import ResultStore
     from codeml_repro.run.batch import run_all
     from codeml_repro.run.plan import RunOptions, plan
-    from codeml_repro.run.skipkey import locked_key
 
     folder = make_submission("plain", "x = 1")
     policy = RunPolicy(sandbox="off", env="auto", timeout_s=120)

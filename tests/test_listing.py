@@ -479,9 +479,9 @@ def test_build_with_hostile_input_passes_and_the_dashboard_notes_it(tmp_path: Pa
 def test_changed_inputs_make_a_result_pending(tmp_path: Path) -> None:
     """The book shows ``pending`` once a submission's files change after its last run."""
     from codeml_repro.model.result import Result, Status
+    from codeml_repro.model.skipkey import submission_inputs
     from codeml_repro.model.submission import load_submission
     from codeml_repro.results.store import ResultStore
-    from codeml_repro.run.plan import submission_inputs
     from codeml_repro.sphinx.posters.entries import load_entries
 
     folder = write_submission(tmp_path, "paper", "Paper", ["print(1)"])

@@ -230,12 +230,12 @@ def test_a_changed_lock_runs_the_submission_again(tmp_path: Path, monkeypatch: p
     recorded lock stands (planning never resolves: it stays offline)."""
     from codeml_repro.model.policy import IndexSettings
     from codeml_repro.model.result import Status
+    from codeml_repro.model.skipkey import locked_key
     from codeml_repro.results.store import ResultStore
     from codeml_repro.run.batch import RunReport, _todo, expected_key
     from codeml_repro.run.environment import COMPLETE_MARKER
     from codeml_repro.run.outcome import pending_result
     from codeml_repro.run.plan import RunOptions
-    from codeml_repro.run.skipkey import locked_key
     from codeml_repro.run.versions import VersionLookup
 
     monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))

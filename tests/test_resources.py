@@ -13,11 +13,11 @@ import pytest
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.profiles import apply_profile
-from codeml_repro.model.resources import Resources
+from codeml_repro.model.resources import Resources, short_need
 from codeml_repro.model.result import Status
 from codeml_repro.model.submission import load_spec, load_submission
 from codeml_repro.run.batch import run_all
-from codeml_repro.run.hardware import Machine, missing_resource, short_need
+from codeml_repro.run.hardware import Machine, missing_resource
 from codeml_repro.run.plan import RunOptions, plan
 
 from .conftest import REPO, MakeSubmission

@@ -14,8 +14,8 @@ import nbformat
 import pytest
 import yaml
 
+from codeml_repro.model.skipkey import submission_inputs
 from codeml_repro.model.submission import load_submission
-from codeml_repro.run.plan import submission_inputs
 from tests.conftest import REPO, MakeSubmission, make_notebook
 
 WORKFLOW = REPO / ".github" / "workflows" / "reproducibility-pr-reusable.yml"  # the PR check calls it

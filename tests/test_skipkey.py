@@ -118,7 +118,7 @@ def test_resaving_after_a_real_run_keeps_the_key(make_submission: MakeSubmission
 def test_large_files_are_hashed_in_blocks(make_submission: MakeSubmission) -> None:
     import inspect
 
-    from codeml_repro.run import skipkey
+    from codeml_repro.model import skipkey
 
     assert "read_bytes" not in inspect.getsource(skipkey)  # every file goes through sha256_file
     folder = make_submission("big", "x = 1")

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 
 from codeml_repro.authoring.data_hints import DATA_ERRORS, data_error_advice, declare_advice
 from codeml_repro.authoring.hints import failed_hints
+from codeml_repro.model.artifact import describe_tolerance
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.notebookfile import notebook_cells
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ClaimResult, ErrorInfo, Result, Status
 from codeml_repro.model.submission import SUBMISSION_FILE, Submission
 from codeml_repro.model.text import cell_source, shorten
-from codeml_repro.run.claims import describe_tolerance, is_number
+from codeml_repro.run.claims import is_number
 
 _MAX_MESSAGE = 200
 _MAX_SNIPPET = 60

@@ -19,6 +19,7 @@ from codeml_repro.authoring.advice import ADVICE, AdviceContext, size_text
 from codeml_repro.authoring.claimhints import suggestion_lines
 from codeml_repro.authoring.data_hints import DATA_ERRORS, recorded_lines
 from codeml_repro.authoring.placeholders import placeholder_fields
+from codeml_repro.model.artifact import describe_tolerance
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.notebook import check_notebook
 from codeml_repro.model.policy import RunPolicy
@@ -26,7 +27,6 @@ from codeml_repro.model.result import ClaimResult, Result, Status
 from codeml_repro.model.submission import SUBMISSION_FILE, Submission, load_submission
 from codeml_repro.results.badges import NO_ARCHIVE_REASON, TIER_LABELS, badges_for
 from codeml_repro.results.costs import budget_warnings, cost_line, slowest_cells
-from codeml_repro.run.claims import describe_tolerance
 from codeml_repro.run.outputclaims import author_cells
 
 _STOPPED = {Status.FAILED, Status.TIMEOUT, Status.KERNEL_DIED, Status.OUTPUT_LIMIT}

@@ -16,9 +16,9 @@ import yaml
 
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.review import Review, review_path
+from codeml_repro.model.skipkey import submission_inputs
 from codeml_repro.model.submission import Submission
 from codeml_repro.results.store import atomic_write
-from codeml_repro.run.plan import submission_inputs
 
 HEADER = (
     "# The organizers' review of submissions/{slug}/, written by 'codeml-repro review'.\n"

@@ -13,7 +13,7 @@ import math
 import re
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator, model_validator
 
@@ -22,6 +22,9 @@ from codeml_repro.model.fields import StrictModel
 from codeml_repro.model.inputs import DataInput, check_data_list
 from codeml_repro.model.matrix import check_matrix
 from codeml_repro.model.resources import Resources, merge_timeout_alias
+
+if TYPE_CHECKING:
+    from codeml_repro.model.result import ClaimResult
 
 FULL_PROFILE = "full"
 PROFILE_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -221,6 +224,17 @@ class Claim(StrictModel):
             hint = " (YAML reads 1e-3 as text: write 1.0e-3)" if _looks_numeric(expected) else ""
             raise ValueError(f"expected: {expected!r} is text, but a tolerance needs a number{hint}")
         return self
+
+
+def describe_tolerance(claim: Claim | ClaimResult) -> str:
+    """The tolerance in the words of submission.yml, e.g. 'rel_tol 0.01' (a claim as written,
+    or as checked: both the check's report and the book say it so)."""
+    parts = []
+    if claim.rel_tol is not None:
+        parts.append(f"rel_tol {claim.rel_tol:g}")
+    if claim.abs_tol is not None:
+        parts.append(f"abs_tol {claim.abs_tol:g}")
+    return ", ".join(parts) or "exact"
 
 
 def unique_names(value: list[Claim]) -> list[Claim]:

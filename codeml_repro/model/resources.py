@@ -93,3 +93,9 @@ def merge_timeout_alias(data: object) -> object:
             "timeout: an alias of resources.timeout, and the two differ; keep only resources.timeout"
         )
     return {**data, "resources": {**resources, "timeout": data["timeout"]}}
+
+
+def short_need(skip_reason: str) -> str:
+    """'needs a GPU' from 'needs a GPU; this runner has none' (what the book shows): the
+    runner's skip reason names the need first, then this runner's lack of it."""
+    return skip_reason.split(";", 1)[0].strip()

@@ -13,13 +13,13 @@ from pathlib import Path
 
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Result, Status
+from codeml_repro.model.skipkey import locked_key
 from codeml_repro.results.cells import CellCache
 from codeml_repro.results.parts import ShardShare, clear_part, write_part
 from codeml_repro.results.store import ResultStore
 from codeml_repro.run.latest import recheck_latest
 from codeml_repro.run.matrix import MatrixRuns, record_matrix
 from codeml_repro.run.plan import Planned, RunOptions, plan, select_share
-from codeml_repro.run.skipkey import locked_key
 from codeml_repro.run.versions import VersionLookup, offline_mode
 
 

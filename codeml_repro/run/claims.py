@@ -193,13 +193,3 @@ def check_claims(claims: Iterable[Claim], values: Mapping[str, Any], *, stopped:
             )
         )
     return out
-
-
-def describe_tolerance(claim: Claim | ClaimResult) -> str:
-    """The tolerance in the words of submission.yml, e.g. 'rel_tol 0.01'."""
-    parts = []
-    if claim.rel_tol is not None:
-        parts.append(f"rel_tol {claim.rel_tol:g}")
-    if claim.abs_tol is not None:
-        parts.append(f"abs_tol {claim.abs_tol:g}")
-    return ", ".join(parts) or "exact"

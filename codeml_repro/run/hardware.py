@@ -54,8 +54,3 @@ def missing_resource(needs: Resources, machine: Machine) -> str | None:
             f"{machine.memory_bytes / GB:.1f} GB"
         )
     return None
-
-
-def short_need(skip_reason: str) -> str:
-    """'needs a GPU' from 'needs a GPU; this runner has none' (what the book shows)."""
-    return skip_reason.split(";", 1)[0].strip()

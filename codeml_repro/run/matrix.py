@@ -23,6 +23,7 @@ from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.matrix import cells
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import MatrixCellResult, Result, Status
+from codeml_repro.model.skipkey import inputs_key, skip_key
 from codeml_repro.model.submission import Submission
 from codeml_repro.results.cells import CellCache
 from codeml_repro.results.combine import combine_cells, describe_versions
@@ -31,7 +32,6 @@ from codeml_repro.results.store import ResultStore
 from codeml_repro.run.entries import resolve_entries
 from codeml_repro.run.outcome import invalid_result, now_iso
 from codeml_repro.run.plan import Planned, plan
-from codeml_repro.run.skipkey import inputs_key, skip_key
 from codeml_repro.run.versions import VersionLookup, offline_mode
 
 CELL_SEPARATOR = "@"

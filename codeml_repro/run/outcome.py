@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 from codeml_repro.model.errors import DataProblem, DataUnavailable, EnvironmentFailed, RunnerFailed
 from codeml_repro.model.result import ClaimResult, ErrorInfo, Result, Status
 from codeml_repro.model.shownpaths import from_root, project_root
+from codeml_repro.model.skipkey import locked_key
 from codeml_repro.model.submission import Submission
 from codeml_repro.results.badges import badges_for, earned_tiers
 from codeml_repro.run.plan import Planned
-from codeml_repro.run.skipkey import locked_key
 
 if TYPE_CHECKING:
     from codeml_repro.run.kernel.execute import Execution

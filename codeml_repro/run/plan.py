@@ -19,18 +19,11 @@ from codeml_repro.model.notebook import check_notebook
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.profiles import apply_profile
 from codeml_repro.model.shownpaths import from_root, project_root
+from codeml_repro.model.skipkey import skip_key, submission_inputs
 from codeml_repro.model.submission import SUBMISSION_FILE, Submission, discover, load_submission
 from codeml_repro.results.parts import ShardShare
 from codeml_repro.results.store import ResultStore
 from codeml_repro.run.lock import pick_python
-from codeml_repro.run.skipkey import inputs_key, skip_key
-
-
-def submission_inputs(folder: Path, sub: Submission | None) -> str:
-    """The inputs key of a folder, loaded or not (an invalid one hashes its raw files)."""
-    if sub is None:
-        return inputs_key(folder, folder / "artifact.ipynb")
-    return inputs_key(folder, sub.notebook_path, sub.run_inputs())
 
 
 def check_matrix_fits(sub: Submission, max_cells: int) -> None:

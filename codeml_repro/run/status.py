@@ -11,11 +11,11 @@ from pathlib import Path
 
 from codeml_repro.model.errors import ReproError, SubmissionInvalid
 from codeml_repro.model.result import Result
+from codeml_repro.model.skipkey import submission_inputs
 from codeml_repro.model.submission import check_slug, discover, is_slug, load_submission
 from codeml_repro.results.badges import earned_tiers
 from codeml_repro.results.store import ResultStore
 from codeml_repro.run.outcome import invalid_status, pending_result
-from codeml_repro.run.plan import submission_inputs
 
 
 def current_status(root: Path) -> tuple[list[Result], list[str]]:

@@ -4,7 +4,7 @@ Owns how results are shown to readers: :mod:`.entries` (what the book knows of
 each submission), :mod:`.listing` (cards), :mod:`.pages` (generated pages and
 badge exports), :mod:`.dashboard`, :mod:`.overtime` (every edition's artifacts
 over time) and :mod:`.nbrender` (safe notebook HTML).
-May import ``codeml_repro.run``, ``results`` and ``model``, and
+May import ``results`` and ``model`` (never ``codeml_repro.run``: pyproject.toml), and
 ``codeml_repro.sphinx``'s shared helpers; never the workshop part.
 """
 

@@ -15,10 +15,10 @@ from sphinx.util import logging
 from sphinx.util.osutil import relative_uri
 
 from codeml_repro.model.logsafe import log_line
+from codeml_repro.model.resources import short_need
 from codeml_repro.model.result import Result, RunRecord, Status
 from codeml_repro.model.submission import Submission, SubmissionSpec
 from codeml_repro.results.badges import earned_tiers, message, review_current
-from codeml_repro.run.hardware import short_need
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def codeml_root(app: Any) -> Path:
 
 
 def _current_inputs(sub: Submission) -> str | None:
-    from codeml_repro.run.plan import submission_inputs
+    from codeml_repro.model.skipkey import submission_inputs
 
     try:
         return submission_inputs(sub.folder, sub)

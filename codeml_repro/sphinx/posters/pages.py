@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from codeml_repro.model.artifact import describe_tolerance
 from codeml_repro.model.result import RunRecord, Status
 from codeml_repro.results.badges import REVIEWED, endpoint_json, message, status_svg, tiers_svg
-from codeml_repro.run.claims import describe_tolerance
 from codeml_repro.sphinx.html import Child, Markup, table, tag
 from codeml_repro.sphinx.posters.credit import cite_html, launch_html, publish_credit, workshop
 from codeml_repro.sphinx.posters.entries import (

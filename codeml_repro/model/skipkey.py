@@ -19,7 +19,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.inputs import sha256_file
@@ -27,6 +27,9 @@ from codeml_repro.model.kernels import notebook_language
 from codeml_repro.model.notebookfile import load_notebook_json
 from codeml_repro.model.result import FORMAT_VERSION
 from codeml_repro.model.text import cell_source
+
+if TYPE_CHECKING:
+    from codeml_repro.model.submission import Submission
 
 _IGNORED_DIRS = {".ipynb_checkpoints", "__pycache__", ".git"}
 
@@ -130,6 +133,16 @@ def inputs_key(folder: Path, notebook: Path, spec: dict[str, Any] | None = None)
         "format": FORMAT_VERSION,
     }
     return _digest(payload)
+
+
+def submission_inputs(folder: Path, sub: Submission | None) -> str:
+    """The inputs key of a folder, loaded or not (an invalid one hashes its raw files).
+
+    The runner keys its runs with it and the book marks a result stale with it, so it lives
+    here, below both."""
+    if sub is None:
+        return inputs_key(folder, folder / "artifact.ipynb")
+    return inputs_key(folder, sub.notebook_path, sub.run_inputs())
 
 
 def skip_key(inputs: str, budgets: dict[str, object]) -> str:
