@@ -479,3 +479,48 @@ def test_install_lines_are_found_in_every_spelling() -> None:
     assert [n.split(":")[0] for n in install_notes(cells)] == [f"cell {i}" for i in range(len(spellings))]
     quiet = {"cell_type": "code", "metadata": {}, "source": "# pip install torch\nprint('pip install')"}
     assert install_notes([{**quiet, "outputs": []}]) == []
+
+
+@pytest.mark.parametrize("sandbox", ["off", pytest.param("required", marks=pytest.mark.host("bwrap"))])
+def test_a_shell_command_exiting_non_zero_is_a_warning(tmp_path: Path, sandbox: str) -> None:
+    """IPython keeps a ``!cmd``'s status in ``_exit_code`` and goes on: the run goes on too, and the
+    result names the cell and the status; a command that succeeds says nothing, outputs are untouched."""
+    cells = [_cell("import sys\nx = 1"), _cell("!false\ny = 2"), _cell("!true"), _cell("!exit 3"),
+             _cell("print(_exit_code, y)"),
+             _cell("print(type(_exit_code).__name__, hasattr(sys, 'last_value'))")]
+    folder = _submission(tmp_path, cells)
+    ex = _execute(folder, sandbox=sandbox)
+    assert ex.outcome == "completed", ex.error
+    notes = [w for w in ex.warnings if "shell command" in w]
+    tail = "; IPython does not stop on it, so later cells ran without it"
+    assert notes == [f"cell 1: the shell command `!false` exited with status 1{tail}",
+                     f"cell 3: the shell command `!exit 3` exited with status 3{tail}"]
+    assert _outputs(ex, 4)[0]["text"] == "3 2\n"  # the notebook's own view of _exit_code is as Jupyter's
+    assert _outputs(ex, 5)[0]["text"] == "int False\n"  # nothing asked after a cell raised anything
+    assert all(not _outputs(ex, i) for i in (0, 1, 2, 3))
+
+
+def test_a_forged_exit_code_gives_no_bogus_or_oversized_warning(tmp_path: Path) -> None:
+    """The notebook controls its kernel: an ``_exit_code`` it sets itself is read only as a short integer,
+    and only for a cell that runs a shell command."""
+    cells = [_cell("_exit_code = 'x' * 100_000\n!true" + "\n_exit_code = 'x' * 100_000"),
+             _cell("_exit_code = 7  # no shell command here"),
+             _cell("!true\n_exit_code = 10**9"),
+             _cell("!true\n_exit_code = [1]"),
+             _cell("!true\nclass Odd(int):\n    def __repr__(self):\n        return 'x' * 10_000\n"
+                   "_exit_code = Odd(5)")]
+    ex = _execute(_submission(tmp_path, cells))
+    assert ex.outcome == "completed", ex.error
+    assert [w for w in ex.warnings if "shell command" in w or "status" in w] == []
+
+
+def test_a_failing_bash_cell_fails_the_run_clearly(tmp_path: Path) -> None:
+    """IPython 8+ raises CalledProcessError for a failing ``%%bash`` cell: nbclient stops there."""
+    folder = _submission(tmp_path, [_cell("x = 1"), _cell("%%bash\necho hi\nexit 4"), _cell("y = 2")])
+    ex = _execute(folder)
+    assert ex.outcome == "failed"
+    assert ex.error is not None and ex.error.cell == 1 and ex.error.type == "CalledProcessError"
+    assert "returned non-zero exit status 4" in ex.error.message
+    from codeml_repro.authoring.hints import failed_hint
+
+    assert "a `%%bash` or `%%sh` cell does since IPython 8" in failed_hint(ex.error.type, ex.error.message)

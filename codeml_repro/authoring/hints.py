@@ -90,6 +90,12 @@ def failed_hint(error_type: str, message: str = "", has_requirements: bool = Fal
             "a name is used before it is defined: run the notebook top to bottom in a fresh kernel "
             "(Restart & Run All); only the cell tagged `parameters` gets values from submission.yml"
         )
+    if name == "CalledProcessError":
+        return (
+            "a shell command exited non-zero and IPython raised it (a `%%bash` or `%%sh` cell does since "
+            "IPython 8), which stops the run as in Jupyter: fix the command, or tag the cell "
+            "`raises-exception` (or write `%%bash --no-raise-error`) if it may fail"
+        )
     if name == "MemoryError":
         return "the notebook ran out of memory: use less data or smaller batches"
     return "reproduce it with Restart & Run All in Jupyter, fix that cell, and run the check again"

@@ -26,16 +26,11 @@ from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ResourceReport
 from codeml_repro.model.submission import Submission
 from codeml_repro.model.text import cell_source, shorten
-from codeml_repro.run.kernel import conventions
+from codeml_repro.run.kernel import conventions, shellstatus
 from codeml_repro.run.outputclaims import author_cells, cell_text
 
 WARN_FRACTION = 0.8
-_INSTALL = re.compile(
-    r"^[ \t]*(?:![ \t]*|%)(?:(?:(?:python3?(?:\.\d+)?|\{sys\.executable\})[ \t]+-m[ \t]+)?pip3?"
-    r"|conda|mamba|uv[ \t]+pip)"
-    r"[ \t]+install\b.*$",
-    re.M,
-)
+_INSTALL = shellstatus.INSTALL
 _ALREADY = re.compile(r"^Requirement already satisfied:", re.M)
 _CHANGED_OR_FAILED = re.compile(r"^(?:Successfully installed|ERROR|error|Collecting|Downloading)\b", re.M)
 

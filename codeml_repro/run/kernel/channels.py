@@ -70,6 +70,15 @@ class CappedKernelClient(GuardedKernelClient):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.monitors: dict[str, zmq.asyncio.Socket] = {}
+        self.after_each_cell: dict[str, str] = {}  # user_expressions added to every execute request
+
+    def execute(self, code: str, silent: bool = False, store_history: bool = True,
+                user_expressions: dict[str, Any] | None = None, allow_stdin: bool | None = None,
+                stop_on_error: bool = True) -> str:
+        """jupyter_client's ``execute``, asking also for :attr:`after_each_cell` (see :mod:`.shellstatus`)."""
+        expressions = {**self.after_each_cell, **(user_expressions or {})}
+        return cast(str, super().execute(code, silent, store_history, expressions or None, allow_stdin,
+                                         stop_on_error))
 
     @default("context")
     def capped_context_default(self) -> zmq.asyncio.Context:

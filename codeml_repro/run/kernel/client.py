@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from codeml_repro.run.kernel import manager
+from codeml_repro.run.kernel import manager, shellstatus
 from codeml_repro.run.kernel.conventions import CellError, NotebookSettings, display_error, error_from_reply
 from codeml_repro.run.kernel.messages import dropped_note, well_formed
 from codeml_repro.run.sandbox import reaping
@@ -39,6 +39,7 @@ class RunState:
     kernel_ready: bool = False  # the kernel replied to the client: start-up is over
     settings: NotebookSettings = field(default_factory=NotebookSettings)
     errors: list[CellError] = field(default_factory=list)  # every error reply, in order
+    shell_status: dict[int, int] = field(default_factory=dict)  # cell index: its shell's non-zero _exit_code
     sample_memory: Callable[[], None] | None = None  # a look at the live kernel after each cell
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -161,4 +162,12 @@ def cell_executed(state: RunState, cell: Any, cell_index: int, execute_reply: An
     reply is noted, and a clean ``sys.exit`` stops the run even where errors are allowed.
     """
     _sample_memory(state)
+    _note_shell_status(state, cell, cell_index, execute_reply)
     _note_error_reply(state, cell, cell_index, execute_reply)
+
+
+def _note_shell_status(state: RunState, cell: Any, cell_index: int, execute_reply: Any) -> None:
+    """A non-zero ``_exit_code`` after a cell that runs a shell command (untrusted: validated)."""
+    status = shellstatus.status_of(execute_reply)
+    if status is not None and shellstatus.shell_command(cell) is not None:
+        state.shell_status[cell_index] = status

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from codeml_repro.model.result import ErrorInfo
+from codeml_repro.run.kernel import shellstatus
 
 RAISES_TAG = "raises-exception"
 
@@ -237,18 +238,25 @@ def _text_of(cell: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
-def shell_failures(cells: list[Mapping[str, Any]], index_of: Callable[[int], int | None]) -> list[str]:
-    """Warnings for ``!cmd`` lines whose command was not found: IPython prints it and goes on."""
+def shell_failures(cells: list[Mapping[str, Any]], index_of: Callable[[int], int | None],
+                   statuses: Mapping[int, int] | None = None) -> list[str]:
+    """Warnings for shell commands that failed: IPython goes on, keeping the status in ``_exit_code``
+    (``statuses``, by executed cell, see :mod:`.shellstatus`) or printing the shell's 'not found'.
+    Package installs are left to :mod:`codeml_repro.run.runnotes`, which says why they cannot work."""
     notes = []
     for i, cell in enumerate(cells):
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else str(source)
-        commands = [ln.strip() for ln in source.splitlines() if ln.strip().startswith("!")]
-        found = _SHELL_NOT_FOUND.search(_text_of(cell)) if commands else None
-        if found is None or index_of(i) is None:
+        command = shellstatus.shell_command(cell)
+        where = index_of(i)
+        if command is None or where is None or shellstatus.INSTALL.search(command):
             continue
-        notes.append(
-            f"cell {index_of(i)}: the shell command `{commands[0][:80]}` failed ({found.group(1)}: not "
-            "found, exit status 127); IPython does not stop on it, so later cells ran without it"
-        )
+        found = _SHELL_NOT_FOUND.search(_text_of(cell))
+        status = (statuses or {}).get(i)
+        if found is not None:
+            why = f"failed ({found.group(1)}: not found, exit status 127)"
+        elif status is not None:
+            why = shellstatus.status_words(status)
+        else:
+            continue
+        notes.append(f"cell {where}: the shell command `{command[:80]}` {why}; IPython does not stop on "
+                     "it, so later cells ran without it")
     return notes

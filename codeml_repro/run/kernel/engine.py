@@ -21,7 +21,8 @@ from jupyter_core.utils import run_sync
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, papermill_engines
 
-from codeml_repro.run.kernel import client, manager
+from codeml_repro.model.kernels import notebook_language
+from codeml_repro.run.kernel import client, manager, shellstatus
 from codeml_repro.run.kernel.channels import ChannelWatches
 
 ENGINE_NAME = "codeml-capped"
@@ -50,6 +51,8 @@ class CappedClient(PapermillNotebookClient):  # type: ignore[misc]
             client.note_exit(self.run_state, km)
             raise
         state = self.run_state
+        if hasattr(kc, "after_each_cell") and notebook_language(state.nb or {}) in (None, "python"):
+            kc.after_each_cell = dict(shellstatus.EXPRESSIONS)  # IPython's _exit_code after each cell
         self.watches.start(kc, lambda: manager.kernel_running(km), lambda ch: client.refused(state, ch))
         return kc
 

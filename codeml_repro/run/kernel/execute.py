@@ -285,7 +285,8 @@ def _execution(prep: Prepared, state: RunState, outcome: Outcome, error: ErrorIn
     if prep.sub.spec.artifact.parameters:
         note = conventions.parameters_note(prep.sub.spec.artifact.notebook, prep.nb.cells)
         warnings += [note] if note else []
-    warnings += conventions.shell_failures(state.nb.cells, lambda i: _author_index(state.nb, i))
+    warnings += conventions.shell_failures(state.nb.cells, lambda i: _author_index(state.nb, i),
+                                            state.shell_status)
     sandboxed = prep.choice.kind == "bwrap"
     warnings += runuid.process_cap_warnings(prep.run_uid, sandboxed=sandboxed, pids_capped=prep.pids_capped)
     stopped = errors.stopped_at if outcome == "completed" else None
