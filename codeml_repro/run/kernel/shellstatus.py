@@ -10,7 +10,9 @@ left as they were. The expression cannot raise (a failing one would overwrite ``
 The notebook controls its kernel, so the reply is untrusted: only a short integer status, and only
 for a cell whose source runs a shell command, becomes a warning. A status from an earlier cell is
 still there when a later cell's shell command did not run (a branch not taken): that is the one
-case where a warning can be wrong.
+case where a warning can be wrong. A cell is judged by its last command's status, as ``_exit_code``
+is (``!false`` then ``!true`` says nothing); ``%sx`` and ``x = !cmd`` keep no status unless
+IPython's ``system_raise_on_error`` is set, and then raise instead.
 """
 
 from __future__ import annotations
