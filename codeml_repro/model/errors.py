@@ -60,6 +60,11 @@ class RunnerFailed(ReproError):
     """The tool could not run a notebook (no fault of the notebook's): nothing to record."""
 
 
+class SubmissionFault(ReproError):
+    """Something a submission did (its notebook, its kernel) that the runner catches and records as
+    that submission's result: never the tool's failure, never the end of a batch."""
+
+
 class StoreError(ReproError):
     """Results on disk cannot be read or written."""
 

@@ -24,7 +24,11 @@ MAX_NODES = 20_000
 
 
 class _Refused(yaml.YAMLError):
-    """The document is over a bound; the message says which."""
+    """The document is over a bound; the message says which.
+
+    Not a ``ReproError`` (tests/test_errors_root.py allows it): :func:`load_bounded` raises
+    ``yaml.YAMLError`` for every unreadable document, and each reader turns that into its own
+    ``InputError`` naming the file; a bound is one more way a document is unreadable."""
 
 
 class BoundedLoader(yaml.SafeLoader):  # the pure-Python one: the C composer has no hook

@@ -20,17 +20,15 @@ import os
 import re
 from pathlib import Path
 
+from codeml_repro.model.errors import DataUnavailable
 from codeml_repro.model.inputs import HfSource, sha256_file
 
 _SHA256_NAME = re.compile(r"^[0-9a-f]{64}$")
 
 
-class HfUnavailable(Exception):
-    """The repository could not be fetched (the message says why)."""
-
-
-class HfMismatch(Exception):
-    """A cached blob no longer has the content its name (its sha256) says."""
+class HfUnavailable(DataUnavailable):
+    """The repository could not be fetched (the message says why); the fetch stage names the
+    input (``could not fetch hf:...``) and records it as that submission's result."""
 
 
 def repo_folder(src: HfSource) -> str:

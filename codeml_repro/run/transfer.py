@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from codeml_repro.model.errors import DataMismatch, DataTooLarge, DataUnavailable
+from codeml_repro.model.errors import DataMismatch, DataTooLarge, DataUnavailable, ReproError
 from codeml_repro.run.netguard import Connections
 
 CHUNK = 64 * 1024  # bytes per read: the most a budget can be passed by, and the rate rule's grain
@@ -58,8 +58,12 @@ def charge(budgets: list[Budget], cache: Budget | None, count: int) -> None:
         raise DataTooLarge(f"stopped: {cache.message()}")
 
 
-class Stopped(Exception):
-    """The coordinator stopped this download (its reason is in the progress)."""
+class Stopped(ReproError):
+    """The coordinator stopped this download (its reason is in the progress).
+
+    A child of the root only, not of ``DataProblem``: the download's handlers pass a stop
+    through where they retry or fall back on a ``DataProblem`` (a mirror miss), and the fetch
+    stage turns it into ``DataUnavailable`` for the input."""
 
 
 class Progress:

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import IO, Literal
 
+from codeml_repro.model.errors import DataProblem
+
 ArchiveKind = Literal["zip", "tar"]
 Charge = Callable[[int], None]  # bytes about to be written; raises to stop
 BLOCK = 64 * 1024
@@ -31,8 +33,9 @@ MAX_RATIO = 200  # unpacked bytes per archive byte: past it, an archive is taken
 MAX_MEMBERS = 100_000
 
 
-class UnpackError(Exception):
-    """The archive cannot be unpacked (corrupt, unsafe, or over the budget)."""
+class UnpackError(DataProblem):
+    """The archive cannot be unpacked (corrupt, unsafe, or over the budget): a declared input
+    that cannot be used, so the fetch stage records it as that submission's result."""
 
 
 def manifest_path(target: Path) -> Path:

@@ -23,6 +23,7 @@ from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
 from traitlets import Type
 
+from codeml_repro.model.errors import SubmissionFault
 from codeml_repro.model.text import nesting_depth, shorten
 from codeml_repro.run.sandbox import reaping
 
@@ -33,8 +34,9 @@ _REASON_ATTR = "codeml_malformed"  # noted on the kernel manager, the client's p
 _SECTIONS = ("header", "parent_header", "metadata", "content")
 
 
-class MalformedMessage(Exception):
-    """A message from the kernel that cannot be read: the notebook's doing, not the tool's."""
+class MalformedMessage(SubmissionFault):
+    """A message from the kernel that cannot be read: the notebook's doing, not the tool's
+    (its channel stops the run at once, and the submission is recorded as ``failed``)."""
 
 
 def decode(session: Any, parts: list[bytes]) -> dict[str, Any]:

@@ -41,7 +41,11 @@ _PORTS = {"http": 80, "https": 443}
 
 
 class Unanswered(Exception):
-    """An upstream answer that is not a file (recording mode): its status and reason."""
+    """An upstream answer that is not a file (recording mode): its status and reason.
+
+    Not a ``ReproError`` (tests/test_errors_root.py allows it): this module runs as a script
+    inside the sandbox on the standard library only, and the error never leaves the proxy (it
+    becomes the HTTP error the notebook's request receives)."""
 
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)

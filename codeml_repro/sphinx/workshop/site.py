@@ -52,8 +52,11 @@ def speaker_label(speaker_id: str, edition: int | None) -> str:
     return PAST_SPEAKER_LABEL.format(year=edition, id=speaker_id)
 
 
-class CodemlDataError(SphinxError):
-    """A book data file is invalid; Sphinx prints the category, then our one line."""
+class CodemlDataError(SphinxError, DataInvalid):
+    """A book data file is invalid; Sphinx prints the category, then our one line.
+
+    A ``SphinxError`` so that Sphinx stops the build with that line (any other exception is shown
+    as a crash with a traceback), and a ``DataInvalid`` like every deliberate error of the toolkit."""
 
     category = "Workshop data error"
 
