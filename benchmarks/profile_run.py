@@ -22,13 +22,17 @@ from common import byte_compile, load, make_root
 
 
 def _profile(root: str, sandbox: str, top: int, sort: str) -> None:
-    from codeml_repro.cli import cli
+    from codeml_repro.cli import main  # as the console script runs (its process settings too)
 
     argv = ["run", "--root", root, "--force", "--sandbox", sandbox, "--env", "current", "--jobs", "1"]
+    sys.argv = ["codeml-repro", *argv]
     profiler = cProfile.Profile()
     profiler.enable()
     try:
-        cli(argv, prog_name="codeml-repro", standalone_mode=False)
+        main()
+    except SystemExit as exc:
+        if exc.code:
+            raise
     finally:
         profiler.disable()
     pstats.Stats(profiler).sort_stats(sort).print_stats(top)
