@@ -30,8 +30,11 @@ def sha(data: bytes) -> str:
 
 
 def _policy() -> RunPolicy:
+    """The policy the CLI makes from this environment (CODEML_DATA_MIRROR, CODEML_ALLOW_PRIVATE_URLS)."""
+    from codeml_repro.cli.options import environment_settings
+
     sandbox = "required" if shutil.which("bwrap") else "off"
-    return RunPolicy(sandbox=sandbox, env="current", cell_timeout_s=60)
+    return RunPolicy(**environment_settings() | {"sandbox": sandbox, "env": "current", "cell_timeout_s": 60})
 
 
 def _spec(url: str, data: bytes) -> dict[str, object]:

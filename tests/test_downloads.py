@@ -160,7 +160,8 @@ def _checked(folder: Path, **kw: Any) -> Any:
     from codeml_repro.authoring.check import check_path
     from codeml_repro.model.policy import RunPolicy
 
-    return check_path(folder, RunPolicy(sandbox="required", env="current", cell_timeout_s=60), **kw)
+    return check_path(folder, RunPolicy(sandbox="required", env="current", cell_timeout_s=60,
+                                        allow_private_urls=True), **kw)
 
 
 def test_check_without_the_flag_prints_the_entry_for_a_refused_url(
@@ -208,6 +209,7 @@ def test_record_downloads_without_a_sandbox(make_submission: MakeSubmission, ser
 
     url = served.url("train.csv")
     folder = make_submission("recorded-off", f"URL = {url!r}\n" + FETCHES)
-    report = check_path(folder, RunPolicy(sandbox="off", env="current"), record_downloads=True)
+    policy = RunPolicy(sandbox="off", env="current", allow_private_urls=True)
+    report = check_path(folder, policy, record_downloads=True)
     assert report.result.status == Status.FUNCTIONAL, report.text
     assert f'- url: "{url}"' in report.text and sha(CSV) in report.text

@@ -82,9 +82,8 @@ def test_record_works_in_a_venv_without_the_toolkit(
 ) -> None:
     assert venv.path is not None
     monkeypatch.setenv("CODEML_CACHE", str(Path(venv.path).parent.parent))
-    monkeypatch.setenv("CODEML_OFFLINE", "1")
     sub = make_submission(tmp_path / "v", [PROBE], requirements="# only the kernel\n")
-    ex = run(sub, env="auto", sandbox=mode)
+    ex = run(sub, env="auto", sandbox=mode, offline=True)
     assert ex.outcome == "completed", (ex.error, outputs_text(ex))
     assert recorded(ex) == {"prefix": venv.path, "has_papermill": False}
     assert ex.environment["env_kind"] == "venv"

@@ -241,14 +241,14 @@ def test_as_of_never_makes_an_exact_pin_unsatisfiable(
 def _failed_check(tmp_path: Path, requirements: str, message: str, environment: dict[str, Any]) -> list[str]:
     """``check``'s lines for a run whose cell 0 raised ``message`` (the run's own record given)."""
     from codeml_repro.authoring.check import build_report
-    from codeml_repro.model.policy import RunPolicy
+    from codeml_repro.cli.options import environment_policy
     from codeml_repro.model.result import ErrorInfo, Result, Status
     from tests.runner_helpers import make_submission
 
     sub = make_submission(tmp_path / "clash", ["%matplotlib inline"], requirements=requirements)
     error = ErrorInfo(type=message.split(":", 1)[0], message=message.split(": ", 1)[1], cell=0)
     res = Result(slug="clash", status=Status.FAILED, error=error, environment=environment)
-    return build_report(res, sub, RunPolicy(), 600).lines
+    return build_report(res, sub, environment_policy(), 600).lines  # as `check` makes it
 
 
 def test_a_kernel_package_clash_names_the_pins_and_the_as_of_of_the_era(

@@ -134,10 +134,13 @@ def test_every_redirect_hop_is_checked_where_it_connects(
 def test_the_maintainers_setting_allows_private_addresses(
     tmp_path: Path, make_submission: MakeSubmission, server: DataServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CODEML_ALLOW_PRIVATE_URLS", "1")
+    from codeml_repro.cli.options import environment_settings
+
+    monkeypatch.setenv("CODEML_ALLOW_PRIVATE_URLS", "1")  # read by the CLI into the policy
     data = [{"url": server.url("file/x.csv"), "sha256": sha(CSV), "path": "x.csv"}]
     make_submission("local", "print(open('x.csv').read())", spec={"artifact": {"data": data}})
-    result = run_all(tmp_path, _policy(), RunOptions()).results[0]
+    allowed = environment_settings()["allow_private_urls"]
+    result = run_all(tmp_path, _policy(allow_private_urls=allowed), RunOptions()).results[0]
     assert result.status == Status.FUNCTIONAL, result.error
     assert server.requests == ["/file/x.csv"]
 

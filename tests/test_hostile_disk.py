@@ -105,7 +105,6 @@ def test_the_folder_keeps_the_submission_its_inputs_and_no_capability(
     from tests.test_inputs import Server, sha
 
     monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("CODEML_ALLOW_PRIVATE_URLS", "1")  # the test's server is on 127.0.0.1
     served = tmp_path / "served"
     served.mkdir()
     (served / "input.csv").write_bytes(b"a,b\n1,2\n")
@@ -116,7 +115,8 @@ def test_the_folder_keeps_the_submission_its_inputs_and_no_capability(
     (folder / "sub" / "kept.txt").write_text("kept")
     make_submission("b-neighbour", NEIGHBOUR, spec=CLAIM)
     try:
-        results = {r.slug: r for r in run_all(tmp_path, SMALL, RunOptions()).results}
+        local = SMALL.model_copy(update={"allow_private_urls": True})  # the server is on 127.0.0.1
+        results = {r.slug: r for r in run_all(tmp_path, local, RunOptions()).results}
     finally:
         server.stop()
     assert results["b-neighbour"].status is Status.REPRODUCED

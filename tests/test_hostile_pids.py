@@ -74,10 +74,10 @@ def test_a_fork_bomb_without_a_pids_cgroup_leaves_the_neighbours_forks(
 ) -> None:
     # One submission per worker, side by side: without pre-start a worker does not take the
     # next submission (its kernel would start ahead, and its cells run after the bomb's).
-    monkeypatch.setenv("CODEML_PREWARM", "0")
     make_submission("a-bomb", BOMB)
     make_submission("b-neighbour", FORKS, spec={"claims": [{"name": "forks", "expected": 10}]})
-    results = {r.slug: r for r in run_all(tmp_path, POLICY, RunOptions(jobs=2)).results}
+    policy = POLICY.model_copy(update={"prestart": False})  # as CODEML_PREWARM=0
+    results = {r.slug: r for r in run_all(tmp_path, policy, RunOptions(jobs=2)).results}
     neighbour, bomb = results["b-neighbour"], results["a-bomb"]
     assert neighbour.status is Status.REPRODUCED, (neighbour.error, neighbour.claims)
     forked = next(c.observed for c in bomb.claims if c.name == "forked") if bomb.claims else None

@@ -23,14 +23,17 @@ def test_settings_come_from_the_environment_and_options_override_them() -> None:
     assert uv_index_args(IndexSettings()) == [] and IndexSettings().is_default
 
 
-def test_policy_reads_the_environment_when_used_but_the_index_is_not_in_the_skip_key(
+def test_the_cli_reads_the_environment_into_the_policy_and_the_index_is_not_in_the_skip_key(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from codeml_repro.cli.options import environment_policy
+
     policy = RunPolicy()
     monkeypatch.setenv("CODEML_FIND_LINKS", "/srv/wheels")
-    assert policy.package_sources().find_links == "/srv/wheels"  # read when used
+    assert policy.package_sources().is_default  # the library never reads the environment
+    assert environment_policy().package_sources().find_links == "/srv/wheels"  # the CLI does
     monkeypatch.delenv("CODEML_FIND_LINKS")
-    assert policy.package_sources().is_default
+    assert environment_policy().package_sources().is_default
     chosen = RunPolicy(index=IndexSettings(index_url="https://pypi.example/simple"))
     assert chosen.package_sources().index_url == "https://pypi.example/simple"
     assert chosen.budget_key() == policy.budget_key()
@@ -71,5 +74,8 @@ def test_a_package_only_in_the_find_links_folder_is_installed(
     with pytest.raises(EnvironmentFailed, match=TINY):  # unknown without the folder
         venv_for(req, offline=True, root=tmp_path / "cache", index=IndexSettings())
     monkeypatch.setenv("CODEML_FIND_LINKS", str(wheels))  # the variable alone is enough
-    env: KernelEnv = venv_for(req, offline=True, root=tmp_path / "cache")
+    from codeml_repro.cli.options import environment_policy
+
+    index = environment_policy().package_sources()  # read by the CLI, handed down in the policy
+    env: KernelEnv = venv_for(req, offline=True, root=tmp_path / "cache", index=index)
     assert env.packages[TINY] == "1.0" and "ipykernel" in env.packages

@@ -105,7 +105,7 @@ def _free_port() -> int:
 
 def _policy() -> RunPolicy:
     sandbox = "required" if shutil.which("bwrap") else "off"
-    return RunPolicy(sandbox=sandbox, env="current", cell_timeout_s=60)
+    return RunPolicy(sandbox=sandbox, env="current", cell_timeout_s=60, allow_private_urls=True)
 
 
 READS_BOTH = (

@@ -27,7 +27,13 @@ NOTEBOOK = (
     "from codeml_repro import record\n"
     "record('value', tiny.VALUE)\n"
 )
-POLICY = RunPolicy(sandbox="off", cell_timeout_s=60, timeout_s=120)
+
+
+def _policy() -> RunPolicy:
+    """The policy the CLI makes from this environment (CODEML_FIND_LINKS, CODEML_OFFLINE)."""
+    from codeml_repro.cli.options import environment_settings
+
+    return RunPolicy(**environment_settings() | {"sandbox": "off", "cell_timeout_s": 60, "timeout_s": 120})
 
 
 def test_entries_mean_pep440_specifiers() -> None:
@@ -96,7 +102,7 @@ def test_a_claim_holds_on_one_version_and_not_the_other(
     wheels: Path, make_submission: MakeSubmission, tmp_path: Path
 ) -> None:
     _matrix_submission(make_submission, ["1.0", "latest"])
-    report = run_all(tmp_path, POLICY, RunOptions(jobs=2))
+    report = run_all(tmp_path, _policy(), RunOptions(jobs=2))
     (result,) = report.results
     assert result.status == Status.NOT_REPRODUCED
     by_version = {c.versions[TINY]: c for c in result.matrix}
@@ -116,7 +122,7 @@ def test_a_claim_holds_on_one_version_and_not_the_other(
     ]
     assert all(c["duration_s"] > 0 and c["claims"] for c in row["matrix"])
 
-    again = run_all(tmp_path, POLICY, RunOptions(jobs=1))
+    again = run_all(tmp_path, _policy(), RunOptions(jobs=1))
     assert again.skipped == ["tiny"]
     _check_book_views(tmp_path, result)
 
@@ -154,10 +160,10 @@ def test_cells_recorded_before_are_not_run_again(
     wheels: Path, make_submission: MakeSubmission, tmp_path: Path
 ) -> None:
     folder = _matrix_submission(make_submission, ["1.0"])
-    first = run_all(tmp_path, POLICY, RunOptions()).results[0]
+    first = run_all(tmp_path, _policy(), RunOptions()).results[0]
     assert first.status == Status.REPRODUCED and len(first.matrix) == 1
     _edit_matrix(folder, {TINY: ["1.0", "2.0"]})
-    second = run_all(tmp_path, POLICY, RunOptions()).results[0]
+    second = run_all(tmp_path, _policy(), RunOptions()).results[0]
     assert [c.versions[TINY] for c in second.matrix] == ["1.0", "2.0"]
     assert second.matrix[0].finished_at == first.matrix[0].finished_at  # reused, not re-run
     assert second.matrix[0].key == first.matrix[0].key
@@ -170,15 +176,15 @@ def test_a_new_release_reruns_only_the_latest_cell_of_an_unchanged_submission(
     import shutil
 
     _matrix_submission(make_submission, ["1.0", "latest"])
-    first = run_all(tmp_path, POLICY, RunOptions()).results[0]
+    first = run_all(tmp_path, _policy(), RunOptions()).results[0]
     assert [c.versions[TINY] for c in first.matrix] == ["1.0", "2.0"]
     assert first.status == Status.NOT_REPRODUCED
-    same = run_all(tmp_path, POLICY, RunOptions())
+    same = run_all(tmp_path, _policy(), RunOptions())
     assert same.skipped == ["tiny"] and not same.problems  # latest asked again: still 2.0
 
     build_wheel(wheels, "3.0", "VALUE = 1.0\n")  # a release on which the claim holds again
     shutil.rmtree(tmp_path / "results" / "cells")  # as in CI, where only results/tiny.json is carried
-    report = run_all(tmp_path, POLICY, RunOptions())
+    report = run_all(tmp_path, _policy(), RunOptions())
     assert report.skipped == []
     (second,) = report.results
     assert [c.versions[TINY] for c in second.matrix] == ["1.0", "3.0"]
@@ -188,7 +194,7 @@ def test_a_new_release_reruns_only_the_latest_cell_of_an_unchanged_submission(
 
     monkeypatch.delenv("CODEML_FIND_LINKS")  # offline, nothing to ask: the result stands, the log says so
     build_wheel(wheels, "4.0", "VALUE = 4.0\n")
-    kept = run_all(tmp_path, POLICY, RunOptions())
+    kept = run_all(tmp_path, _policy(), RunOptions())
     assert kept.skipped == ["tiny"] and kept.results[0] == second
     (problem,) = kept.problems
     assert problem.startswith("tiny: kept the previous result: could not ask the package sources")
@@ -197,7 +203,7 @@ def test_a_new_release_reruns_only_the_latest_cell_of_an_unchanged_submission(
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.setenv("CODEML_FIND_LINKS", str(empty))  # the sources answer, without the package
-    gone = run_all(tmp_path, POLICY, RunOptions())
+    gone = run_all(tmp_path, _policy(), RunOptions())
     assert gone.skipped == ["tiny"] and gone.results[0] == second
     (problem,) = gone.problems
     assert problem.startswith("tiny: kept the previous result: submissions/tiny/submission.yml: ")
@@ -218,7 +224,7 @@ def test_an_unbuildable_cell_fails_alone(
         for name, data in files.items():
             zf.writestr(name, data)
     _matrix_submission(make_submission, ["1.0", "3.0"])
-    (result,) = run_all(tmp_path, POLICY, RunOptions()).results
+    (result,) = run_all(tmp_path, _policy(), RunOptions()).results
     good, bad = result.matrix
     assert good.status == Status.REPRODUCED
     assert bad.status == Status.FAILED and bad.error is not None and bad.error.type == "EnvironmentFailed"
@@ -237,7 +243,7 @@ def test_bad_entries_are_invalid_with_one_line(
     wheels: Path, make_submission: MakeSubmission, tmp_path: Path, entries: list[str], problem: str
 ) -> None:
     _matrix_submission(make_submission, entries)
-    policy = POLICY.model_copy(update={"max_matrix_cells": 2})
+    policy = _policy().model_copy(update={"max_matrix_cells": 2})
     (result,) = run_all(tmp_path, policy, RunOptions()).results
     assert result.status == Status.INVALID and result.error is not None
     assert problem in result.error.message and "\n" not in result.error.message
@@ -247,7 +253,7 @@ def test_an_unknown_package_is_invalid(wheels: Path, make_submission: MakeSubmis
     folder = _matrix_submission(make_submission, ["1.0"])
     (folder / "requirements.txt").write_text(f"{TINY}==1.0\ncodeml-unknown-xyz\n")
     _edit_matrix(folder, {TINY: ["1.0"], "codeml-unknown-xyz": ["1"]})
-    (result,) = run_all(tmp_path, POLICY, RunOptions()).results
+    (result,) = run_all(tmp_path, _policy(), RunOptions()).results
     assert result.status == Status.INVALID and result.error is not None
     assert "codeml-unknown-xyz: no release of codeml-unknown-xyz" in result.error.message
 
@@ -259,7 +265,7 @@ def test_the_built_book_shows_versions_by_claims(
     from tests.test_listing import build_book, copy_book
 
     _matrix_submission(make_submission, ["1.0", "latest"])
-    assert run_all(tmp_path, POLICY, RunOptions()).results[0].status == Status.NOT_REPRODUCED
+    assert run_all(tmp_path, _policy(), RunOptions()).results[0].status == Status.NOT_REPRODUCED
     copy_book(tmp_path)
     html = build_book(tmp_path)
     page = (html / "book" / "posters" / "tiny.html").read_text(encoding="utf-8")
@@ -344,7 +350,7 @@ def test_a_tool_failure_in_one_cell_is_that_cells_result_only(
 
     monkeypatch.setattr(pool, "run_planned", broken)
     _matrix_submission(make_submission, ["1.0", "2.0"])
-    (result,) = run_all(tmp_path, POLICY, RunOptions(jobs=1)).results
+    (result,) = run_all(tmp_path, _policy(), RunOptions(jobs=1)).results
     assert [c.status for c in result.matrix] == [Status.FAILED, Status.FAILED]
     assert {c.error.type for c in result.matrix if c.error} == {"RunnerFailed"}
     assert sorted(p.name for p in (tmp_path / "results").glob("*.json")) == ["tiny.json"]

@@ -204,8 +204,7 @@ def test_a_tool_error_in_a_worker_reaches_the_caller(
 
     for i in range(3):
         make_submission(f"s-{i}", "x = 1")
-    monkeypatch.setenv("CODEML_BWRAP", "")  # bwrap "missing" while the sandbox is required
-    policy = POLICY.model_copy(update={"sandbox": "required"})
+    policy = POLICY.model_copy(update={"sandbox": "required", "bwrap": ""})  # bwrap "missing", yet required
     with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):
         run_all(tmp_path, policy, RunOptions(jobs=2))
     import psutil
@@ -231,12 +230,12 @@ def test_an_environment_failure_is_a_result_not_an_aborted_run(
     share_base_env: Callable[[Path], None],
 ) -> None:
     monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("CODEML_OFFLINE", "1")  # nothing to download: the pin cannot be met
     share_base_env(tmp_path / "cache")  # b-fine has no requirements: the base environment
     bad = make_submission("a-bad-pin", "x = 1", spec={"artifact": {"requirements": "requirements.txt"}})
     (bad / "requirements.txt").write_text("codeml-repro-no-such-package-xyz==0.0.1\n")
     make_submission("b-fine", "x = 1")
-    report = run_all(tmp_path, POLICY.model_copy(update={"env": "auto"}), RunOptions(repeat=2))
+    offline = POLICY.model_copy(update={"env": "auto", "offline": True})  # the pin cannot be met
+    report = run_all(tmp_path, offline, RunOptions(repeat=2))
     results = {r.slug: r for r in report.results}
     assert results["b-fine"].status is Status.FUNCTIONAL
     failed = results["a-bad-pin"]

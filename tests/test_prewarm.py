@@ -55,9 +55,9 @@ def _mixed_root(make: MakeSubmission) -> None:
 
 
 def _statuses(root: Path, jobs: int, prewarm: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Status]:
-    monkeypatch.setenv("CODEML_PREWARM", prewarm)
+    policy = POLICY.model_copy(update={"prestart": prewarm != "0"})  # as CODEML_PREWARM={prewarm}
     streamed: list[Result] = []
-    report = run_all(root, POLICY, RunOptions(jobs=jobs, force=True), on_result=streamed.append)
+    report = run_all(root, policy, RunOptions(jobs=jobs, force=True), on_result=streamed.append)
     assert sorted(r.slug for r in streamed) == [r.slug for r in report.results]  # each one streamed
     return {r.slug: r.status for r in report.results}
 

@@ -107,12 +107,11 @@ def test_a_rebuilt_local_wheel_builds_a_new_environment(
     # same name, same version, new bytes: an environment keyed on the requirements text alone
     # would keep the first build, and the claim would still hold
     monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("CODEML_OFFLINE", "1")
     spec = {"artifact": {"requirements": "requirements.txt"}, "claims": [{"name": "acc", "expected": 1}]}
     folder = make_submission("a-wheel", USES_TINY, spec=spec)
     wheel = build_wheel(folder, "1.0", "VALUE = 1\n")
     (folder / "requirements.txt").write_text(f"./{wheel.name}\n")
-    policy = RunPolicy(sandbox="off", env="auto", timeout_s=120)
+    policy = RunPolicy(sandbox="off", env="auto", timeout_s=120, offline=True)
     [first] = run_all(tmp_path, policy, RunOptions()).results
     if first.error is not None and first.error.type == "EnvironmentFailed":
         pytest.skip(f"uv cannot build a venv offline here: {first.error.message}")

@@ -188,7 +188,6 @@ def test_detached_children_do_not_outlive_the_run(tmp_path: Path, mode: str) -> 
 
 
 def test_missing_bwrap_in_required_mode(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("CODEML_BWRAP", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):
         choose_sandbox("required")
@@ -197,12 +196,11 @@ def test_missing_bwrap_in_required_mode(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
 
 def test_auto_mode_falls_back_with_a_visible_warning(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("CODEML_BWRAP", "")
-    ex = run(make_submission(tmp_path / "sub", "passing"), sandbox="auto")
+    ex = run(make_submission(tmp_path / "sub", "passing"), sandbox="auto", bwrap="")  # as CODEML_BWRAP=""
     assert ex.outcome == "completed" and ex.sandbox == "off"
     assert ex.warnings == ["sandbox unavailable (bwrap not found), running without isolation"]
     with pytest.raises(SandboxUnavailable):
-        run(make_submission(tmp_path / "sub2", "passing"), sandbox="required")
+        run(make_submission(tmp_path / "sub2", "passing"), sandbox="required", bwrap="")
 
 
 KILLED_RUNNER = """
@@ -275,10 +273,10 @@ def _fake_bwrap(tmp_path: Path, *, always: bool = False) -> str:
 
 def test_probe_uses_the_launch_mounts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # a host where bwrap works but mounting proc is denied: the probe must see it
-    monkeypatch.setenv("CODEML_BWRAP", _fake_bwrap(tmp_path))
+    fake = _fake_bwrap(tmp_path)
     with pytest.raises(SandboxUnavailable, match="Can't mount proc"):
-        choose_sandbox("required")
-    choice = choose_sandbox("auto")
+        choose_sandbox("required", fake)
+    choice = choose_sandbox("auto", fake)
     assert choice.kind == "off" and "Can't mount proc" in choice.warnings[0]
     assert "running without isolation" in choice.warnings[0]
 
@@ -289,10 +287,10 @@ def test_a_sandbox_that_fails_at_launch_is_a_tool_error(
     from codeml_repro.model.errors import RunnerFailed
     from codeml_repro.run.sandbox import bwrap as sandbox
 
-    monkeypatch.setenv("CODEML_BWRAP", _fake_bwrap(tmp_path, always=True))
+    fake = _fake_bwrap(tmp_path, always=True)
     monkeypatch.setattr(sandbox, "probe_bwrap", lambda path: (True, "0.0-fake"))  # passed earlier
     sub = make_submission(tmp_path / "sub", "passing")
     runs = own_runs  # other runs on the machine do not count
     with pytest.raises(RunnerFailed, match=r"bwrap could not start the kernel's sandbox.*Can't mount proc"):
-        run(sub, sandbox="required")
+        run(sub, sandbox="required", bwrap=fake)
     assert list(runs.glob("codeml-run-*")) == []  # its run dir is gone

@@ -23,7 +23,6 @@ from codeml_repro.model.submission import Submission
 from codeml_repro.run.environment import cache_root
 from codeml_repro.run.era import UploadDates, infer
 from codeml_repro.run.lock import exact_pins
-from codeml_repro.run.versions import offline_mode
 
 _NETWORK_ERRORS = {
     "ConnectionError",
@@ -131,7 +130,7 @@ def _era_day(result: Result, sub: Submission | None, dates: UploadDates) -> str 
 
 
 def era_clash_hint(error: ErrorInfo, result: Result, sub: Submission | None,
-                   index: IndexSettings | None = None) -> str | None:
+                   index: IndexSettings | None = None, offline: bool = False) -> str | None:
     """Advice for the kernel's packages clashing with an older stack: the releases of the stack's
     era to pin, and the ``as_of`` that gets them (upload days from the maintainer's index)."""
     found = next((c[1:] for c in _CLASHES if any(text in error.message for text in c[0])), None)
@@ -142,7 +141,7 @@ def era_clash_hint(error: ErrorInfo, result: Result, sub: Submission | None,
     had = ", ".join(f"{n} {packages[n]}" for n in shown if n in packages)
     head = f"a clash of versions from different years, not a bug in the notebook: {clash}" + (
         f" (the run had {had})" if had else "")
-    dates = UploadDates(index or IndexSettings.from_environ(), cache_root(), offline_mode())
+    dates = UploadDates(index or IndexSettings(), cache_root(), offline)
     day = _era_day(result, sub, dates)
     if day is None:
         return (f"{head}; pin every package the notebook imports at the versions it ran with "
@@ -154,9 +153,10 @@ def era_clash_hint(error: ErrorInfo, result: Result, sub: Submission | None,
 
 
 def failed_hints(error: ErrorInfo, result: Result, sub: Submission | None,
-                 index: IndexSettings | None = None) -> list[str]:
-    """The advice for a cell that raised, knowing the run's environment and allowed errors."""
-    clash = era_clash_hint(error, result, sub, index)
+                 index: IndexSettings | None = None, offline: bool = False) -> list[str]:
+    """The advice for a cell that raised, knowing the run's environment and allowed errors
+    (``index``, ``offline``: the run policy's package sources)."""
+    clash = era_clash_hint(error, result, sub, index, offline)
     if clash is not None:
         return [clash]
     name = error.type.rsplit(".", 1)[-1]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -108,33 +108,68 @@ def require_submissions(root: Path) -> None:
         raise ReproError(f"{root}: no submissions/ folder here; pass --root with the project folder")
 
 
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes"}
+
+
+def environment_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The run-policy fields the maintainer sets through environment variables: the one place
+    below which no module reads them (README lists each; ``tests/test_settings.py`` checks).
+
+    ``CI`` requires the sandbox (a laptop falls back with a warning); ``CODEML_INDEX_URL`` /
+    ``CODEML_FIND_LINKS`` are the package sources, ``CODEML_KERNELS`` the host kernels,
+    ``CODEML_ALLOW_PRIVATE_URLS`` / ``CODEML_DATA_MIRROR`` the fetch stage's, ``CODEML_OFFLINE``
+    keeps uv off the network, ``CODEML_PREWARM=0`` stops kernel pre-start, ``CODEML_BWRAP``
+    names the bwrap program (empty: none).
+    """
+    from codeml_repro.model.addresses import private_allowed
+    from codeml_repro.model.kernels import kernels_from_environ
+    from codeml_repro.model.policy import IndexSettings
+
+    source = os.environ if environ is None else environ
+    try:
+        kernels = kernels_from_environ(source)
+    except ValueError as exc:
+        raise ReproError(str(exc)) from None
+    return {
+        "sandbox": "required" if _flag(source.get("CI")) else "auto",
+        "index": IndexSettings.from_environ(source),
+        "kernels": kernels or None,  # part of the skip key: none stays None, as before
+        "allow_private_urls": private_allowed(source),
+        "data_mirror": source.get("CODEML_DATA_MIRROR", "").strip() or None,
+        "offline": source.get("CODEML_OFFLINE", "") not in ("", "0"),
+        "prestart": source.get("CODEML_PREWARM", "1").strip() != "0",
+        "bwrap": source.get("CODEML_BWRAP"),
+    }
+
+
+def environment_policy() -> Any:
+    """A default run policy with the maintainer's environment settings (commands without
+    policy options)."""
+    from codeml_repro.model.policy import RunPolicy
+
+    return RunPolicy(**environment_settings())
+
+
 def policy_from(timeout_s: float | None, cell_timeout_s: float, max_output_bytes: int,
             sandbox: str | None, env: str, index_url: str | None = None,
             find_links: str | None = None, data_bytes: int | None = None,
             kernel_for: tuple[str, ...] = (), fetch_timeout_s: float | None = None) -> Any:
     from pydantic import ValidationError
 
-    from codeml_repro.model.policy import IndexSettings, RunPolicy, default_sandbox_mode
+    from codeml_repro.model.policy import RunPolicy
 
-    values: dict[str, Any] = {
-        "cell_timeout_s": cell_timeout_s,
-        "max_output_bytes": max_output_bytes,
-        "sandbox": sandbox or default_sandbox_mode(),
-        "env": env,
-    }
-    if index_url or find_links:  # else the environment variables, read when environments are built
-        values["index"] = IndexSettings.from_environ().with_options(index_url, find_links)
-    from codeml_repro.model.addresses import private_allowed
-
-    values["allow_private_urls"] = private_allowed()  # the runner's settings, read once here
-    values["data_mirror"] = os.environ.get("CODEML_DATA_MIRROR", "").strip() or None
+    values = environment_settings()  # the options below take precedence
+    values.update(cell_timeout_s=cell_timeout_s, max_output_bytes=max_output_bytes, env=env)
+    values["sandbox"] = sandbox or values["sandbox"]
+    values["index"] = values["index"].with_options(index_url, find_links)
     if timeout_s is not None:
         values.update(timeout_s=timeout_s, max_timeout_s=timeout_s)
     if data_bytes is not None:
         values["data_bytes"] = data_bytes
     if fetch_timeout_s is not None:
         values["fetch_timeout_s"] = fetch_timeout_s
-    if kernel_for:  # else CODEML_KERNELS, read when used
+    if kernel_for:  # else CODEML_KERNELS
         from codeml_repro.model.kernels import parse_kernel_map
 
         try:

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from codeml_repro.cli.options import (
+    environment_policy,
     one_line_errors,
     policy_from,
     policy_options,
@@ -44,7 +45,6 @@ def validate(slugs: tuple[str, ...], root: Path, pull_request: bool, online: boo
     CODEML_FIND_LINKS (offline), and with --online against the package index too; what
     cannot be checked is a note, not an error.
     """
-    from codeml_repro.model.policy import RunPolicy
     from codeml_repro.model.submission import discover
     from codeml_repro.run.entries import check_sources
     from codeml_repro.run.plan import plan
@@ -54,9 +54,9 @@ def validate(slugs: tuple[str, ...], root: Path, pull_request: bool, online: boo
     folders = discover(root, list(slugs) or None)
     bad = 0
     for folder in folders:
-        planned = plan(folder, RunPolicy())
+        planned = plan(folder, environment_policy())
         if planned.submission is not None and not planned.problem:
-            checked = check_sources(planned.submission, RunPolicy(), online=online)
+            checked = check_sources(planned.submission, environment_policy(), online=online)
             note = checked.note(planned.submission)
             if note:
                 click.echo(f"note: {log_line(note)}", err=True)

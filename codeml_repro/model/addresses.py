@@ -16,7 +16,6 @@ for tests serving data on 127.0.0.1 and for mirrors on a private network.
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import socket
 from collections.abc import Mapping
@@ -37,15 +36,10 @@ _RULES = (  # the first that holds names the rule
 )
 
 
-def private_allowed(environ: Mapping[str, str] | None = None) -> bool:
-    """``CODEML_ALLOW_PRIVATE_URLS`` is ``1`` (or ``true``/``yes``): the maintainer's setting."""
-    value = (os.environ if environ is None else environ).get(ALLOW_PRIVATE_VAR, "")
-    return value.strip().lower() in {"1", "true", "yes"}
-
-
-def allows_private(setting: bool | None) -> bool:
-    """The run policy's setting, else the environment's (:func:`private_allowed`)."""
-    return private_allowed() if setting is None else setting
+def private_allowed(source: Mapping[str, str]) -> bool:
+    """``CODEML_ALLOW_PRIVATE_URLS`` of ``source`` is ``1`` (or ``true``/``yes``): the maintainer's
+    setting, read by the CLI into ``RunPolicy.allow_private_urls``."""
+    return source.get(ALLOW_PRIVATE_VAR, "").strip().lower() in {"1", "true", "yes"}
 
 
 def _embedded_v4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:

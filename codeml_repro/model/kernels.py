@@ -8,7 +8,6 @@ its language is looked up in this map.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -33,9 +32,9 @@ def parse_kernel_map(items: Iterable[str], where: str) -> dict[str, str]:
     return out
 
 
-def kernels_from_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The map in ``CODEML_KERNELS`` (comma-separated ``LANG=KERNELSPEC``; unset: none)."""
-    source = os.environ if environ is None else environ
+def kernels_from_environ(source: Mapping[str, str]) -> dict[str, str]:
+    """The map in ``CODEML_KERNELS`` of ``source`` (comma-separated ``LANG=KERNELSPEC``; unset:
+    none); only the CLI hands it the process environment."""
     return parse_kernel_map(source.get(KERNELS_VAR, "").split(","), KERNELS_VAR)
 
 

@@ -5,7 +5,6 @@ Every budget is part of the skip key: a stricter budget must re-run.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Literal
 
@@ -24,8 +23,8 @@ FIND_LINKS_VAR = "CODEML_FIND_LINKS"
 class IndexSettings(BaseModel):
     """Where environments get their packages: the maintainer's choice, never the author's.
 
-    Read from ``CODEML_INDEX_URL`` and ``CODEML_FIND_LINKS`` (or ``run --index-url`` and
-    ``--find-links``) and handed to every uv call that builds an environment: ordinary
+    Filled by the CLI from ``--index-url`` and ``--find-links`` (else ``CODEML_INDEX_URL`` and
+    ``CODEML_FIND_LINKS``) and handed to every uv call that builds an environment: ordinary
     requirements, matrix cells and bisect probes alike. Unset, uv uses its own default index.
     """
 
@@ -35,9 +34,9 @@ class IndexSettings(BaseModel):
     find_links: str | None = Field(default=None, description="A folder (or page) of wheels, searched too.")
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> IndexSettings:
-        """The settings in ``CODEML_INDEX_URL`` / ``CODEML_FIND_LINKS`` (blank means unset)."""
-        source = os.environ if environ is None else environ
+    def from_environ(cls, source: Mapping[str, str]) -> IndexSettings:
+        """The settings in ``CODEML_INDEX_URL`` / ``CODEML_FIND_LINKS`` of ``source`` (blank: unset);
+        only the CLI hands it the process environment."""
         return cls(
             index_url=source.get(INDEX_URL_VAR, "").strip() or None,
             find_links=source.get(FIND_LINKS_VAR, "").strip() or None,
@@ -78,7 +77,7 @@ class RunPolicy(BaseModel):
     index: IndexSettings | None = Field(
         default=None,
         description="Package sources of every environment (not part of the skip key); "
-        "None: CODEML_INDEX_URL / CODEML_FIND_LINKS, read when an environment is built.",
+        "None: uv's default index.",
     )
 
     fetch_timeout_s: float = Field(
@@ -93,30 +92,42 @@ class RunPolicy(BaseModel):
     cache_bytes: int = Field(
         default=budgets.CACHE_BYTES, gt=0, exclude=True,
         description="Bytes one batch may add to the data cache (downloads and unpacked archives).")
-    allow_private_urls: bool | None = Field(
-        default=None, exclude=True,
+    allow_private_urls: bool = Field(
+        default=False, exclude=True,
         description="Fetch from loopback/private/link-local addresses (the maintainer's, for tests and "
-        "private mirrors); None: CODEML_ALLOW_PRIVATE_URLS, read when used.")
+        "private mirrors); the CLI sets it from CODEML_ALLOW_PRIVATE_URLS.")
     data_mirror: str | None = Field(
         default=None, exclude=True, pattern=r"^https?://\S+$",
-        description="A content-addressed mirror asked first as {URL}/sha256/{hash}; None: "
-        "CODEML_DATA_MIRROR, read when used.")
+        description="A content-addressed mirror asked first as {URL}/sha256/{hash}; None: no mirror "
+        "(the CLI sets it from CODEML_DATA_MIRROR).")
+
+    offline: bool = Field(
+        default=False, exclude=True,
+        description="Environments come from uv's cache and local wheels only; package indexes are "
+        "not asked (the CLI sets it from CODEML_OFFLINE).")
+    prestart: bool = Field(
+        default=True, exclude=True,
+        description="Start the next run's kernel while one runs (the CLI turns it off with "
+        "CODEML_PREWARM=0, a switch for benchmarks).")
+    bwrap: str | None = Field(
+        default=None, exclude=True,
+        description="The bwrap program; None: bwrap on PATH; empty: none, as if missing "
+        "(the CLI sets it from CODEML_BWRAP, for tests and unusual hosts).")
 
     kernels: dict[str, str] | None = Field(
         default=None,
         description="Notebook language -> host kernelspec for languages other than Python (the "
-        "maintainer's, never the author's); None: CODEML_KERNELS, read when used.",
+        "maintainer's, never the author's); None: none (the CLI sets it from --kernel-for or "
+        "CODEML_KERNELS).",
     )
 
     def kernel_map(self) -> dict[str, str]:
         """Languages with a configured kernel (``--kernel-for``, else ``CODEML_KERNELS``)."""
-        from codeml_repro.model.kernels import kernels_from_environ
-
-        return dict(self.kernels) if self.kernels is not None else kernels_from_environ()
+        return dict(self.kernels or {})
 
     def package_sources(self) -> IndexSettings:
-        """The index settings environments are built from (the environment's when unset)."""
-        return self.index if self.index is not None else IndexSettings.from_environ()
+        """The index settings environments are built from (uv's default index when unset)."""
+        return self.index if self.index is not None else IndexSettings()
 
     def effective_timeout(self, artifact_timeout: int | None) -> float:
         """The author's timeout, capped by policy; else the policy default."""
@@ -132,8 +143,3 @@ class RunPolicy(BaseModel):
         is the maintainer's plumbing, and each run records the versions it got.
         """
         return self.model_dump(exclude={"index"})
-
-
-def default_sandbox_mode() -> SandboxMode:
-    """CI requires the sandbox; a laptop falls back with a warning."""
-    return "required" if os.environ.get("CI", "").lower() in {"1", "true", "yes"} else "auto"

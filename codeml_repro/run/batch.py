@@ -20,7 +20,7 @@ from codeml_repro.results.store import ResultStore
 from codeml_repro.run.latest import recheck_latest
 from codeml_repro.run.matrix import MatrixRuns, record_matrix
 from codeml_repro.run.plan import Planned, RunOptions, plan, select_share
-from codeml_repro.run.versions import VersionLookup, offline_mode
+from codeml_repro.run.versions import VersionLookup
 
 
 @dataclass
@@ -66,7 +66,7 @@ def _todo(
     folders: list[Path], policy: RunPolicy, options: RunOptions, store: ResultStore, report: RunReport,
     lookup: VersionLookup | None = None,
 ) -> list[Planned]:
-    lookup = lookup or VersionLookup(policy.package_sources(), offline_mode())
+    lookup = lookup or VersionLookup(policy.package_sources(), policy.offline)
     todo = []
     for folder in folders:
         planned = plan(folder, policy, check=False, profile=options.profile)
@@ -141,7 +141,7 @@ def run_all(
     """Run every selected submission that needs it; never raises for a notebook."""
     store = ResultStore(root)
     report = RunReport()
-    lookup = VersionLookup(policy.package_sources(), offline_mode())  # each package asked once per run
+    lookup = VersionLookup(policy.package_sources(), policy.offline)  # each package asked once per run
     folders, share = select_share(root, options, store)
     todo = _todo(folders, policy, options, store, report, lookup)
     if share is not None:

@@ -30,7 +30,7 @@ from codeml_repro.results.store import ResultStore
 from codeml_repro.run.matrix import cell_result, plan_cell
 from codeml_repro.run.plan import Planned, plan
 from codeml_repro.run.repeats import run_planned
-from codeml_repro.run.versions import available_versions, offline_mode
+from codeml_repro.run.versions import available_versions
 
 HOLDS = {Status.REPRODUCED, Status.FUNCTIONAL}
 
@@ -85,7 +85,7 @@ def releases_between(package: str, good: str, bad: str, policy: RunPolicy) -> li
     low, high = _version(good, "--good"), _version(bad, "--bad")
     if low >= high:
         raise ReproError(f"--good {good} must be older than --bad {bad}")
-    known = available_versions(package, policy.package_sources(), offline=offline_mode())
+    known = available_versions(package, policy.package_sources(), offline=policy.offline)
     if known is None:
         raise ReproError(
             f"cannot list the releases of {package}: no package source answered "

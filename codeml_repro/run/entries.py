@@ -21,7 +21,7 @@ from codeml_repro.model.matrix import entry_specifier
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.shownpaths import from_root, project_root
 from codeml_repro.model.submission import SUBMISSION_FILE, Submission
-from codeml_repro.run.versions import VersionLookup, best_match, offline_mode
+from codeml_repro.run.versions import VersionLookup, best_match
 
 
 def _span(versions: Sequence[object]) -> str:
@@ -66,7 +66,7 @@ def resolve_entries(sub: Submission, policy: RunPolicy, lookup: VersionLookup | 
 
     ``lookup`` is the run's memo of the sources (one answer per package for the whole run).
     """
-    lookup = lookup or VersionLookup(policy.package_sources(), offline_mode())
+    lookup = lookup or VersionLookup(policy.package_sources(), policy.offline)
     return {
         package: resolve_package(where_matrix(sub), package, entries, lookup(package))
         for package, entries in sub.spec.artifact.matrix.items()
@@ -100,8 +100,8 @@ def check_sources(sub: Submission, policy: RunPolicy, *, online: bool) -> Source
     """
     if not sub.spec.artifact.matrix:
         return SourceCheck()
-    complete = online or offline_mode()  # the sources asked are all that a run would ask
-    lookup = VersionLookup(policy.package_sources(), offline=not online or offline_mode())
+    complete = online or policy.offline  # the sources asked are all that a run would ask
+    lookup = VersionLookup(policy.package_sources(), offline=not online or policy.offline)
     unchecked: list[str] = []
     for package, entries in sub.spec.artifact.matrix.items():
         known = lookup(package)

@@ -185,12 +185,13 @@ def current_env_notes(sub: Submission) -> tuple[str, ...]:
 
 
 def prepare_environment(
-    sub: Submission, mode: EnvMode, *, offline: bool | None = None, index: IndexSettings | None = None
+    sub: Submission, mode: EnvMode, *, offline: bool = False, index: IndexSettings | None = None
 ) -> KernelEnv:
     """The environment to run ``sub`` in; builds (or reuses) a venv unless ``mode`` is ``current``.
 
     A submission without requirements gets the base environment (:mod:`.baseenv`). ``index``
-    (default: ``CODEML_INDEX_URL`` / ``CODEML_FIND_LINKS``) says where uv finds packages.
+    (default: uv's own index) says where uv finds packages; ``offline``
+    (``RunPolicy.offline``) keeps uv off the network.
     """
     req = sub.requirements_path
     if sub.pins and (mode == "current" or req is None):
@@ -204,8 +205,6 @@ def prepare_environment(
         raise EnvironmentFailed(
             f"{_label(req)}: requirements file not found; create it or remove artifact.requirements"
         )
-    if offline is None:
-        offline = os.environ.get("CODEML_OFFLINE", "") not in ("", "0")
     source, text, era = env_source(sub)
     python = era_lock.pick_python(sub) if era.python else None
     return venv_for(source, offline=offline, index=index, text=text, era=era, python=python)
@@ -229,7 +228,7 @@ def cached_lock(sub: Submission, index: IndexSettings | None = None) -> tuple[st
         return None
     source, given, era = env_source(sub)
     text = source.read_text() if given is None else given
-    index = index if index is not None else IndexSettings.from_environ()
+    index = index if index is not None else IndexSettings()
     local = local_files_digest(source)
     digest = requirements_hash(text, era.python or platform.python_version(), index, era, local)
     try:
@@ -259,7 +258,7 @@ def venv_for(
     # uv runs in the submission's folder (its local wheels are relative to it): every path it is
     # handed must not depend on the caller's working directory, so a relative --root works too.
     requirements = requirements.absolute()
-    index = index if index is not None else IndexSettings.from_environ()
+    index = index if index is not None else IndexSettings()
     given = text
     text = requirements.read_text() if given is None else given
     era = era or Era()

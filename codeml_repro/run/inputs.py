@@ -31,7 +31,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from codeml_repro.model.addresses import allows_private
 from codeml_repro.model.errors import DataMismatch, DataProblem, DataTooLarge, DataUnavailable
 from codeml_repro.model.inputs import DataInput, HfSource, sha256_file
 from codeml_repro.model.policy import RunPolicy
@@ -41,7 +40,6 @@ from codeml_repro.run.hfhub import view_layout
 from codeml_repro.run.sources import (
     Source,
     StageSettings,
-    mirror_setting,
     ready,
     settle,
     source_key,
@@ -170,8 +168,8 @@ def fetch_inputs(subs: list[Submission], policy: RunPolicy, on_fetch: OnFetch | 
     """Make every input of ``subs`` ready (each distinct one once, in parallel); never raises for data."""
     start = time.monotonic()
     stage = StageSettings(
-        allow_private=allows_private(policy.allow_private_urls),
-        mirror=mirror_setting(policy.data_mirror),
+        allow_private=policy.allow_private_urls,
+        mirror=policy.data_mirror,
         cache=Budget(policy.cache_bytes, "the batch's data cache budget"),
         read_timeout=2 * policy.fetch_rate_window_s,  # a silent server meets the rate rule first
         deadline=start + policy.fetch_timeout_s,

@@ -32,7 +32,7 @@ from codeml_repro.results.store import ResultStore
 from codeml_repro.run.entries import resolve_entries
 from codeml_repro.run.outcome import invalid_result, now_iso
 from codeml_repro.run.plan import Planned, plan
-from codeml_repro.run.versions import VersionLookup, offline_mode
+from codeml_repro.run.versions import VersionLookup
 
 CELL_SEPARATOR = "@"
 
@@ -170,7 +170,7 @@ class MatrixRuns:
         self.policy = policy
         self.cache = cache
         self.force = force
-        self.lookup = lookup or VersionLookup(policy.package_sources(), offline_mode())
+        self.lookup = lookup or VersionLookup(policy.package_sources(), policy.offline)
         self.share = share  # with --shard: the cells of split submissions this shard runs
         self.jobs: dict[str, MatrixJob] = {}
 
@@ -249,7 +249,7 @@ def cell_environments(planned: Planned, policy: RunPolicy, root: Path) -> list[s
     for cell in job.cells:
         sub = cell.planned.submission
         assert sub is not None
-        env = prepare_environment(sub, "auto", index=policy.package_sources())
+        env = prepare_environment(sub, "auto", index=policy.package_sources(), offline=policy.offline)
         shown = describe_versions({p: env.packages.get(canonicalize_name(p), "?") for p in cell.pins})
         lines.append(f"{planned.slug}: {shown}")
     return lines

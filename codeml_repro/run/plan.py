@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from codeml_repro.model.addresses import allows_private, literal_rule
+from codeml_repro.model.addresses import literal_rule
 from codeml_repro.model.artifact import FULL_PROFILE
 from codeml_repro.model.errors import ShardError, SubmissionInvalid
 from codeml_repro.model.inputs import budget_problem
@@ -44,7 +44,7 @@ def check_data(sub: Submission, policy: RunPolicy) -> None:
                 f"{where}: artifact.data[{i}].path: {entry.path} is not in the submission folder "
                 "(an entry with no url, doi or hf verifies a shipped file)"
             )
-        if entry.url is not None and not allows_private(policy.allow_private_urls):
+        if entry.url is not None and not policy.allow_private_urls:
             rule = literal_rule(entry.url)
             if rule is not None:
                 raise SubmissionInvalid(f"{where}: artifact.data[{i}].url: not fetched: {rule}")

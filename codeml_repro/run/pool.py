@@ -22,12 +22,6 @@ from codeml_repro.run.outcome import tool_failure
 from codeml_repro.run.plan import Planned, RunOptions
 from codeml_repro.run.repeats import run_planned
 
-
-def prestart_enabled() -> bool:
-    """Kernel pre-start is on unless ``CODEML_PREWARM=0`` (a hidden switch for benchmarks)."""
-    return os.environ.get("CODEML_PREWARM", "1").strip() != "0"
-
-
 Recorded = tuple[Result, list[str]]
 """A recorded result, and the store's warnings while recording it (an unreadable history line)."""
 
@@ -38,9 +32,9 @@ def run_pool(todo: list[Planned], policy: RunPolicy, root: Path, options: RunOpt
     if not todo:
         return
     if options.jobs <= 1 or len(todo) <= 1:
-        yield from _run_serial(iter(todo), policy, ResultStore(root), options.repeat, prestart_enabled())
+        yield from _run_serial(iter(todo), policy, ResultStore(root), options.repeat, policy.prestart)
         return
-    yield from _run_workers(todo, policy, root, options, prestart_enabled())
+    yield from _run_workers(todo, policy, root, options, policy.prestart)
 
 
 def _with_next(items: Iterator[Planned], lookahead: bool) -> Iterator[tuple[Planned, Planned | None]]:

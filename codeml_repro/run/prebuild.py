@@ -22,7 +22,6 @@ from codeml_repro.run.lock import Era, host_pythons
 from codeml_repro.run.matrix import cell_environments, has_matrix
 from codeml_repro.run.plan import plan
 from codeml_repro.run.uvtool import find_uv, uv_env, uv_error
-from codeml_repro.run.versions import offline_mode
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ def build_base(policy: RunPolicy) -> Built:
     return Built("base", describe_base(base_environment(policy)))
 
 
-def install_python(folder: Path) -> Built | None:
+def install_python(folder: Path, offline: bool = False) -> Built | None:
     """The interpreter a submission asks for (``artifact.environment.python``) that this host lacks,
     installed with ``uv python install`` (a CPython build of uv's; never while offline), so the
     plan that follows finds it. None when nothing was to install."""
@@ -72,7 +71,7 @@ def install_python(folder: Path) -> Built | None:
     except ReproError:
         return None  # the plan says why
     wanted = sub.spec.artifact.environment.python
-    if wanted is None or wanted in host_pythons() or offline_mode():
+    if wanted is None or wanted in host_pythons() or offline:
         return None
     try:
         proc = subprocess.run([find_uv(), "python", "install", wanted], capture_output=True, text=True,
@@ -90,7 +89,7 @@ def build_submissions(root: Path, policy: RunPolicy, slugs: list[str] | None = N
     """The environment of each submission under ``root`` (every matrix cell's), one at a time,
     after the interpreter it asks for when this host lacks it."""
     for folder in discover(root, slugs):
-        installed = install_python(folder)
+        installed = install_python(folder, policy.offline)
         if installed is not None:
             yield installed
         planned = plan(folder, policy)
@@ -103,7 +102,7 @@ def build_submissions(root: Path, policy: RunPolicy, slugs: list[str] | None = N
                 for line in cell_environments(planned, policy, root):
                     yield Built(planned.slug, line.split(": ", 1)[1])
                 continue
-            env = prepare_environment(sub, "auto", index=policy.package_sources())
+            env = prepare_environment(sub, "auto", index=policy.package_sources(), offline=policy.offline)
         except (EnvironmentFailed, SubmissionInvalid) as exc:
             yield Built(planned.slug, exc.message, ok=False)
             continue

@@ -39,12 +39,6 @@ if TYPE_CHECKING:
     from filelock import FileLock
 
 ATTEMPTS = 3  # tries per file; waits 0.5 s, then 1 s, between them
-MIRROR_VAR = "CODEML_DATA_MIRROR"
-
-
-def mirror_setting(value: str | None) -> str | None:
-    """The run policy's mirror, else ``CODEML_DATA_MIRROR`` (blank: none)."""
-    return value if value is not None else (os.environ.get(MIRROR_VAR, "").strip() or None)
 
 
 @dataclass(frozen=True)

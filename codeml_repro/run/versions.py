@@ -11,7 +11,6 @@ install is not offered as ``latest``); nothing is downloaded or installed here.
 from __future__ import annotations
 
 import html
-import os
 import platform
 import re
 import urllib.error
@@ -152,7 +151,3 @@ def best_match(versions: list[Version], specifier: SpecifierSet | None) -> Versi
         return max(finals or versions, default=None)
     return max(specifier.filter(versions), default=None)
 
-
-def offline_mode() -> bool:
-    """``CODEML_OFFLINE`` set: environments come from uv's cache and local wheels only."""
-    return os.environ.get("CODEML_OFFLINE", "") not in ("", "0")

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from codeml_repro.model.errors import ReproError
-from codeml_repro.model.policy import EnvMode
+from codeml_repro.model.policy import EnvMode, IndexSettings
 from codeml_repro.model.submission import Submission
 from codeml_repro.run.environment import prepare_environment
 
@@ -26,8 +26,9 @@ READY_WAIT_S = 0.5
 class EnvAhead:
     """At most one environment build in the background, for the submission that runs next."""
 
-    def __init__(self, mode: EnvMode) -> None:
+    def __init__(self, mode: EnvMode, *, index: IndexSettings | None = None, offline: bool = False) -> None:
         self.mode = mode
+        self.index, self.offline = index, offline  # the run policy's: the same environment as its turn
         self._folder: Path | None = None
         self._thread: threading.Thread | None = None
         self._error: ReproError | None = None
@@ -55,7 +56,7 @@ class EnvAhead:
 
     def _build(self, sub: Submission) -> None:
         try:
-            prepare_environment(sub, self.mode)
+            prepare_environment(sub, self.mode, index=self.index, offline=self.offline)
         except ReproError as exc:  # the author's requirements: reported at the submission's turn
             self._error = exc
         except Exception:  # anything else recurs when its run prepares the environment

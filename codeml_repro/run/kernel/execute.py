@@ -342,7 +342,7 @@ class KernelPipeline:
         self.prestart = prestart
         self._next: Prepared | None = None
         self._failed: tuple[Any, float, ReproError] | None = None
-        self._ahead = EnvAhead(policy.env)
+        self._ahead = EnvAhead(policy.env, index=policy.package_sources(), offline=policy.offline)
 
     def __enter__(self) -> KernelPipeline:
         return self

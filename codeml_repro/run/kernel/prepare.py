@@ -153,11 +153,11 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
     """Make ``sub``'s run ready in its own environment and sandbox; with ``start_kernel``, launch
     its kernel now (it starts while the caller does something else, e.g. runs another notebook)."""
     stale.clean_stale_once()
-    choice = bwrap.choose_sandbox(policy.sandbox)  # may raise SandboxUnavailable
+    choice = bwrap.choose_sandbox(policy.sandbox, policy.bwrap)  # may raise SandboxUnavailable
     host = host_kernel(sub, policy.kernel_map())  # another language: the maintainer's kernel
     # may raise EnvironmentFailed
     env: KernelEnv = kernel_env_of(host) if host else prepare_environment(
-        sub, policy.env, index=policy.package_sources())
+        sub, policy.env, index=policy.package_sources(), offline=policy.offline)
     marker = uuid.uuid4().hex
     dirs = rundir.make_dirs(sub, marker)
     cgroup, run_uid = None, None

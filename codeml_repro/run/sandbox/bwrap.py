@@ -10,7 +10,6 @@ business; this module only knows bwrap.
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 import site
 import subprocess
@@ -43,9 +42,9 @@ class SandboxChoice:
     scratch: bool = False  # the run folder can be a budgeted tmpfs (see :mod:`.scratchfs`)
 
 
-def find_bwrap() -> str | None:
-    """``$CODEML_BWRAP`` if set (empty: pretend it is missing), else ``bwrap`` on PATH."""
-    override = os.environ.get("CODEML_BWRAP")
+def find_bwrap(override: str | None = None) -> str | None:
+    """``override`` (``RunPolicy.bwrap``, from ``CODEML_BWRAP``) if set (empty: pretend it is
+    missing), else ``bwrap`` on PATH."""
     if override is not None:
         return override or None
     return shutil.which("bwrap")
@@ -78,11 +77,12 @@ def probe_bwrap(bwrap: str) -> tuple[bool, str]:
     return True, version.stdout.strip().removeprefix("bubblewrap ")
 
 
-def choose_sandbox(mode: SandboxMode) -> SandboxChoice:
-    """Resolve the policy's mode; raise :class:`SandboxUnavailable` when required."""
+def choose_sandbox(mode: SandboxMode, program: str | None = None) -> SandboxChoice:
+    """Resolve the policy's mode (``program``: its ``bwrap``); raise :class:`SandboxUnavailable`
+    when required."""
     if mode == "off":
         return SandboxChoice("off")
-    bwrap = find_bwrap()
+    bwrap = find_bwrap(program)
     if bwrap is None:
         problem = "bwrap not found"
     else:
