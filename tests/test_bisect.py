@@ -11,7 +11,7 @@ from codeml_repro.cli import cli
 from codeml_repro.model.errors import ReproError
 from codeml_repro.run.bisect import bisect
 from tests.conftest import MakeSubmission
-from tests.test_matrix import POLICY, _matrix_submission, wheels  # noqa: F401 (a fixture)
+from tests.test_matrix import _matrix_submission, _policy, wheels  # noqa: F401 (a fixture)
 from tests.wheels import TINY, build_wheel
 
 RELEASES = ["1.0", "2.0", "3.0", "4.0", "5.0"]
@@ -29,7 +29,7 @@ def test_bisect_finds_the_first_bad_release_in_three_probes(
 ) -> None:
     _releases(wheels, first_bad)
     _matrix_submission(make_submission, ["1.0"])
-    report = bisect(tmp_path, "tiny", TINY, "1.0", "5.0", POLICY)
+    report = bisect(tmp_path, "tiny", TINY, "1.0", "5.0", _policy())
     assert report.releases == RELEASES
     assert report.first_bad is not None and report.first_bad.version == first_bad
     last_good = RELEASES[RELEASES.index(first_bad) - 1]
@@ -69,6 +69,6 @@ def test_bisect_says_when_the_range_has_no_break(
     assert out.exit_code == 1, out.output
     assert f"no boundary found: the claims do not hold on {TINY} 2.0 either (not_reproduced)" in out.stdout
     with pytest.raises(ReproError, match=r"--bad 9.0: not a release of codeml-tiny-fixture"):
-        bisect(tmp_path, "tiny", TINY, "1.0", "9.0", POLICY)
+        bisect(tmp_path, "tiny", TINY, "1.0", "9.0", _policy())
     out = CliRunner().invoke(cli, [*args, "--good", "2.0", "--bad", "1.0"])
     assert out.exit_code == 2 and "--good 2.0 must be older than --bad 1.0" in out.stderr

@@ -14,7 +14,7 @@ from codeml_repro.run.batch import run_all
 from codeml_repro.run.plan import RunOptions
 from codeml_repro.run.shards import assignment_of_dirs, shard_shares, shard_units
 from tests.conftest import MakeSubmission
-from tests.test_matrix import POLICY, _matrix_submission, wheels  # noqa: F401  (a fixture)
+from tests.test_matrix import _matrix_submission, _policy, wheels  # noqa: F401  (a fixture)
 from tests.wheels import TINY, build_wheel
 
 ENTRIES = ["1.0", "1.5", "2.0", "latest"]  # latest is 3.0: two cells hold, two do not
@@ -54,10 +54,10 @@ def test_a_matrix_run_on_two_shards_merges_into_the_single_runs_result(
     _matrix_submission(make_submission, ENTRIES)
     full, shard0, shard1, merged = _roots(tmp_path, ["full", "shard-0", "shard-1", "merged"])
 
-    (single,) = run_all(full, POLICY, RunOptions(jobs=2)).results
+    (single,) = run_all(full, _policy(), RunOptions(jobs=2)).results
     assert [c.status for c in single.matrix] == [Status.REPRODUCED] * 2 + [Status.NOT_REPRODUCED] * 2
     for index, root in enumerate([shard0, shard1]):
-        run_all(root, POLICY, RunOptions(jobs=2, shard=(index, 2)))
+        run_all(root, _policy(), RunOptions(jobs=2, shard=(index, 2)))
         assert not (root / "results" / "tiny.json").exists()  # a part only: the merge makes the result
         part = Result.model_validate_json(part_path(root / "results", "tiny").read_bytes())
         assert len(part.matrix) == 2
@@ -78,7 +78,7 @@ def test_merge_refuses_a_cell_or_a_result_the_shard_was_not_given(
     _matrix_submission(make_submission, ["1.0", "2.0"])
     shard0, shard1, merged = _roots(tmp_path, ["shard-0", "shard-1", "merged"])
     for index, root in enumerate([shard0, shard1]):
-        run_all(root, POLICY, RunOptions(shard=(index, 2)))
+        run_all(root, _policy(), RunOptions(shard=(index, 2)))
     shares = assignment_of_dirs(merged, 2, [shard0, shard1])
     owner, other = (shard0, shard1) if shares[shard0].records("tiny") else (shard1, shard0)
     theirs = Result.model_validate_json(part_path(owner / "results", "tiny").read_bytes())
