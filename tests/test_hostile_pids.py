@@ -70,7 +70,7 @@ def no_cgroups(monkeypatch: pytest.MonkeyPatch) -> None:
 @as_root
 @pytest.mark.usefixtures("no_cgroups")
 def test_a_fork_bomb_without_a_pids_cgroup_leaves_the_neighbours_forks(
-    make_submission: MakeSubmission, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_submission: MakeSubmission, tmp_path: Path
 ) -> None:
     # One submission per worker, side by side: without pre-start a worker does not take the
     # next submission (its kernel would start ahead, and its cells run after the bomb's).

@@ -198,7 +198,7 @@ def test_store_warnings_in_workers_reach_the_report(
 
 
 def test_a_tool_error_in_a_worker_reaches_the_caller(
-    make_submission: MakeSubmission, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_submission: MakeSubmission, tmp_path: Path
 ) -> None:
     from codeml_repro.model.errors import SandboxUnavailable
 

@@ -54,7 +54,7 @@ def _mixed_root(make: MakeSubmission) -> None:
     (make("f-invalid", "x = 1") / "submission.yml").write_text("title: T\n")
 
 
-def _statuses(root: Path, jobs: int, prewarm: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Status]:
+def _statuses(root: Path, jobs: int, prewarm: str) -> dict[str, Status]:
     policy = POLICY.model_copy(update={"prestart": prewarm != "0"})  # as CODEML_PREWARM={prewarm}
     streamed: list[Result] = []
     report = run_all(root, policy, RunOptions(jobs=jobs, force=True), on_result=streamed.append)
@@ -73,20 +73,20 @@ EXPECTED = {
 
 
 def test_prestart_gives_the_same_statuses_and_leaves_nothing(
-    make_submission: MakeSubmission, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_submission: MakeSubmission, tmp_path: Path
 ) -> None:
     _mixed_root(make_submission)
-    assert _statuses(tmp_path, 1, "1", monkeypatch) == EXPECTED
+    assert _statuses(tmp_path, 1, "1") == EXPECTED
     _nothing_left()
-    assert _statuses(tmp_path, 1, "0", monkeypatch) == EXPECTED
+    assert _statuses(tmp_path, 1, "0") == EXPECTED
     _nothing_left()
 
 
 def test_workers_prestart_and_stream_every_result(
-    make_submission: MakeSubmission, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_submission: MakeSubmission, tmp_path: Path
 ) -> None:
     _mixed_root(make_submission)
-    assert _statuses(tmp_path, 2, "1", monkeypatch) == EXPECTED
+    assert _statuses(tmp_path, 2, "1") == EXPECTED
     _nothing_left()
 
 

@@ -195,7 +195,7 @@ def test_missing_bwrap_in_required_mode(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert choice.kind == "off" and "running without isolation" in choice.warnings[0]
 
 
-def test_auto_mode_falls_back_with_a_visible_warning(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_auto_mode_falls_back_with_a_visible_warning(tmp_path: Path) -> None:
     ex = run(make_submission(tmp_path / "sub", "passing"), sandbox="auto", bwrap="")  # as CODEML_BWRAP=""
     assert ex.outcome == "completed" and ex.sandbox == "off"
     assert ex.warnings == ["sandbox unavailable (bwrap not found), running without isolation"]
@@ -271,7 +271,7 @@ def _fake_bwrap(tmp_path: Path, *, always: bool = False) -> str:
     return str(path)
 
 
-def test_probe_uses_the_launch_mounts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_probe_uses_the_launch_mounts(tmp_path: Path) -> None:
     # a host where bwrap works but mounting proc is denied: the probe must see it
     fake = _fake_bwrap(tmp_path)
     with pytest.raises(SandboxUnavailable, match="Can't mount proc"):
