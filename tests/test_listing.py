@@ -571,6 +571,11 @@ def test_available_needs_an_archival_id_and_the_page_says_why(book: dict[str, Pa
     zeta = read(book["html"], "book/posters/zeta.html")
     assert "Not earned: no DOI or Software Heritage id of the code is given." in zeta
     assert "Zenodo DOI" not in zeta  # advice to authors is for check and the dashboard, not readers
+    dashboard = read(book["html"], "book/dashboard.html")
+    row = dashboard.split('href="posters/zeta.html"', 1)[1].split("</tr>", 1)[0]
+    assert "add a Zenodo DOI of your code to earn Available" in row  # the authors' advice is here
+    alpha_row = dashboard.split('href="posters/alpha.html"', 1)[1].split("</tr>", 1)[0]
+    assert "Zenodo" not in alpha_row
     alpha = read(book["html"], "book/posters/alpha.html")
     assert "Not earned: no DOI" not in alpha
     assert badge_texts(alpha.split("codeml-badge-meanings", 1)[1])[0] == "Available"

@@ -15,7 +15,7 @@ from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
 from codeml_repro.model.result import Status
-from codeml_repro.results.badges import PALETTE, TIER_LABELS, TIERS, message, top_tier
+from codeml_repro.results.badges import NO_ARCHIVE_REASON, PALETTE, TIER_LABELS, TIERS, message, top_tier
 from codeml_repro.results.versions import Holds, holds
 from codeml_repro.sphinx.html import tag
 from codeml_repro.sphinx.nodes import Cell, link, table, text_par
@@ -143,9 +143,11 @@ def submissions_table(app: Any, docname: str, entries: list[Entry]) -> nodes.tab
         duration = f"{e.result.duration_s:.1f} s" if e.result else "—"
         finished = (e.result.finished_at if e.result else None) or "—"
         tiers = ", ".join(TIER_LABELS[t] for t in e.tiers) or "none"
-        rows.append([title, status, tiers, passed, duration, finished])
+        # Advice addressed to the authors lives here and in `check`, not on the public poster page.
+        advice = NO_ARCHIVE_REASON if e.spec.links.archival_id is None else ""
+        rows.append([title, status, tiers, passed, duration, finished, advice])
     return table(
-        ["Submission", "Status", "Badges", "Claims passed", "Duration", "Last run"],
+        ["Submission", "Status", "Badges", "Claims passed", "Duration", "Last run", "For the authors"],
         rows,
         ["codeml-dashboard-table"],
     )
