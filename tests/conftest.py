@@ -111,7 +111,11 @@ def no_gpu_detected(monkeypatch: pytest.MonkeyPatch) -> None:
 # keeps what must not share the machine apart (scripts/test.sh runs the `serial` ones alone).
 _BOOK_FIXTURES = {"book", "site"}
 _BOOK_MODULES = {"test_book_site", "test_editions", "test_listing", "test_listing_security"}
-_SERIAL_MODULES = {"test_hostile_cpu", "test_hostile_pids", "test_usage", "test_benchmarks"}
+_SERIAL_MODULES = {"test_hostile_cpu", "test_hostile_pids", "test_usage", "test_benchmarks",
+                   "test_prewarm", "test_env_ahead"}  # these count the test process's children
+_SERIAL_TESTS = {"test_a_tool_error_in_a_worker_reaches_the_caller",  # forks workers, counts children
+                 "test_sigterm_and_ctrl_c_stop_the_fetch_stage_within_seconds",  # signals a run
+                 "test_sigterm_stops_the_run_and_leaves_nothing"}
 _KERNEL_CALLS = ("run_all(", "check_path(", "execute(", "run_cli(", '_cli("run"', "_cli('run'",
                  '"run", ', "run_prepared(", "run_matrix(", "bisect(", "venv_for(", "base_environment(")
 _STARTS_KERNEL: dict[str, frozenset[str]] = {}
@@ -169,7 +173,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             needs.add("sandbox")
         if needs:
             needs.add("slow")
-        if module in _SERIAL_MODULES:
+        if module in _SERIAL_MODULES or name in _SERIAL_TESTS:
             needs |= {"serial", "slow"}
         for name in sorted(needs):
             item.add_marker(name)
