@@ -30,7 +30,7 @@ from typing import Any
 
 from common import report
 
-from codeml_repro.run.transfer import CHUNK
+from codeml_repro.run.inputs.transfer import CHUNK
 
 
 class _Server:
@@ -89,7 +89,7 @@ def main() -> None:
     import pooch
 
     from codeml_repro.model.policy import RunPolicy
-    from codeml_repro.run.inputs import fetch_inputs
+    from codeml_repro.run.inputs.fetch import fetch_inputs
 
     pooch.get_logger().setLevel("WARNING")
     subs = _submissions(work / "submissions", args.count, files, server.url)

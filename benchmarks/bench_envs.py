@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from codeml_repro.run.environment import KERNEL_REQUIREMENT, venv_for
+from codeml_repro.run.env.environment import KERNEL_REQUIREMENT, venv_for
 
 
 def _seconds(fn: Callable[[], object]) -> float:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from codeml_repro.run.environment import KernelEnv, venv_for
-from codeml_repro.run.lock import Era
+from codeml_repro.run.env.environment import KernelEnv, venv_for
+from codeml_repro.run.env.lock import Era
 
 SHOWN = ("ipykernel", "ipython", "matplotlib-inline")
 

@@ -15,8 +15,8 @@ import os
 import random
 import time
 
-from codeml_repro.run import shards
-from codeml_repro.run.shards import lower_bound, plan_shards, predicted_durations
+from codeml_repro.run.plan import shards
+from codeml_repro.run.plan.shards import lower_bound, plan_shards, predicted_durations
 
 
 def workshop(n: int, median_s: float, sigma: float, seed: int) -> dict[str, float]:

@@ -1,7 +1,7 @@
 """Record a value from an artifact notebook, with no dependency but IPython.
 
 Writes the same display output as scrapbook's ``sb.glue`` (JSON encoder), so
-``claims.py`` reads values recorded by ``record``, scrapbook and myst-nb alike.
+``run/batch/recorded.py`` reads values recorded by ``record``, scrapbook and myst-nb alike.
 This module must import with the standard library only: it is copied into
 per-submission environments that do not have the toolkit's dependencies.
 

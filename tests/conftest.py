@@ -65,7 +65,7 @@ def base_environment() -> Any:
     """
     from codeml_repro.model.errors import ReproError
     from codeml_repro.model.policy import RunPolicy
-    from codeml_repro.run.prebuild import base_environment as build
+    from codeml_repro.run.batch.prebuild import base_environment as build
 
     try:
         return build(RunPolicy())

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from codeml_repro.run.baseenv import BASE_REQUIREMENTS, base_pins
-from codeml_repro.run.environment import requirements_hash
+from codeml_repro.run.env.baseenv import BASE_REQUIREMENTS, base_pins
+from codeml_repro.run.env.environment import requirements_hash
 from tests.conftest import MakeSubmission
 from tests.runner_helpers import make_submission, outputs_text, recorded, run
 from tests.test_sandbox import needs_bwrap
@@ -71,8 +71,8 @@ def test_env_current_keeps_the_toolkit_interpreter(tmp_path: Path) -> None:
 
 def test_the_base_environment_is_keyed_by_its_file_and_era(base: Any) -> None:
     """Built through venv_for like any environment: its folder is the hash of its pins and as_of."""
-    from codeml_repro.run.baseenv import BASE_AS_OF
-    from codeml_repro.run.lock import Era
+    from codeml_repro.run.env.baseenv import BASE_AS_OF
+    from codeml_repro.run.env.lock import Era
 
     era = Era(as_of=BASE_AS_OF)
     digest = requirements_hash(BASE_REQUIREMENTS.read_text(), base.python_version, None, era)
@@ -111,8 +111,8 @@ def test_the_base_environments_lock_is_in_the_skip_key(
     from codeml_repro.model.result import Status
     from codeml_repro.model.skipkey import locked_key
     from codeml_repro.results.store import ResultStore
-    from codeml_repro.run.batch import run_all
-    from codeml_repro.run.plan import RunOptions, plan
+    from codeml_repro.run.batch.runall import run_all
+    from codeml_repro.run.plan.planning import RunOptions, plan
 
     folder = make_submission("plain", "x = 1")
     policy = RunPolicy(sandbox="off", env="auto", timeout_s=120)
@@ -168,8 +168,8 @@ def test_glue_and_sb_glue_work_in_the_base_environment(
     requirements.txt: both claims are read from the run in the base environment."""
     from codeml_repro.model.policy import RunPolicy
     from codeml_repro.model.result import Status
-    from codeml_repro.run.batch import run_all
-    from codeml_repro.run.plan import RunOptions
+    from codeml_repro.run.batch.runall import run_all
+    from codeml_repro.run.plan.planning import RunOptions
 
     claims = [{"name": "accuracy", "expected": 0.95, "rel_tol": 0.01}, {"name": "epochs", "expected": 12}]
     make_submission("book", GLUE, spec={"claims": claims})

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from codeml_repro.cli import cli
 from codeml_repro.model.errors import ReproError
-from codeml_repro.run.bisect import bisect
+from codeml_repro.run.batch.bisect import bisect
 from tests.conftest import MakeSubmission
 from tests.test_matrix import _matrix_submission, _policy, wheels  # noqa: F401 (a fixture)
 from tests.wheels import TINY, build_wheel

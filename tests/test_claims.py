@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 
 from codeml_repro.model.artifact import Claim
-from codeml_repro.run.claims import check_claims, parse_literal, recorded_values
+from codeml_repro.run.batch.claims import check_claims
+from codeml_repro.run.batch.recorded import parse_literal, recorded_values
 
 
 def _glue_output(name: str, plain: str) -> dict[str, Any]:
@@ -83,7 +84,7 @@ def _stream(text: str, name: str = "stdout") -> dict[str, Any]:
 
 
 def test_output_claim_reads_the_cell_by_index_and_by_id_skipping_the_injected_cell() -> None:
-    from codeml_repro.run.claims import claim_values
+    from codeml_repro.run.batch.recorded import claim_values
 
     cells: list[dict[str, Any]] = [
         {"cell_type": "code", "id": "inj", "metadata": {"tags": ["injected-parameters"]},
@@ -106,7 +107,7 @@ def test_output_claim_reads_the_cell_by_index_and_by_id_skipping_the_injected_ce
 
 
 def test_output_claim_group_that_is_no_number_is_compared_as_text() -> None:
-    from codeml_repro.run.claims import claim_values
+    from codeml_repro.run.batch.recorded import claim_values
 
     cells = [{"cell_type": "code", "metadata": {}, "outputs": [_stream("best: adam (lr 1e-3)\n")]}]
     claim = Claim.model_validate({"name": "best", "expected": "adam",
@@ -121,7 +122,7 @@ def test_output_claim_group_that_is_no_number_is_compared_as_text() -> None:
 def test_a_backtracking_regex_ends_its_own_search_not_the_run() -> None:
     import time
 
-    from codeml_repro.run.outputclaims import search
+    from codeml_repro.run.batch.outputclaims import search
 
     claim = _output_claim(0, r"^((a+)+)$")
     started = time.monotonic()
@@ -277,7 +278,7 @@ def test_the_guides_fallback_records_in_the_runner(tmp_path: Any) -> None:
 
     from codeml_repro.model.policy import RunPolicy
     from codeml_repro.model.submission import load_submission
-    from codeml_repro.run.repeats import run_submission
+    from codeml_repro.run.batch.repeats import run_submission
 
     folder = tmp_path / "submissions" / "fallback"
     folder.mkdir(parents=True)

@@ -20,10 +20,10 @@ from codeml_repro.model.notebook import check_notebook
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ErrorInfo, Status
 from codeml_repro.model.submission import load_submission
-from codeml_repro.run.claims import parse_literal, recorded_values
+from codeml_repro.run.batch.recorded import parse_literal, recorded_values
+from codeml_repro.run.batch.repeats import run_submission
 from codeml_repro.run.kernel.conventions import NotebookSettings, budget_of, cell_timeout, notebook_settings
 from codeml_repro.run.kernel.execute import Execution
-from codeml_repro.run.repeats import run_submission
 from tests.conftest import tagged_cell as _cell
 from tests.runner_helpers import run
 
@@ -422,7 +422,7 @@ def test_a_4_4_notebook_with_cell_ids_is_valid_as_papermill_runs_it(tmp_path: Pa
 
 def test_cells_over_80_percent_of_their_own_budget_warn() -> None:
     from codeml_repro.model.result import CellTime, ResourceReport
-    from codeml_repro.run.runnotes import slow_cell_warnings
+    from codeml_repro.run.batch.runnotes import slow_cell_warnings
 
     cells = [{"metadata": {}}, {"metadata": {"execution": {"timeout": "4"}}}, {"metadata": {}}]
     report = ResourceReport(cells=[CellTime(cell=0, duration_s=8.5), CellTime(cell=1, duration_s=3.5),
@@ -471,7 +471,7 @@ def test_pip_install_in_a_cell_says_why_it_cannot_work_here(tmp_path: Path) -> N
 
 
 def test_install_lines_are_found_in_every_spelling() -> None:
-    from codeml_repro.run.runnotes import install_notes
+    from codeml_repro.run.batch.runnotes import install_notes
 
     spellings = ["!pip install torch", "%pip install -q torch", "! pip3 install torch", "!conda install -y x",
                  "!python -m pip install x", "!uv pip install x", "%conda install x"]

@@ -10,7 +10,7 @@ import yaml
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.submission import load_submission
-from codeml_repro.run.plan import plan
+from codeml_repro.run.plan.planning import plan
 
 from .conftest import MakeSubmission
 

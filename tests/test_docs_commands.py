@@ -129,3 +129,14 @@ def test_the_readme_says_which_statuses_pass_the_pull_request_check() -> None:
     text = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
     shown = " nor ".join(f"`{status}`" for status in summary.CLEAN)
     assert f"is neither {shown}" in text, summary.CLEAN
+
+
+def test_every_module_path_the_docs_name_exists() -> None:
+    """A doc that names `run/plan/planning.py` after a move sends a reader to nothing."""
+    named: set[str] = set()
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        paths = re.findall(r"(?:codeml_repro/)?run/[a-z_/]+\.py", text)
+        named |= {p.removeprefix("codeml_repro/") for p in paths}
+    missing = sorted(p for p in named if not (REPO / "codeml_repro" / p).exists())
+    assert named and not missing, missing

@@ -16,7 +16,7 @@ import pytest
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.result import Status
 from codeml_repro.model.submission import load_submission
-from codeml_repro.run.inputs import file_path
+from codeml_repro.run.inputs.fetch import file_path
 from tests.conftest import MakeSubmission
 from tests.test_inputs import CSV, Server, _results, sha
 

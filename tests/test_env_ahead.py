@@ -14,7 +14,7 @@ from filelock import FileLock
 
 from codeml_repro.model.errors import EnvironmentFailed
 from codeml_repro.model.policy import RunPolicy
-from codeml_repro.run.environment import COMPLETE_MARKER, requirements_hash, venv_for
+from codeml_repro.run.env.environment import COMPLETE_MARKER, requirements_hash, venv_for
 from codeml_repro.run.kernel.execute import KernelPipeline
 from tests.runner_helpers import make_submission, outputs_text
 

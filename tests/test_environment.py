@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from codeml_repro.model.errors import EnvironmentFailed
-from codeml_repro.run.environment import KernelEnv, prepare_environment, requirements_hash, venv_for
+from codeml_repro.run.env.environment import KernelEnv, prepare_environment, requirements_hash, venv_for
 from tests.runner_helpers import make_submission, outputs_text, recorded, run
 from tests.test_sandbox import needs_bwrap
 
@@ -116,7 +116,7 @@ def _fake_venv(root: Path, marker: Path) -> Path:
 
 
 def test_venv_versions_are_read_from_metadata_without_running_anything(tmp_path: Path) -> None:
-    from codeml_repro.run.environment import read_venv_info
+    from codeml_repro.run.env.environment import read_venv_info
 
     marker = tmp_path / "executed"
     info = read_venv_info(_fake_venv(tmp_path / "venv", marker))
@@ -127,7 +127,7 @@ def test_venv_versions_are_read_from_metadata_without_running_anything(tmp_path:
 def test_uv_gets_no_secrets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import subprocess
 
-    from codeml_repro.run import environment
+    from codeml_repro.run.env import environment
 
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_secret")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws_secret")
@@ -157,7 +157,7 @@ def test_uv_gets_no_secrets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 
 
 def test_uv_error_is_one_line_from_the_last_error() -> None:
-    from codeml_repro.run.uvtool import uv_error
+    from codeml_repro.run.env.uvtool import uv_error
 
     old_style = "  × No solution found when resolving dependencies:\n  ╰─▶ Because foo was not found.\n"
     expected = "No solution found when resolving dependencies: Because foo was not found."

@@ -23,9 +23,9 @@ import pytest
 
 from codeml_repro.model.errors import EnvironmentFailed
 from codeml_repro.model.policy import IndexSettings
-from codeml_repro.run import lock
-from codeml_repro.run.environment import venv_for
-from codeml_repro.run.era import UploadDates, infer
+from codeml_repro.run.env import lock
+from codeml_repro.run.env.environment import venv_for
+from codeml_repro.run.env.era import UploadDates, infer
 from tests.wheels import build_wheel
 
 # name -> [(version, requires, upload time)]
@@ -179,7 +179,7 @@ def test_the_kernel_is_dated_only_without_as_of_and_with_a_known_day(index: Fake
                                                                     ) -> None:
     """as_of given: the author's date stands. Offline with nothing cached (or pins the index does
     not know): no day is guessed, and the environment resolves as before, with no note."""
-    from codeml_repro.run.era import kernel_era
+    from codeml_repro.run.env.era import kernel_era
 
     settings = IndexSettings(index_url=index.url)
     offline = UploadDates(settings, tmp_path / "empty", offline=True)
@@ -291,7 +291,7 @@ def test_an_era_that_needs_a_python_this_runner_lacks_says_which_and_where(
 ) -> None:
     """A pin whose wheels are for CPython 3.6 and 3.7 only: the message names the Python its era
     needs, and that CI (where `uv python install` reaches the network) can provide it."""
-    from codeml_repro.run.lock import host_pythons
+    from codeml_repro.run.env.lock import host_pythons
 
     req = tmp_path / "sub" / "requirements.txt"
     req.parent.mkdir()

@@ -64,10 +64,10 @@ def test_every_repro_error_survives_pickling() -> None:
 def test_the_former_strays_sit_where_their_handlers_expect() -> None:
     """Each former plain Exception sits under the root where its handler expects it."""
     from codeml_repro.model.errors import DataProblem
-    from codeml_repro.run.hfhub import HfUnavailable
+    from codeml_repro.run.inputs.hfhub import HfUnavailable
+    from codeml_repro.run.inputs.transfer import Stopped
+    from codeml_repro.run.inputs.unpack import UnpackError
     from codeml_repro.run.kernel.wire import MalformedMessage
-    from codeml_repro.run.transfer import Stopped
-    from codeml_repro.run.unpack import UnpackError
     from codeml_repro.sphinx.workshop.site import CodemlDataError
 
     assert issubclass(HfUnavailable, DataUnavailable)  # an input not fetched: its submission's result

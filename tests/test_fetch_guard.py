@@ -14,8 +14,8 @@ import pytest
 from codeml_repro.model.addresses import literal_rule
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Status
-from codeml_repro.run.batch import run_all
-from codeml_repro.run.plan import RunOptions
+from codeml_repro.run.batch.runall import run_all
+from codeml_repro.run.plan.planning import RunOptions
 from tests.conftest import MakeSubmission
 from tests.dataserver import DataServer
 
@@ -110,9 +110,9 @@ def test_every_redirect_hop_is_checked_where_it_connects(
     tmp_path: Path, make_submission: MakeSubmission, server: DataServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A first hop that passes (here 127.0.0.1 counts as public) redirecting to one that does not."""
-    from codeml_repro.run import netguard
-    from codeml_repro.run.inputs import fetch_inputs
-    from codeml_repro.run.plan import plan
+    from codeml_repro.run.inputs import netguard
+    from codeml_repro.run.inputs.fetch import fetch_inputs
+    from codeml_repro.run.plan.planning import plan
 
     monkeypatch.setattr(netguard, "address_rule", lambda ip: "link-local" if str(ip) == "127.0.0.2" else None)
     inner = DataServer({"x.csv": CSV}, host="127.0.0.2")

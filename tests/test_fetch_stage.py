@@ -22,8 +22,8 @@ import pytest
 
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Status
-from codeml_repro.run.batch import run_all
-from codeml_repro.run.plan import RunOptions
+from codeml_repro.run.batch.runall import run_all
+from codeml_repro.run.plan.planning import RunOptions
 from tests.conftest import MakeSubmission
 from tests.dataserver import DataServer
 
@@ -179,8 +179,8 @@ MEASURE = """
 import json, sys
 from pathlib import Path
 from codeml_repro.model.policy import RunPolicy
-from codeml_repro.run.inputs import fetch_inputs
-from codeml_repro.run.plan import plan
+from codeml_repro.run.inputs.fetch import fetch_inputs
+from codeml_repro.run.plan.planning import plan
 
 def written():
     return int(dict(line.split(": ") for line in open("/proc/self/io").read().splitlines())["wchar"])
@@ -211,7 +211,7 @@ def test_bytes_written_for_a_submission_stay_within_its_budget_and_one_read(
                           text=True, timeout=240, env=os.environ.copy())
     assert done.returncode == 0, done.stderr
     measured = json.loads(done.stdout)
-    from codeml_repro.run.transfer import CHUNK
+    from codeml_repro.run.inputs.transfer import CHUNK
 
     assert "data budget" in measured["failure"]
     assert budget // 2 < measured["written"] <= budget + CHUNK + 16 * 1024  # + small notes (locks, manifests)

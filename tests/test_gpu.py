@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from codeml_repro.model.resources import Resources
-from codeml_repro.run.hardware import Machine, missing_resource
+from codeml_repro.run.plan.hardware import Machine, missing_resource
 from codeml_repro.run.sandbox import bwrap, launch
 from codeml_repro.run.sandbox.gpu import GpuHost, NvidiaGpus, detect_gpus
 from codeml_repro.run.sandbox.rundir import RunDirs

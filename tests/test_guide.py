@@ -203,7 +203,7 @@ def test_versions_section_matrix_example_is_valid() -> None:
 
 def test_versions_section_bisect_sample_matches_the_report() -> None:
     from codeml_repro.model.result import MatrixCellResult
-    from codeml_repro.run.bisect import BisectReport, Probe, describe_report
+    from codeml_repro.run.batch.bisect import BisectReport, Probe, describe_report
 
     text = _section("Showing a result across versions")
     tokens = MarkdownIt().parse(text)
@@ -251,7 +251,7 @@ def test_the_guide_quotes_checks_advice_as_the_tool_writes_it(tmp_path: Path) ->
 
 def test_base_environment_section_lists_the_shipped_pins() -> None:
     """The guide's table of the base environment is the file the toolkit builds it from."""
-    from codeml_repro.run.baseenv import BASE_AS_OF, base_pins
+    from codeml_repro.run.env.baseenv import BASE_AS_OF, base_pins
 
     section = guide().split("### The base environment", 1)[1].split("\n## ", 1)[0]
     rows = [ln.strip("|").split("|") for ln in section.splitlines() if ln.startswith("| ")]

@@ -27,9 +27,9 @@ from codeml_repro.model.errors import EnvironmentFailed
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Status
 from codeml_repro.model.submission import load_submission
-from codeml_repro.run.batch import run_all
-from codeml_repro.run.environment import prepare_environment
-from codeml_repro.run.plan import RunOptions
+from codeml_repro.run.batch.runall import run_all
+from codeml_repro.run.env.environment import prepare_environment
+from codeml_repro.run.plan.planning import RunOptions
 from codeml_repro.run.sandbox import cgroups
 from tests.wheels import build_wheel
 

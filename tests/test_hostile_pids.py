@@ -17,8 +17,8 @@ import pytest
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Status
 from codeml_repro.results.store import ResultStore
-from codeml_repro.run.batch import run_all
-from codeml_repro.run.plan import RunOptions
+from codeml_repro.run.batch.runall import run_all
+from codeml_repro.run.plan.planning import RunOptions
 from codeml_repro.run.sandbox import cgroups, runuid
 
 from .conftest import MakeSubmission

@@ -15,8 +15,8 @@ from codeml_repro.model.logsafe import log_line
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Status
 from codeml_repro.model.submission import load_spec
-from codeml_repro.run.batch import run_all
-from codeml_repro.run.plan import RunOptions
+from codeml_repro.run.batch.runall import run_all
+from codeml_repro.run.plan.planning import RunOptions
 
 from .conftest import MakeSubmission
 

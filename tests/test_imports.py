@@ -18,7 +18,7 @@ from codeml_repro.authoring.imports import imported_modules, missing_modules, ve
 from codeml_repro.cli import cli
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.submission import load_submission
-from codeml_repro.run.repeats import run_submission
+from codeml_repro.run.batch.repeats import run_submission
 from tests.conftest import tagged_cell as _cell
 
 POLICY = RunPolicy(sandbox="off", env="current", cell_timeout_s=10, timeout_s=30)

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from codeml_repro.model.errors import EnvironmentFailed
 from codeml_repro.model.policy import IndexSettings, RunPolicy
-from codeml_repro.run.environment import KernelEnv, requirements_hash, venv_for
-from codeml_repro.run.uvtool import uv_index_args
+from codeml_repro.run.env.environment import KernelEnv, requirements_hash, venv_for
+from codeml_repro.run.env.uvtool import uv_index_args
 from tests.wheels import TINY, build_versions
 
 

@@ -22,8 +22,8 @@ import pytest
 
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Status
-from codeml_repro.run.batch import run_all
-from codeml_repro.run.plan import RunOptions
+from codeml_repro.run.batch.runall import run_all
+from codeml_repro.run.plan.planning import RunOptions
 from tests.conftest import MakeSubmission
 
 pytestmark = pytest.mark.slow
@@ -93,7 +93,7 @@ def served(tmp_path: Path) -> Iterator[Server]:
 def data_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("CODEML_ALLOW_PRIVATE_URLS", "1")  # the test's server is on 127.0.0.1
-    monkeypatch.setattr("codeml_repro.run.sources.ATTEMPTS", 2)
+    monkeypatch.setattr("codeml_repro.run.inputs.sources.ATTEMPTS", 2)
     return tmp_path / "cache"
 
 
@@ -374,8 +374,8 @@ def test_hf_fetch_uses_neither_the_maintainers_token_nor_their_hugging_face_home
     code = (
         "from pathlib import Path\n"
         "from codeml_repro.model.inputs import HfSource\n"
-        "from codeml_repro.run.inputs import hf_cache\n"
-        "from codeml_repro.run.hfhub import fetch_hf\n"
+        "from codeml_repro.run.inputs.fetch import hf_cache\n"
+        "from codeml_repro.run.inputs.hfhub import fetch_hf\n"
         f"print(fetch_hf(HfSource(repo='org/tiny', revision='{REV}'), hf_cache()))\n"
     )
     try:

@@ -20,7 +20,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.kernels import kernels_from_environ, parse_kernel_map
 from codeml_repro.model.policy import RunPolicy
-from codeml_repro.run.plan import plan
+from codeml_repro.run.plan.planning import plan
 from tests.runner_helpers import recorded, run
 from tests.test_sandbox import needs_bwrap
 

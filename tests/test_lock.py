@@ -23,10 +23,10 @@ import pytest
 import yaml
 
 from codeml_repro.model.policy import RunPolicy
-from codeml_repro.run import lock
-from codeml_repro.run.environment import KernelEnv, requirements_hash
-from codeml_repro.run.plan import plan
-from codeml_repro.run.uvtool import uv_env
+from codeml_repro.run.env import lock
+from codeml_repro.run.env.environment import KernelEnv, requirements_hash
+from codeml_repro.run.env.uvtool import uv_env
+from codeml_repro.run.plan.planning import plan
 from tests.wheels import build_wheel
 
 # name -> [(version, requires, upload time)]
@@ -232,11 +232,11 @@ def test_a_changed_lock_runs_the_submission_again(tmp_path: Path, monkeypatch: p
     from codeml_repro.model.result import Status
     from codeml_repro.model.skipkey import locked_key
     from codeml_repro.results.store import ResultStore
-    from codeml_repro.run.batch import RunReport, _todo, expected_key
-    from codeml_repro.run.environment import COMPLETE_MARKER
-    from codeml_repro.run.outcome import pending_result
-    from codeml_repro.run.plan import RunOptions
-    from codeml_repro.run.versions import VersionLookup
+    from codeml_repro.run.batch.runall import RunReport, _todo, expected_key
+    from codeml_repro.run.env.environment import COMPLETE_MARKER
+    from codeml_repro.run.matrix.versions import VersionLookup
+    from codeml_repro.run.plan.outcome import pending_result
+    from codeml_repro.run.plan.planning import RunOptions
 
     monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("CODEML_INDEX_URL", raising=False)

@@ -15,10 +15,10 @@ from codeml_repro.model.errors import EnvironmentFailed
 from codeml_repro.model.matrix import cells, entry_specifier, matrix_problem, replace_pins
 from codeml_repro.model.policy import IndexSettings, RunPolicy
 from codeml_repro.model.result import Result, Status
-from codeml_repro.run.batch import run_all
-from codeml_repro.run.environment import venv_for
-from codeml_repro.run.plan import RunOptions
-from codeml_repro.run.versions import available_versions
+from codeml_repro.run.batch.runall import run_all
+from codeml_repro.run.env.environment import venv_for
+from codeml_repro.run.matrix.versions import available_versions
+from codeml_repro.run.plan.planning import RunOptions
 from tests.conftest import MakeSubmission
 from tests.wheels import TINY, build_versions, build_wheel
 
@@ -317,7 +317,7 @@ def test_validate_names_the_file_and_field_of_a_bad_matrix(
 
 
 def test_releases_this_python_cannot_install_or_yanked_are_not_offered(tmp_path: Path) -> None:
-    from codeml_repro.run.versions import best_match
+    from codeml_repro.run.matrix.versions import best_match
 
     module = TINY.replace("-", "_")
     page = "".join(
@@ -339,7 +339,7 @@ def test_releases_this_python_cannot_install_or_yanked_are_not_offered(tmp_path:
 def test_a_tool_failure_in_one_cell_is_that_cells_result_only(
     make_submission: MakeSubmission, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import codeml_repro.run.pool as pool
+    import codeml_repro.run.batch.pool as pool
 
     wheels = build_versions(tmp_path / "wheels", {"1.0": "VALUE = 1.0\n", "2.0": "VALUE = 2.0\n"})
     monkeypatch.setenv("CODEML_FIND_LINKS", str(wheels))

@@ -10,9 +10,9 @@ from codeml_repro.model.result import Result, Status
 from codeml_repro.results.merge import merge_results
 from codeml_repro.results.parts import part_path
 from codeml_repro.results.store import ResultStore
-from codeml_repro.run.batch import run_all
-from codeml_repro.run.plan import RunOptions
-from codeml_repro.run.shards import assignment_of_dirs, shard_shares, shard_units
+from codeml_repro.run.batch.runall import run_all
+from codeml_repro.run.plan.planning import RunOptions
+from codeml_repro.run.plan.shards import assignment_of_dirs, shard_shares, shard_units
 from tests.conftest import MakeSubmission
 from tests.test_matrix import _matrix_submission, _policy, wheels  # noqa: F401  (a fixture)
 from tests.wheels import TINY, build_wheel

@@ -276,7 +276,7 @@ def test_a_shard_cannot_replace_a_result_it_was_not_assigned(tmp_path: Path) -> 
     import shutil
 
     from codeml_repro.cli import cli
-    from codeml_repro.run.shards import assign_shards
+    from codeml_repro.run.plan.shards import assign_shards
 
     dest = tmp_path / "dest"
     slugs = ["alpha", "beta", "gamma", "delta"]
@@ -346,7 +346,7 @@ def test_merge_gpu_only_refuses_a_result_for_a_submission_without_a_gpu(tmp_path
 
 def test_merge_shards_after_gpu_none_split_as_the_shards_did(tmp_path: Path) -> None:
     """`merge --shards N --gpu none` gives each shard what `run --shard I/N --gpu none` ran."""
-    from codeml_repro.run.plan import RunOptions, merge_assignment, select
+    from codeml_repro.run.plan.planning import RunOptions, merge_assignment, select
 
     _submissions(tmp_path, {"a": 0, "b": 1, "c": 0, "d": 1, "e": 0, "f": 0})
     store = ResultStore(tmp_path)
@@ -370,7 +370,7 @@ def test_merge_shards_copies_regular_files_only_never_through_a_link(tmp_path: P
     import shutil
 
     from codeml_repro.cli import cli
-    from codeml_repro.run.shards import assign_shards
+    from codeml_repro.run.plan.shards import assign_shards
 
     secret = tmp_path / "host-secret.txt"
     secret.write_bytes(b"TOKEN=host-secret")

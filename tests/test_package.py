@@ -25,7 +25,7 @@ _DIST: dict[str, Path] = {}
 # Files outside Python modules that the toolkit opens at run time.
 PACKAGE_DATA = [
     "codeml_repro/py.typed",
-    "codeml_repro/run/base-requirements.txt",
+    "codeml_repro/run/env/base-requirements.txt",
     "codeml_repro/sphinx/static/codeml-listing.css",
     "codeml_repro/sphinx/static/codeml-listing.js",
     "codeml_repro/sphinx/static/codeml-site.css",

@@ -14,10 +14,10 @@ import pytest
 
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Result, Status
-from codeml_repro.run.batch import run_all
+from codeml_repro.run.batch.runall import run_all
 from codeml_repro.run.kernel.execute import KernelPipeline, run_prepared
 from codeml_repro.run.kernel.prepare import prepare
-from codeml_repro.run.plan import RunOptions
+from codeml_repro.run.plan.planning import RunOptions
 from codeml_repro.run.sandbox.rundir import OWNER_FILE, RUN_DIR_PREFIX
 from tests.runner_helpers import make_submission, outputs_text
 

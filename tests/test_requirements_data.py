@@ -11,9 +11,9 @@ from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.requirements import check_requirements, local_files_digest
 from codeml_repro.model.result import Status
-from codeml_repro.run.batch import run_all
-from codeml_repro.run.environment import requirements_hash
-from codeml_repro.run.plan import RunOptions
+from codeml_repro.run.batch.runall import run_all
+from codeml_repro.run.env.environment import requirements_hash
+from codeml_repro.run.plan.planning import RunOptions
 from tests.wheels import build_wheel
 
 from .conftest import MakeSubmission

@@ -16,9 +16,9 @@ from codeml_repro.model.profiles import apply_profile
 from codeml_repro.model.resources import Resources, short_need
 from codeml_repro.model.result import Status
 from codeml_repro.model.submission import load_spec, load_submission
-from codeml_repro.run.batch import run_all
-from codeml_repro.run.hardware import Machine, missing_resource
-from codeml_repro.run.plan import RunOptions, plan
+from codeml_repro.run.batch.runall import run_all
+from codeml_repro.run.plan.hardware import Machine, missing_resource
+from codeml_repro.run.plan.planning import RunOptions, plan
 
 from .conftest import REPO, MakeSubmission
 

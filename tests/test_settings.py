@@ -21,9 +21,10 @@ README = PACKAGE.parent / "README.md"
 # The environment of processes the toolkit starts, not settings of the toolkit: the kernel's
 # (its allow-list, its run marker, Hugging Face's home) and uv's (its interpreter folders).
 PROCESS_ENVIRONMENT = {
-    "run/sandbox/launch.py", "run/sandbox/reaping.py", "run/hfhub.py", "run/uvtool.py", "run/lock.py",
+    "run/sandbox/launch.py", "run/sandbox/reaping.py", "run/inputs/hfhub.py", "run/env/uvtool.py",
+    "run/env/lock.py",
 }
-NOT_YET = {"run/environment.py": {"CODEML_CACHE"}}  # cache_root(): to become a RunPolicy field
+NOT_YET = {"run/env/environment.py": {"CODEML_CACHE"}}  # cache_root(): to become a RunPolicy field
 SETTING = re.compile(r"^(CODEML_[A-Z0-9_]+|CI)$")
 
 

@@ -15,7 +15,7 @@ import yaml
 from nbformat.v4 import new_code_cell, new_notebook
 
 from codeml_repro.model.errors import ReproError, ShardError
-from codeml_repro.run.shards import assign_shards, parse_shard, plan_shards, select_shard, shard_count
+from codeml_repro.run.plan.shards import assign_shards, parse_shard, plan_shards, select_shard, shard_count
 
 REPO = Path(__file__).resolve().parents[1]
 SLUGS = [f"paper-{n:02d}" for n in range(10)]
@@ -287,7 +287,7 @@ def test_plan_json_assigns_what_run_shard_runs(tmp_path: Path) -> None:
 
     from codeml_repro.cli import cli
     from codeml_repro.results.store import ResultStore
-    from codeml_repro.run.plan import RunOptions, select
+    from codeml_repro.run.plan.planning import RunOptions, select
 
     durations = {f"old-{i}": float(10 * (i + 1)) for i in range(7)}
     root = _root_with_durations(tmp_path, durations, new=["new-a", "new-b"])

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from codeml_repro.model.policy import RunPolicy
-from codeml_repro.run.plan import plan
+from codeml_repro.run.plan.planning import plan
 
 from .conftest import MakeSubmission
 

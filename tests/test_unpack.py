@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from codeml_repro.run.unpack import UnpackError, is_intact, unpack
+from codeml_repro.run.inputs.unpack import UnpackError, is_intact, unpack
 
 
 def _zip(path: Path, members: dict[str, bytes]) -> Path:
@@ -89,7 +89,7 @@ def test_a_bomb_stops_at_the_ratio_cap_before_the_budget(tmp_path: Path) -> None
 
 
 def test_too_many_members_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("codeml_repro.run.unpack.MAX_MEMBERS", 3)
+    monkeypatch.setattr("codeml_repro.run.inputs.unpack.MAX_MEMBERS", 3)
     archive = _zip(tmp_path / "many.zip", {f"f{i}": b"x" for i in range(5)})
     with pytest.raises(UnpackError, match="more than 3 members"):
         unpack(archive, "zip", tmp_path / "out", 1000)

@@ -19,7 +19,7 @@ from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ClaimResult, ErrorInfo, Result, Status
 from codeml_repro.model.submission import SUBMISSION_FILE, Submission
 from codeml_repro.model.text import cell_source, shorten
-from codeml_repro.run.claims import is_number
+from codeml_repro.run.batch.claims import is_number
 
 _MAX_MESSAGE = 200
 _MAX_SNIPPET = 60

@@ -27,7 +27,7 @@ from codeml_repro.model.result import ClaimResult, Result, Status
 from codeml_repro.model.submission import SUBMISSION_FILE, Submission, load_submission
 from codeml_repro.results.badges import NO_ARCHIVE_REASON, TIER_LABELS, badges_for
 from codeml_repro.results.costs import budget_warnings, cost_line, slowest_cells
-from codeml_repro.run.outputclaims import author_cells
+from codeml_repro.run.batch.outputclaims import author_cells
 
 _STOPPED = {Status.FAILED, Status.TIMEOUT, Status.KERNEL_DIED, Status.OUTPUT_LIMIT}
 
@@ -197,7 +197,7 @@ def build_report(result: Result, sub: Submission, policy: RunPolicy, timeout_s: 
 
 def invalid_report(slug: str, message: str, policy: RunPolicy) -> CheckReport:
     """The report for a submission that cannot be loaded: the one-line error and the fix."""
-    from codeml_repro.run.outcome import invalid_status
+    from codeml_repro.run.plan.outcome import invalid_status
 
     return _report(invalid_status(slug, message), None, policy, policy.timeout_s)
 
@@ -227,7 +227,7 @@ def _run_keeping_notebook(sub: Submission, policy: RunPolicy) -> tuple[Result, l
     from codeml_repro.model.errors import SubmissionInvalid
     from codeml_repro.model.notebookfile import notebook_cells
     from codeml_repro.results.store import ResultStore
-    from codeml_repro.run.repeats import run_submission
+    from codeml_repro.run.batch.repeats import run_submission
 
     with tempfile.TemporaryDirectory(prefix="codeml-check-") as scratch:
         result = run_submission(sub, policy, Path(scratch), save=True)
@@ -273,7 +273,7 @@ def _checked_run(sub: Submission, policy: RunPolicy) -> CheckReport:
         import tempfile
 
         from codeml_repro.results.cells import CellCache
-        from codeml_repro.run.matrix import run_matrix_now
+        from codeml_repro.run.batch.repeats import run_matrix_now
 
         with tempfile.TemporaryDirectory(prefix="codeml-check-") as scratch:
             result = run_matrix_now(sub, policy, CellCache(Path(scratch)))

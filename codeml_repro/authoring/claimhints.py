@@ -1,7 +1,7 @@
 """``check``'s suggestion of claims for numbers a notebook prints (``accuracy: 0.953``).
 
 An author whose notebook already prints its results needs no ``record()`` call: the claim reads
-the printed value (``output: {cell, regex}``, see :mod:`codeml_repro.run.outputclaims`). Only a
+the printed value (``output: {cell, regex}``, see :mod:`codeml_repro.run.batch.outputclaims`). Only a
 label printed once in its cell is suggested (a training log's repeated ``loss: ...`` lines are
 not results), and only in cells no claim reads yet.
 """
@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from codeml_repro.model.artifact import Claim
-from codeml_repro.run.outputclaims import author_cells, cell_text
+from codeml_repro.run.batch.outputclaims import author_cells, cell_text
 
 NUMBER = r"[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?"
 _PRINTED = re.compile(

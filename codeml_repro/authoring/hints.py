@@ -20,9 +20,9 @@ from codeml_repro.authoring.imports import (
 from codeml_repro.model.policy import IndexSettings
 from codeml_repro.model.result import ErrorInfo, Result
 from codeml_repro.model.submission import Submission
-from codeml_repro.run.environment import cache_root
-from codeml_repro.run.era import UploadDates, infer
-from codeml_repro.run.lock import exact_pins
+from codeml_repro.run.env.environment import cache_root
+from codeml_repro.run.env.era import UploadDates, infer
+from codeml_repro.run.env.lock import exact_pins
 
 _NETWORK_ERRORS = {
     "ConnectionError",

@@ -28,7 +28,7 @@ def export(dest: Path) -> None:
     Files already in DEST with the right bytes are kept. Hugging Face repositories are not
     exported (HF_ENDPOINT names a Hub mirror).
     """
-    from codeml_repro.run.datacache import MIRROR_FOLDER, export_mirror
+    from codeml_repro.run.inputs.datacache import MIRROR_FOLDER, export_mirror
 
     count, skipped = export_mirror(dest)
     for name in skipped:

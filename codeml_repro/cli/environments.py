@@ -15,7 +15,7 @@ def env_group() -> None:
     """Environments are built with uv and cached under $CODEML_CACHE (default ~/.cache/codeml-repro).
 
     A submission without requirements.txt runs in the base environment (numpy, scipy, pandas,
-    matplotlib, scikit-learn, myst-nb, scrapbook, pinned in codeml_repro/run/base-requirements.txt);
+    matplotlib, scikit-learn, myst-nb, scrapbook, pinned in codeml_repro/run/env/base-requirements.txt);
     `run --env current` uses this Python instead (for development).
     """
 
@@ -35,7 +35,7 @@ def env_build(slugs: tuple[str, ...], root: Path, base_only: bool, index_url: st
     submission under --root (or of SLUGS; each matrix cell's), so runs afterwards need no
     download; a Python a submission asks for that this host lacks is installed first (uv python
     install). One line each; exits 1 when a submission's environment could not be built."""
-    from codeml_repro.run.prebuild import build_base, build_submissions
+    from codeml_repro.run.batch.prebuild import build_base, build_submissions
 
     policy = policy_from(None, 30.0, 1, "off", "auto", index_url, find_links)
     click.echo(str(build_base(policy)))

@@ -46,8 +46,8 @@ def validate(slugs: tuple[str, ...], root: Path, pull_request: bool, online: boo
     cannot be checked is a note, not an error.
     """
     from codeml_repro.model.submission import discover
-    from codeml_repro.run.entries import check_sources
-    from codeml_repro.run.plan import plan
+    from codeml_repro.run.matrix.pins import check_sources
+    from codeml_repro.run.plan.planning import plan
 
     del pull_request  # a stale review is shown stale; authors cannot write one (model/review.py)
     require_submissions(root)
@@ -91,10 +91,10 @@ def run(slugs: tuple[str, ...], root: Path, jobs: int | None, force: bool, repea
     """Run the artifact notebooks of SLUGS (default: all) and record results."""
     import os
 
-    from codeml_repro.run.batch import run_all
-    from codeml_repro.run.plan import RunOptions
-    from codeml_repro.run.progress import RunProgress, print_summary
-    from codeml_repro.run.shards import parse_shard
+    from codeml_repro.run.batch.progress import RunProgress, print_summary
+    from codeml_repro.run.batch.runall import run_all
+    from codeml_repro.run.plan.planning import RunOptions
+    from codeml_repro.run.plan.shards import parse_shard
 
     require_submissions(root)
     policy = policy_from(**policy_args)
@@ -126,8 +126,8 @@ def run(slugs: tuple[str, ...], root: Path, jobs: int | None, force: bool, repea
 @one_line_errors
 def status(root: Path, as_json: bool) -> None:
     """Show the last recorded status of every submission."""
-    from codeml_repro.run.progress import print_status_table
-    from codeml_repro.run.status import current_status
+    from codeml_repro.run.batch.progress import print_status_table
+    from codeml_repro.run.plan.status import current_status
 
     require_submissions(root)
     results, problems = current_status(root)
@@ -163,7 +163,7 @@ def plan_command(root: Path, count: int | None, target_minutes: float, max_shard
     """
     from codeml_repro.model.submission import discover
     from codeml_repro.results.store import ResultStore
-    from codeml_repro.run.shards import plan_shards, shard_units, unit_durations, unit_slug
+    from codeml_repro.run.plan.shards import plan_shards, shard_units, unit_durations, unit_slug
 
     require_submissions(root)
     folders = discover(root)
@@ -200,8 +200,8 @@ def bisect(slug: str, root: Path, package: str, good: str, bad: str, **policy_ar
     CODEML_FIND_LINKS) by binary search, and report the first on which a claim stops holding.
     Versions probed before, by bisect or a matrix, are read from results/cells/. Exits 0 when
     it found the version, 1 when the range shows no break (e.g. --good does not hold either)."""
-    from codeml_repro.run.bisect import bisect as run_bisect
-    from codeml_repro.run.bisect import describe_probe, describe_report
+    from codeml_repro.run.batch.bisect import bisect as run_bisect
+    from codeml_repro.run.batch.bisect import describe_probe, describe_report
 
     require_submissions(root)
     policy = policy_from(**policy_args)
@@ -237,7 +237,7 @@ def merge(dirs: tuple[Path, ...], root: Path, shard_total: int | None, gpu: str)
     shard recorded (results/parts/SLUG.json), as a single run would have combined its cells.
     """
     from codeml_repro.results.merge import NOT_ASSIGNED, merge_results
-    from codeml_repro.run.plan import merge_assignment
+    from codeml_repro.run.plan.planning import merge_assignment
 
     assigned = merge_assignment(root, list(dirs), shard_total, gpu)  # type: ignore[arg-type]  # a Choice
     refusal = NOT_ASSIGNED

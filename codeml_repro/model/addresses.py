@@ -7,7 +7,7 @@ runner ask its own services for them. :func:`address_rule` names the rule an IP 
 an IPv4 address (``::ffff:127.0.0.1``, 6to4, NAT64). :func:`literal_rule` applies it to the host
 written in a URL, before any lookup, so ``validate`` refuses what is private on its face,
 including the integer and short forms (``2130706433``, ``127.1``, ``0x7f.0.0.1``) the C resolver
-accepts; names are checked after resolution, by :mod:`codeml_repro.run.netguard`.
+accepts; names are checked after resolution, by :mod:`codeml_repro.run.inputs.netguard`.
 
 ``CODEML_ALLOW_PRIVATE_URLS=1`` (the runner's environment, never a submission) lifts the rule,
 for tests serving data on 127.0.0.1 and for mirrors on a private network.

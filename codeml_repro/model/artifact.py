@@ -183,7 +183,7 @@ class OutputSource(StrictModel):
     @field_validator("regex")
     @classmethod
     def _one_group(cls, value: str) -> str:
-        import regex  # the runner searches with it under a timeout (run/outputclaims.py)
+        import regex  # the runner searches with it under a timeout (run/batch/outputclaims.py)
 
         try:
             compiled = regex.compile(value)

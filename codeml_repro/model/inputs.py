@@ -24,7 +24,7 @@ COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 HF_REPO_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 DOI_RE = re.compile(r"^10\.\d{4,9}/\S+$")
 DEFAULT_DATA_BUDGET = 5 * 1024**3
-# ``place``: a library's own cache under the kernel's home (run/kernel/downloads.py places it)
+# ``place``: a library's own cache under the kernel's home (run/sandbox/downloads.py places it)
 PLACE_RE = re.compile(r"^(seaborn|sklearn|pooch:[A-Za-z0-9][\w.-]*|~(/[\w.-]+)*)$")
 
 

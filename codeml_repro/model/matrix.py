@@ -5,7 +5,7 @@ packages the runs (cells) are the product of their lists. An entry is a PEP 440 
 (``>=1.3,<1.4``), a bare version (``1.5.2``, meaning ``==1.5.2``), a wildcard (``1.3.*``,
 meaning ``==1.3.*``) or ``latest`` (the newest release, resolved when the run starts and
 recorded exactly). Only text is checked here; what the index offers is checked at run time
-(:mod:`codeml_repro.run.versions`).
+(:mod:`codeml_repro.run.matrix.versions`).
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ def budget_warnings(
     result: Result, *, timeout_s: float, memory_bytes: int
 ) -> list[str]:
     """A line for each whole-run budget the run used more than 80 % of (a cell near its own budget
-    is a warning of the result itself: :mod:`codeml_repro.run.runnotes`)."""
+    is a warning of the result itself: :mod:`codeml_repro.run.batch.runnotes`)."""
     out = []
     used = result.duration_s / timeout_s if timeout_s else 0
     if used > WARN_FRACTION:

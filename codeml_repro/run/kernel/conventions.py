@@ -242,7 +242,7 @@ def shell_failures(cells: list[Mapping[str, Any]], index_of: Callable[[int], int
                    statuses: Mapping[int, int] | None = None) -> list[str]:
     """Warnings for shell commands that failed: IPython goes on, keeping the status in ``_exit_code``
     (``statuses``, by executed cell, see :mod:`.shellstatus`) or printing the shell's 'not found'.
-    Package installs are left to :mod:`codeml_repro.run.runnotes`, which says why they cannot work."""
+    Package installs are left to :mod:`codeml_repro.run.batch.runnotes`, which says why they cannot work."""
     notes = []
     for i, cell in enumerate(cells):
         command = shellstatus.shell_command(cell)

@@ -38,8 +38,8 @@ from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ErrorInfo, ResourceReport
 from codeml_repro.model.submission import Submission
 from codeml_repro.model.text import shorten
+from codeml_repro.run.env.ahead import EnvAhead
 from codeml_repro.run.kernel import conventions, hostpaths, usage, wire
-from codeml_repro.run.kernel.ahead import EnvAhead
 from codeml_repro.run.kernel.client import RunState
 from codeml_repro.run.kernel.kernel_log import BWRAP_ERROR, kernel_log_tail, read_log, signal_name
 from codeml_repro.run.kernel.prepare import (
@@ -334,7 +334,7 @@ class KernelPipeline:
     :class:`~codeml_repro.model.errors.ReproError` (e.g. its environment failed) is raised again without
     a second try; any other error recurs when it is prepared again. When the next run's environment
     is not built yet, it is built in the background during the current run instead
-    (:class:`~codeml_repro.run.kernel.ahead.EnvAhead`), and that run is prepared at its turn.
+    (:class:`~codeml_repro.run.env.ahead.EnvAhead`), and that run is prepared at its turn.
     """
 
     def __init__(self, policy: RunPolicy, *, prestart: bool = True) -> None:

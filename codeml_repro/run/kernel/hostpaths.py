@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from codeml_repro.model.result import ErrorInfo
-from codeml_repro.run.environment import cache_root
+from codeml_repro.run.env.environment import cache_root
 from codeml_repro.run.sandbox.rundir import RunDirs
 
 

@@ -83,8 +83,8 @@ def install(folder: Path, policy: RunPolicy, *, user: bool) -> tuple[str, Path]:
     from jupyter_client.kernelspec import KernelSpecManager
 
     from codeml_repro.model.submission import load_submission
-    from codeml_repro.run.environment import prepare_environment
-    from codeml_repro.run.inputs import fetch_inputs
+    from codeml_repro.run.env.environment import prepare_environment
+    from codeml_repro.run.inputs.fetch import fetch_inputs
 
     sub = load_submission(folder)
     failures = fetch_inputs([sub], policy).failures

@@ -21,8 +21,8 @@ from typing import Any
 from codeml_repro.model.notebookfile import read_notebook
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.submission import Submission
-from codeml_repro.run.environment import KernelEnv, prepare_environment
-from codeml_repro.run.inputs import mounts_for, place_mounts
+from codeml_repro.run.env.environment import KernelEnv, prepare_environment
+from codeml_repro.run.inputs.fetch import mounts_for, place_mounts
 from codeml_repro.run.kernel import channels, manager
 from codeml_repro.run.kernel.foreign import HostKernel, host_kernel
 from codeml_repro.run.sandbox import bwrap, cgroups, downloads, privileges, reaping, rundir, runuid, stale

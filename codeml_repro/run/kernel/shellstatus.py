@@ -39,7 +39,7 @@ INSTALL = re.compile(
     r"[ \t]+install\b.*$",
     re.M,
 )
-"""A cell that installs packages: :mod:`codeml_repro.run.runnotes` says why it cannot work here."""
+"""A cell that installs packages: :mod:`codeml_repro.run.batch.runnotes` says why it cannot work here."""
 
 
 def status_of(reply: Any) -> int | None:

@@ -14,4 +14,5 @@ found and bound into the sandbox), ``downloads``, ``proxy_inside``, ``certs`` an
 ``recorder`` (declared URLs answered offline by a proxy in the sandbox; inputs placed in a
 library's cache; ``check --record-downloads``). Knows nothing of Jupyter messages or
 notebooks: it never imports ``codeml_repro.run.kernel``, which drives it.
+May import the stages below it (``inputs/``: the verified data cache; ``env/``), ``results`` and ``model``.
 """

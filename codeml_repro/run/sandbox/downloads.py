@@ -4,7 +4,7 @@ Many notebooks read their data by URL (``pd.read_csv("https://...")``, ``pooch.r
 ``seaborn.load_dataset``). In the sandbox there is no network, so a run starts the download
 proxy of :mod:`.proxy_inside` first, in the sandbox's own network namespace: it answers each
 ``url`` declared under ``artifact.data`` with the verified file the fetch stage cached
-(:func:`codeml_repro.run.inputs.file_path`, bound read-only), and refuses any other request at
+(:func:`codeml_repro.run.inputs.fetch.file_path`, bound read-only), and refuses any other request at
 once, naming the URL and how to declare it. The kernel alone trusts the run's CA
 (:mod:`.certs`); name lookups fail at once (an empty ``resolv.conf``: no resolver to wait for).
 
@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 from codeml_repro.model.errors import DataUnavailable
 from codeml_repro.model.inputs import DataInput
 from codeml_repro.model.submission import Submission
-from codeml_repro.run.datacache import file_path, verified_file
+from codeml_repro.run.inputs.datacache import file_path, verified_file
 from codeml_repro.run.sandbox import proxy_inside, recorder
 from codeml_repro.run.sandbox.bwrap import HOME
 from codeml_repro.run.sandbox.certs import RunCA

@@ -41,7 +41,7 @@ from codeml_repro.model.submission import SUBMISSION_FILE, Submission
 KERNEL_REQUIREMENT = "ipykernel>=6"
 KERNEL_INPUT = "codeml-kernel.in"
 LOCK_FILE = "codeml-lock.txt"
-# The kernel's packages an inferred era dates (see run/era.py): what a notebook's ``%matplotlib
+# The kernel's packages an inferred era dates (see run/env/era.py): what a notebook's ``%matplotlib
 # inline`` and display path run through, and what breaks an older stack when newer.
 KERNEL_PACKAGES = ("ipykernel", "ipython", "matplotlib-inline", "jupyter-client", "pyzmq", "tornado",
                    "traitlets")
@@ -54,7 +54,7 @@ class Era:
     as_of: date | None = None
     python: str | None = None  # "3.11"; None: the toolkit's own interpreter
     # The kernel's packages resolve as of this day (inferred from the exact pins' upload dates when
-    # ``as_of`` is not given: run/era.py). Not in the key: the pins it comes from are.
+    # ``as_of`` is not given: run/env/era.py). Not in the key: the pins it comes from are.
     kernel_as_of: date | None = None
 
     def key(self) -> list[str]:

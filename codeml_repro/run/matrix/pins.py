@@ -21,7 +21,7 @@ from codeml_repro.model.matrix import entry_specifier
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.shownpaths import from_root, project_root
 from codeml_repro.model.submission import SUBMISSION_FILE, Submission
-from codeml_repro.run.versions import VersionLookup, best_match
+from codeml_repro.run.matrix.versions import VersionLookup, best_match
 
 
 def _span(versions: Sequence[object]) -> str:

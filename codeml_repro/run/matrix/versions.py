@@ -30,7 +30,7 @@ from packaging.utils import (
 from packaging.version import Version
 
 from codeml_repro.model.policy import IndexSettings
-from codeml_repro.run.uvtool import default_index_url
+from codeml_repro.run.env.uvtool import default_index_url
 
 _ANCHOR_RE = re.compile(r"<a\s[^>]*>", re.I)
 _HREF_RE = re.compile(r"""href\s*=\s*["']([^"'#]+)""", re.I)

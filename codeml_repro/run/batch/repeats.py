@@ -17,16 +17,17 @@ from codeml_repro.model.errors import DataProblem, EnvironmentFailed
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Result
 from codeml_repro.model.submission import Submission, is_slug
+from codeml_repro.results.cells import CellCache
 from codeml_repro.results.store import ResultStore, atomic_write
-from codeml_repro.run.hardware import missing_resource, this_machine
-from codeml_repro.run.outcome import (
+from codeml_repro.run.plan.hardware import missing_resource, this_machine
+from codeml_repro.run.plan.outcome import (
     data_failed,
     environment_failed,
     invalid_result,
     result_from,
     skipped_result,
 )
-from codeml_repro.run.plan import Planned, plan
+from codeml_repro.run.plan.planning import Planned, plan
 
 if TYPE_CHECKING:
     from codeml_repro.run.kernel.execute import KernelPipeline
@@ -61,9 +62,10 @@ def _execute_once(
     runner: KernelPipeline | None = None,
     then: tuple[Submission, float] | None = None,
 ) -> _Run:
-    from codeml_repro.run.claims import check_claims, claim_values
+    from codeml_repro.run.batch.claims import check_claims
+    from codeml_repro.run.batch.recorded import claim_values
+    from codeml_repro.run.batch.runnotes import run_notes
     from codeml_repro.run.kernel.execute import execute
-    from codeml_repro.run.runnotes import run_notes
 
     sub = planned.submission
     assert sub is not None
@@ -156,7 +158,7 @@ def run_submission(
     sub: Submission, policy: RunPolicy, root: Path, *, repeat: int = 1, save: bool = True
 ) -> Result:
     """Run one loaded submission now, changed or not (the authors' ``check`` path)."""
-    from codeml_repro.run.inputs import fetch_inputs
+    from codeml_repro.run.inputs.fetch import fetch_inputs
 
     planned = plan(sub.folder, policy, profile=sub.profile)
     store = ResultStore(root) if save else None
@@ -173,3 +175,19 @@ def record_without_run(result: Result, store: ResultStore | None) -> Result:
             store.notebook_path(result.slug).unlink()
         store.write(result)
     return result
+
+
+def run_matrix_now(sub: Submission, policy: RunPolicy, cache: CellCache) -> Result:
+    """Every cell of ``sub`` run now, one after another, nothing recorded but the cells in
+    ``cache`` (the authors' ``check`` path; a batch runs cells through the worker pool)."""
+    from codeml_repro.run.matrix.cellruns import MatrixRuns
+
+    runs = MatrixRuns(policy, cache, force=True)
+    units, ready = runs.split([plan(sub.folder, policy)])
+    if ready:
+        return ready[0]
+    finished = None
+    for unit in units:
+        finished = runs.take(run_planned(unit, policy, None)) or finished
+    assert finished is not None  # the last cell completes the submission
+    return finished

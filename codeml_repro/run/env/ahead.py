@@ -17,7 +17,7 @@ from pathlib import Path
 from codeml_repro.model.errors import ReproError
 from codeml_repro.model.policy import EnvMode, IndexSettings
 from codeml_repro.model.submission import Submission
-from codeml_repro.run.environment import prepare_environment
+from codeml_repro.run.env.environment import prepare_environment
 
 READY_WAIT_S = 0.5
 """How long a cached environment may take to be found before it counts as being built."""

@@ -2,15 +2,15 @@
 
 Runs before any notebook, outside the sandbox, in this process: a kernel never downloads
 anything. Files land in a content-addressed cache shared by all submissions
-(:mod:`codeml_repro.run.datacache`), so an input used by twenty submissions is fetched once;
+(:mod:`codeml_repro.run.inputs.datacache`), so an input used by twenty submissions is fetched once;
 each distinct declaration (a hash from one URL) is verified on its own bytes
-(:mod:`codeml_repro.run.sources`). Fetches run in worker threads (a few at a time) while this
+(:mod:`codeml_repro.run.inputs.sources`). Fetches run in worker threads (a few at a time) while this
 thread keeps the rules that end a fetch:
 
 - the stage's deadline (``RunPolicy.fetch_timeout_s``): what is unfinished then fails;
 - the rate rule, each input's deadline: a transfer that averages less than
   ``fetch_min_rate`` bytes/s over ``fetch_rate_window_s`` fails (a trickling or silent server);
-- the budgets, charged as bytes arrive (:mod:`codeml_repro.run.transfer`);
+- the budgets, charged as bytes arrive (:mod:`codeml_repro.run.inputs.transfer`);
 - Ctrl-C and SIGTERM: every fetch is stopped and the stage returns within seconds.
 
 A fetch is stopped by shutting its sockets down, which wakes a blocked read; its partial file is
@@ -35,16 +35,16 @@ from codeml_repro.model.errors import DataMismatch, DataProblem, DataTooLarge, D
 from codeml_repro.model.inputs import DataInput, HfSource, sha256_file
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.submission import Submission
-from codeml_repro.run.datacache import data_root, file_path, hf_cache, unpacked_path, verified_file
-from codeml_repro.run.hfhub import view_layout
-from codeml_repro.run.sources import (
+from codeml_repro.run.inputs.datacache import data_root, file_path, hf_cache, unpacked_path, verified_file
+from codeml_repro.run.inputs.hfhub import view_layout
+from codeml_repro.run.inputs.sources import (
     Source,
     StageSettings,
     ready,
     settle,
     source_key,
 )
-from codeml_repro.run.transfer import Budget, Stopped
+from codeml_repro.run.inputs.transfer import Budget, Stopped
 
 __all__ = [
     "data_root", "fetch_inputs", "file_path", "hf_cache", "mounts_for", "place_mounts", "unpacked_path",

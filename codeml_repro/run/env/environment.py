@@ -36,12 +36,12 @@ from codeml_repro.model.policy import EnvMode, IndexSettings
 from codeml_repro.model.requirements import local_files_digest
 from codeml_repro.model.shownpaths import scrub_prefixes
 from codeml_repro.model.submission import Submission
-from codeml_repro.run import lock as era_lock
-from codeml_repro.run.baseenv import BASE_AS_OF, BASE_REQUIREMENTS
-from codeml_repro.run.era import Inferred, UploadDates, explain_python, kernel_era
-from codeml_repro.run.lock import KERNEL_REQUIREMENT, Era, exact_pins
-from codeml_repro.run.uvtool import find_uv, uv_env, uv_error, uv_index_args
-from codeml_repro.run.venvinfo import read_venv_info
+from codeml_repro.run.env import lock as era_lock
+from codeml_repro.run.env.baseenv import BASE_AS_OF, BASE_REQUIREMENTS
+from codeml_repro.run.env.era import Inferred, UploadDates, explain_python, kernel_era
+from codeml_repro.run.env.lock import KERNEL_REQUIREMENT, Era, exact_pins
+from codeml_repro.run.env.uvtool import find_uv, uv_env, uv_error, uv_index_args
+from codeml_repro.run.env.venvinfo import read_venv_info
 
 EnvKind = Literal["current", "venv", "kernel"]
 ENV_FORMAT = 1  # bump to rebuild every cached environment
@@ -70,11 +70,12 @@ class KernelEnv:
     packages: dict[str, str] = field(default_factory=dict)
     requirements_hash: str | None = None
     path: str | None = None  # the venv directory
-    lock: tuple[str, ...] = ()  # the resolved set, name==version (see run/lock.py)
-    base: bool = False  # the base environment (run/baseenv.py), not one built from the author's file
+    lock: tuple[str, ...] = ()  # the resolved set, name==version (see run/env/lock.py)
+    base: bool = False  # the base environment (run/env/baseenv.py), not one built from the author's file
     notes: tuple[str, ...] = ()  # warnings for the run's result (what the environment did not honour)
     kernelspec: str | None = None  # kind "kernel": the host kernelspec configured for the language
-    era: dict[str, Any] = field(default_factory=dict)  # the kernel's era inferred from the pins (run/era.py)
+    # the kernel's era inferred from the pins (run/env/era.py)
+    era: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         """What the run records as its environment."""
@@ -128,7 +129,7 @@ def requirements_hash(
     if era is not None and era.key():
         parts.append(era.key())
     if (era is None or era.as_of is None) and exact_pins(text):
-        parts.append("kernel_era=pins")  # the kernel's packages dated by the pins (run/era.py)
+        parts.append("kernel_era=pins")  # the kernel's packages dated by the pins (run/env/era.py)
     if local:  # the bytes of local wheels and folders the requirements name
         parts.append({"local": local})
     key = json.dumps(parts)
@@ -294,7 +295,7 @@ def venv_for(
 def _label(requirements: Path) -> str:
     """The requirements file as ``<slug>/requirements.txt``: no host path in results."""
     if requirements == BASE_REQUIREMENTS:
-        return "the base environment (codeml_repro/run/base-requirements.txt)"
+        return "the base environment (codeml_repro/run/env/base-requirements.txt)"
     return f"{requirements.parent.name}/{requirements.name}"
 
 
@@ -338,7 +339,7 @@ def _build_venv(
     """Create the venv at ``target`` (replacing a half-built one); mark it complete last.
 
     The author's requirements and the kernel's are resolved in one ``uv pip compile`` (as of
-    ``era``), and exactly that lock is installed: see :mod:`codeml_repro.run.lock`.
+    ``era``), and exactly that lock is installed: see :mod:`codeml_repro.run.env.lock`.
     """
     if target.exists():
         shutil.rmtree(target)

@@ -1,11 +1,11 @@
-"""Read recorded values from an executed notebook and compare them with claims.
+"""Values an executed notebook recorded (``record``, scrapbook, myst-nb's glue), read from its outputs.
 
-Values a notebook records (``record``, scrapbook, myst-nb's glue) are read here; a claim's
-value printed in a cell's output (``output: {cell, regex}``) is read by
-:mod:`codeml_repro.run.outputclaims`.
+A claim's value printed in a cell's output (``output: {cell, regex}``) is read by
+:mod:`codeml_repro.run.batch.outputclaims`; :mod:`codeml_repro.run.batch.claims` compares the
+values with the claims.
 
-Values are parsed as literals (JSON, then ``ast.literal_eval``), never
-evaluated: a notebook's outputs are untrusted.
+Values are parsed as literals (JSON, then ``ast.literal_eval``), never evaluated: a notebook's
+outputs are untrusted.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from codeml_repro.model.artifact import Claim
-from codeml_repro.model.result import ClaimResult
 from codeml_repro.model.text import bracket_depth
 from codeml_repro.record import SCRAP_MIME
 
@@ -138,7 +137,7 @@ def recorded_values(cells: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 def claim_values(claims: Iterable[Claim], cells: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Every recorded value, with each output claim's value read from its cell instead (a value
     recorded under an output claim's name never stands in for the output it names)."""
-    from codeml_repro.run.outputclaims import output_values
+    from codeml_repro.run.batch.outputclaims import output_values
 
     claims, cells = list(claims), list(cells)
     values = recorded_values(cells)
@@ -147,49 +146,3 @@ def claim_values(claims: Iterable[Claim], cells: Iterable[Mapping[str, Any]]) ->
             values.pop(claim.name, None)
     values.update(output_values(claims, cells))
     return values
-
-
-def is_number(value: Any) -> bool:
-    """A real number, not a bool (True == 1 in Python)."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def matches(claim: Claim, observed: Any) -> bool:
-    """Within tolerance for numbers; equal otherwise."""
-    expected = claim.expected
-    if is_number(expected) and is_number(observed):
-        if claim.rel_tol is None and claim.abs_tol is None:
-            return bool(observed == expected)
-        try:
-            value = float(observed)  # an int past float range raises OverflowError
-        except (OverflowError, ValueError):
-            return False
-        if not math.isfinite(value):
-            return False
-        rel, tol = claim.rel_tol or 0.0, claim.abs_tol or 0.0
-        return math.isclose(value, float(expected), rel_tol=rel, abs_tol=tol)
-    return type(observed) is type(expected) and bool(observed == expected)
-
-
-def check_claims(claims: Iterable[Claim], values: Mapping[str, Any], *, stopped: bool = False
-                 ) -> list[ClaimResult]:
-    """One result per claim; a claim never recorded fails (not reached, when the notebook ``stopped``
-    itself with ``sys.exit(0)`` before recording it)."""
-    out = []
-    for claim in claims:
-        recorded = claim.name in values
-        observed = values.get(claim.name)
-        out.append(
-            ClaimResult(
-                name=claim.name,
-                expected=claim.expected,
-                observed=observed,
-                ok=recorded and matches(claim, observed),
-                rel_tol=claim.rel_tol,
-                abs_tol=claim.abs_tol,
-                description=claim.description,
-                recorded=recorded,
-                reached=recorded or not stopped,
-            )
-        )
-    return out

@@ -24,15 +24,14 @@ from codeml_repro.model.matrix import cells
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import MatrixCellResult, Result, Status
 from codeml_repro.model.skipkey import inputs_key, skip_key
-from codeml_repro.model.submission import Submission
 from codeml_repro.results.cells import CellCache
 from codeml_repro.results.combine import combine_cells, describe_versions
 from codeml_repro.results.parts import ShardShare
 from codeml_repro.results.store import ResultStore
-from codeml_repro.run.entries import resolve_entries
-from codeml_repro.run.outcome import invalid_result, now_iso
-from codeml_repro.run.plan import Planned, plan
-from codeml_repro.run.versions import VersionLookup
+from codeml_repro.run.matrix.pins import resolve_entries
+from codeml_repro.run.matrix.versions import VersionLookup
+from codeml_repro.run.plan.outcome import invalid_result, now_iso
+from codeml_repro.run.plan.planning import Planned
 
 CELL_SEPARATOR = "@"
 
@@ -242,7 +241,7 @@ def cell_environments(planned: Planned, policy: RunPolicy, root: Path) -> list[s
     For an install step that may use the network (``codeml-repro env build``), so runs later need
     none. Returns one line per cell.
     """
-    from codeml_repro.run.environment import prepare_environment
+    from codeml_repro.run.env.environment import prepare_environment
 
     lines = []
     job = expand(planned, policy, CellCache(root), force=True)
@@ -253,19 +252,3 @@ def cell_environments(planned: Planned, policy: RunPolicy, root: Path) -> list[s
         shown = describe_versions({p: env.packages.get(canonicalize_name(p), "?") for p in cell.pins})
         lines.append(f"{planned.slug}: {shown}")
     return lines
-
-
-def run_matrix_now(sub: Submission, policy: RunPolicy, cache: CellCache) -> Result:
-    """Every cell of ``sub`` run now, one after another, nothing recorded but the cells in
-    ``cache`` (the authors' ``check`` path; a batch runs cells through the worker pool)."""
-    from codeml_repro.run.repeats import run_planned
-
-    runs = MatrixRuns(policy, cache, force=True)
-    units, ready = runs.split([plan(sub.folder, policy)])
-    if ready:
-        return ready[0]
-    finished = None
-    for unit in units:
-        finished = runs.take(run_planned(unit, policy, None)) or finished
-    assert finished is not None  # the last cell completes the submission
-    return finished

@@ -3,7 +3,7 @@
 The submission's skip key covers its files, not the package index, so an unchanged
 submission would keep last week's ``latest`` until a forced run. Before it is skipped, each
 floating entry (``latest``, a wildcard, a range) is resolved again through the run's
-:class:`~codeml_repro.run.versions.VersionLookup` (the maintainer's sources, once per package
+:class:`~codeml_repro.run.matrix.versions.VersionLookup` (the maintainer's sources, once per package
 per run) and the cells' keys, which hold the exact pins, are compared with the recorded
 cells': a new release changes one cell's key, so that cell, and only that cell, runs again
 (the others are read back by key). When no source answers (offline with no wheel folder,
@@ -20,10 +20,10 @@ from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.matrix import cells, entry_specifier
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Result
-from codeml_repro.run.entries import resolve_entries
-from codeml_repro.run.matrix import cell_key
-from codeml_repro.run.plan import Planned
-from codeml_repro.run.versions import VersionLookup
+from codeml_repro.run.matrix.cellruns import cell_key
+from codeml_repro.run.matrix.pins import resolve_entries
+from codeml_repro.run.matrix.versions import VersionLookup
+from codeml_repro.run.plan.planning import Planned
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from codeml_repro.model.errors import ReproError, SandboxUnavailable, StoreError
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Result
 from codeml_repro.results.store import ResultStore
-from codeml_repro.run.outcome import tool_failure
-from codeml_repro.run.plan import Planned, RunOptions
-from codeml_repro.run.repeats import run_planned
+from codeml_repro.run.batch.repeats import run_planned
+from codeml_repro.run.plan.outcome import tool_failure
+from codeml_repro.run.plan.planning import Planned, RunOptions
 
 Recorded = tuple[Result, list[str]]
 """A recorded result, and the store's warnings while recording it (an unreadable history line)."""

@@ -14,7 +14,7 @@ The mirror goes first because it is the organizers' own copy: it spares the auth
 a request per CI shard, keeps working when their links rot, and a hash match makes the origin
 of the bytes irrelevant. A mirror without the file (or with other bytes) is passed over
 quietly. Every byte written is charged to the declaring submissions' budgets and the batch's
-cache budget as it arrives (:mod:`codeml_repro.run.transfer`).
+cache budget as it arrives (:mod:`codeml_repro.run.inputs.transfer`).
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING
 
 from codeml_repro.model.errors import DataMismatch, DataProblem, DataTooLarge, DataUnavailable
 from codeml_repro.model.inputs import DataInput, sha256_file
-from codeml_repro.run.datacache import file_path, hf_cache, lock_path, mirror_url, unpacked_path
-from codeml_repro.run.hfhub import HfUnavailable, fetch_hf, is_cached, planned_bytes, total_bytes
-from codeml_repro.run.netguard import guarded
-from codeml_repro.run.transfer import Budget, Meter, Progress, Stopped, charge, download, unavailable
-from codeml_repro.run.unpack import UnpackError, is_intact, unpack
+from codeml_repro.run.inputs.datacache import file_path, hf_cache, lock_path, mirror_url, unpacked_path
+from codeml_repro.run.inputs.hfhub import HfUnavailable, fetch_hf, is_cached, planned_bytes, total_bytes
+from codeml_repro.run.inputs.netguard import guarded
+from codeml_repro.run.inputs.transfer import Budget, Meter, Progress, Stopped, charge, download, unavailable
+from codeml_repro.run.inputs.unpack import UnpackError, is_intact, unpack
 
 if TYPE_CHECKING:
     from filelock import FileLock

@@ -1,7 +1,7 @@
 """``codeml-repro bisect``: the first release of a package on which a claim stops holding.
 
 The releases between a good and a bad version come from the maintainer's package sources
-(:mod:`codeml_repro.run.versions`). Each probe is a matrix cell with that one version
+(:mod:`codeml_repro.run.matrix.versions`). Each probe is a matrix cell with that one version
 pinned, so a version probed before (by a matrix or an earlier bisect) is read from the cell
 cache instead of run again. Binary search: with ``n`` releases in between, at most
 ``ceil(log2(n + 1))`` probes find the boundary, plus one for each side of it that was
@@ -27,10 +27,10 @@ from codeml_repro.model.submission import SUBMISSION_FILE, discover
 from codeml_repro.model.text import shorten
 from codeml_repro.results.cells import CellCache
 from codeml_repro.results.store import ResultStore
-from codeml_repro.run.matrix import cell_result, plan_cell
-from codeml_repro.run.plan import Planned, plan
-from codeml_repro.run.repeats import run_planned
-from codeml_repro.run.versions import available_versions
+from codeml_repro.run.batch.repeats import run_planned
+from codeml_repro.run.matrix.cellruns import cell_result, plan_cell
+from codeml_repro.run.matrix.versions import available_versions
+from codeml_repro.run.plan.planning import Planned, plan
 
 HOLDS = {Status.REPRODUCED, Status.FUNCTIONAL}
 

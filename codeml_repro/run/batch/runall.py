@@ -17,10 +17,10 @@ from codeml_repro.model.skipkey import locked_key
 from codeml_repro.results.cells import CellCache
 from codeml_repro.results.parts import ShardShare, clear_part, write_part
 from codeml_repro.results.store import ResultStore
-from codeml_repro.run.latest import recheck_latest
-from codeml_repro.run.matrix import MatrixRuns, record_matrix
-from codeml_repro.run.plan import Planned, RunOptions, plan, select_share
-from codeml_repro.run.versions import VersionLookup
+from codeml_repro.run.matrix.cellruns import MatrixRuns, record_matrix
+from codeml_repro.run.matrix.latest import recheck_latest
+from codeml_repro.run.matrix.versions import VersionLookup
+from codeml_repro.run.plan.planning import Planned, RunOptions, plan, select_share
 
 
 @dataclass
@@ -38,7 +38,7 @@ def expected_key(previous: Result, planned: Planned, policy: RunPolicy) -> str:
     recorded = previous.environment.get("lock")
     if planned.submission is None or policy.env == "current" or planned.submission.spec.artifact.matrix:
         return planned.key  # no lock: the toolkit's interpreter; a matrix keys each cell's pins
-    from codeml_repro.run.environment import cached_lock
+    from codeml_repro.run.env.environment import cached_lock
 
     cached = cached_lock(planned.submission, policy.package_sources())
     return locked_key(planned.key, cached if cached is not None else recorded)
@@ -95,9 +95,9 @@ def _fetch_stage(
     subs = [p.submission for p in todo if p.submission is not None and p.submission.spec.artifact.data]
     if not subs:
         return todo
-    from codeml_repro.run.inputs import fetch_inputs
-    from codeml_repro.run.outcome import data_failed
-    from codeml_repro.run.repeats import record_without_run
+    from codeml_repro.run.batch.repeats import record_without_run
+    from codeml_repro.run.inputs.fetch import fetch_inputs
+    from codeml_repro.run.plan.outcome import data_failed
 
     failures = fetch_inputs(subs, policy, on_fetch).failures
     ready = []
@@ -149,7 +149,7 @@ def run_all(
     if on_start is not None:
         on_start(len(todo), len(report.skipped))
     todo = _fetch_stage(todo, policy, store, report, on_result, on_fetch, share)
-    from codeml_repro.run.pool import run_pool
+    from codeml_repro.run.batch.pool import run_pool
 
     matrices = MatrixRuns(policy, CellCache(root), force=options.force or options.repeat > 1, lookup=lookup,
                           share=share)

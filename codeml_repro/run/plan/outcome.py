@@ -15,7 +15,7 @@ from codeml_repro.model.shownpaths import from_root, project_root
 from codeml_repro.model.skipkey import locked_key
 from codeml_repro.model.submission import Submission
 from codeml_repro.results.badges import badges_for, earned_tiers
-from codeml_repro.run.plan import Planned
+from codeml_repro.run.plan.planning import Planned
 
 if TYPE_CHECKING:
     from codeml_repro.run.kernel.execute import Execution

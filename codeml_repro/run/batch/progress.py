@@ -16,7 +16,7 @@ from rich.table import Table
 from codeml_repro.model.logsafe import log_line
 from codeml_repro.model.result import Result, Status
 from codeml_repro.model.text import shorten
-from codeml_repro.run.batch import RunReport
+from codeml_repro.run.batch.runall import RunReport
 
 _STYLE = {
     Status.REPRODUCED: "green",

@@ -16,12 +16,12 @@ from pathlib import Path
 from codeml_repro.model.errors import EnvironmentFailed, ReproError, SubmissionInvalid
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.submission import discover, load_submission
-from codeml_repro.run.baseenv import BASE_AS_OF, BASE_REQUIREMENTS, base_pins
-from codeml_repro.run.environment import KernelEnv, cache_root, prepare_environment, venv_for
-from codeml_repro.run.lock import Era, host_pythons
-from codeml_repro.run.matrix import cell_environments, has_matrix
-from codeml_repro.run.plan import plan
-from codeml_repro.run.uvtool import find_uv, uv_env, uv_error
+from codeml_repro.run.env.baseenv import BASE_AS_OF, BASE_REQUIREMENTS, base_pins
+from codeml_repro.run.env.environment import KernelEnv, cache_root, prepare_environment, venv_for
+from codeml_repro.run.env.lock import Era, host_pythons
+from codeml_repro.run.env.uvtool import find_uv, uv_env, uv_error
+from codeml_repro.run.matrix.cellruns import cell_environments, has_matrix
+from codeml_repro.run.plan.planning import plan
 
 
 @dataclass(frozen=True)

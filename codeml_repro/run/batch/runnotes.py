@@ -26,8 +26,8 @@ from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ResourceReport
 from codeml_repro.model.submission import Submission
 from codeml_repro.model.text import cell_source, shorten
+from codeml_repro.run.batch.outputclaims import author_cells, cell_text
 from codeml_repro.run.kernel import conventions, shellstatus
-from codeml_repro.run.outputclaims import author_cells, cell_text
 
 WARN_FRACTION = 0.8
 _INSTALL = shellstatus.INSTALL

@@ -15,7 +15,7 @@ from codeml_repro.model.skipkey import submission_inputs
 from codeml_repro.model.submission import check_slug, discover, is_slug, load_submission
 from codeml_repro.results.badges import earned_tiers
 from codeml_repro.results.store import ResultStore
-from codeml_repro.run.outcome import invalid_status, pending_result
+from codeml_repro.run.plan.outcome import invalid_status, pending_result
 
 
 def current_status(root: Path) -> tuple[list[Result], list[str]]:

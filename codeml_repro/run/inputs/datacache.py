@@ -23,7 +23,7 @@ import shutil
 from pathlib import Path
 
 from codeml_repro.model.inputs import SHA256_RE, DataInput, sha256_file
-from codeml_repro.run.environment import cache_root
+from codeml_repro.run.env.environment import cache_root
 
 MIRROR_FOLDER = "sha256"
 

@@ -3,7 +3,7 @@
 A ``requirements.txt`` pinning ``matplotlib==3.6.3`` and ``numpy==1.23.5`` was written in early
 2023; today's ipykernel, IPython and matplotlib-inline break that stack (``%matplotlib inline``:
 ``'RcParams' object has no attribute '_get'``). So when ``as_of`` is not given, the kernel's
-packages (:data:`~codeml_repro.run.lock.KERNEL_PACKAGES`) resolve as of the latest upload day
+packages (:data:`~codeml_repro.run.env.lock.KERNEL_PACKAGES`) resolve as of the latest upload day
 among the exact pins, and the result says which day that was.
 
 Upload times come from the maintainer's package index, never from one the submission names: its
@@ -39,8 +39,8 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from codeml_repro.model.policy import IndexSettings
-from codeml_repro.run.lock import NO_WHEELS, Era, ci_python, exact_pins, host_pythons
-from codeml_repro.run.uvtool import index_url
+from codeml_repro.run.env.lock import NO_WHEELS, Era, ci_python, exact_pins, host_pythons
+from codeml_repro.run.env.uvtool import index_url
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 _TIMEOUT_S = 30

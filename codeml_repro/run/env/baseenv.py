@@ -3,7 +3,7 @@
 Not the toolkit's own interpreter, whose packages change whenever the toolkit's do: a fixed set,
 pinned exactly in ``base-requirements.txt`` (shipped inside the package), with everything it
 pulls in, ipykernel included, resolved as of :data:`BASE_AS_OF`, so it resolves the same way
-years later. It is built like any other environment (:func:`~codeml_repro.run.environment.venv_for`,
+years later. It is built like any other environment (:func:`~codeml_repro.run.env.environment.venv_for`,
 the same cache, its key covering this file), once, ahead of time by ``codeml-repro env build``.
 The authors' guide lists these pins (tests/test_guide.py checks it against this file).
 """

@@ -5,7 +5,7 @@ data budgets of the submissions that declared the input and to the batch's cache
 *before* it is written (so a submission never has more than its budget written for it), hashed,
 and noted in the download's :class:`Progress`. The fetch stage's coordinator reads that
 progress to apply the rate rule and the stage's deadline, and stops a download by shutting its
-sockets down (see :mod:`codeml_repro.run.netguard`), which wakes a read blocked on a trickling
+sockets down (see :mod:`codeml_repro.run.inputs.netguard`), which wakes a read blocked on a trickling
 server. Only a file whose bytes hash to the declared sha256 is renamed into the cache.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from codeml_repro.model.errors import DataMismatch, DataTooLarge, DataUnavailable, ReproError
-from codeml_repro.run.netguard import Connections
+from codeml_repro.run.inputs.netguard import Connections
 
 CHUNK = 64 * 1024  # bytes per read: the most a budget can be passed by, and the rate rule's grain
 _serial = itertools.count()

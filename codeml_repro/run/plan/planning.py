@@ -23,7 +23,7 @@ from codeml_repro.model.skipkey import skip_key, submission_inputs
 from codeml_repro.model.submission import SUBMISSION_FILE, Submission, discover, load_submission
 from codeml_repro.results.parts import ShardShare
 from codeml_repro.results.store import ResultStore
-from codeml_repro.run.lock import pick_python
+from codeml_repro.run.env.lock import pick_python
 
 
 def check_matrix_fits(sub: Submission, max_cells: int) -> None:
@@ -133,7 +133,7 @@ def select_share(root: Path, options: RunOptions, store: ResultStore) -> tuple[l
     folders = gpu_selected(discover(root, options.slugs), options.gpu)
     if options.shard is None:
         return folders, None
-    from codeml_repro.run.shards import shard_shares
+    from codeml_repro.run.plan.shards import shard_shares
 
     index, count = options.shard
     if not 0 <= index < count:
@@ -157,6 +157,6 @@ def merge_assignment(
     folders = gpu_selected(discover(root), gpu)
     if shard_total is None:
         return {folder: ShardShare(frozenset(f.name for f in folders)) for folder in dirs}
-    from codeml_repro.run.shards import assignment_of_dirs
+    from codeml_repro.run.plan.shards import assignment_of_dirs
 
     return assignment_of_dirs(root, shard_total, dirs, folders)
