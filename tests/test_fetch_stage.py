@@ -251,8 +251,11 @@ def test_sigterm_and_ctrl_c_stop_the_fetch_stage_within_seconds(
     recorded = (tmp_path / "results" / "zz-next.json").read_text()
     make_submission("a-trickle", "print('never')", spec={"artifact": {"data": [
         _entry(server.url("trickle"), sha(CSV))]}})
+    # Ctrl-C as a terminal delivers it: the test process may have inherited SIGINT ignored (a
+    # background job of a script), and a Python started with it ignored keeps ignoring it.
     proc = subprocess.Popen(cli, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=os.environ.copy())
+                            env=os.environ.copy(),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert _wait_for(lambda: server.open_streams > 0, 60), "the fetch never started"
     proc.send_signal(sig)
     start = time.monotonic()

@@ -27,12 +27,26 @@ POLICY = RunPolicy(sandbox="off", env="current", timeout_s=30, cell_timeout_s=3)
 WHO = "import os\nprint(os.environ['CODEML_RUN_ID'], os.getcwd(), os.getuid())"
 
 
+_BEFORE: set[int] = set()
+
+
+@pytest.fixture(autouse=True)
+def _children_before() -> None:
+    """The test process's children before each test: a test looks only at its own run's."""
+    _BEFORE.clear()
+    _BEFORE.update(p.pid for p in psutil.Process().children(recursive=True))
+
+
+def _new_children() -> list[psutil.Process]:
+    return [p for p in psutil.Process().children(recursive=True) if p.pid not in _BEFORE]
+
+
 def _nothing_left() -> None:
     """No process started by this test survives, and no run dir of this process remains."""
     deadline = time.monotonic() + 5
-    while psutil.Process().children(recursive=True) and time.monotonic() < deadline:
+    while _new_children() and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert psutil.Process().children(recursive=True) == []
+    assert _new_children() == []
     mine = []
     for root in Path(tempfile.gettempdir()).glob(f"{RUN_DIR_PREFIX}*"):
         try:
