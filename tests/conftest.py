@@ -266,3 +266,21 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return together(nodeid)
 
     return Together(config, log)
+
+
+@pytest.fixture(scope="module")
+def book_url(book: dict[str, Path]) -> Any:
+    """The session's book served on 127.0.0.1, for the browser tests."""
+    from tests.browser import serve
+
+    with serve(book["html"]) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Any:
+    """Debian's headless Chromium, one per module."""
+    from tests.browser import chromium
+
+    with chromium() as launched:
+        yield launched

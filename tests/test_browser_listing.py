@@ -8,27 +8,14 @@ makes no request off the local server; saves screenshots under
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser import SCREENSHOTS, axe_violations, chromium, needs_chromium, serve
+from tests.browser import SCREENSHOTS, axe_violations, needs_chromium
 
 pytestmark = [pytest.mark.browser, needs_chromium]
-
-
-@pytest.fixture(scope="module")
-def site(book: dict[str, Path]) -> Iterator[str]:
-    with serve(book["html"]) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as browser:
-        yield browser
 
 
 def _visible(page: Any) -> list[str]:
@@ -54,10 +41,10 @@ def _open(browser: Any, url: str, errors: list[str], foreign: list[str]) -> Any:
     return page
 
 
-def test_filter_by_tier_and_text(browser: Any, site: str) -> None:
+def test_filter_by_tier_and_text(browser: Any, book_url: str) -> None:
     errors: list[str] = []
     foreign: list[str] = []
-    page = _open(browser, f"{site}/book/posters.html", errors, foreign)
+    page = _open(browser, f"{book_url}/book/posters.html", errors, foreign)
     everyone = ["alpha", "beta", "delta", "epsilon", "eta", "gamma", "xss", "zeta"]
     assert _visible(page) == everyone
     assert page.text_content("#codeml-filter-count") == "Showing 8 of 8"
@@ -95,39 +82,39 @@ def test_filter_by_tier_and_text(browser: Any, site: str) -> None:
     assert errors == [] and foreign == []
 
 
-def test_without_javascript_all_cards_show(browser: Any, site: str) -> None:
+def test_without_javascript_all_cards_show(browser: Any, book_url: str) -> None:
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
-    page.goto(f"{site}/book/posters.html")
+    page.goto(f"{book_url}/book/posters.html")
     assert len(_visible(page)) == 8
     assert page.query_selector("#codeml-filter-tier") is None
     context.close()
 
 
-def test_submission_page_and_dashboard_render(browser: Any, site: str) -> None:
+def test_submission_page_and_dashboard_render(browser: Any, book_url: str) -> None:
     errors: list[str] = []
     foreign: list[str] = []
-    page = _open(browser, f"{site}/book/posters/alpha.html", errors, foreign)
+    page = _open(browser, f"{book_url}/book/posters/alpha.html", errors, foreign)
     assert page.text_content(".codeml-submission h1") == "Alpha: a reproduced paper"
     assert page.is_visible(".codeml-claim-pass")
     assert page.locator(".codeml-badge-meanings li").count() == 3  # each badge once, with its meaning
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "submission-alpha.png"), full_page=True)
-    attack = _open(browser, f"{site}/book/posters/xss.html", errors, foreign)
+    attack = _open(browser, f"{book_url}/book/posters/xss.html", errors, foreign)
     assert "<script>alert(1)</script>" in (attack.text_content(".codeml-submission h1") or "")
-    dash = _open(browser, f"{site}/book/dashboard.html", errors, foreign)
+    dash = _open(browser, f"{book_url}/book/dashboard.html", errors, foreign)
     assert dash.is_visible("svg.codeml-chart")
     dash.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
     assert errors == [] and foreign == []
 
 
-def test_copy_button_puts_the_bibtex_on_the_clipboard(browser: Any, site: str) -> None:
+def test_copy_button_puts_the_bibtex_on_the_clipboard(browser: Any, book_url: str) -> None:
     context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda m: _console(errors, m))
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{site}/book/posters/alpha.html", wait_until="networkidle")
+    page.goto(f"{book_url}/book/posters/alpha.html", wait_until="networkidle")
     button = page.get_by_role("button", name="Copy BibTeX")
     assert button.is_visible()
     button.focus()
@@ -158,7 +145,7 @@ def _watch_requests(page: Any) -> list[str]:
 
 
 def test_every_page_fits_a_phone_succeeds_and_passes_axe(
-    browser: Any, site: str, book: dict[str, Path]
+    browser: Any, book_url: str, book: dict[str, Path]
 ) -> None:
     """axe-core (tools/axe's pin, the registry's current release) on every page at 375 and 1280 px.
 
@@ -174,7 +161,7 @@ def test_every_page_fits_a_phone_succeeds_and_passes_axe(
         for rel in pages:
             page = context.new_page()
             bad = _watch_requests(page)
-            page.goto(f"{site}/{rel}", wait_until="networkidle")
+            page.goto(f"{book_url}/{rel}", wait_until="networkidle")
             if rel == "index.html":  # the redirect Jupyter Book writes at the root
                 page.wait_for_url("**/book/index.html")
                 page.wait_for_load_state("networkidle")
@@ -196,9 +183,9 @@ def test_every_page_fits_a_phone_succeeds_and_passes_axe(
     assert not problems, "\n".join(problems)
 
 
-def test_listing_filters_work_with_the_keyboard_alone(browser: Any, site: str) -> None:
+def test_listing_filters_work_with_the_keyboard_alone(browser: Any, book_url: str) -> None:
     page = browser.new_page(viewport={"width": 375, "height": 800})
-    page.goto(f"{site}/book/posters.html", wait_until="networkidle")
+    page.goto(f"{book_url}/book/posters.html", wait_until="networkidle")
     page.focus("#codeml-filter-tier")
     for _ in range(2):  # "" -> reusable -> reproduced
         page.keyboard.press("ArrowDown")

@@ -11,13 +11,12 @@ dashboard at both widths go to ``_build/screenshots/``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser import chromium, needs_chromium, serve
+from tests.browser import needs_chromium
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -45,18 +44,6 @@ TABLES = """() => Array.from(document.querySelectorAll('article table')).filter(
   const scrolls = ['auto', 'scroll'].includes(getComputedStyle(box).overflowX);
   return t.getBoundingClientRect().width > box.clientWidth + 1 && !scrolls;
 }).map(t => t.className)"""
-
-
-@pytest.fixture(scope="module")
-def site(book: dict[str, Path]) -> Iterator[str]:
-    with serve(book["html"]) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as browser:
-        yield browser
 
 
 def pages(html: Path) -> list[str]:
@@ -114,22 +101,22 @@ def _page_problems(rel: str, page: Any, seen: dict[str, Any], width: int) -> lis
 
 
 def test_every_page_has_a_policy_no_violation_little_weight_and_one_h1(
-    browser: Any, site: str, book: dict[str, Path]
+    browser: Any, book_url: str, book: dict[str, Path]
 ) -> None:
     every = pages(book["html"])
     assert {"index.html", "book/index.html", "book/posters/alpha.html", "book/dashboard.html"} <= set(every)
     problems: list[str] = []
     for rel in every:
         for width in WIDTHS:
-            context, page, seen = _load(browser, f"{site}/{rel}", width)
+            context, page, seen = _load(browser, f"{book_url}/{rel}", width)
             problems += _page_problems(rel, page, seen, width)
             context.close()
     assert not problems, "\n".join(problems)
 
 
-def test_an_inline_script_the_policy_does_not_list_is_refused(browser: Any, site: str) -> None:
+def test_an_inline_script_the_policy_does_not_list_is_refused(browser: Any, book_url: str) -> None:
     """The policy is enforced, not decoration: a script written into the page does not run."""
-    context, page, seen = _load(browser, f"{site}/book/posters.html", 1280)
+    context, page, seen = _load(browser, f"{book_url}/book/posters.html", 1280)
     page.evaluate("""() => { const s = document.createElement('script');
         s.textContent = 'window.__injected = true'; document.body.appendChild(s); }""")
     assert page.evaluate("window.__injected === undefined")
@@ -144,9 +131,9 @@ def _shown(page: Any) -> list[str]:
 
 
 def test_listing_cards_are_headings_with_one_badge_and_filters_in_the_address(
-    browser: Any, site: str
+    browser: Any, book_url: str
 ) -> None:
-    context, page, _seen = _load(browser, f"{site}/book/posters.html?tier=reproduced&q=alpha", 1280)
+    context, page, _seen = _load(browser, f"{book_url}/book/posters.html?tier=reproduced&q=alpha", 1280)
     assert page.input_value("#codeml-filter-tier") == "reproduced"
     assert page.input_value("#codeml-filter-text") == "alpha"
     assert _shown(page) == ["alpha"]
@@ -168,8 +155,8 @@ def test_listing_cards_are_headings_with_one_badge_and_filters_in_the_address(
     context.close()
 
 
-def test_a_poster_page_reads_as_a_paper_not_a_log(browser: Any, site: str) -> None:
-    context, page, _seen = _load(browser, f"{site}/book/posters/alpha.html", 1280)
+def test_a_poster_page_reads_as_a_paper_not_a_log(browser: Any, book_url: str) -> None:
+    context, page, _seen = _load(browser, f"{book_url}/book/posters/alpha.html", 1280)
     article = page.locator("article.codeml-submission")
     assert page.text_content("article h1") == "Alpha: a reproduced paper"
     text = article.inner_text()  # what is visible: folded details are not
@@ -184,16 +171,16 @@ def test_a_poster_page_reads_as_a_paper_not_a_log(browser: Any, site: str) -> No
     assert '{"' not in text and "0.9500000" not in text
     assert "add a Zenodo DOI" not in text and "YOUR-BOOK-URL" not in page.content()
     context.close()
-    context, page, _seen = _load(browser, f"{site}/book/posters/zeta.html", 375)
+    context, page, _seen = _load(browser, f"{book_url}/book/posters/zeta.html", 375)
     assert "add a Zenodo DOI" not in page.content()
     context.close()
 
 
-def test_screenshots_of_the_main_pages_at_both_widths(browser: Any, site: str) -> None:
+def test_screenshots_of_the_main_pages_at_both_widths(browser: Any, book_url: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for name, rel in SHOTS.items():
         for width in WIDTHS:
-            context, page, _seen = _load(browser, f"{site}/{rel}", width)
+            context, page, _seen = _load(browser, f"{book_url}/{rel}", width)
             target = SCREENSHOTS / f"{name}-{width}.png"
             page.screenshot(path=str(target), full_page=True)
             context.close()

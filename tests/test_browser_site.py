@@ -6,28 +6,13 @@ Screenshots go to ``artifacts/screenshots/`` (git-ignored).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser import SCREENSHOTS, chromium, needs_chromium, serve
+from tests.browser import SCREENSHOTS, needs_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_chromium]
-
-
-@pytest.fixture(scope="module")
-def server(book: dict[str, Path]) -> Iterator[str]:
-    """The session's book (tests/conftest.py: built once for every browser test) on 127.0.0.1."""
-    with serve(book["html"]) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as browser:
-        yield browser
 
 
 def _open(browser: Any, url: str, width: int) -> tuple[Any, list[str]]:
@@ -61,9 +46,9 @@ def _slug(url: str, base: str) -> str:
     return url.removeprefix(base).strip("/").replace("/", "_").removesuffix(".html") or "root"
 
 
-def test_every_page_has_no_console_error_and_no_horizontal_scroll(browser: Any, server: str) -> None:
-    home = f"{server}/book/index.html"
-    urls = [f"{server}/", *_navigation(browser, home)]  # the root redirect too (it asks for /favicon.ico)
+def test_every_page_has_no_console_error_and_no_horizontal_scroll(browser: Any, book_url: str) -> None:
+    home = f"{book_url}/book/index.html"
+    urls = [f"{book_url}/", *_navigation(browser, home)]  # the root redirect too (it asks for /favicon.ico)
     assert {
         "call-for-papers.html",
         "schedule.html",
@@ -77,7 +62,7 @@ def test_every_page_has_no_console_error_and_no_horizontal_scroll(browser: Any, 
     for url in urls:
         page, errors = _open(browser, url, 375)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        page.screenshot(path=str(SCREENSHOTS / f"{_slug(url, server)}-375.png"), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{_slug(url, book_url)}-375.png"), full_page=True)
         page.close()
         problems += [f"{url}: {error}" for error in errors]
         if overflow > 0:
@@ -85,8 +70,8 @@ def test_every_page_has_no_console_error_and_no_horizontal_scroll(browser: Any, 
     assert not problems, "\n".join(problems)
 
 
-def test_home_page_desktop_screenshot(browser: Any, server: str) -> None:
-    page, errors = _open(browser, f"{server}/book/index.html", 1280)
+def test_home_page_desktop_screenshot(browser: Any, book_url: str) -> None:
+    page, errors = _open(browser, f"{book_url}/book/index.html", 1280)
     assert page.locator(".codeml-hero .codeml-next-deadline").is_visible()
     assert page.locator(".codeml-hero a.codeml-action, .codeml-hero .codeml-action a").count() == 3
     assert page.locator("table.codeml-dates").is_visible()
