@@ -14,6 +14,7 @@ from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.logsafe import log_line
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Status
+from codeml_repro.model.review import load_review, review_path
 from codeml_repro.model.submission import load_spec
 from codeml_repro.run.batch.runall import run_all
 from codeml_repro.run.plan.planning import RunOptions
@@ -50,6 +51,19 @@ def test_load_spec_refuses_with_one_line(tmp_path: Path, slug: str) -> None:
     path.write_text(HOSTILE[slug])
     with pytest.raises(SubmissionInvalid) as info:
         load_spec(path)
+    assert EXPECTED[slug] in info.value.message
+    assert "\n" not in info.value.message and len(info.value.message) < 600
+
+
+@pytest.mark.parametrize("slug", sorted(HOSTILE))
+def test_load_review_refuses_them_in_one_line_as_well(tmp_path: Path, slug: str) -> None:
+    """The review reader shares submission.yml's loader: the same bounds, the same one line."""
+    path = review_path(tmp_path, slug)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(HOSTILE[slug])
+    with pytest.raises(SubmissionInvalid) as info:
+        load_review(tmp_path, slug)
+    assert info.value.message.startswith(f"{path}: ")
     assert EXPECTED[slug] in info.value.message
     assert "\n" not in info.value.message and len(info.value.message) < 600
 

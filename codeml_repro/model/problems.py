@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from codeml_repro.model.logsafe import log_line
+
 
 def _location(loc: tuple[int | str, ...]) -> str:
     """``('speakers', 2, 'visibel')`` -> ``speakers[2].visibel``."""
@@ -68,3 +70,9 @@ def first_problem(model: type[BaseModel], exc: ValidationError) -> tuple[str, st
     errors = exc.errors()
     error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     return _location(tuple(error["loc"])), _problem(model, error)
+
+
+def file_problem(path: object, model: type[BaseModel], exc: ValidationError) -> str:
+    """The first problem as the one line a reader of an author's file raises: 'file: field: problem'."""
+    where, problem = first_problem(model, exc)
+    return log_line(f"{path}: {where or '(top level)'}: {problem}")

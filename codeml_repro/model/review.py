@@ -18,14 +18,12 @@ import datetime as dt
 import re
 from pathlib import Path
 
-import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.fields import StrictModel
-from codeml_repro.model.logsafe import log_line
-from codeml_repro.model.problems import first_problem
-from codeml_repro.model.safeyaml import load_bounded
+from codeml_repro.model.problems import file_problem
+from codeml_repro.model.safeyaml import load_mapping
 
 INPUTS_KEY_RE = re.compile(r"^[0-9a-f]{32}$")
 REVIEWS_DIR = "reviews"
@@ -74,17 +72,8 @@ def load_review(root: Path, slug: str) -> Review | None:
         raise SubmissionInvalid(f"{path}: is a symbolic link; a review is a plain file")
     if not path.is_file():
         return None
-    try:
-        raw = load_bounded(path)
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        problem = log_line(" ".join(str(exc).split())[:300])
-        raise SubmissionInvalid(f"{path}: not valid YAML: {problem}") from None
-    except OSError as exc:
-        raise SubmissionInvalid(f"{path}: cannot be read ({exc.strerror})") from None
-    if not isinstance(raw, dict):
-        raise SubmissionInvalid(f"{path}: (top level): must be a mapping (by, date, reusable, inputs)")
+    raw = load_mapping(path, "(by, date, reusable, inputs)")
     try:
         return Review.model_validate(raw)
     except ValidationError as exc:
-        where, problem = first_problem(Review, exc)
-        raise SubmissionInvalid(log_line(f"{path}: {where or '(top level)'}: {problem}")) from None
+        raise SubmissionInvalid(file_problem(path, Review, exc)) from None

@@ -6,7 +6,9 @@ per nesting level (20,000 brackets exhaust the stack) and reads any size. This
 loader refuses a file over :data:`MAX_BYTES` before parsing, refuses anchors
 and aliases (``submission.yml`` has no use for them), and stops at
 :data:`MAX_DEPTH` levels of nesting or :data:`MAX_NODES` nodes, each with one
-line that names the file.
+line that names the file. :func:`load_mapping` is what the readers of ``submission.yml``
+and ``reviews/<slug>.yml`` call: the document must be a mapping, and every other outcome is one
+line naming the file.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from codeml_repro.model.errors import SubmissionInvalid
+from codeml_repro.model.logsafe import log_line
 from codeml_repro.model.text import bracket_depth
 
 MAX_BYTES = 256 * 1024
@@ -71,3 +75,22 @@ def load_bounded(path: Path) -> Any:
         return yaml.load(text, Loader=BoundedLoader)  # a SafeLoader subclass: no objects built
     except RecursionError:  # a bound above should come first; never a traceback regardless
         raise _Refused(f"nested more than {MAX_DEPTH} levels deep") from None
+
+
+def load_mapping(path: Path, keys: str, *, missing: str = "file not found") -> dict[str, Any]:
+    """The mapping an author's YAML file ``path`` holds; anything else is one
+    :class:`SubmissionInvalid` line naming the file: ``missing`` when there is no file, unreadable,
+    not YAML (or past a bound), or not a mapping (``keys`` follows "must be a mapping", e.g.
+    "of keys to values")."""
+    try:
+        raw = load_bounded(path)
+    except FileNotFoundError:
+        raise SubmissionInvalid(f"{path}: {missing}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        problem = log_line(" ".join(str(exc).split())[:300])
+        raise SubmissionInvalid(f"{path}: not valid YAML: {problem}") from None
+    except OSError as exc:
+        raise SubmissionInvalid(f"{path}: cannot be read ({exc.strerror})") from None
+    if not isinstance(raw, dict):
+        raise SubmissionInvalid(f"{path}: (top level): must be a mapping {keys}")
+    return raw

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field, ValidationError, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
@@ -20,9 +19,9 @@ from codeml_repro.model.artifact import FULL_PROFILE, Artifact, Claim, unique_na
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.fields import StrictModel, check_url
 from codeml_repro.model.logsafe import log_line
-from codeml_repro.model.problems import first_problem
+from codeml_repro.model.problems import file_problem
 from codeml_repro.model.review import Review, load_review, refuse_inline_review
-from codeml_repro.model.safeyaml import load_bounded
+from codeml_repro.model.safeyaml import load_mapping
 from codeml_repro.model.shownpaths import project_root
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -132,8 +131,7 @@ class Submission:
 
 def describe_error(path: Path, err: ValidationError) -> str:
     """The first validation problem as 'file: field: problem (hint)'."""
-    where, problem = first_problem(SubmissionSpec, err)
-    return log_line(f"{path}: {where or '(top level)'}: {problem}")
+    return file_problem(path, SubmissionSpec, err)
 
 
 def is_slug(text: str) -> bool:
@@ -153,17 +151,8 @@ def check_slug(slug: str) -> None:
 
 def load_spec(path: Path) -> SubmissionSpec:
     """Parse and validate one submission.yml."""
-    try:
-        raw = load_bounded(path)
-    except FileNotFoundError:
-        raise SubmissionInvalid(f"{path}: file not found (create it with 'codeml-repro new')") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        problem = log_line(" ".join(str(exc).split())[:300])
-        raise SubmissionInvalid(f"{path}: not valid YAML: {problem}") from None
-    except OSError as exc:
-        raise SubmissionInvalid(f"{path}: cannot be read ({exc.strerror})") from None
-    if not isinstance(raw, dict):
-        raise SubmissionInvalid(f"{path}: (top level): must be a mapping of keys to values")
+    missing = "file not found (create it with 'codeml-repro new')"
+    raw = load_mapping(path, "of keys to values", missing=missing)
     if "review" in raw:  # authors write this file: a review here would be one they gave themselves
         raise refuse_inline_review(path, path.parent.name)
     try:
