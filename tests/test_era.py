@@ -9,12 +9,8 @@ uv, never started). Nothing leaves the machine.
 
 from __future__ import annotations
 
-import hashlib
-import http.server
 import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -26,7 +22,7 @@ from codeml_repro.model.policy import IndexSettings
 from codeml_repro.run.env import lock
 from codeml_repro.run.env.environment import venv_for
 from codeml_repro.run.env.era import UploadDates, infer
-from tests.wheels import build_wheel
+from tests.wheels import FakeIndex, build_wheel, project_page, serve_index, wheel_entry
 
 # name -> [(version, requires, upload time)]
 RELEASES: dict[str, list[tuple[str, tuple[str, ...], str]]] = {
@@ -47,12 +43,6 @@ HTML_ONLY = {"html-only"}
 PY37_ONLY = {"old-ext": [("1.0", "2019-03-01T10:00:00Z")]}
 
 
-@dataclass
-class FakeIndex:
-    url: str
-    requests: list[str] = field(default_factory=list)
-
-
 def _pages(files: Path) -> dict[str, tuple[bytes, str]]:
     """Every page the index answers, keyed by URL path: (body, content type)."""
     pages: dict[str, tuple[bytes, str]] = {}
@@ -60,9 +50,7 @@ def _pages(files: Path) -> dict[str, tuple[bytes, str]]:
         entries, api = [], {}
         for version, requires, uploaded in releases:
             wheel = build_wheel(files, version, "VALUE = 1\n", name=name, requires=requires)
-            digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-            entries.append({"filename": wheel.name, "url": f"/files/{wheel.name}",
-                            "hashes": {"sha256": digest}, "upload-time": uploaded})
+            entries.append(wheel_entry(wheel, uploaded))
             api[version] = [{"filename": wheel.name, "upload_time_iso_8601": uploaded}]
         if name in PY37_ONLY:
             continue
@@ -72,9 +60,7 @@ def _pages(files: Path) -> dict[str, tuple[bytes, str]]:
             pages[f"/simple/{name}/"] = (f"<html><body>{links}</body></html>".encode(), "text/html")
             pages[f"/pypi/{name}/json"] = (json.dumps({"releases": api}).encode(), "application/json")
         else:
-            page = {"meta": {"api-version": "1.1"}, "name": name, "files": entries,
-                    "versions": [r[0] for r in releases]}
-            pages[f"/simple/{name}/"] = (json.dumps(page).encode(), "application/vnd.pypi.simple.v1+json")
+            pages[f"/simple/{name}/"] = project_page(name, entries, [r[0] for r in releases])
     for name, old in PY37_ONLY.items():
         entries = []
         for version, uploaded in old:
@@ -82,56 +68,17 @@ def _pages(files: Path) -> dict[str, tuple[bytes, str]]:
             for tag in ("cp36-cp36m", "cp37-cp37m"):
                 wheel = files / pure.name.replace("py3-none-any", f"{tag}-manylinux2014_x86_64")
                 wheel.write_bytes(pure.read_bytes())
-                entries.append({"filename": wheel.name, "url": f"/files/{wheel.name}",
-                                "hashes": {"sha256": hashlib.sha256(wheel.read_bytes()).hexdigest()},
-                                "upload-time": uploaded})
+                entries.append(wheel_entry(wheel, uploaded))
             pure.unlink()
-        page = {"meta": {"api-version": "1.1"}, "name": name, "files": entries,
-                "versions": [v for v, _ in old]}
-        pages[f"/simple/{name}/"] = (json.dumps(page).encode(), "application/vnd.pypi.simple.v1+json")
+        pages[f"/simple/{name}/"] = project_page(name, entries, [v for v, _ in old])
     return pages
 
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeIndex]:
     files = tmp_path_factory.mktemp("files")
-    pages = _pages(files)
-    served = FakeIndex("")
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def _answer(self, with_body: bool) -> None:
-            served.requests.append(self.path)
-            if self.path in pages:
-                body, kind = pages[self.path]
-            elif self.path.startswith("/files/") and (files / self.path[7:]).is_file():
-                body, kind = (files / self.path[7:]).read_bytes(), "application/octet-stream"
-            else:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if with_body:
-                self.wfile.write(body)
-
-        def do_GET(self) -> None:
-            self._answer(True)
-
-        def do_HEAD(self) -> None:
-            self._answer(False)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    served.url = f"http://127.0.0.1:{httpd.server_address[1]}/simple"
-    try:
+    with serve_index(_pages(files), files) as served:
         yield served
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 @pytest.fixture

@@ -6,14 +6,11 @@ A fake package index on 127.0.0.1 (PEP 691 JSON with PEP 700 upload times) stand
 
 from __future__ import annotations
 
-import hashlib
-import http.server
 import json
 import platform
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -27,7 +24,7 @@ from codeml_repro.run.env import lock
 from codeml_repro.run.env.environment import KernelEnv, requirements_hash
 from codeml_repro.run.env.uvtool import uv_env
 from codeml_repro.run.plan.planning import plan
-from tests.wheels import build_wheel
+from tests.wheels import build_wheel, project_page, serve_index, wheel_entry
 
 # name -> [(version, requires, upload time)]
 RELEASES: dict[str, list[tuple[str, tuple[str, ...], str]]] = {
@@ -44,7 +41,7 @@ RELEASES: dict[str, list[tuple[str, tuple[str, ...], str]]] = {
 PY27_ONLY = {("fake-old", "1.0")}
 
 
-def _index_pages(files: Path) -> dict[str, bytes]:
+def _index_pages(files: Path) -> dict[str, tuple[bytes, str]]:
     """The JSON project pages of every fake package, keyed by URL path."""
     pages = {}
     for name, releases in RELEASES.items():
@@ -53,12 +50,8 @@ def _index_pages(files: Path) -> dict[str, bytes]:
             wheel = build_wheel(files, version, "VALUE = 1\n", name=name, requires=requires)
             if (name, version) in PY27_ONLY:
                 wheel = wheel.rename(wheel.with_name(wheel.name.replace("-py3-", "-cp27-")))
-            digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-            entries.append({"filename": wheel.name, "url": f"/files/{wheel.name}",
-                            "hashes": {"sha256": digest}, "upload-time": uploaded})
-        page = {"meta": {"api-version": "1.1"}, "name": name, "files": entries,
-                "versions": [r[0] for r in releases]}
-        pages[f"/simple/{name}/"] = json.dumps(page).encode()
+            entries.append(wheel_entry(wheel, uploaded))
+        pages[f"/simple/{name}/"] = project_page(name, entries, [r[0] for r in releases])
     return pages
 
 
@@ -66,41 +59,8 @@ def _index_pages(files: Path) -> dict[str, bytes]:
 def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The fake index, served on 127.0.0.1 for this module; yields its simple URL."""
     files = tmp_path_factory.mktemp("files")
-    pages = _index_pages(files)
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def _answer(self, with_body: bool) -> None:
-            if self.path in pages:
-                body, kind = pages[self.path], "application/vnd.pypi.simple.v1+json"
-            elif self.path.startswith("/files/") and (files / self.path[7:]).is_file():
-                body, kind = (files / self.path[7:]).read_bytes(), "application/octet-stream"
-            else:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if with_body:
-                self.wfile.write(body)
-
-        def do_GET(self) -> None:
-            self._answer(True)
-
-        def do_HEAD(self) -> None:
-            self._answer(False)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/simple"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve_index(_index_pages(files), files) as served:
+        yield served.url
 
 
 def _compile(tmp_path: Path, index: str, requirements: str, era: lock.Era) -> list[str]:
