@@ -19,8 +19,8 @@ from sphinx import addnodes
 from codeml_repro.model.errors import DataInvalid
 from codeml_repro.sphinx.workshop import calendar as ics
 from codeml_repro.sphinx.workshop.avatars import avatar_data_uri, avatar_svg, initials
+from codeml_repro.sphinx.workshop.blocks import format_date, render_news, render_schedule
 from codeml_repro.sphinx.workshop.data import DATA_FILES, SiteData, load_site_data
-from codeml_repro.sphinx.workshop.site import format_date, render_news, render_schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "book" / "_data"

@@ -1,8 +1,8 @@
-"""Directives that render the site pages from ``book/_data/*.yml``.
+"""Directives that render the site pages from ``book/_data/*.yml``, and the extension's site half.
 
-Every value from the data files becomes a docutils text node, so the HTML
-writer escapes it: data is never parsed as MyST or HTML. Links to other pages
-are ``pending_xref`` nodes, so a missing target fails a ``-W`` build.
+This module is the Sphinx side: it finds and loads the data (a bad file stops the build with
+one line), makes each page depend on the data files, registers the directives, config values
+and event hooks, and writes the ``.ics``. What a block looks like is :mod:`.blocks`' job.
 
 Directives (one per block of the old site):
 
@@ -20,36 +20,30 @@ Each takes ``:edition: YEAR`` to render a past edition from ``editions/YEAR/_dat
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 from pathlib import Path
 from typing import Any, ClassVar
 
 from docutils import nodes
 from docutils.parsers.rst import directives
-from sphinx import addnodes
 from sphinx.errors import SphinxError
 from sphinx.util.docutils import SphinxDirective
 
 from codeml_repro.model.editions import data_dir as edition_data_dir
 from codeml_repro.model.errors import DataInvalid
-from codeml_repro.sphinx.nodes import table
-from codeml_repro.sphinx.workshop.avatars import avatar_data_uri
-from codeml_repro.sphinx.workshop.data import DATA_FILES, ImportantDate, SiteData, load_site_data
-from codeml_repro.sphinx.workshop.hero import render_hero
-
-TBA = "To be announced."  # an empty list in a new site's data
-POSTERS_DOC = "/book/posters"
-PAST_POSTERS_DOC = "/editions/{year}/posters"
-SPEAKER_LABEL = "speaker-{id}"
-PAST_SPEAKER_LABEL = "speaker-{year}-{id}"
-
-
-def speaker_label(speaker_id: str, edition: int | None) -> str:
-    """A speaker's target; past editions get their own, as a speaker may come back."""
-    if edition is None:
-        return SPEAKER_LABEL.format(id=speaker_id)
-    return PAST_SPEAKER_LABEL.format(year=edition, id=speaker_id)
+from codeml_repro.sphinx.workshop.blocks import (
+    render_calendar_note,
+    render_cfp_submissions,
+    render_cfp_topics,
+    render_coming_soon,
+    render_dates,
+    render_news,
+    render_organizers,
+    render_schedule,
+    render_speaker,
+    render_workshop,
+)
+from codeml_repro.sphinx.workshop.data import DATA_FILES, SiteData, load_site_data
 
 
 class CodemlDataError(SphinxError, DataInvalid):
@@ -87,147 +81,6 @@ def site_data(config: Any, srcdir: str | Path, edition: int | None = None) -> Si
         return _load(data_dir, root, stamps)
     except DataInvalid as exc:
         raise CodemlDataError(str(exc)) from None
-
-
-# -- small node helpers -------------------------------------------------------
-
-
-def _para(*children: nodes.Node, classes: list[str] | None = None) -> nodes.paragraph:
-    return nodes.paragraph("", "", *children, classes=classes or [])
-
-
-def _link(url: str, *children: nodes.Node) -> nodes.reference:
-    return nodes.reference("", "", *children, refuri=url, internal=False)
-
-
-def _xref(reftype: str, target: str, text: str, refdoc: str) -> addnodes.pending_xref:
-    """A checked cross-reference (``std:doc`` or ``std:ref``) with our own link text."""
-    return addnodes.pending_xref(
-        "", nodes.inline(text, text), refdomain="std", reftype=reftype, reftarget=target,
-        refexplicit=True, refwarn=True, refdoc=refdoc,
-    )
-
-
-def format_date(item: ImportantDate) -> str:
-    """``TBD``, ``July 18, 2025`` or ``May 30, 2025, 23:59 AoE``."""
-    moment = item.moment()
-    if moment is None:
-        return "TBD"
-    day = f"{moment:%B} {moment.day}, {moment.year}"
-    if isinstance(moment, dt.datetime):
-        return f"{day}, {moment:%H:%M} {item.timezone}"
-    return day
-
-
-def _portrait(name: str, photo: str | None) -> nodes.image:
-    if photo is None:
-        return nodes.image("", uri=avatar_data_uri(name), alt=name, classes=["codeml-avatar"])
-    uri = photo if photo.startswith("https://") else "/" + photo  # "/": from the book root
-    return nodes.image("", uri=uri, alt=name, classes=["codeml-avatar"])
-
-
-# -- rendering (pure functions of the data) -------------------------------------
-
-
-def render_workshop(site: SiteData, refdoc: str, edition: int | None = None) -> list[nodes.Node]:
-    """The current edition's hero (deadline, calls to action) or a past one's tagline; then the intro.
-
-    The logo is the theme's, once, in the navigation: the page's h1 is the workshop's name.
-    """
-    w = site.workshop
-    if edition is None:
-        hero = render_hero(site, refdoc)
-    else:
-        hero = nodes.container(classes=["codeml-hero"])
-        hero += _para(nodes.Text(w.tagline), classes=["codeml-tagline"])
-        hero += _para(nodes.Text(f"A workshop at {w.venue} {w.year}"), classes=["codeml-venue"])
-    return [hero, *(_para(nodes.Text(text)) for text in w.intro)]
-
-
-def render_dates(site: SiteData) -> list[nodes.Node]:
-    rows: list[list[nodes.Node]] = [
-        [nodes.strong(item.label, item.label), nodes.Text(format_date(item))] for item in site.dates.dates
-    ]
-    return [table([], rows, ["codeml-dates"])]
-
-
-def render_cfp_topics(site: SiteData) -> list[nodes.Node]:
-    topics = nodes.bullet_list(classes=["codeml-topics"])
-    topics += [nodes.list_item("", _para(nodes.Text(text))) for text in site.cfp.topics]
-    return [_para(nodes.Text(site.cfp.intro)), topics if site.cfp.topics else _para(nodes.Text(TBA))]
-
-
-def render_cfp_submissions(site: SiteData) -> list[nodes.Node]:
-    cfp = site.cfp
-    *first, last = cfp.page_limit_excludes
-    excludes = f"{', '.join(first)}, and {last}" if first else last
-    rule = _para(
-        nodes.Text("Submissions must be " + ("anonymous, in " if cfp.anonymous else "in ")),
-        _link(cfp.format_url, nodes.Text(cfp.format_name)),
-        nodes.Text(" and not longer than "),
-        nodes.strong(cfp.page_limit, cfp.page_limit),
-        nodes.Text(f", excluding {excludes}. {cfp.appendices} {cfp.review}"),
-    )
-    return [_para(nodes.Text(cfp.presentation)), rule, _para(nodes.Text(cfp.reviewing_duty))]
-
-
-def render_schedule(site: SiteData, refdoc: str, edition: int | None = None) -> list[nodes.Node]:
-    rows: list[list[nodes.Node]] = []
-    for session in site.schedule.sessions:
-        cell: nodes.Element = nodes.inline(classes=[f"codeml-kind-{session.kind}"])
-        speaker = site.speaker(session.speaker) if session.speaker else None
-        if session.kind == "posters":
-            posters = POSTERS_DOC if edition is None else PAST_POSTERS_DOC.format(year=edition)
-            cell += _xref("doc", posters, session.title, refdoc)
-        else:
-            cell += nodes.Text(session.title)
-        if speaker is not None and speaker.visible:
-            cell += nodes.Text(": ")
-            cell += _xref("ref", speaker_label(speaker.id, edition), speaker.name, refdoc)
-        if session.kind in ("break", "posters"):
-            cell = nodes.emphasis("", "", cell)
-        rows.append([nodes.Text(f"{session.start} - {session.end}"), cell])
-    day = site.date(site.schedule.day)
-    when = format_date(day) if day is not None else "TBD"
-    caption = nodes.paragraph(
-        "", "", nodes.Text(f"{when}; times are local ({site.schedule.timezone})."), classes=["codeml-day"]
-    )
-    if not rows:
-        return [caption, _para(nodes.Text(TBA))]
-    return [caption, table(["Time", "Session"], rows, ["codeml-schedule"])]
-
-
-def render_speaker(speaker: Any, edition: int | None = None) -> nodes.container:
-    card = nodes.container(classes=["codeml-speaker"])
-    card["names"].append(speaker_label(speaker.id, edition))
-    card += _portrait(speaker.name, speaker.photo)
-    name = nodes.strong(speaker.name, speaker.name)
-    card += _para(_link(speaker.url, name), nodes.Text(" " + speaker.bio))
-    return card
-
-
-def render_organizers(site: SiteData) -> list[nodes.Node]:
-    grid = nodes.container(classes=["codeml-people"])
-    for person in site.organizers.organizers:
-        card = nodes.container(classes=["codeml-person"])
-        card += _link(person.url, _portrait(person.name, person.photo))
-        card += _para(_link(person.url, nodes.Text(person.name)), classes=["codeml-person-name"])
-        card += [_para(nodes.Text(a), classes=["codeml-affiliation"]) for a in person.affiliations]
-        grid += card
-    return [grid] if site.organizers.organizers else [_para(nodes.Text(TBA))]
-
-
-def render_news(site: SiteData, limit: int | None) -> list[nodes.Node]:
-    items = nodes.bullet_list(classes=["codeml-news"])
-    for item in site.news.newest(limit):
-        when = f"{item.date:%b} {item.date.day}, {item.date.year}"
-        text: nodes.Node = nodes.Text(item.text)
-        if item.url:
-            text = _link(item.url, text)
-        items += nodes.list_item("", _para(nodes.strong(when, when), nodes.Text("  "), text))
-    if not site.news.news:
-        return [_para(nodes.Text("No news yet."))]
-    return [items]
 
 
 # -- directives -------------------------------------------------------------------
@@ -285,14 +138,7 @@ class ScheduleDirective(_DataDirective):
             return table_nodes  # the calendar export is the current edition's
         here = self.env.app.builder.get_target_uri(self.env.docname)
         name = ics_name(self.site())
-        link = _link(relative_uri(here, name), nodes.literal(name, name))
-        note = _para(
-            nodes.Text("Calendar export (iCalendar): "),
-            link,
-            nodes.Text(". It holds the dated Important Dates, and the sessions once the day is set."),
-            classes=["codeml-ics"],
-        )
-        return [*table_nodes, note]
+        return [*table_nodes, render_calendar_note(relative_uri(here, name), name)]
 
 
 class SpeakersDirective(_DataDirective):
@@ -300,7 +146,7 @@ class SpeakersDirective(_DataDirective):
         site = self.site()
         visible = site.visible_speakers()
         if not visible:
-            return [_para(nodes.Text(site.speakers.coming_soon), classes=["codeml-coming-soon"])]
+            return render_coming_soon(site)
         cards: list[nodes.Node] = []
         for speaker in visible:
             card = render_speaker(speaker, self.edition)
