@@ -149,6 +149,68 @@ def kernel_env_of(host: HostKernel) -> KernelEnv:
     return KernelEnv("kernel", sys.executable, platform.python_version(), kernelspec=host.name)
 
 
+@dataclass
+class _Claimed:
+    """What :func:`prepare` holds so far on the host; released together when a later step fails."""
+
+    dirs: rundir.RunDirs
+    cgroup: RunCgroup | None = None
+    run_uid: runuid.RunUid | None = None
+
+    def release(self) -> None:
+        cgroups.remove(self.cgroup)
+        rundir.remove_tree(self.dirs.root)
+        if self.run_uid is not None:
+            self.run_uid.release()
+
+
+def _claim_sandbox(claimed: _Claimed, choice: bwrap.SandboxChoice, marker: str, memory_bytes: int,
+                   max_processes: int) -> int:
+    """The run's cgroup (holding what the submission declared, as its tmpfs sizes do) and its uid,
+    noted on ``claimed`` as each is taken; under bwrap the kernel's uid owns its scratch dirs.
+    Returns the kernel's uid."""
+    dirs = claimed.dirs
+    claimed.cgroup = cgroup = cgroups.create(marker, memory_bytes, max_processes)
+    rundir.record_owner(dirs.root, marker, cgroup.dirs if cgroup else ())
+    capped = cgroup is not None and "pids" in cgroup.in_force
+    claimed.run_uid = runuid.claim(sandboxed=choice.kind == "bwrap", pids_capped=capped)
+    if choice.kind == "bwrap":
+        privileges.hand_over([dirs.work, dirs.conn], claimed.run_uid.uid)  # as root, the kernel is not root
+    return claimed.run_uid.uid
+
+
+def run_limits(declared: launching.Limits, choice: bwrap.SandboxChoice, cgroup: RunCgroup | None,
+               gpu: GpuHost | None) -> launching.Limits:
+    """The declared limits less those this sandbox cannot hold."""
+    limits = declared
+    if not choice.scratch:  # the run folder stays the host's: no disk budget in force
+        limits = dataclasses.replace(limits, scratch_bytes=-1, scratch_files=-1)
+    if not address_space_capped(cgroup, gpu):
+        limits = dataclasses.replace(limits, address_space=False)  # the budget stays the tmpfs size
+    return limits
+
+
+def _kernel_launch(sub: Submission, choice: bwrap.SandboxChoice, env: KernelEnv, host: HostKernel | None,
+                   marker: str, claimed: _Claimed, uid: int, limits: launching.Limits,
+                   gpu: GpuHost | None) -> launching.KernelLaunch:
+    """The kernel's launch (inputs mounted, downloads placed), written as the run folder's kernelspec."""
+    dirs, cgroup, sandboxed = claimed.dirs, claimed.cgroup, choice.kind == "bwrap"
+    mounts, data_env = data_mounts(sub, dirs, sandboxed=sandboxed)
+    fetched = downloads.prepare_downloads(sub, dirs, env.python, sandboxed=sandboxed)
+    mounts, data_env = [*mounts, *fetched.mounts], {**data_env, **fetched.env}
+    if sandboxed:
+        privileges.make_readable(source for source, _target in mounts)
+    launch = launching.build_launch(
+        choice, dirs, env.python, limits, marker, hide=[sub.folder.resolve().parent.parent, Path.cwd()],
+        cgroup=cgroup, mounts=mounts, extra_env=data_env, devices=gpu.sandbox_args() if gpu else (),
+        uid=uid, kernel_argv=host.argv if host else (), readable=host.readable if host else (),
+        inside=fetched.inside, share_net=fetched.share_net,
+    )
+    manager.run_kernelspec(dirs.root, launch, dirs.root / "kernel.log", marker=marker,
+                           cgroup_dirs=cgroup.dirs if cgroup else ())
+    return launch
+
+
 def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kernel: bool = False) -> Prepared:
     """Make ``sub``'s run ready in its own environment and sandbox; with ``start_kernel``, launch
     its kernel now (it starts while the caller does something else, e.g. runs another notebook)."""
@@ -159,45 +221,19 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
     env: KernelEnv = kernel_env_of(host) if host else prepare_environment(
         sub, policy.env, index=policy.package_sources(), offline=policy.offline)
     marker = uuid.uuid4().hex
-    dirs = rundir.make_dirs(sub, marker)
-    cgroup, run_uid = None, None
+    claimed = _Claimed(rundir.make_dirs(sub, marker))
     declared = declared_limits(sub, launching.Limits.from_policy(policy))
-    try:  # the run's cgroup holds what the submission declared, as its tmpfs sizes do
-        cgroup = cgroups.create(marker, declared.memory_bytes, policy.max_processes)
-        rundir.record_owner(dirs.root, marker, cgroup.dirs if cgroup else ())
-        capped = cgroup is not None and "pids" in cgroup.in_force
-        run_uid = runuid.claim(sandboxed=choice.kind == "bwrap", pids_capped=capped)
-        if choice.kind == "bwrap":
-            privileges.hand_over([dirs.work, dirs.conn], run_uid.uid)  # as root, the kernel is not root
-        nb, nb_path = load_notebook(sub, dirs)
-        hide = [sub.folder.resolve().parent.parent, Path.cwd()]
-        limits = declared
-        if not choice.scratch:  # the run folder stays the host's: no disk budget in force
-            limits = dataclasses.replace(limits, scratch_bytes=-1, scratch_files=-1)
+    try:
+        uid = _claim_sandbox(claimed, choice, marker, declared.memory_bytes, policy.max_processes)
+        nb, nb_path = load_notebook(sub, claimed.dirs)
         gpu = gpu_for(sub)
-        if not address_space_capped(cgroup, gpu):
-            limits = dataclasses.replace(limits, address_space=False)  # the budget stays the tmpfs size
-        mounts, data_env = data_mounts(sub, dirs, sandboxed=choice.kind == "bwrap")
-        fetched = downloads.prepare_downloads(sub, dirs, env.python, sandboxed=choice.kind == "bwrap")
-        mounts, data_env = [*mounts, *fetched.mounts], {**data_env, **fetched.env}
-        if choice.kind == "bwrap":
-            privileges.make_readable(source for source, _target in mounts)
-        launch = launching.build_launch(
-            choice, dirs, env.python, limits, marker, hide=hide, cgroup=cgroup,
-            mounts=mounts, extra_env=data_env, devices=gpu.sandbox_args() if gpu else (),
-            uid=run_uid.uid, kernel_argv=host.argv if host else (), readable=host.readable if host else (),
-            inside=fetched.inside, share_net=fetched.share_net,
-        )
-        manager.run_kernelspec(dirs.root, launch, dirs.root / "kernel.log", marker=marker,
-                               cgroup_dirs=cgroup.dirs if cgroup else ())
+        limits = run_limits(declared, choice, claimed.cgroup, gpu)
+        launch = _kernel_launch(sub, choice, env, host, marker, claimed, uid, limits, gpu)
     except BaseException:
-        cgroups.remove(cgroup)
-        rundir.remove_tree(dirs.root)
-        if run_uid is not None:
-            run_uid.release()
+        claimed.release()
         raise
-    prep = Prepared(sub, policy, timeout_s, choice, env, marker, dirs, cgroup, limits, nb, nb_path, launch,
-                    gpu=gpu, run_uid=run_uid)
+    prep = Prepared(sub, policy, timeout_s, choice, env, marker, claimed.dirs, claimed.cgroup, limits, nb,
+                    nb_path, launch, gpu=gpu, run_uid=claimed.run_uid)
     if start_kernel:
         try:
             launch_kernel(prep)
