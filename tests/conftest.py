@@ -57,8 +57,22 @@ def make_submission(tmp_path: Path) -> MakeSubmission:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def base_environment() -> Any:
-    """The base environment (where a submission without requirements.txt runs), in the default cache.
+def session_cache() -> Any:
+    """The session's cache folder, read from ``CODEML_CACHE`` as the CLI reads it (``.ci/run`` points
+    it at an empty folder): the default of every ``RunPolicy()`` a test makes, so a library call never
+    falls back to the runner's own ``~/.cache/codeml-repro``. A test wanting its own passes ``cache=``."""
+    from codeml_repro.cli.options import environment_settings
+    from codeml_repro.model import policy
+
+    cache = environment_settings()["cache"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(policy, "default_cache", lambda: cache)
+        yield cache
+
+
+@pytest.fixture(scope="session", autouse=True)
+def base_environment(session_cache: Path) -> Any:
+    """The base environment (where a submission without requirements.txt runs), in the session's cache.
 
     Built once at install time by ``scripts/test.sh`` (``codeml-repro env build``), so this only
     finds it; built here when the tests run without that step. None when it cannot be built.
@@ -75,7 +89,7 @@ def base_environment() -> Any:
 
 @pytest.fixture
 def share_base_env(base_environment: Any) -> Callable[[Path], None]:
-    """Link the session's base environment into another ``$CODEML_CACHE`` (a test's own)."""
+    """Link the session's base environment into another cache folder (a test's own ``cache=``)."""
 
     def share(cache: Path) -> None:
         if base_environment is None or base_environment.path is None:

@@ -29,9 +29,8 @@ TIPS = b"total_bill,tip\n16.99,1.01\n10.34,1.66\n"
 
 
 @pytest.fixture(autouse=True)
-def private_urls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def private_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CODEML_ALLOW_PRIVATE_URLS", "1")  # declared 127.0.0.1 URLs pass the address rule
-    monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
 
 
 @pytest.fixture
@@ -44,11 +43,12 @@ def served(tmp_path: Path) -> Any:
     server.stop()
 
 
-def _seed(data: bytes) -> str:
-    """The verified copy of an https input, as the fetch stage leaves it (no TLS server on the host)."""
+def _seed(cache: Path, data: bytes) -> str:
+    """The verified copy of an https input in the cache folder ``cache``, as the fetch stage leaves it
+    (no TLS server on the host)."""
     digest = sha(data)
-    file_path(digest).parent.mkdir(parents=True, exist_ok=True)
-    file_path(digest).write_bytes(data)
+    file_path(cache, digest).parent.mkdir(parents=True, exist_ok=True)
+    file_path(cache, digest).write_bytes(data)
     return digest
 
 
@@ -87,7 +87,7 @@ def test_declared_urls_answered_offline_others_refused_at_once(
     undeclared = served.url("other.csv")
     data = [
         {"url": served.url("train.csv"), "sha256": sha(CSV), "path": "data/train.csv"},
-        {"url": https_url, "sha256": _seed(TIPS), "path": "data/tips.csv"},
+        {"url": https_url, "sha256": _seed(tmp_path / "cache", TIPS), "path": "data/tips.csv"},
     ]
     head = f"HTTP_URL = {served.url('train.csv')!r}\nHTTPS_URL = {https_url!r}\nUNDECLARED = {undeclared!r}\n"
     claims = [{"name": n, "expected": v} for n, v in (
@@ -117,7 +117,7 @@ record('not_in_folder', not os.path.exists('tips.csv'))
 
 
 def test_inputs_placed_in_a_library_cache(tmp_path: Path, make_submission: MakeSubmission) -> None:
-    digest = _seed(TIPS)
+    digest = _seed(tmp_path / "cache", TIPS)
     url = "https://raw.githubusercontent.com/mwaskom/seaborn-data/master/tips.csv"
     data = [
         {"url": url, "sha256": digest, "path": "tips.csv", "place": "seaborn"},
@@ -156,20 +156,20 @@ print(len(a.content), len(b))
 """
 
 
-def _checked(folder: Path, **kw: Any) -> Any:
+def _checked(folder: Path, cache: Path, **kw: Any) -> Any:
     from codeml_repro.authoring.check import check_path
     from codeml_repro.model.policy import RunPolicy
 
     return check_path(folder, RunPolicy(sandbox="required", env="current", cell_timeout_s=60,
-                                        allow_private_urls=True), **kw)
+                                        allow_private_urls=True, cache=cache), **kw)
 
 
 def test_check_without_the_flag_prints_the_entry_for_a_refused_url(
-    make_submission: MakeSubmission, served: Server
+    tmp_path: Path, make_submission: MakeSubmission, served: Server
 ) -> None:
     url = served.url("train.csv")
     folder = make_submission("undeclared", f"URL = {url!r}\n" + FETCHES)
-    report = _checked(folder)
+    report = _checked(folder, tmp_path / "cache")
     assert not report.ok and report.result.error is not None
     assert report.result.error.type == "HTTPError"
     assert f"url: {url}" in report.text and "--record-downloads" in report.text
@@ -177,13 +177,13 @@ def test_check_without_the_flag_prints_the_entry_for_a_refused_url(
 
 
 def test_check_record_downloads_prints_entries_to_paste(
-    make_submission: MakeSubmission, served: Server
+    tmp_path: Path, make_submission: MakeSubmission, served: Server
 ) -> None:
     import yaml
 
     url = served.url("train.csv")
     folder = make_submission("recorded", f"URL = {url!r}\n" + FETCHES)
-    report = _checked(folder, record_downloads=True)
+    report = _checked(folder, tmp_path / "cache", record_downloads=True)
     assert report.result.status == Status.FUNCTIONAL, report.text
     assert served.requests == ["/train.csv", "/train.csv?again"]  # forwarded by the recorder
     start = report.lines.index("      artifact:")
@@ -196,20 +196,22 @@ def test_check_record_downloads_prints_entries_to_paste(
     spec = yaml.safe_load((folder / "submission.yml").read_text())
     spec["artifact"] = pasted["artifact"]
     (folder / "submission.yml").write_text(yaml.safe_dump(spec))
-    again = _checked(folder)  # pasted as printed: both URLs answered offline
+    again = _checked(folder, tmp_path / "cache")  # pasted as printed: both URLs answered offline
     assert again.result.status == Status.FUNCTIONAL, again.text
     # at most the fetch stage's one download per entry: the notebook's own two requests never reach it
     assert len(served.requests) <= 4
 
 
-def test_record_downloads_without_a_sandbox(make_submission: MakeSubmission, served: Server) -> None:
+def test_record_downloads_without_a_sandbox(
+    tmp_path: Path, make_submission: MakeSubmission, served: Server
+) -> None:
     """An author without bwrap (macOS): the kernel still downloads through the recorder."""
     from codeml_repro.authoring.check import check_path
     from codeml_repro.model.policy import RunPolicy
 
     url = served.url("train.csv")
     folder = make_submission("recorded-off", f"URL = {url!r}\n" + FETCHES)
-    policy = RunPolicy(sandbox="off", env="current", allow_private_urls=True)
+    policy = RunPolicy(sandbox="off", env="current", allow_private_urls=True, cache=tmp_path / "cache")
     report = check_path(folder, policy, record_downloads=True)
     assert report.result.status == Status.FUNCTIONAL, report.text
     assert f'- url: "{url}"' in report.text and sha(CSV) in report.text

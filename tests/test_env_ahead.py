@@ -83,10 +83,9 @@ def _release_when(lock: FileLock, signal: Path, limit_s: float) -> threading.Thr
 @pytest.mark.slow
 @pytest.mark.usefixtures("offline_uv")
 def test_next_environment_is_built_while_a_notebook_runs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, share_base_env: Callable[[Path], None]
+    tmp_path: Path, share_base_env: Callable[[Path], None]
 ) -> None:
     envs, signal = tmp_path / "cache" / "envs", tmp_path / "first-started"
-    monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
     share_base_env(tmp_path / "cache")  # the first notebook has no requirements: the base environment
     digest = requirements_hash(KERNEL_ONLY, platform.python_version())
     first = make_submission(tmp_path / "first", [_watch_env(envs / digest / COMPLETE_MARKER, signal)])
@@ -96,7 +95,7 @@ def test_next_environment_is_built_while_a_notebook_runs(
     lock = FileLock(str(envs / f"{digest}.lock"), thread_local=False)
     lock.acquire()
     releaser = _release_when(lock, signal, limit_s=10)
-    with KernelPipeline(POLICY.model_copy(update={"offline": True})) as pipeline:
+    with KernelPipeline(POLICY.model_copy(update={"offline": True, "cache": tmp_path / "cache"})) as pipeline:
         ran_first = pipeline.execute(first, 60, then=(second, 60))
         ran_second = pipeline.execute(second, 60)
     releaser.join()
@@ -109,13 +108,12 @@ def test_next_environment_is_built_while_a_notebook_runs(
 @pytest.mark.slow
 @pytest.mark.usefixtures("offline_uv")
 def test_a_failed_build_ahead_is_reported_at_its_turn(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, share_base_env: Callable[[Path], None]
+    tmp_path: Path, share_base_env: Callable[[Path], None]
 ) -> None:
-    monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
     share_base_env(tmp_path / "cache")
     first = make_submission(tmp_path / "first", ["x = 1"])
     broken = make_submission(tmp_path / "broken", ["x = 2"], requirements="codeml-no-such-package==0.0.1\n")
-    with KernelPipeline(POLICY.model_copy(update={"offline": True})) as pipeline:
+    with KernelPipeline(POLICY.model_copy(update={"offline": True, "cache": tmp_path / "cache"})) as pipeline:
         assert pipeline.execute(first, 60, then=(broken, 60)).outcome == "completed"
         with pytest.raises(EnvironmentFailed, match=r"broken/requirements\.txt: uv pip compile failed"):
             pipeline.execute(broken, 60)

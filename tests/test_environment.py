@@ -29,7 +29,7 @@ def test_requirements_hash_ignores_order_comments_and_blanks() -> None:
 
 def test_current_env_is_the_toolkit_interpreter(tmp_path: Path) -> None:
     sub = make_submission(tmp_path / "cur", "passing", requirements="ipykernel\n")
-    env = prepare_environment(sub, "current")
+    env = prepare_environment(sub, "current", cache=tmp_path / "cache")
     assert env.kind == "current" and env.python == sys.executable
     assert "ipykernel" in env.packages and env.describe()["python"]
 
@@ -38,7 +38,7 @@ def test_missing_requirements_file_is_a_clear_error(tmp_path: Path) -> None:
     sub = make_submission(tmp_path / "req", "passing", requirements="x\n")
     (sub.folder / "requirements.txt").unlink()
     with pytest.raises(EnvironmentFailed, match=r"requirements\.txt: requirements file not found"):
-        prepare_environment(sub, "auto")
+        prepare_environment(sub, "auto", cache=tmp_path / "cache")
 
 
 @pytest.fixture(scope="module")
@@ -78,12 +78,11 @@ def test_the_installed_set_is_exactly_the_recorded_lock(venv: KernelEnv) -> None
 
 @pytest.mark.parametrize("mode", ["off", pytest.param("required", marks=needs_bwrap)])
 def test_record_works_in_a_venv_without_the_toolkit(
-    tmp_path: Path, venv: KernelEnv, monkeypatch: pytest.MonkeyPatch, mode: str
+    tmp_path: Path, venv: KernelEnv, mode: str
 ) -> None:
     assert venv.path is not None
-    monkeypatch.setenv("CODEML_CACHE", str(Path(venv.path).parent.parent))
     sub = make_submission(tmp_path / "v", [PROBE], requirements="# only the kernel\n")
-    ex = run(sub, env="auto", sandbox=mode, offline=True)
+    ex = run(sub, env="auto", sandbox=mode, offline=True, cache=Path(venv.path).parent.parent)
     assert ex.outcome == "completed", (ex.error, outputs_text(ex))
     assert recorded(ex) == {"prefix": venv.path, "has_papermill": False}
     assert ex.environment["env_kind"] == "venv"

@@ -29,7 +29,7 @@ def sha(data: bytes) -> str:
 
 @pytest.fixture(autouse=True)
 def no_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))  # for the CLI; _policy names it too
     monkeypatch.delenv("CODEML_ALLOW_PRIVATE_URLS", raising=False)
 
 
@@ -40,9 +40,11 @@ def server() -> Iterator[DataServer]:
     served.stop()
 
 
-def _policy(**update: object) -> RunPolicy:
+def _policy(root: Path, **update: object) -> RunPolicy:
+    """The policy of a run under ``root`` (a test's tmp_path), with the test's own cache."""
     sandbox = "required" if shutil.which("bwrap") else "off"
-    return RunPolicy(sandbox=sandbox, env="current", cell_timeout_s=60).model_copy(update=update)
+    return RunPolicy(sandbox=sandbox, env="current", cell_timeout_s=60,
+                     cache=root / "cache").model_copy(update=update)
 
 
 @pytest.mark.parametrize(("url", "rule"), [
@@ -92,7 +94,7 @@ def test_private_addresses_refused_and_the_neighbour_runs(
     data = [{"url": server.url("file/x.csv", host=name), "sha256": sha(CSV), "path": "x.csv"}]
     make_submission("b-name", "raise SystemExit('must not run')", spec={"artifact": {"data": data}})
     make_submission("zz-next", NEIGHBOUR, spec={"claims": [{"name": "v", "expected": 1}]})
-    results = {r.slug: r for r in run_all(tmp_path, _policy(), RunOptions()).results}
+    results = {r.slug: r for r in run_all(tmp_path, _policy(tmp_path), RunOptions()).results}
     for slug in literals:
         invalid = results[slug]
         assert invalid.status == Status.INVALID and invalid.error is not None, slug
@@ -120,9 +122,9 @@ def test_every_redirect_hop_is_checked_where_it_connects(
         hop = server.url(f"redirect?to={inner.url('file/x.csv', host='127.0.0.2')}")
         folder = make_submission("hops", "print(1)", spec={"artifact": {"data": [
             {"url": hop, "sha256": sha(CSV), "path": "x.csv"}]}})
-        sub = plan(folder, _policy(allow_private_urls=True)).submission  # the literal check passes
+        sub = plan(folder, _policy(tmp_path, allow_private_urls=True)).submission  # the literal check passes
         assert sub is not None
-        failure = fetch_inputs([sub], _policy(allow_private_urls=False)).failures["hops"]
+        failure = fetch_inputs([sub], _policy(tmp_path, allow_private_urls=False)).failures["hops"]
     finally:
         inner.stop()
     assert failure.__class__.__name__ == "DataUnavailable"
@@ -140,7 +142,7 @@ def test_the_maintainers_setting_allows_private_addresses(
     data = [{"url": server.url("file/x.csv"), "sha256": sha(CSV), "path": "x.csv"}]
     make_submission("local", "print(open('x.csv').read())", spec={"artifact": {"data": data}})
     allowed = environment_settings()["allow_private_urls"]
-    result = run_all(tmp_path, _policy(allow_private_urls=allowed), RunOptions()).results[0]
+    result = run_all(tmp_path, _policy(tmp_path, allow_private_urls=allowed), RunOptions()).results[0]
     assert result.status == Status.FUNCTIONAL, result.error
     assert server.requests == ["/file/x.csv"]
 

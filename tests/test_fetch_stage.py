@@ -51,6 +51,7 @@ def bomb(megabytes: int) -> bytes:
 
 @pytest.fixture(autouse=True)
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test's own cache: in the policy of library calls (``_run``), in CODEML_CACHE for the CLI's."""
     monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("CODEML_ALLOW_PRIVATE_URLS", "1")  # the test's server is on 127.0.0.1
     monkeypatch.delenv("CODEML_DATA_MIRROR", raising=False)
@@ -71,7 +72,9 @@ def _policy(**update: Any) -> RunPolicy:
 
 
 def _run(root: Path, policy: RunPolicy) -> dict[str, Any]:
-    return {r.slug: r for r in run_all(root, policy, RunOptions()).results}
+    """Run every submission under ``root`` (a test's tmp_path) with the test's own cache."""
+    own = policy.model_copy(update={"cache": root / "cache"})
+    return {r.slug: r for r in run_all(root, own, RunOptions()).results}
 
 
 def _entry(url: str, digest: str, path: str = "x.csv", **more: Any) -> dict[str, Any]:
@@ -185,7 +188,8 @@ from codeml_repro.run.plan.planning import plan
 def written():
     return int(dict(line.split(": ") for line in open("/proc/self/io").read().splitlines())["wchar"])
 
-policy = RunPolicy(data_bytes=int(sys.argv[2]), allow_private_urls=True)  # the server is on 127.0.0.1
+policy = RunPolicy(data_bytes=int(sys.argv[2]), allow_private_urls=True,  # the server is on 127.0.0.1
+                   cache=Path(sys.argv[3]))
 sub = plan(Path(sys.argv[1]), policy).submission
 before = written()
 failures = fetch_inputs([sub], policy).failures
@@ -207,8 +211,8 @@ def test_bytes_written_for_a_submission_stay_within_its_budget_and_one_read(
     data += [_entry(server.url(f"endless?n={i}"), sha(str(i).encode()), path=f"e{i}.bin") for i in range(2)]
     folder = make_submission("a-bombs", "print('never')", spec={"artifact": {"data": data}})
     budget = 3 * 1024**2
-    done = subprocess.run([sys.executable, "-c", MEASURE, str(folder), str(budget)], capture_output=True,
-                          text=True, timeout=240, env=os.environ.copy())
+    argv = [sys.executable, "-c", MEASURE, str(folder), str(budget), str(tmp_path / "cache")]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=240, env=os.environ.copy())
     assert done.returncode == 0, done.stderr
     measured = json.loads(done.stdout)
     from codeml_repro.run.inputs.transfer import CHUNK

@@ -238,12 +238,13 @@ def test_the_guide_quotes_checks_advice_as_the_tool_writes_it(tmp_path: Path) ->
     sub = load_submission(folder)
     venv = Result(slug="my-paper", status=Status.FAILED, environment={"env_kind": "venv", "packages": {}})
     missing = ErrorInfo(type="ModuleNotFoundError", message="No module named 'sklearn'", cell=0)
-    assert failed_hints(missing, venv, sub)[-1] + "\n" in quoted
+    policy = RunPolicy(cache=tmp_path / "cache")
+    assert failed_hints(missing, venv, sub, policy)[-1] + "\n" in quoted
     mismatch = "cannot import name 'no_such_function' from 'numpy' ($PYTHON/numpy/__init__.py)"
     assert f"{version_mismatch_hint(mismatch, {'numpy': '2.4.6'})}\n" in quoted
     allowed = venv.model_copy(update={"allowed_errors": [ErrorInfo(type="ValueError", message="x", cell=0)]})
     name_error = ErrorInfo(type="NameError", message="name 'result' is not defined", cell=1)
-    assert failed_hints(name_error, allowed, sub)[0] + "\n" in quoted
+    assert failed_hints(name_error, allowed, sub, policy)[0] + "\n" in quoted
     cell = new_code_cell("!wget https://example.org/data.zip")
     cell.outputs = [{"output_type": "stream", "name": "stdout", "text": "/bin/sh: 1: wget: not found\n"}]
     assert shell_failures([new_code_cell("x = 1"), cell], lambda i: i)[0] + "\n" in quoted

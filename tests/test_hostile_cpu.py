@@ -119,20 +119,21 @@ def _burner(make_submission: MakeSubmission, tmp_path: Path, tag: str) -> Path:
 @needs_cpu_cgroups
 @pytest.mark.usefixtures("test_cpu_root")
 def test_a_burner_at_start_up_never_times_out_its_neighbours(
-    make_submission: MakeSubmission, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_submission: MakeSubmission, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
+    cache = tmp_path / "cache"
     tag = f"codeml-spin-{uuid.uuid4().hex}"
     burner = _burner(make_submission, tmp_path, tag)
     try:  # built before the run, so the burner's kernel is pre-started rather than built ahead
-        prepare_environment(load_submission(burner), "auto", offline=True)
+        prepare_environment(load_submission(burner), "auto", cache=cache, offline=True)
     except EnvironmentFailed as exc:
         pytest.skip(f"uv cannot build a venv offline here: {exc}")
     assert _spinners(tag) == []  # building the environment ran none of its code on the host
     neighbour = {**CLAIM, "artifact": {"timeout": 10}}
     make_submission("a-neighbour", NEIGHBOUR, spec=neighbour)  # the burner is pre-started during its run
     make_submission("c-neighbour", NEIGHBOUR, spec=neighbour)  # runs beside the burner
-    policy = RunPolicy(sandbox="required", env="auto", timeout_s=60, cell_timeout_s=30, offline=True)
+    policy = RunPolicy(sandbox="required", env="auto", timeout_s=60, cell_timeout_s=30, offline=True,
+                       cache=cache)
     results = {r.slug: r for r in run_all(tmp_path, policy, RunOptions(jobs=2)).results}
     for slug in ("a-neighbour", "c-neighbour"):
         ran = results[slug]

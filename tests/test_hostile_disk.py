@@ -100,11 +100,10 @@ record('acc', 1)
 
 @needs_scratch
 def test_the_folder_keeps_the_submission_its_inputs_and_no_capability(
-    make_submission: MakeSubmission, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_submission: MakeSubmission, tmp_path: Path
 ) -> None:
     from tests.test_inputs import Server, sha
 
-    monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
     served = tmp_path / "served"
     served.mkdir()
     (served / "input.csv").write_bytes(b"a,b\n1,2\n")
@@ -115,7 +114,8 @@ def test_the_folder_keeps_the_submission_its_inputs_and_no_capability(
     (folder / "sub" / "kept.txt").write_text("kept")
     make_submission("b-neighbour", NEIGHBOUR, spec=CLAIM)
     try:
-        local = SMALL.model_copy(update={"allow_private_urls": True})  # the server is on 127.0.0.1
+        local = SMALL.model_copy(update={"allow_private_urls": True,  # the server is on 127.0.0.1
+                                         "cache": tmp_path / "cache"})
         results = {r.slug: r for r in run_all(tmp_path, local, RunOptions()).results}
     finally:
         server.stop()

@@ -91,6 +91,7 @@ def served(tmp_path: Path) -> Iterator[Server]:
 
 @pytest.fixture(autouse=True)
 def data_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test's own cache: in the policy of library calls (``_policy``), in CODEML_CACHE for the CLI's."""
     monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("CODEML_ALLOW_PRIVATE_URLS", "1")  # the test's server is on 127.0.0.1
     monkeypatch.setattr("codeml_repro.run.inputs.sources.ATTEMPTS", 2)
@@ -103,9 +104,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _policy() -> RunPolicy:
+def _policy(root: Path) -> RunPolicy:
+    """The policy of a run under ``root`` (a test's tmp_path), with the test's own cache."""
     sandbox = "required" if shutil.which("bwrap") else "off"
-    return RunPolicy(sandbox=sandbox, env="current", cell_timeout_s=60, allow_private_urls=True)
+    return RunPolicy(sandbox=sandbox, env="current", cell_timeout_s=60, allow_private_urls=True,
+                     cache=root / "cache")
 
 
 READS_BOTH = (
@@ -129,7 +132,7 @@ def _spec(data: list[dict[str, Any]], claim: float = 6.0) -> dict[str, Any]:
 
 
 def _results(root: Path, force: bool = False) -> dict[str, Any]:
-    report = run_all(root, _policy(), RunOptions(force=force))
+    report = run_all(root, _policy(root), RunOptions(force=force))
     return {r.slug: r for r in report.results}
 
 
@@ -180,7 +183,7 @@ def test_unreachable_url_is_data_unavailable_and_the_next_one_runs(
     assert gone.error.type == "DataUnavailable"
     assert url in gone.error.message and "artifact.data[0]" in gone.error.message
     assert results["b-next"].status == Status.REPRODUCED
-    again = run_all(tmp_path, _policy(), RunOptions())  # unreachable today, perhaps not tomorrow
+    again = run_all(tmp_path, _policy(tmp_path), RunOptions())  # unreachable today, perhaps not tomorrow
     assert "a-gone" not in again.skipped and "b-next" in again.skipped
 
 
@@ -243,7 +246,7 @@ def test_declared_size_over_budget_is_invalid_before_download(
 ) -> None:
     data = [{"url": served.url("train.csv"), "sha256": sha(CSV), "path": "d.csv", "size": 10**6}]
     make_submission("big", "print(1)", spec={"artifact": {"data": data}})
-    policy = _policy().model_copy(update={"data_bytes": 1000})
+    policy = _policy(tmp_path).model_copy(update={"data_bytes": 1000})
     result = run_all(tmp_path, policy, RunOptions()).results[0]
     assert result.status == Status.INVALID and result.error is not None
     assert "data budget" in result.error.message
@@ -255,7 +258,7 @@ def test_undeclared_size_stopped_at_budget(
 ) -> None:
     data = [{"url": served.url("train.csv"), "sha256": sha(CSV), "path": "d.csv"}]
     make_submission("big", "print(1)", spec={"artifact": {"data": data}})
-    policy = _policy().model_copy(update={"data_bytes": 5})
+    policy = _policy(tmp_path).model_copy(update={"data_bytes": 5})
     result = run_all(tmp_path, policy, RunOptions()).results[0]
     assert result.status == Status.FAILED and result.error is not None
     assert result.error.type == "DataTooLarge"
@@ -369,14 +372,14 @@ def test_hf_fetch_uses_neither_the_maintainers_token_nor_their_hugging_face_home
     (home / ".cache" / "huggingface").mkdir(parents=True)
     (home / ".cache" / "huggingface" / "token").write_text("hf_maintainer_file_token")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "XDG_"))}
-    env.update(HOME=str(home), HF_TOKEN="hf_maintainer_env_token", HF_ENDPOINT=hub.url,
-               CODEML_CACHE=str(tmp_path / "cache"))
+    env.update(HOME=str(home), HF_TOKEN="hf_maintainer_env_token", HF_ENDPOINT=hub.url)
     code = (
         "from pathlib import Path\n"
         "from codeml_repro.model.inputs import HfSource\n"
         "from codeml_repro.run.inputs.fetch import hf_cache\n"
         "from codeml_repro.run.inputs.hfhub import fetch_hf\n"
-        f"print(fetch_hf(HfSource(repo='org/tiny', revision='{REV}'), hf_cache()))\n"
+        f"cache = Path({str(tmp_path / 'cache')!r})  # the policy's cache folder, handed down\n"
+        f"print(fetch_hf(HfSource(repo='org/tiny', revision='{REV}'), hf_cache(cache)))\n"
     )
     try:
         done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,

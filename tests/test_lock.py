@@ -198,12 +198,11 @@ def test_a_changed_lock_runs_the_submission_again(tmp_path: Path, monkeypatch: p
     from codeml_repro.run.plan.outcome import pending_result
     from codeml_repro.run.plan.planning import RunOptions
 
-    monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("CODEML_INDEX_URL", raising=False)
     monkeypatch.delenv("CODEML_FIND_LINKS", raising=False)
     folder = _folder(tmp_path, {"as_of": "2024-01-01"})
     (folder / "requirements.txt").write_text("numpy<2\n")
-    policy = RunPolicy(env="auto")
+    policy = RunPolicy(env="auto", cache=tmp_path / "cache")
     planned = plan(folder, policy)
     store = ResultStore(tmp_path)
     ran_with = ["numpy==1.26.2"]

@@ -228,15 +228,14 @@ def test_repeat_marks_flaky_on_an_unclaimed_recorded_value(
 
 
 def test_an_environment_failure_is_a_result_not_an_aborted_run(
-    make_submission: MakeSubmission, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    share_base_env: Callable[[Path], None],
+    make_submission: MakeSubmission, tmp_path: Path, share_base_env: Callable[[Path], None],
 ) -> None:
-    monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
     share_base_env(tmp_path / "cache")  # b-fine has no requirements: the base environment
     bad = make_submission("a-bad-pin", "x = 1", spec={"artifact": {"requirements": "requirements.txt"}})
     (bad / "requirements.txt").write_text("codeml-repro-no-such-package-xyz==0.0.1\n")
     make_submission("b-fine", "x = 1")
-    offline = POLICY.model_copy(update={"env": "auto", "offline": True})  # the pin cannot be met
+    # the pin cannot be met offline
+    offline = POLICY.model_copy(update={"env": "auto", "offline": True, "cache": tmp_path / "cache"})
     report = run_all(tmp_path, offline, RunOptions(repeat=2))
     results = {r.slug: r for r in report.results}
     assert results["b-fine"].status is Status.FUNCTIONAL

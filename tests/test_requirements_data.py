@@ -102,16 +102,15 @@ USES_TINY = "import codeml_tiny_fixture as tiny\nfrom codeml_repro import record
 
 
 def test_a_rebuilt_local_wheel_builds_a_new_environment(
-    make_submission: MakeSubmission, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_submission: MakeSubmission, tmp_path: Path
 ) -> None:
     # same name, same version, new bytes: an environment keyed on the requirements text alone
     # would keep the first build, and the claim would still hold
-    monkeypatch.setenv("CODEML_CACHE", str(tmp_path / "cache"))
     spec = {"artifact": {"requirements": "requirements.txt"}, "claims": [{"name": "acc", "expected": 1}]}
     folder = make_submission("a-wheel", USES_TINY, spec=spec)
     wheel = build_wheel(folder, "1.0", "VALUE = 1\n")
     (folder / "requirements.txt").write_text(f"./{wheel.name}\n")
-    policy = RunPolicy(sandbox="off", env="auto", timeout_s=120, offline=True)
+    policy = RunPolicy(sandbox="off", env="auto", timeout_s=120, offline=True, cache=tmp_path / "cache")
     [first] = run_all(tmp_path, policy, RunOptions()).results
     if first.error is not None and first.error.type == "EnvironmentFailed":
         pytest.skip(f"uv cannot build a venv offline here: {first.error.message}")

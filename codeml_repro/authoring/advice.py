@@ -150,7 +150,7 @@ def _advise_failed(ctx: AdviceContext) -> list[str]:
     if err.type in DATA_ERRORS:
         return data_error_advice(err)
     where = where_in_notebook(ctx) or "the run, before any cell of yours"
-    hints = failed_hints(err, ctx.result, ctx.sub, ctx.policy.package_sources(), ctx.policy.offline)
+    hints = failed_hints(err, ctx.result, ctx.sub, ctx.policy)
     return [f"{where} raised {err.type}: {_short(err.message)}", *hints, *declare_advice(err, ctx.sub)]
 
 

@@ -17,10 +17,9 @@ from codeml_repro.authoring.imports import (
     missing_modules,
     version_mismatch_hint,
 )
-from codeml_repro.model.policy import IndexSettings
+from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import ErrorInfo, Result
 from codeml_repro.model.submission import Submission
-from codeml_repro.run.env.environment import cache_root
 from codeml_repro.run.env.era import UploadDates, infer
 from codeml_repro.run.env.lock import exact_pins
 
@@ -129,10 +128,10 @@ def _era_day(result: Result, sub: Submission | None, dates: UploadDates) -> str 
     return inferred.day.isoformat() if inferred is not None and inferred.day is not None else None
 
 
-def era_clash_hint(error: ErrorInfo, result: Result, sub: Submission | None,
-                   index: IndexSettings | None = None, offline: bool = False) -> str | None:
+def era_clash_hint(error: ErrorInfo, result: Result, sub: Submission | None, policy: RunPolicy) -> str | None:
     """Advice for the kernel's packages clashing with an older stack: the releases of the stack's
-    era to pin, and the ``as_of`` that gets them (upload days from the maintainer's index)."""
+    era to pin, and the ``as_of`` that gets them (upload days from the maintainer's index, kept in
+    the policy's cache folder)."""
     found = next((c[1:] for c in _CLASHES if any(text in error.message for text in c[0])), None)
     if found is None:
         return None
@@ -141,7 +140,7 @@ def era_clash_hint(error: ErrorInfo, result: Result, sub: Submission | None,
     had = ", ".join(f"{n} {packages[n]}" for n in shown if n in packages)
     head = f"a clash of versions from different years, not a bug in the notebook: {clash}" + (
         f" (the run had {had})" if had else "")
-    dates = UploadDates(index or IndexSettings(), cache_root(), offline)
+    dates = UploadDates(policy.package_sources(), policy.cache, policy.offline)
     day = _era_day(result, sub, dates)
     if day is None:
         return (f"{head}; pin every package the notebook imports at the versions it ran with "
@@ -152,11 +151,10 @@ def era_clash_hint(error: ErrorInfo, result: Result, sub: Submission | None,
             "exact pins), so the other packages come from your stack's era too")
 
 
-def failed_hints(error: ErrorInfo, result: Result, sub: Submission | None,
-                 index: IndexSettings | None = None, offline: bool = False) -> list[str]:
+def failed_hints(error: ErrorInfo, result: Result, sub: Submission | None, policy: RunPolicy) -> list[str]:
     """The advice for a cell that raised, knowing the run's environment and allowed errors
-    (``index``, ``offline``: the run policy's package sources)."""
-    clash = era_clash_hint(error, result, sub, index, offline)
+    (``policy``: the run's package sources, offline switch and cache folder)."""
+    clash = era_clash_hint(error, result, sub, policy)
     if clash is not None:
         return [clash]
     name = error.type.rsplit(".", 1)[-1]

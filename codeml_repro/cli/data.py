@@ -16,7 +16,7 @@ from codeml_repro.cli.options import one_line_errors
 
 @click.group("data")
 def data_group() -> None:
-    """The data cache of artifact.data inputs ($CODEML_CACHE/data)."""
+    """The data cache of artifact.data inputs ($CODEML_CACHE/data, default ~/.cache/codeml-repro/data)."""
 
 
 @data_group.command("export")
@@ -28,9 +28,10 @@ def export(dest: Path) -> None:
     Files already in DEST with the right bytes are kept. Hugging Face repositories are not
     exported (HF_ENDPOINT names a Hub mirror).
     """
+    from codeml_repro.cli.options import environment_policy
     from codeml_repro.run.inputs.datacache import MIRROR_FOLDER, export_mirror
 
-    count, skipped = export_mirror(dest)
+    count, skipped = export_mirror(environment_policy().cache, dest)
     for name in skipped:
         click.echo(f"skipped {name}: its bytes no longer match its name (fetched again when used)",
                    err=True)

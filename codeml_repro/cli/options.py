@@ -120,13 +120,15 @@ def environment_settings(environ: Mapping[str, str] | None = None) -> dict[str, 
     ``CODEML_FIND_LINKS`` are the package sources, ``CODEML_KERNELS`` the host kernels,
     ``CODEML_ALLOW_PRIVATE_URLS`` / ``CODEML_DATA_MIRROR`` the fetch stage's, ``CODEML_OFFLINE``
     keeps uv off the network, ``CODEML_PREWARM=0`` stops kernel pre-start, ``CODEML_BWRAP``
-    names the bwrap program (empty: none).
+    names the bwrap program (empty: none), ``CODEML_CACHE`` the cache folder (made absolute here:
+    uv and the kernel run in other working directories).
     """
     from codeml_repro.model.addresses import private_allowed
     from codeml_repro.model.kernels import kernels_from_environ
-    from codeml_repro.model.policy import IndexSettings
+    from codeml_repro.model.policy import IndexSettings, default_cache
 
     source = os.environ if environ is None else environ
+    cache = source.get("CODEML_CACHE", "").strip()
     try:
         kernels = kernels_from_environ(source)
     except ValueError as exc:
@@ -140,6 +142,7 @@ def environment_settings(environ: Mapping[str, str] | None = None) -> dict[str, 
         "offline": source.get("CODEML_OFFLINE", "") not in ("", "0"),
         "prestart": source.get("CODEML_PREWARM", "1").strip() != "0",
         "bwrap": source.get("CODEML_BWRAP"),
+        "cache": Path(cache).absolute() if cache else default_cache(),
     }
 
 

@@ -6,6 +6,7 @@ Every budget is part of the skip key: a stricter budget must re-run.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,6 +52,12 @@ class IndexSettings(BaseModel):
     @property
     def is_default(self) -> bool:
         return self.index_url is None and self.find_links is None
+
+
+def default_cache() -> Path:
+    """``~/.cache/codeml-repro``: the cache folder unless the caller names another (the CLI reads
+    ``CODEML_CACHE``); never read from the environment here, so ``RunPolicy()`` is one folder."""
+    return Path.home() / ".cache" / "codeml-repro"
 
 
 class RunPolicy(BaseModel):
@@ -101,6 +108,11 @@ class RunPolicy(BaseModel):
         description="A content-addressed mirror asked first as {URL}/sha256/{hash}; None: no mirror "
         "(the CLI sets it from CODEML_DATA_MIRROR).")
 
+    cache: Path = Field(
+        # looked up at each RunPolicy(): a test session makes it its own folder (tests/conftest.py)
+        default_factory=lambda: default_cache(), exclude=True,
+        description="The folder of cached environments (envs/), the data cache (data/) and upload "
+        "dates: where results come from, never what they say (the CLI sets it from CODEML_CACHE).")
     offline: bool = Field(
         default=False, exclude=True,
         description="Environments come from uv's cache and local wheels only; package indexes are "

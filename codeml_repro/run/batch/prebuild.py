@@ -17,7 +17,7 @@ from codeml_repro.model.errors import EnvironmentFailed, ReproError, SubmissionI
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.submission import discover, load_submission
 from codeml_repro.run.env.baseenv import BASE_AS_OF, BASE_REQUIREMENTS, base_pins
-from codeml_repro.run.env.environment import KernelEnv, cache_root, prepare_environment, venv_for
+from codeml_repro.run.env.environment import KernelEnv, prepare_environment, venv_for
 from codeml_repro.run.env.lock import Era, host_pythons
 from codeml_repro.run.env.uvtool import find_uv, uv_env, uv_error
 from codeml_repro.run.matrix.cellruns import cell_environments, has_matrix
@@ -36,30 +36,31 @@ class Built:
         return f"{self.name}: {self.text}" if self.ok else f"{self.name}: not built: {self.text}"
 
 
-def where(env: KernelEnv) -> str:
-    """The environment's folder, shown under ``$CODEML_CACHE`` (no host path)."""
+def where(env: KernelEnv, cache: Path) -> str:
+    """The environment's folder, shown under ``$CODEML_CACHE`` (the cache folder ``cache``; no host path)."""
     path = Path(env.path or env.python)
     try:
-        return "$CODEML_CACHE/" + path.relative_to(cache_root()).as_posix()
+        return "$CODEML_CACHE/" + path.relative_to(cache.absolute()).as_posix()
     except ValueError:
         return str(path)
 
 
-def describe_base(env: KernelEnv) -> str:
+def describe_base(env: KernelEnv, cache: Path) -> str:
     """The base environment's interpreter, pinned packages and kernel, with its folder."""
     names = [*base_pins(), "ipykernel"]
     shown = ", ".join(f"{name} {env.packages.get(name, '?')}" for name in names)
-    return f"Python {env.python_version}, {shown} ({where(env)})"
+    return f"Python {env.python_version}, {shown} ({where(env, cache)})"
 
 
 def base_environment(policy: RunPolicy) -> KernelEnv:
-    """The base environment on the toolkit's interpreter, built now unless cached."""
-    return venv_for(BASE_REQUIREMENTS, index=policy.package_sources(), era=Era(as_of=BASE_AS_OF))
+    """The base environment on the toolkit's interpreter in ``policy.cache``, built now unless cached."""
+    return venv_for(BASE_REQUIREMENTS, root=policy.cache, index=policy.package_sources(),
+                    era=Era(as_of=BASE_AS_OF))
 
 
 def build_base(policy: RunPolicy) -> Built:
     """The base environment, built now unless cached (its failure is the tool's: it raises)."""
-    return Built("base", describe_base(base_environment(policy)))
+    return Built("base", describe_base(base_environment(policy), policy.cache))
 
 
 def install_python(folder: Path, offline: bool = False) -> Built | None:
@@ -102,9 +103,10 @@ def build_submissions(root: Path, policy: RunPolicy, slugs: list[str] | None = N
                 for line in cell_environments(planned, policy, root):
                     yield Built(planned.slug, line.split(": ", 1)[1])
                 continue
-            env = prepare_environment(sub, "auto", index=policy.package_sources(), offline=policy.offline)
+            env = prepare_environment(sub, "auto", cache=policy.cache, index=policy.package_sources(),
+                                      offline=policy.offline)
         except (EnvironmentFailed, SubmissionInvalid) as exc:
             yield Built(planned.slug, exc.message, ok=False)
             continue
         which = "the base environment" if env.base else f"{len(env.packages)} packages"
-        yield Built(planned.slug, f"Python {env.python_version}, {which} ({where(env)})")
+        yield Built(planned.slug, f"Python {env.python_version}, {which} ({where(env, policy.cache)})")

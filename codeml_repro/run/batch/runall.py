@@ -40,7 +40,7 @@ def expected_key(previous: Result, planned: Planned, policy: RunPolicy) -> str:
         return planned.key  # no lock: the toolkit's interpreter; a matrix keys each cell's pins
     from codeml_repro.run.env.environment import cached_lock
 
-    cached = cached_lock(planned.submission, policy.package_sources())
+    cached = cached_lock(planned.submission, policy.cache, policy.package_sources())
     return locked_key(planned.key, cached if cached is not None else recorded)
 
 

@@ -26,9 +26,11 @@ READY_WAIT_S = 0.5
 class EnvAhead:
     """At most one environment build in the background, for the submission that runs next."""
 
-    def __init__(self, mode: EnvMode, *, index: IndexSettings | None = None, offline: bool = False) -> None:
+    def __init__(self, mode: EnvMode, *, cache: Path, index: IndexSettings | None = None,
+                 offline: bool = False) -> None:
         self.mode = mode
-        self.index, self.offline = index, offline  # the run policy's: the same environment as its turn
+        # the run policy's: the same environment, in the same cache folder, as its turn
+        self.cache, self.index, self.offline = cache, index, offline
         self._folder: Path | None = None
         self._thread: threading.Thread | None = None
         self._error: ReproError | None = None
@@ -56,7 +58,7 @@ class EnvAhead:
 
     def _build(self, sub: Submission) -> None:
         try:
-            prepare_environment(sub, self.mode, index=self.index, offline=self.offline)
+            prepare_environment(sub, self.mode, cache=self.cache, index=self.index, offline=self.offline)
         except ReproError as exc:  # the author's requirements: reported at the submission's turn
             self._error = exc
         except Exception:  # anything else recurs when its run prepares the environment

@@ -3,10 +3,11 @@
 ``env="current"`` uses the toolkit's own interpreter (for development).
 Otherwise a venv is created with ``uv`` from the submission's requirements
 (without any: the base environment's, see :mod:`.baseenv`), with ipykernel,
-cached under ``$CODEML_CACHE/envs/<hash>`` (default ``~/.cache/codeml-repro/envs``)
-and guarded by a file lock so parallel runs build it once. The kernel imports
-``codeml_repro.record`` from a shim on its ``PYTHONPATH`` (see the runner), so a
-venv never needs the toolkit itself.
+cached under ``<cache>/envs/<hash>`` (``RunPolicy.cache``: ``$CODEML_CACHE``, default
+``~/.cache/codeml-repro``; handed down, never looked up here) and guarded by a
+file lock so parallel runs build it once. The kernel imports ``codeml_repro.record``
+from a shim on its ``PYTHONPATH`` (see the runner), so a venv never needs the
+toolkit itself.
 
 Nothing from the venv runs on the host: uv installs wheels only (``--no-build``)
 with an environment holding no secrets, and the versions recorded for a run are
@@ -77,12 +78,17 @@ class KernelEnv:
     # the kernel's era inferred from the pins (run/env/era.py)
     era: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def cache(self) -> Path | None:
+        """The cache folder a venv was built in (``<cache>/envs/<key>``); None for other kinds."""
+        return Path(self.path).parent.parent if self.kind == "venv" and self.path else None
+
     def describe(self) -> dict[str, Any]:
         """What the run records as its environment."""
         out: dict[str, Any] = {
             "env_kind": self.kind,
             "python": self.python_version,
-            "python_executable": shown_host_path(self.python),
+            "python_executable": shown_host_path(self.python, self.cache),
             "implementation": platform.python_implementation(),
             "platform": platform.platform(),
             "packages": dict(sorted(self.packages.items())),
@@ -100,15 +106,9 @@ class KernelEnv:
         return out
 
 
-def cache_root() -> Path:
-    """``$CODEML_CACHE`` or ``~/.cache/codeml-repro``."""
-    env = os.environ.get("CODEML_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "codeml-repro"
-
-
-def envs_dir(root: Path | None = None) -> Path:
-    """Where environments are cached (made on first use)."""
-    envs = (root or cache_root()) / "envs"
+def envs_dir(cache: Path) -> Path:
+    """Where environments are cached in the cache folder ``cache`` (made on first use)."""
+    envs = cache / "envs"
     envs.mkdir(parents=True, exist_ok=True)
     return envs
 
@@ -186,13 +186,13 @@ def current_env_notes(sub: Submission) -> tuple[str, ...]:
 
 
 def prepare_environment(
-    sub: Submission, mode: EnvMode, *, offline: bool = False, index: IndexSettings | None = None
+    sub: Submission, mode: EnvMode, *, cache: Path, offline: bool = False, index: IndexSettings | None = None
 ) -> KernelEnv:
     """The environment to run ``sub`` in; builds (or reuses) a venv unless ``mode`` is ``current``.
 
-    A submission without requirements gets the base environment (:mod:`.baseenv`). ``index``
-    (default: uv's own index) says where uv finds packages; ``offline``
-    (``RunPolicy.offline``) keeps uv off the network.
+    A submission without requirements gets the base environment (:mod:`.baseenv`). ``cache``
+    (``RunPolicy.cache``) is the cache folder the venv is kept in; ``index`` (default: uv's own
+    index) says where uv finds packages; ``offline`` (``RunPolicy.offline``) keeps uv off the network.
     """
     req = sub.requirements_path
     if sub.pins and (mode == "current" or req is None):
@@ -208,7 +208,7 @@ def prepare_environment(
         )
     source, text, era = env_source(sub)
     python = era_lock.pick_python(sub) if era.python else None
-    return venv_for(source, offline=offline, index=index, text=text, era=era, python=python)
+    return venv_for(source, root=cache, offline=offline, index=index, text=text, era=era, python=python)
 
 
 def env_source(sub: Submission) -> tuple[Path, str | None, Era]:
@@ -221,9 +221,9 @@ def env_source(sub: Submission) -> tuple[Path, str | None, Era]:
     return req, text, era_lock.era_of(sub)
 
 
-def cached_lock(sub: Submission, index: IndexSettings | None = None) -> tuple[str, ...] | None:
-    """The lock of ``sub``'s environment as cached now (None: none is built). Read from the
-    cache's marker, never resolved: planning stays offline."""
+def cached_lock(sub: Submission, cache: Path, index: IndexSettings | None = None) -> tuple[str, ...] | None:
+    """The lock of ``sub``'s environment as cached now in the cache folder ``cache`` (None: none is
+    built). Read from the cache's marker, never resolved: planning stays offline."""
     req = sub.requirements_path
     if req is not None and not req.is_file():
         return None
@@ -233,7 +233,7 @@ def cached_lock(sub: Submission, index: IndexSettings | None = None) -> tuple[st
     local = local_files_digest(source)
     digest = requirements_hash(text, era.python or platform.python_version(), index, era, local)
     try:
-        info = json.loads((cache_root() / "envs" / digest / COMPLETE_MARKER).read_text())
+        info = json.loads((cache / "envs" / digest / COMPLETE_MARKER).read_text())
     except (OSError, ValueError):
         return None
     lock = info.get("lock") if isinstance(info, dict) else None
@@ -243,14 +243,15 @@ def cached_lock(sub: Submission, index: IndexSettings | None = None) -> tuple[st
 def venv_for(
     requirements: Path,
     *,
+    root: Path,
     offline: bool = False,
-    root: Path | None = None,
     index: IndexSettings | None = None,
     text: str | None = None,
     era: Era | None = None,
     python: str | None = None,
 ) -> KernelEnv:
-    """A cached venv with ``requirements`` and ipykernel, created once under a file lock.
+    """A cached venv with ``requirements`` and ipykernel, created once under a file lock in the
+    cache folder ``root`` (``RunPolicy.cache``; no default: a caller never lands in another's).
 
     ``text`` replaces the file's content (a matrix cell's pins); errors still name the file.
     """
@@ -299,7 +300,7 @@ def _label(requirements: Path) -> str:
     return f"{requirements.parent.name}/{requirements.name}"
 
 
-def _run(argv: list[str], what: str, requirements: Path) -> str:
+def _run(argv: list[str], what: str, requirements: Path, cache: Path) -> str:
     """Run uv from the submission's folder: a local wheel or folder in ``requirements.txt``
     (``./wheels/x.whl``) is relative to it, as uv reads relative paths from its working directory."""
     try:
@@ -308,28 +309,29 @@ def _run(argv: list[str], what: str, requirements: Path) -> str:
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise EnvironmentFailed(f"{_label(requirements)}: {what} failed: {exc}") from None
     if proc.returncode != 0:
-        detail = _shown(uv_error(proc.stderr, proc.returncode), requirements)
+        detail = _shown(uv_error(proc.stderr, proc.returncode), requirements, cache)
         raise EnvironmentFailed(f"{_label(requirements)}: {what} failed: {detail}")
     return proc.stdout
 
 
-def shown_host_path(text: str) -> str:
-    """An interpreter's path as a result shows it: the cache, this Python and the home directory by
-    name (``$CODEML_CACHE/envs/<key>/bin/python``), never the runner's layout (results are published)."""
+def shown_host_path(text: str, cache: Path | None) -> str:
+    """An interpreter's path as a result shows it: the cache folder ``cache`` (None: no cache is
+    involved), this Python and the home directory by name (``$CODEML_CACHE/envs/<key>/bin/python``),
+    never the runner's layout (results are published)."""
     return scrub_prefixes(text, [
-        (str(cache_root().absolute()), "$CODEML_CACHE"),
+        *([(str(cache.absolute()), "$CODEML_CACHE")] if cache is not None else []),
         (sys.prefix, "$PYTHON"),
         (str(Path.home()), "~"),
     ])
 
 
-def _shown(message: str, requirements: Path) -> str:
+def _shown(message: str, requirements: Path, cache: Path) -> str:
     """uv's message without host paths: it names local wheels and folders by absolute path or
     ``file://`` URL, and the cache by its place on this machine; results are published."""
     folder = requirements.absolute().parent
     return shown_host_path(scrub_prefixes(message, [
         (str(folder) + os.sep, f"{folder.name}/"), (str(folder), folder.name),
-    ]))
+    ]), cache)
 
 
 def _build_venv(
@@ -344,16 +346,17 @@ def _build_venv(
     if target.exists():
         shutil.rmtree(target)
     uv = find_uv()
+    cache = target.parent.parent  # <cache>/envs/<key>: named $CODEML_CACHE in uv's messages
     flags = (["--offline"] if offline else []) + uv_index_args(index)
     _run([uv, "venv", "--quiet", "--no-python-downloads", "--python", python, str(target)], "uv venv",
-         requirements)
+         requirements, cache)
     venv_python = str(target / "bin" / "python")
     kernel_input = target / era_lock.KERNEL_INPUT
     kernel_input.write_text(KERNEL_REQUIREMENT + "\n")
     pinned = exact_pins(source.read_text())
     try:
         compiled = _run(era_lock.compile_argv(uv, source, kernel_input, venv_python, era, flags, pinned),
-                        "uv pip compile", requirements)
+                        "uv pip compile", requirements, cache)
     except EnvironmentFailed as exc:  # a pin with no wheel for this interpreter: say what has one
         version = read_venv_info(target)["python"]
         explained = era_lock.explain_no_wheels(exc.message, uv, venv_python, version, flags, uv_env())
@@ -361,7 +364,7 @@ def _build_venv(
     lock_file = target / era_lock.LOCK_FILE
     lock_file.write_text(era_lock.lock_header(era) + compiled)
     # --no-build: never run an sdist's setup code on the host while installing.
-    _run(era_lock.install_argv(uv, venv_python, lock_file, flags), "uv pip install", requirements)
+    _run(era_lock.install_argv(uv, venv_python, lock_file, flags), "uv pip install", requirements, cache)
     if requirements == BASE_REQUIREMENTS:  # used by many runs: compiled once (best effort)
         subprocess.run(era_lock.bytecode_argv(venv_python, target), capture_output=True, timeout=1800,
                        check=False, env=uv_env())

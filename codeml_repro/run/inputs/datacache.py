@@ -2,7 +2,7 @@
 
 ::
 
-    $CODEML_CACHE/data/
+    <cache>/data/                     (``RunPolicy.cache``: $CODEML_CACHE, else ~/.cache/codeml-repro)
       files/<sha256>                  a verified download, named by its content
       files/.<sha256>.<pid>-<n>.part  a download under way (removed when it fails or is stopped)
       unpacked/<sha256>.<zip|tar>/    an archive's contents, and <...>.json, their listing
@@ -12,7 +12,8 @@
 A file is only ever renamed into ``files/`` after its bytes hashed to its name, so
 :func:`verified_file` is what any later stage (the sandbox's mounts, a proxy serving inputs)
 reads for a declared input. :func:`export_mirror` writes the same files as ``sha256/<hash>``,
-the layout ``CODEML_DATA_MIRROR`` is read in.
+the layout ``CODEML_DATA_MIRROR`` is read in. Every function takes the cache folder: it is
+handed down from the run policy, never looked up here.
 """
 
 from __future__ import annotations
@@ -23,35 +24,34 @@ import shutil
 from pathlib import Path
 
 from codeml_repro.model.inputs import SHA256_RE, DataInput, sha256_file
-from codeml_repro.run.env.environment import cache_root
 
 MIRROR_FOLDER = "sha256"
 
 
-def data_root() -> Path:
-    """``$CODEML_CACHE/data``: shared by every submission and every run."""
-    return cache_root() / "data"
+def data_root(cache: Path) -> Path:
+    """``<cache>/data``: shared by every submission and every run."""
+    return cache / "data"
 
 
-def file_path(sha256: str) -> Path:
-    return data_root() / "files" / sha256
+def file_path(cache: Path, sha256: str) -> Path:
+    return data_root(cache) / "files" / sha256
 
 
-def unpacked_path(entry: DataInput) -> Path:
-    return data_root() / "unpacked" / f"{entry.sha256}.{entry.unpack}"
+def unpacked_path(cache: Path, entry: DataInput) -> Path:
+    return data_root(cache) / "unpacked" / f"{entry.sha256}.{entry.unpack}"
 
 
-def hf_cache() -> Path:
-    return data_root() / "hf"
+def hf_cache(cache: Path) -> Path:
+    return data_root(cache) / "hf"
 
 
-def lock_path(name: str) -> Path:
-    locks = data_root() / "locks"
+def lock_path(cache: Path, name: str) -> Path:
+    locks = data_root(cache) / "locks"
     locks.mkdir(parents=True, exist_ok=True)
     return locks / f"{name}.lock"
 
 
-def verified_file(entry: DataInput) -> Path | None:
+def verified_file(cache: Path, entry: DataInput) -> Path | None:
     """The cached file (or unpacked folder) a url/doi input is served from; None before it is fetched.
 
     The fetch stage verified it in this batch (a file is named by its sha256 only once its bytes
@@ -59,7 +59,7 @@ def verified_file(entry: DataInput) -> Path | None:
     """
     if entry.sha256 is None or entry.source not in ("url", "doi"):
         return None
-    path = unpacked_path(entry) if entry.unpack else file_path(entry.sha256)
+    path = unpacked_path(cache, entry) if entry.unpack else file_path(cache, entry.sha256)
     return path if path.exists() else None
 
 
@@ -68,15 +68,16 @@ def mirror_url(mirror: str, sha256: str) -> str:
     return f"{mirror.rstrip('/')}/{MIRROR_FOLDER}/{sha256}"
 
 
-def export_mirror(dest: Path) -> tuple[int, list[str]]:
-    """Copy every cached file whose bytes still hash to its name into ``dest/sha256/<hash>``.
+def export_mirror(cache: Path, dest: Path) -> tuple[int, list[str]]:
+    """Copy every file of the cache folder ``cache`` whose bytes still hash to its name into
+    ``dest/sha256/<hash>``.
 
     Returns how many files ``dest`` holds for the cache's and the names skipped (changed on disk).
     A file already in ``dest`` with the right content is kept; one with other bytes is replaced.
     """
     target = dest / MIRROR_FOLDER
     target.mkdir(parents=True, exist_ok=True)
-    source = data_root() / "files"
+    source = data_root(cache) / "files"
     names = sorted(p.name for p in source.iterdir()) if source.is_dir() else []
     exported, skipped = 0, []
     for name in names:

@@ -171,6 +171,7 @@ def fetch_inputs(subs: list[Submission], policy: RunPolicy, on_fetch: OnFetch | 
         allow_private=policy.allow_private_urls,
         mirror=policy.data_mirror,
         cache=Budget(policy.cache_bytes, "the batch's data cache budget"),
+        folder=policy.cache,
         read_timeout=2 * policy.fetch_rate_window_s,  # a silent server meets the rate rule first
         deadline=start + policy.fetch_timeout_s,
     )
@@ -207,9 +208,12 @@ class Mount:
     target: Path
 
 
-def mounts_for(sub: Submission, work: Path, run_root: Path) -> tuple[list[Mount], dict[str, str]]:
-    """The mounts of one run (its inputs at their declared places, its own HF cache) and the
-    kernel variables that point Hugging Face libraries at it, offline."""
+def mounts_for(
+    sub: Submission, work: Path, run_root: Path, cache: Path
+) -> tuple[list[Mount], dict[str, str]]:
+    """The mounts of one run (its inputs at their declared places, its own HF cache) from the cache
+    folder ``cache`` (``RunPolicy.cache``) and the kernel variables that point Hugging Face
+    libraries at it, offline."""
     mounts: list[Mount] = []
     sources: list[HfSource] = []
     for entry in sub.spec.artifact.data:
@@ -217,14 +221,14 @@ def mounts_for(sub: Submission, work: Path, run_root: Path) -> tuple[list[Mount]
             sources.append(entry.hf)
         elif entry.source != "shipped" and entry.place is None:  # placed: see sandbox/downloads.py
             assert entry.path is not None
-            cached = verified_file(entry)
+            cached = verified_file(cache, entry)
             if cached is None:
                 raise DataUnavailable(f"{sub.slug}: {entry.name}: not in the data cache (fetch it first)")
             mounts.append(Mount(cached, work / entry.path))
     env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     if sources:
         view = run_root / HF_VIEW
-        pairs = view_layout(hf_cache(), sources, view / "hub")
+        pairs = view_layout(hf_cache(cache), sources, view / "hub")
         mounts.insert(0, Mount(view, view))  # the view itself, then the shared parts inside it
         mounts += [Mount(shared, place) for shared, place in pairs]
         env["HF_HUB_CACHE"] = str(view / "hub")

@@ -48,6 +48,7 @@ class StageSettings:
     allow_private: bool
     mirror: str | None
     cache: Budget  # the batch's budget for bytes added to the data cache
+    folder: Path  # the cache folder (RunPolicy.cache): the data cache is its data/
     read_timeout: float  # seconds one read may wait (pooch's timeout)
     deadline: float  # time.monotonic() when the stage ends
 
@@ -77,7 +78,7 @@ def _lock(name: str, stage: StageSettings) -> FileLock:
     from filelock import FileLock
 
     digest = hashlib.sha256(name.encode()).hexdigest()[:32]
-    return FileLock(str(lock_path(digest)), timeout=max(stage.deadline - time.monotonic(), 1.0))
+    return FileLock(str(lock_path(stage.folder, digest)), timeout=max(stage.deadline - time.monotonic(), 1.0))
 
 
 def _use(source: Source, size: int) -> None:
@@ -108,7 +109,7 @@ def ready(source: Source, stage: StageSettings) -> int:
 def _ready_file(source: Source, stage: StageSettings) -> Path:
     entry = source.entry
     assert entry.sha256 is not None
-    target = file_path(entry.sha256)
+    target = file_path(stage.folder, entry.sha256)
     if target.is_file() and sha256_file(target) == entry.sha256:
         _use(source, target.stat().st_size)
         return target  # else changed on disk: a verified download replaces it (os.replace)
@@ -139,7 +140,7 @@ def _fetch(source: Source, stage: StageSettings, url: str, *, doi: bool, attempt
     problem = "no attempt"
     for attempt in range(attempts):
         try:
-            download(url, file_path(entry.sha256), entry.sha256, meter_for, doi=doi,
+            download(url, file_path(stage.folder, entry.sha256), entry.sha256, meter_for, doi=doi,
                      timeout=stage.read_timeout)
             return
         except (DataMismatch, DataTooLarge):
@@ -167,7 +168,7 @@ def _fetch(source: Source, stage: StageSettings, url: str, *, doi: bool, attempt
 def _unpacked(source: Source, stage: StageSettings, archive: Path) -> int:
     entry = source.entry
     assert entry.unpack is not None
-    folder = unpacked_path(entry)
+    folder = unpacked_path(stage.folder, entry)
     if is_intact(folder):
         size = _folder_bytes(folder)
         _use(source, size)
@@ -190,7 +191,7 @@ def _ready_hf(source: Source, stage: StageSettings) -> int:
     """A repository: its size asked of the Hub and charged before any file is downloaded."""
     entry = source.entry
     assert entry.hf is not None
-    cache = hf_cache()
+    cache = hf_cache(stage.folder)
     try:
         if is_cached(cache, entry.hf):
             size = total_bytes(cache, entry.hf)

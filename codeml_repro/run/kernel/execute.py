@@ -266,7 +266,7 @@ def run_prepared(prep: Prepared) -> Execution:
         log_tail = kernel_log_tail(prep.dirs.root / "kernel.log")
         state.nb = _drop_error_markers(state.nb if state.nb is not None else prep.nb)
         outcome, error = _classify(exc, state, prep, log_tail)  # may raise RunnerFailed
-        error = hostpaths.scrub_error(error, prep.dirs)
+        error = hostpaths.scrub_error(error, prep.dirs, prep.policy.cache)
         error = _with_memory_note(prep, error)
         error = _with_disk_note(prep, error, watch)
     finally:
@@ -312,7 +312,8 @@ def _execution(prep: Prepared, state: RunState, outcome: Outcome, error: ErrorIn
         output_truncated=state.stop_reason == "output_limit",
         run_id=prep.marker,
         kernel_prestarted=prestarted,
-        allowed_errors=[e for e in (hostpaths.scrub_error(a, prep.dirs) for a in errors.allowed) if e],
+        allowed_errors=[e for e in (hostpaths.scrub_error(a, prep.dirs, prep.policy.cache)
+                                    for a in errors.allowed) if e],
         stopped_at=stopped,
     )
 
@@ -342,7 +343,8 @@ class KernelPipeline:
         self.prestart = prestart
         self._next: Prepared | None = None
         self._failed: tuple[Any, float, ReproError] | None = None
-        self._ahead = EnvAhead(policy.env, index=policy.package_sources(), offline=policy.offline)
+        self._ahead = EnvAhead(policy.env, cache=policy.cache, index=policy.package_sources(),
+                               offline=policy.offline)
 
     def __enter__(self) -> KernelPipeline:
         return self

@@ -3,7 +3,7 @@
 A kernel's messages name files by absolute path (``FileNotFoundError: ... '/tmp/codeml-run-x/
 work/data.csv'``, ``cannot import name 'X' from 'y' (/root/.cache/.../y/__init__.py)``). Results
 are published: they show a path relative to the submission folder, ``$CODEML_CACHE/...`` for the
-cache, ``~`` for the runner's home, never the host's layout.
+cache folder (the run policy's, handed down), ``~`` for the runner's home, never the host's layout.
 """
 
 from __future__ import annotations
@@ -13,17 +13,17 @@ import sys
 from pathlib import Path
 
 from codeml_repro.model.result import ErrorInfo
-from codeml_repro.run.env.environment import cache_root
 from codeml_repro.run.sandbox.rundir import RunDirs
 
 
-def replacements(dirs: RunDirs) -> list[tuple[str, str]]:
-    """(host prefix, shown as), longest first, so the most specific prefix wins."""
+def replacements(dirs: RunDirs, cache: Path) -> list[tuple[str, str]]:
+    """(host prefix, shown as), longest first, so the most specific prefix wins; ``cache`` is the
+    run's cache folder (``RunPolicy.cache``)."""
     pairs = [
         (str(dirs.work) + os.sep, ""),  # relative to the submission folder
         (str(dirs.work), "."),
         (str(dirs.root), "$RUN"),
-        (str(cache_root()), "$CODEML_CACHE"),
+        (str(cache.absolute()), "$CODEML_CACHE"),
         (sys.prefix, "$PYTHON"),
         (str(Path.home()), "~"),
     ]
@@ -36,9 +36,9 @@ def scrub(text: str, pairs: list[tuple[str, str]]) -> str:
     return text
 
 
-def scrub_error(error: ErrorInfo | None, dirs: RunDirs) -> ErrorInfo | None:
+def scrub_error(error: ErrorInfo | None, dirs: RunDirs, cache: Path) -> ErrorInfo | None:
     """``error`` with every host path in its message replaced."""
     if error is None:
         return None
-    message = scrub(error.message, replacements(dirs))
+    message = scrub(error.message, replacements(dirs, cache))
     return error if message == error.message else error.model_copy(update={"message": message})

@@ -90,10 +90,12 @@ def install(folder: Path, policy: RunPolicy, *, user: bool) -> tuple[str, Path]:
     failures = fetch_inputs([sub], policy).failures
     if failures:
         raise next(iter(failures.values()))
-    prepare_environment(sub, policy.env, index=policy.package_sources(), offline=policy.offline)
+    prepare_environment(sub, policy.env, cache=policy.cache, index=policy.package_sources(),
+                        offline=policy.offline)
     name = kernel_name(sub.slug)
     # the settings kept out of the skip key (excluded from dumps) still hold at each launch
-    settings = policy.model_dump(mode="json") | {"offline": policy.offline, "bwrap": policy.bwrap}
+    settings = policy.model_dump(mode="json") | {"offline": policy.offline, "bwrap": policy.bwrap,
+                                                 "cache": str(policy.cache)}
     config = {"submission": str(sub.folder.resolve()), "policy": settings}
     argv = ["codeml-sandbox", "{connection_file}"]  # replaced at each launch by the run's own command
     spec = provisioner.kernelspec(argv, f"codeml-repro sandbox: {sub.slug}", config)

@@ -135,10 +135,10 @@ def make_manager(prep: Prepared) -> Any:
 
 
 def data_mounts(
-    sub: Submission, dirs: rundir.RunDirs, *, sandboxed: bool
+    sub: Submission, dirs: rundir.RunDirs, *, sandboxed: bool, cache: Path
 ) -> tuple[list[tuple[Path, Path]], dict[str, str]]:
     """The run's declared inputs placed in its scratch dir (mount points, or links without bwrap)."""
-    mounts, env = mounts_for(sub, dirs.work, dirs.root)
+    mounts, env = mounts_for(sub, dirs.work, dirs.root, cache)
     place_mounts(mounts, sandboxed=sandboxed)
     return [(m.source, m.target) for m in mounts], env
 
@@ -192,11 +192,12 @@ def run_limits(declared: launching.Limits, choice: bwrap.SandboxChoice, cgroup: 
 
 def _kernel_launch(sub: Submission, choice: bwrap.SandboxChoice, env: KernelEnv, host: HostKernel | None,
                    marker: str, claimed: _Claimed, uid: int, limits: launching.Limits,
-                   gpu: GpuHost | None) -> launching.KernelLaunch:
-    """The kernel's launch (inputs mounted, downloads placed), written as the run folder's kernelspec."""
+                   gpu: GpuHost | None, cache: Path) -> launching.KernelLaunch:
+    """The kernel's launch (inputs mounted, downloads placed, from the cache folder ``cache``),
+    written as the run folder's kernelspec."""
     dirs, cgroup, sandboxed = claimed.dirs, claimed.cgroup, choice.kind == "bwrap"
-    mounts, data_env = data_mounts(sub, dirs, sandboxed=sandboxed)
-    fetched = downloads.prepare_downloads(sub, dirs, env.python, sandboxed=sandboxed)
+    mounts, data_env = data_mounts(sub, dirs, sandboxed=sandboxed, cache=cache)
+    fetched = downloads.prepare_downloads(sub, dirs, env.python, sandboxed=sandboxed, cache=cache)
     mounts, data_env = [*mounts, *fetched.mounts], {**data_env, **fetched.env}
     if sandboxed:
         privileges.make_readable(source for source, _target in mounts)
@@ -219,7 +220,7 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
     host = host_kernel(sub, policy.kernel_map())  # another language: the maintainer's kernel
     # may raise EnvironmentFailed
     env: KernelEnv = kernel_env_of(host) if host else prepare_environment(
-        sub, policy.env, index=policy.package_sources(), offline=policy.offline)
+        sub, policy.env, cache=policy.cache, index=policy.package_sources(), offline=policy.offline)
     marker = uuid.uuid4().hex
     claimed = _Claimed(rundir.make_dirs(sub, marker))
     declared = declared_limits(sub, launching.Limits.from_policy(policy))
@@ -228,7 +229,7 @@ def prepare(sub: Submission, policy: RunPolicy, *, timeout_s: float, start_kerne
         nb, nb_path = load_notebook(sub, claimed.dirs)
         gpu = gpu_for(sub)
         limits = run_limits(declared, choice, claimed.cgroup, gpu)
-        launch = _kernel_launch(sub, choice, env, host, marker, claimed, uid, limits, gpu)
+        launch = _kernel_launch(sub, choice, env, host, marker, claimed, uid, limits, gpu, policy.cache)
     except BaseException:
         claimed.release()
         raise

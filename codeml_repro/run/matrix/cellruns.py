@@ -248,7 +248,8 @@ def cell_environments(planned: Planned, policy: RunPolicy, root: Path) -> list[s
     for cell in job.cells:
         sub = cell.planned.submission
         assert sub is not None
-        env = prepare_environment(sub, "auto", index=policy.package_sources(), offline=policy.offline)
+        env = prepare_environment(sub, "auto", cache=policy.cache, index=policy.package_sources(),
+                                  offline=policy.offline)
         shown = describe_versions({p: env.packages.get(canonicalize_name(p), "?") for p in cell.pins})
         lines.append(f"{planned.slug}: {shown}")
     return lines

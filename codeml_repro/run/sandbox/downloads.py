@@ -62,30 +62,32 @@ def place_folder(place: str) -> PurePosixPath:
     return PurePosixPath(place.removeprefix("~").lstrip("/") or ".")
 
 
-def _cached(sub: Submission, entry: DataInput) -> Path:
-    """The verified copy the fetch stage made of ``entry`` (its folder, for an unpacked archive)."""
-    cached = verified_file(entry)
+def _cached(sub: Submission, entry: DataInput, cache: Path) -> Path:
+    """The verified copy the fetch stage made of ``entry`` in the cache folder ``cache`` (its
+    folder, for an unpacked archive)."""
+    cached = verified_file(cache, entry)
     if cached is None:
         raise DataUnavailable(f"{sub.slug}: {entry.name}: not in the data cache (fetch it first)")
     return cached
 
 
-def placed(sub: Submission, home: Path) -> list[tuple[Path, Path]]:
+def placed(sub: Submission, home: Path, cache: Path) -> list[tuple[Path, Path]]:
     """(cached copy, place under ``home``) of each input declared with ``place``."""
     out = []
     for entry in sub.spec.artifact.data:
         if entry.place is not None and entry.path is not None:
-            out.append((_cached(sub, entry), home / place_folder(entry.place) / entry.path))
+            out.append((_cached(sub, entry, cache), home / place_folder(entry.place) / entry.path))
     return out
 
 
-def served(sub: Submission) -> dict[str, Path]:
+def served(sub: Submission, cache: Path) -> dict[str, Path]:
     """Each declared URL and the verified file that answers it (an archive as it was downloaded)."""
     out = {}
     for entry in sub.spec.artifact.data:
         if entry.url is not None and entry.sha256 is not None:
-            cached = _cached(sub, entry)  # verified; an archive is answered as it was downloaded:
-            out[proxy_inside.normal_url(entry.url)] = file_path(entry.sha256) if entry.unpack else cached
+            cached = _cached(sub, entry, cache)  # verified; an archive is answered as it was downloaded:
+            shown = file_path(cache, entry.sha256) if entry.unpack else cached
+            out[proxy_inside.normal_url(entry.url)] = shown
     return out
 
 
@@ -97,9 +99,9 @@ def proxy_env(proxy: str, ca_file: Path) -> dict[str, str]:
     return env
 
 
-def _link_placed(sub: Submission, dirs: RunDirs) -> None:
+def _link_placed(sub: Submission, dirs: RunDirs, cache: Path) -> None:
     """Without a sandbox: links in the kernel's home (on the host) to the cached copies."""
-    for source, target in placed(sub, dirs.home):
+    for source, target in placed(sub, dirs.home, cache):
         target.parent.mkdir(parents=True, exist_ok=True)
         target.symlink_to(source, target_is_directory=source.is_dir())
 
@@ -134,30 +136,31 @@ def library_env(sub: Submission, home: Path) -> dict[str, str]:
     return {var: str(home / LIBRARY_CACHES[name]) for name, var in named if name in places}
 
 
-def prepare_downloads(sub: Submission, dirs: RunDirs, python: str, *, sandboxed: bool) -> Downloads:
-    """The download proxy of one run, its CA and the placed inputs (links, without a sandbox), with
-    the variables that point libraries at them."""
-    made = _prepare(sub, dirs, python, sandboxed=sandboxed)
+def prepare_downloads(sub: Submission, dirs: RunDirs, python: str, *, sandboxed: bool,
+                      cache: Path) -> Downloads:
+    """The download proxy of one run, its CA and the placed inputs (links, without a sandbox) from
+    the cache folder ``cache`` (``RunPolicy.cache``), with the variables that point libraries at them."""
+    made = _prepare(sub, dirs, python, sandboxed=sandboxed, cache=cache)
     libraries = library_env(sub, HOME if sandboxed else dirs.home)
     return Downloads(made.mounts, {**libraries, **made.env}, made.inside, made.share_net)
 
 
-def _prepare(sub: Submission, dirs: RunDirs, python: str, *, sandboxed: bool) -> Downloads:
+def _prepare(sub: Submission, dirs: RunDirs, python: str, *, sandboxed: bool, cache: Path) -> Downloads:
     active = recorder.active()
     if not sandboxed:
-        _link_placed(sub, dirs)
+        _link_placed(sub, dirs, cache)
         if active is None:
             return Downloads()
         (dirs.root / "ca.pem").write_bytes(active.ca.cert_pem)  # recording: the kernel's one CA
         return Downloads(env=proxy_env(f"http://{PROXY_HOST}:{active.port}", dirs.root / "ca.pem"))
-    mounts = placed(sub, HOME)
+    mounts = placed(sub, HOME, cache)
     folder = dirs.root / "proxy"
     folder.mkdir()
     if active is not None:
         (folder / "ca.pem").write_bytes(active.ca.cert_pem)
         env = proxy_env(f"http://{PROXY_HOST}:{active.port}", folder / "ca.pem")
         return Downloads([(folder, folder), *mounts], env, share_net=True)
-    urls = served(sub)
+    urls = served(sub, cache)
     ca = RunCA()
     (folder / "ca.pem").write_bytes(ca.cert_pem)
     (folder / "files").mkdir()
