@@ -85,7 +85,6 @@ def main() -> None:
         (served / f"file{i}.bin").write_bytes(blob)
         files[f"file{i}.bin"] = hashlib.sha256(blob).hexdigest()
     server = _Server(served, args.latency)
-    os.environ["CODEML_CACHE"] = str(work / "cache")
     import pooch
 
     from codeml_repro.model.policy import RunPolicy
@@ -103,14 +102,15 @@ def main() -> None:
     baseline = time.perf_counter() - start
     baseline_requests, server.requests = server.requests, 0
 
+    policy = RunPolicy(allow_private_urls=True, cache=work / "cache")  # 127.0.0.1; the cache starts empty
     start = time.perf_counter()
-    cold = fetch_inputs(subs, RunPolicy(allow_private_urls=True))  # the server is on 127.0.0.1
+    cold = fetch_inputs(subs, policy)
     cold_s = time.perf_counter() - start
     cold_requests = server.requests
     server.stop()
 
     start = time.perf_counter()
-    cached = fetch_inputs(subs, RunPolicy(allow_private_urls=True))
+    cached = fetch_inputs(subs, policy)
     cached_s = time.perf_counter() - start
     assert not cold.failures and not cached.failures, (cold.failures, cached.failures)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from codeml_repro.model.policy import RunPolicy, default_cache  # bound before conftest sets the session's
+from tests.conftest import MakeSubmission
 
 PACKAGE = Path(__file__).resolve().parent.parent / "codeml_repro"
 README = PACKAGE.parent / "README.md"
@@ -141,3 +142,12 @@ def test_the_library_defaults_ignore_the_environment(monkeypatch: pytest.MonkeyP
     assert read.allow_private_urls and read.data_mirror == "https://m.example"
     assert read.cache == Path("/elsewhere/cache")  # where results come from, not what they are:
     assert read.budget_key() == RunPolicy(sandbox="required", kernels={"r": "ir"}).budget_key()
+
+
+def test_the_cache_folder_changes_no_skip_key(make_submission: MakeSubmission, tmp_path: Path) -> None:
+    """Where environments and data are kept is the runner's plumbing, never part of a result."""
+    from codeml_repro.run.plan.planning import plan
+
+    folder = make_submission("a-sub", "x = 1")
+    keys = {plan(folder, RunPolicy(cache=tmp_path / name)).key for name in ("one", "two")}
+    assert len(keys) == 1 and "cache" not in RunPolicy().budget_key()
