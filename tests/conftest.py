@@ -255,21 +255,47 @@ def own_runs(monkeypatch: pytest.MonkeyPatch) -> Any:
     shutil.rmtree(runs, ignore_errors=True)
 
 
-# Tests that share a session fixture too costly to build twice run on one worker: the listing's
-# book, and the examples run once by the CLI. pytest-xdist's own `xdist_group` marks do nothing
-# under pytest 9 (the worker's rewritten node id is not kept), so the controller, which sees only
-# node ids, groups them by module and name with this scheduler.
-_TOGETHER = {"test_examples_via_cli_then_skip": "examples", "test_status_json_shape": "examples",
-             "test_the_built_book_shows_versions_by_claims": "book"}
+# Tests that share a costly fixture run their module on one worker: the listing's book (built at
+# most once per worker) and the browser tests' server and Chromium, the real site's build, and the
+# examples run once by the CLI. Every other test, book builds of its own included, goes wherever a
+# worker is free, so no worker is left with every book and browser test.
+# pytest-xdist's own `xdist_group` marks do nothing under pytest 9 (the worker's rewritten node id
+# is not kept), so the controller, which sees only node ids, groups them with this scheduler, by the
+# fixtures each test function asks for (read from its module's source).
+_SHARED_FIXTURES = frozenset({"book", "book_url", "browser", "site"})
+_TOGETHER = {"test_examples_via_cli_then_skip": "examples", "test_status_json_shape": "examples"}
+_SHARING: dict[str, frozenset[str]] = {}
+
+
+def _sharing_functions(path: Path) -> frozenset[str]:
+    """The module's functions (tests and fixtures) that ask for a shared fixture, directly or
+    through a fixture of the module."""
+    import ast
+
+    key = str(path)
+    if key not in _SHARING:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        params = {node.name: {a.arg for a in node.args.args}
+                  for node in tree.body if isinstance(node, ast.FunctionDef)}
+        sharing = set(_SHARED_FIXTURES)
+        grown = True
+        while grown:  # a fixture that asks for the book is shared like the book
+            found = {name for name, args in params.items() if args & sharing}
+            grown = not found <= sharing
+            sharing |= found
+        _SHARING[key] = frozenset(sharing & params.keys())
+    return _SHARING[key]
 
 
 def together(nodeid: str) -> str:
-    """The scope a test is scheduled in: its group's name, or its own node id."""
+    """The scope a test is scheduled in: its module if it shares a costly fixture, its group's
+    name, or its own node id."""
     path, _, name = nodeid.partition("::")
-    module = Path(path).stem
-    if module in _BOOK_MODULES or module.startswith("test_browser"):
-        return "book"
-    return _TOGETHER.get(name.split("[", 1)[0], nodeid)
+    function = name.split("[", 1)[0]
+    file = REPO / path
+    if file.suffix == ".py" and file.is_file() and function in _sharing_functions(file):
+        return path
+    return _TOGETHER.get(function, nodeid)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
