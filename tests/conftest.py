@@ -255,29 +255,39 @@ def own_runs(monkeypatch: pytest.MonkeyPatch) -> Any:
     shutil.rmtree(runs, ignore_errors=True)
 
 
-# Tests that share a costly fixture run their module on one worker: the listing's book (built at
-# most once per worker) and the browser tests' server and Chromium, the real site's build, and the
-# examples run once by the CLI. Every other test, book builds of its own included, goes wherever a
-# worker is free, so no worker is left with every book and browser test.
+# Tests that share a costly fixture run their module on one worker: a fixture of module or session
+# scope (the listing's book, the real site, an initialised site, the examples run once by the CLI,
+# a built wheel) is then made once, not once per worker. Every other test, book builds of its own
+# included, goes wherever a worker is free, so no worker is left with every book and browser test.
 # pytest-xdist's own `xdist_group` marks do nothing under pytest 9 (the worker's rewritten node id
 # is not kept), so the controller, which sees only node ids, groups them with this scheduler, by the
 # fixtures each test function asks for (read from its module's source).
-_SHARED_FIXTURES = frozenset({"book", "book_url", "browser", "site"})
-_TOGETHER = {"test_examples_via_cli_then_skip": "examples", "test_status_json_shape": "examples"}
+_SHARED_FIXTURES = frozenset({"book", "book_url", "browser"})  # conftest.py's costly ones
 _SHARING: dict[str, frozenset[str]] = {}
+
+
+def _is_shared_fixture(node: Any) -> bool:
+    """``@pytest.fixture(scope="module")`` or ``"session"``: made once per worker."""
+    import ast
+
+    return any(
+        isinstance(d, ast.Call) and any(
+            k.arg == "scope" and isinstance(k.value, ast.Constant) and k.value.value in ("module", "session")
+            for k in d.keywords)
+        for d in node.decorator_list)
 
 
 def _sharing_functions(path: Path) -> frozenset[str]:
     """The module's functions (tests and fixtures) that ask for a shared fixture, directly or
-    through a fixture of the module."""
+    through another fixture of the module."""
     import ast
 
     key = str(path)
     if key not in _SHARING:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        params = {node.name: {a.arg for a in node.args.args}
-                  for node in tree.body if isinstance(node, ast.FunctionDef)}
-        sharing = set(_SHARED_FIXTURES)
+        functions = [node for node in ast.parse(path.read_text(encoding="utf-8")).body
+                     if isinstance(node, ast.FunctionDef)]
+        params = {node.name: {a.arg for a in node.args.args} for node in functions}
+        sharing = set(_SHARED_FIXTURES) | {node.name for node in functions if _is_shared_fixture(node)}
         grown = True
         while grown:  # a fixture that asks for the book is shared like the book
             found = {name for name, args in params.items() if args & sharing}
@@ -288,14 +298,13 @@ def _sharing_functions(path: Path) -> frozenset[str]:
 
 
 def together(nodeid: str) -> str:
-    """The scope a test is scheduled in: its module if it shares a costly fixture, its group's
-    name, or its own node id."""
+    """The scope a test is scheduled in: its module if it shares a costly fixture, else its own
+    node id."""
     path, _, name = nodeid.partition("::")
-    function = name.split("[", 1)[0]
     file = REPO / path
-    if file.suffix == ".py" and file.is_file() and function in _sharing_functions(file):
+    if file.suffix == ".py" and file.is_file() and name.split("[", 1)[0] in _sharing_functions(file):
         return path
-    return _TOGETHER.get(function, nodeid)
+    return nodeid
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
