@@ -32,7 +32,8 @@ codeml-repro env build
 ruff check .
 mypy codeml_repro
 lint-imports
-# Two workers (pytest-xdist); the book's tests share one worker and one build (tests/conftest.py).
+# Two workers (pytest-xdist): the suite is CPU-bound here, a third adds nothing. Tests sharing a module's
+# costly fixture (a built book, a browser) stay on one worker (together() in tests/conftest.py).
 # Tests that measure CPU, processes or time (marker `serial`) then run alone: no neighbour skews them.
 python -m pytest -q -ra -n "${CODEML_TEST_WORKERS:-2}" -m "not serial" "$@"
 python -m pytest -q -ra -m serial "$@" || [ $? -eq 5 ]  # 5: the arguments selected no serial test
