@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -105,13 +106,30 @@ def share_base_env(base_environment: Any) -> Callable[[Path], None]:
 
 @pytest.fixture(scope="session")
 def book(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The listing's book (tests/test_listing.py), built once per session for every module using it.
+    """The listing's book (tests/test_listing.py), built once per run for every module using it.
 
     Defined here, not imported into each module: an imported fixture is a new definition per
-    module, and the book was built once per importing module."""
+    module, and the book was built once per importing module. Under pytest-xdist the first worker
+    to need it builds it and the others read it (they only read it): the suite is CPU-bound, and
+    one build is about 20 s of CPU."""
+    import json
+
+    from filelock import FileLock
+
     from tests.test_listing import build_listing_book
 
-    return build_listing_book(tmp_path_factory)
+    shared = tmp_path_factory.getbasetemp().parent  # this run's folder, the same for every worker
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return build_listing_book(tmp_path_factory)
+    record = shared / "listing-book.json"
+    with FileLock(str(shared / "listing-book.lock")):
+        if record.is_file():
+            built = {key: Path(path) for key, path in json.loads(record.read_text(encoding="utf-8")).items()}
+            if (built["html"] / "index.html").is_file():  # not a record left by an earlier run
+                return built
+        built = build_listing_book(tmp_path_factory)
+        record.write_text(json.dumps({key: str(path) for key, path in built.items()}), encoding="utf-8")
+        return built
 
 
 @pytest.fixture(autouse=True)
