@@ -30,17 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from packaging.utils import (
-    InvalidSdistFilename,
     InvalidWheelFilename,
     canonicalize_name,
-    parse_sdist_filename,
     parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
 
 from codeml_repro.model.policy import IndexSettings
 from codeml_repro.run.env.lock import NO_WHEELS, Era, ci_python, exact_pins, host_pythons
-from codeml_repro.run.env.uvtool import index_url
+from codeml_repro.run.env.uvtool import file_version, index_url
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 _TIMEOUT_S = 30
@@ -91,21 +89,12 @@ def _day(stamp: object) -> date | None:
     return moment.astimezone(timezone.utc).date()
 
 
-def _file_version(filename: str, name: str) -> str | None:
-    try:
-        if filename.endswith(".whl"):
-            dist, version, _build, _tags = parse_wheel_filename(filename)
-        elif filename.endswith((".tar.gz", ".zip")):
-            dist, version = parse_sdist_filename(filename)
-        else:
-            return None
-    except (InvalidWheelFilename, InvalidSdistFilename):
-        return None
-    return str(version) if dist == name else None
-
-
-def _earliest(days: dict[str, date], version: str | None, day: date | None) -> None:
-    if version is not None and day is not None and (version not in days or day < days[version]):
+def _earliest(days: dict[str, date], found: Version | None, day: date | None) -> None:
+    """Keep ``day`` as ``found``'s upload day if it is the first seen (keyed by the normal form)."""
+    if found is None or day is None:
+        return
+    version = str(found)
+    if version not in days or day < days[version]:
         days[version] = day
 
 
@@ -128,7 +117,7 @@ def _simple_days(base: str, name: str) -> dict[str, date]:
     files = page.get("files") if isinstance(page, dict) else None
     for entry in files if isinstance(files, list) else []:
         if isinstance(entry, dict) and isinstance(entry.get("filename"), str):
-            _earliest(days, _file_version(entry["filename"], name), _day(entry.get("upload-time")))
+            _earliest(days, file_version(entry["filename"], name), _day(entry.get("upload-time")))
     return days
 
 
@@ -141,7 +130,7 @@ def _json_api_days(base: str, name: str) -> dict[str, date]:
     days: dict[str, date] = {}
     for version, files in releases.items() if isinstance(releases, dict) else []:
         try:
-            key = str(Version(str(version)))
+            key = Version(str(version))
         except InvalidVersion:
             continue
         for entry in files if isinstance(files, list) else []:
@@ -263,7 +252,7 @@ def wheel_pythons(package: str, version: str, index: IndexSettings) -> list[str]
     minors: set[str] = set()
     for entry in files if isinstance(files, list) else []:
         filename = entry.get("filename") if isinstance(entry, dict) else None
-        if not isinstance(filename, str) or _file_version(filename, name) != str(Version(version)):
+        if not isinstance(filename, str) or file_version(filename, name) != Version(version):
             continue
         for tag in parse_wheel_filename(filename)[3]:
             minor = _minor(tag.interpreter)

@@ -3,7 +3,8 @@
 uv is the one tool that reaches a package index, so its environment is an
 allow-list (locale, paths, proxies, ``UV_*`` settings) that never carries a
 token, and its sources are the maintainer's settings, never the author's.
-Its multi-line errors are folded into the one line a result can show.
+Its multi-line errors are folded into the one line a result can show. The file names
+those sources list are read here too (:func:`file_version`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,14 @@ import re
 import shutil
 import sys
 from pathlib import Path
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
 
 from codeml_repro.model.errors import UvMissing
 from codeml_repro.model.policy import IndexSettings
@@ -51,6 +60,22 @@ def default_index_url() -> str:
 def index_url(index: IndexSettings) -> str:
     """The package index uv asks with these settings (find-links folders are searched besides)."""
     return (index.index_url or default_index_url()).rstrip("/")
+
+
+def file_version(filename: str, package: str) -> Version | None:
+    """The version a file on an index or in a find-links folder holds, if it is a wheel or sdist of
+    ``package`` (a canonical name); None for another project's file or a name packaging cannot read.
+    Both the era's upload dates and a matrix's versions read index pages through it."""
+    try:
+        if filename.endswith(".whl"):
+            name, version, _build, _tags = parse_wheel_filename(filename)
+        elif filename.endswith((".tar.gz", ".zip")):
+            name, version = parse_sdist_filename(filename)
+        else:
+            return None
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
+    return version if name == package else None
 
 
 def find_uv() -> str:

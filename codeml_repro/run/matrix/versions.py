@@ -21,36 +21,18 @@ from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
     canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
 )
 from packaging.version import Version
 
 from codeml_repro.model.policy import IndexSettings
-from codeml_repro.run.env.uvtool import default_index_url
+from codeml_repro.run.env.uvtool import default_index_url, file_version
 
 _ANCHOR_RE = re.compile(r"<a\s[^>]*>", re.I)
 _HREF_RE = re.compile(r"""href\s*=\s*["']([^"'#]+)""", re.I)
 _REQUIRES_PYTHON_RE = re.compile(r"""data-requires-python\s*=\s*["']([^"']*)""", re.I)
 _YANKED_RE = re.compile(r"\sdata-yanked\b", re.I)
 _TIMEOUT_S = 30
-
-
-def _version_of(filename: str, package: str) -> Version | None:
-    """The version in a wheel or sdist file name, if it is ``package``'s."""
-    try:
-        if filename.endswith(".whl"):
-            name, version, _build, _tags = parse_wheel_filename(filename)
-        elif filename.endswith((".tar.gz", ".zip")):
-            name, version = parse_sdist_filename(filename)
-        else:
-            return None
-    except (InvalidWheelFilename, InvalidSdistFilename):
-        return None
-    return version if name == package else None
 
 
 def _page_filenames(url: str) -> list[str] | None:
@@ -115,13 +97,13 @@ def available_versions(package: str, index: IndexSettings, *, offline: bool) -> 
         names = _page_filenames(link) if "://" in link else _folder_filenames(Path(link))
         if names is not None:
             asked = True
-            found.update(v for v in (_version_of(n, name) for n in names) if v is not None)
+            found.update(v for v in (file_version(n, name) for n in names) if v is not None)
     if not offline:
         base = (index.index_url or default_index_url()).rstrip("/")
         names = _page_filenames(f"{base}/{name}/")
         if names is not None:
             asked = True
-            found.update(v for v in (_version_of(n, name) for n in names) if v is not None)
+            found.update(v for v in (file_version(n, name) for n in names) if v is not None)
     return sorted(found) if asked else None
 
 
