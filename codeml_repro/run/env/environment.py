@@ -278,16 +278,23 @@ def venv_for(
             _build_venv(target, requirements, source, offline=offline, index=index, era=dated,
                         python=python or sys.executable, inferred=inferred)
         info = json.loads((target / COMPLETE_MARKER).read_text())
-    inferred_record = info.get("era") if isinstance(info.get("era"), dict) else {}
+    return _cached_env(target, info, base=requirements == BASE_REQUIREMENTS)
+
+
+def _cached_env(target: Path, info: dict[str, Any], *, base: bool) -> KernelEnv:
+    """The environment at ``target`` as its completion marker ``info`` describes it (the folder's
+    name is its requirements hash)."""
+    recorded = info.get("era")
+    inferred_record: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
     return KernelEnv(
         "venv",
         str(target / "bin" / "python"),
         info["python"],
         info["packages"],
-        requirements_hash=digest,
+        requirements_hash=target.name,
         path=str(target),
         lock=tuple(info.get("lock", ())),
-        base=requirements == BASE_REQUIREMENTS,
+        base=base,
         notes=(Inferred.from_record(inferred_record).note(),) if inferred_record else (),
         era=inferred_record,
     )
