@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -118,9 +120,9 @@ def book(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     from tests.test_listing import build_listing_book
 
-    shared = tmp_path_factory.getbasetemp().parent  # this run's folder, the same for every worker
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         return build_listing_book(tmp_path_factory)
+    shared = tmp_path_factory.getbasetemp().parent  # this run's folder, the same for every worker
     record = shared / "listing-book.json"
     with FileLock(str(shared / "listing-book.lock")):
         if record.is_file():
@@ -150,46 +152,45 @@ _SERIAL_TESTS = {"test_a_tool_error_in_a_worker_reaches_the_caller",  # forks wo
                  "test_sigterm_stops_the_run_and_leaves_nothing"}
 _KERNEL_CALLS = ("run_all(", "check_path(", "execute(", "run_cli(", '_cli("run"', "_cli('run'",
                  '"run", ', "run_prepared(", "run_matrix(", "bisect(", "venv_for(", "base_environment(")
-_STARTS_KERNEL: dict[str, frozenset[str]] = {}
 
 
+@functools.cache
+def _parsed(path: Path) -> tuple[str, ast.Module]:
+    """A test module's source and syntax tree, read once per process (marks and scheduling read them)."""
+    source = path.read_text(encoding="utf-8")
+    return source, ast.parse(source)
+
+
+def _reaching(links: Mapping[str, set[str]], seeds: set[str]) -> frozenset[str]:
+    """``seeds`` and every name whose links lead to one of them, in any number of steps."""
+    found = set(seeds)
+    grew = True
+    while grew:
+        more = {name for name, linked in links.items() if name not in found and linked & found}
+        found |= more
+        grew = bool(more)
+    return frozenset(found)
+
+
+@functools.cache
 def _kernel_functions(path: Path) -> frozenset[str]:
     """Names of the module's functions (tests, fixtures, helpers) that start a kernel, directly or
     through another function of the module: a test is marked by what it calls, not by its module."""
-    import ast
-
-    key = str(path)
-    if key not in _STARTS_KERNEL:
-        source = path.read_text(encoding="utf-8")
-        bodies = {node.name: ast.get_source_segment(source, node) or ""
-                  for node in ast.walk(ast.parse(source)) if isinstance(node, ast.FunctionDef)}
-        found = {name for name, body in bodies.items() if any(c in body for c in _KERNEL_CALLS)}
-        found |= {name for name in bodies if "runner_helpers import" in source and "run(" in bodies[name]}
-        grew = True
-        while grew:
-            more = {name for name, body in bodies.items() if name not in found
-                    and any(f"{other}(" in body or f"{other}:" in body for other in found)}
-            found |= more
-            grew = bool(more)
-        _STARTS_KERNEL[key] = frozenset(found)
-    return _STARTS_KERNEL[key]
-
-
-def _module_source(item: pytest.Item) -> str:
-    path = str(item.path)
-    if path not in _SOURCES:
-        _SOURCES[path] = Path(path).read_text(encoding="utf-8")
-    return _SOURCES[path]
-
-
-_SOURCES: dict[str, str] = {}
+    source, tree = _parsed(path)
+    bodies = {node.name: ast.get_source_segment(source, node) or ""
+              for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+    seeds = {name for name, body in bodies.items() if any(c in body for c in _KERNEL_CALLS)}
+    seeds |= {name for name in bodies if "runner_helpers import" in source and "run(" in bodies[name]}
+    calls = {name: {other for other in bodies if f"{other}(" in body or f"{other}:" in body}
+             for name, body in bodies.items()}
+    return _reaching(calls, seeds)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     every_module = frozenset().union(*(_kernel_functions(p) for p in {item.path for item in items}))
     for item in items:
         module = item.path.stem
-        source = _module_source(item)
+        source = _parsed(item.path)[0]
         needs: set[str] = set()
         if module.startswith("test_browser"):
             needs |= {"browser", "book"}
@@ -281,13 +282,10 @@ def own_runs(monkeypatch: pytest.MonkeyPatch) -> Any:
 # is not kept), so the controller, which sees only node ids, groups them with this scheduler, by the
 # fixtures each test function asks for (read from its module's source).
 _SHARED_FIXTURES = frozenset({"book", "book_url", "browser"})  # conftest.py's costly ones
-_SHARING: dict[str, frozenset[str]] = {}
 
 
-def _is_shared_fixture(node: Any) -> bool:
+def _is_shared_fixture(node: ast.FunctionDef) -> bool:
     """``@pytest.fixture(scope="module")`` or ``"session"``: made once per worker."""
-    import ast
-
     return any(
         isinstance(d, ast.Call) and any(
             k.arg == "scope" and isinstance(k.value, ast.Constant) and k.value.value in ("module", "session")
@@ -295,24 +293,14 @@ def _is_shared_fixture(node: Any) -> bool:
         for d in node.decorator_list)
 
 
+@functools.cache
 def _sharing_functions(path: Path) -> frozenset[str]:
     """The module's functions (tests and fixtures) that ask for a shared fixture, directly or
-    through another fixture of the module."""
-    import ast
-
-    key = str(path)
-    if key not in _SHARING:
-        functions = [node for node in ast.parse(path.read_text(encoding="utf-8")).body
-                     if isinstance(node, ast.FunctionDef)]
-        params = {node.name: {a.arg for a in node.args.args} for node in functions}
-        sharing = set(_SHARED_FIXTURES) | {node.name for node in functions if _is_shared_fixture(node)}
-        grown = True
-        while grown:  # a fixture that asks for the book is shared like the book
-            found = {name for name, args in params.items() if args & sharing}
-            grown = not found <= sharing
-            sharing |= found
-        _SHARING[key] = frozenset(sharing & params.keys())
-    return _SHARING[key]
+    through another fixture of the module (a fixture that asks for the book is shared like it)."""
+    functions = [node for node in _parsed(path)[1].body if isinstance(node, ast.FunctionDef)]
+    params = {node.name: {a.arg for a in node.args.args} for node in functions}
+    shared = set(_SHARED_FIXTURES) | {node.name for node in functions if _is_shared_fixture(node)}
+    return frozenset(_reaching(params, shared) & params.keys())
 
 
 def together(nodeid: str) -> str:

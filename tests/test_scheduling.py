@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import _SHARING, together
+from tests.conftest import _parsed, together
 
 MODULE = '''
 import pytest
@@ -41,8 +41,7 @@ def module(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
 
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_fake.py").write_text(MODULE, encoding="utf-8")
-    monkeypatch.setattr(conftest, "REPO", tmp_path)
-    monkeypatch.setattr(conftest, "_SHARING", {})
+    monkeypatch.setattr(conftest, "REPO", tmp_path)  # a new path each test: nothing cached applies
     return "tests/test_fake.py"
 
 
@@ -63,4 +62,6 @@ def test_the_real_listing_and_browser_modules_are_grouped() -> None:
         "tests/test_browser_readers.py")
     own = "tests/test_listing.py::test_build_without_results_is_all_pending"  # builds a book of its own
     assert together(own) == own
-    assert _SHARING  # read from the modules' source, once
+    parsed = _parsed.cache_info().currsize
+    together("tests/test_listing.py::test_card_content")
+    assert _parsed.cache_info().currsize == parsed  # each module's source is read once
