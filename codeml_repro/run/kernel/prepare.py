@@ -64,7 +64,7 @@ class Prepared:
 
     @property
     def pids_capped(self) -> bool:
-        return self.cgroup is not None and "pids" in self.cgroup.in_force
+        return cgroups.pids_in_force(self.cgroup)
 
 
 def declared_limits(sub: Submission, limits: launching.Limits) -> launching.Limits:
@@ -172,9 +172,9 @@ def _claim_sandbox(claimed: _Claimed, choice: bwrap.SandboxChoice, marker: str, 
     dirs = claimed.dirs
     claimed.cgroup = cgroup = cgroups.create(marker, memory_bytes, max_processes)
     rundir.record_owner(dirs.root, marker, cgroup.dirs if cgroup else ())
-    capped = cgroup is not None and "pids" in cgroup.in_force
-    claimed.run_uid = runuid.claim(sandboxed=choice.kind == "bwrap", pids_capped=capped)
-    if choice.kind == "bwrap":
+    sandboxed = choice.kind == "bwrap"
+    claimed.run_uid = runuid.claim(sandboxed=sandboxed, pids_capped=cgroups.pids_in_force(cgroup))
+    if sandboxed:
         privileges.hand_over([dirs.work, dirs.conn], claimed.run_uid.uid)  # as root, the kernel is not root
     return claimed.run_uid.uid
 

@@ -198,9 +198,15 @@ def remove_dir(folder: Path) -> None:
             time.sleep(0.05)
 
 
+def pids_in_force(group: RunCgroup | None) -> bool:
+    """Whether the run's cgroup caps its processes (``pids.max`` holds); otherwise RLIMIT_NPROC of
+    the run's own uid is the cap."""
+    return group is not None and "pids" in group.in_force
+
+
 def cgroup_record(group: RunCgroup | None) -> dict[str, Any]:
     """The result's record of the run's cgroup: ``pids_cgroup`` only when ``pids.max`` holds."""
     return {
-        "pids_cgroup": group is not None and "pids" in group.in_force,
+        "pids_cgroup": pids_in_force(group),
         "cgroup": group.describe() if group is not None else None,
     }

@@ -19,7 +19,7 @@ from pathlib import Path
 from codeml_repro.model.policy import RunPolicy
 from codeml_repro.run.sandbox import bwrap, privileges, scratchfs
 from codeml_repro.run.sandbox.bwrap import SandboxChoice, bwrap_argv, python_paths
-from codeml_repro.run.sandbox.cgroups import RunCgroup
+from codeml_repro.run.sandbox.cgroups import RunCgroup, pids_in_force
 from codeml_repro.run.sandbox.rundir import MARKER_VAR, RunDirs
 from codeml_repro.run.sandbox.scratchfs import ScratchBudget
 
@@ -172,8 +172,7 @@ def build_launch(
     env = {**kernel_env(dirs, python, marker, sandboxed=sandboxed), **(extra_env or {})}
     kernel = list(kernel_argv) or [python, "-c", KERNEL_LAUNCHER, "-f", "{connection_file}"]
     # RLIMIT_NPROC counts every process of the uid on the host: only when no pids cgroup caps the run
-    capped = cgroup is not None and "pids" in cgroup.in_force
-    limited = [*limiter_argv(python, limits, processes=sandboxed and not capped), *kernel]
+    limited = [*limiter_argv(python, limits, processes=sandboxed and not pids_in_force(cgroup)), *kernel]
     join = _join_argv(cgroup)
     if not sandboxed:  # the cgroup still finds (and ends) every process of the run
         return KernelLaunch(argv=[*join, *limited], env=env, cwd=str(dirs.work))
