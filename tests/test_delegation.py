@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,15 +100,38 @@ print(json.dumps({'group': str(group.dirs[0]), 'delegated': group.delegated, 'in
 """
 
 
+DROP = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+
+
+@pytest.fixture
+def package_for_nobody() -> Iterator[Path]:
+    """A folder nobody can import ``codeml_repro`` from: the checkout itself, or, where its path is
+    closed to others (a clone under a /tmp found ``drwx-----T`` on a runner), a copy in /dev/shm."""
+    readable = subprocess.run([*DROP, "test", "-r", str(ROOT / "codeml_repro" / "__init__.py")], check=False)
+    if readable.returncode == 0:
+        yield ROOT
+        return
+    copy = Path(tempfile.mkdtemp(prefix="codeml-nobody-", dir="/dev/shm"))
+    try:
+        copy.chmod(0o755)
+        shutil.copytree(ROOT / "codeml_repro", copy / "codeml_repro", symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        yield copy
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+
+
 @needs_v2_root
-def test_a_runner_that_is_not_root_makes_its_groups_in_its_delegated_cgroup(delegated: Path) -> None:
+def test_a_runner_that_is_not_root_makes_its_groups_in_its_delegated_cgroup(
+    delegated: Path, package_for_nobody: Path
+) -> None:
     python = shutil.which("python3", path="/usr/bin:/bin")  # nobody cannot reach a python under /root
     if python is None:
         pytest.skip("no system python3 for an unprivileged runner")
-    drop = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
     script = f'echo $$ > {delegated}/cgroup.procs && exec "$@"'
-    argv = ["sh", "-c", script, "sh", *drop, python, "-S", "-c", AS_NOBODY, str(UNIFIED)]
-    done = subprocess.run(argv, capture_output=True, text=True, env={"PYTHONPATH": str(ROOT)}, timeout=60)
+    argv = ["sh", "-c", script, "sh", *DROP, python, "-S", "-c", AS_NOBODY, str(UNIFIED)]
+    env = {"PYTHONPATH": str(package_for_nobody)}
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout)
     assert seen["group"] == str(delegated / "codeml-run") and seen["delegated"] is True
