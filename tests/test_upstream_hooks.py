@@ -8,9 +8,11 @@ provisioners, traitlets' ``@default``) instead. The walk imports every module of
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import pkgutil
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +33,33 @@ def _toolkit_classes() -> list[type]:
     return list(classes.values())
 
 
+def _body_names(cls: type) -> set[str]:
+    """The names the class statement itself binds (methods, assignments), read from its source.
+
+    What a metaclass adds to every class by itself (traitlets' ``_traits``, ``_descriptors``...) is
+    not written there, so it is never mistaken for an override. (Comparing with a probe subclass's
+    ``vars`` did that once on a CI runner, for reasons not reproduced here.)
+    """
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    statement = tree.body[0]
+    assert isinstance(statement, ast.ClassDef)
+    names: set[str] = set()
+    for node in statement.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names
+
+
 def private_overrides(cls: type) -> list[str]:
-    """``Class.name`` for each ``_name`` (not a dunder) of ``cls`` that an upstream base defines too."""
+    """``Class.name`` for each ``_name`` (not a dunder) ``cls`` defines that an upstream base defines too."""
     upstream = [b for b in cls.__mro__[1:] if b.__module__.split(".")[0] in UPSTREAM]
-    # what a metaclass (traitlets') adds to every class by itself, e.g. _trait_default_generators
-    automatic = set(vars(type("Probe", (cls,), {})))
     found = []
-    for name in vars(cls):
-        if not name.startswith("_") or (name.startswith("__") and name.endswith("__")) or name in automatic:
+    for name in sorted(_body_names(cls)):
+        if not name.startswith("_") or (name.startswith("__") and name.endswith("__")):
             continue
         owners = [b for b in upstream if name in vars(b)]
         if owners:
@@ -63,6 +84,29 @@ def test_the_check_catches_an_override_of_a_private_method() -> None:
 
     found = private_overrides(Overrides)
     assert len(found) == 1 and "_check_raise_for_error" in found[0]
+
+
+def test_what_traitlets_adds_to_a_class_is_not_an_override() -> None:
+    """traitlets' metaclass gives every class ``_traits``, ``_descriptors``...; only what the class
+    statement writes counts, so a client with a trait and a ``@default`` shows nothing, and one that
+    redefines ``_context_default`` shows exactly that."""
+    from jupyter_client.asynchronous import AsyncKernelClient
+    from traitlets import Int, default
+
+    class Public(AsyncKernelClient):  # type: ignore[misc]
+        cap = Int(1)
+
+        @default("context")
+        def public_context(self) -> object:
+            return None
+
+    class Private(AsyncKernelClient):  # type: ignore[misc]
+        def _context_default(self) -> object:
+            return None
+
+    assert "_traits" in vars(Public) and private_overrides(Public) == []
+    found = private_overrides(Private)
+    assert len(found) == 1 and "Private._context_default (of jupyter_client." in found[0]
 
 
 @pytest.mark.parametrize("name", ["codeml_repro.run.kernel.engine", "codeml_repro.run.sandbox.provisioner"])
