@@ -18,6 +18,8 @@ ALLOWED = {
     # Runs as a script inside the sandbox on the standard library only; it never leaves the proxy
     # (it becomes the HTTP error the notebook's request receives).
     "codeml_repro.run.sandbox.proxy_inside.Unanswered",
+    # Not an error: SIGTERM as the KeyboardInterrupt every clean-up path catches (see its docstring).
+    "codeml_repro.cli.options.Terminated",
 }
 
 

@@ -276,12 +276,32 @@ def test_sigterm_stops_the_run_and_leaves_nothing(make_submission: MakeSubmissio
     assert markers and leftover_processes(markers), "no kernel started"
     os.kill(proc.pid, signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
+    assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     time.sleep(1)
     assert leftover_processes(markers) == []
     ours = [p for p in psutil.process_iter(["cmdline"]) if str(tmp_path) in " ".join(p.info["cmdline"] or [])]
     assert ours == []
+
+
+def test_sigterm_inside_exec_of_a_string_still_exits_130(tmp_path: Path) -> None:
+    """The CLI's SIGTERM is caught and ends the command with 130 even when it lands in code that
+    ``exec`` runs from a string (dataclasses, namedtuples: importing papermill does it), where
+    CPython 3.11 marks a plain KeyboardInterrupt as unhandled and the process killed itself with
+    SIGINT at exit (-2); seen once in about ten cancelled runs."""
+    script = (
+        "import os, signal, sys\n"
+        "from codeml_repro.cli.options import terminate_as_interrupt\n"
+        "terminate_as_interrupt()\n"
+        "try:\n"
+        "    exec('import os, signal, time\\nos.kill(os.getpid(), signal.SIGTERM)\\ntime.sleep(5)')\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.exit(130)\n"
+    )
+    (tmp_path / "cancelled.py").write_text(script)  # run with -m, as the CLI is: -c exits otherwise
+    proc = subprocess.run([sys.executable, "-m", "cancelled"], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path)
+    assert proc.returncode == 130, proc.stderr
 
 
 def test_repeat_runs_again_even_when_unchanged(make_submission: MakeSubmission, tmp_path: Path) -> None:

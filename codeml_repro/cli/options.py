@@ -187,11 +187,22 @@ def policy_from(timeout_s: float | None, cell_timeout_s: float, max_output_bytes
         raise click.BadParameter(first["msg"], param_hint=option) from None
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as a KeyboardInterrupt: every clean-up path that serves Ctrl-C serves it too.
+
+    A subclass, not ``KeyboardInterrupt`` itself: CPython 3.11 marks the process as ended by an
+    unhandled Ctrl-C when a ``KeyboardInterrupt`` leaves code run by ``exec`` of a string (a
+    dataclass being made while papermill is imported, say), even when the CLI then catches it; the
+    process then killed itself with SIGINT at exit instead of returning 130. CPython compares the
+    exact type, so a subclass is caught as before and never marked.
+    """
+
+
 def terminate_as_interrupt() -> None:
     """SIGTERM (a cancelled CI job) stops runs as Ctrl-C does: workers and kernels cleaned up."""
     import signal
 
     def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+        raise Terminated
 
     signal.signal(signal.SIGTERM, interrupt)
