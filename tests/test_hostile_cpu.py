@@ -4,11 +4,12 @@ The burner's ``requirements.txt`` names a wheel (built here) holding a ``.pth`` 
 it whenever an interpreter of that environment starts, so the burner's sandbox forks 8 busy
 ``setsid`` processes at each interpreter start (two: the scratch set-up and the kernel) before any
 cell runs, while its neighbours run. Each run's CPU cgroup (v1 ``cpu.shares``, v2 ``cpu.weight``)
-gives the spinners together the share of one neighbour; without it, a neighbour that needs 2 s of
-CPU gets about 2/18 of the machine's 2 cores, some 18 s for its 2 s, past its 15 s budget. With
-it, neighbours took 3 to 12 s here for 2 to 3 s of CPU (cgroup v1 spreads a group's share over
-the cores it runs on, and three runs start at once): a budget closer to that measured the
-machine's load, not the fairness.
+gives the spinners together the share of one neighbour: a neighbour's cell that needs 2 s of CPU
+took 2.7 to 3.1 s of wall time beside them here (2/3 of a core); without the cgroups it gets about 2/18 of the
+machine's 2 cores, some 18 s. The test asserts that cell under 8 s, and the neighbour's status
+within a whole-run budget of 40 s: its whole run took 4.4 to 16 s here, its cell always about 3 s
+(the share holds less well while processes are being started), which says more of the machine's
+load than of the fairness.
 
 The runs' CPU groups (and the runner) are put inside one group of the test's (:func:`test_cpu_root`),
 weighted as 256 busy processes: the burner against its neighbours as on a CI runner that does
@@ -42,6 +43,8 @@ from .test_hostile_sandbox import CLAIM, needs_bwrap
 pytestmark = pytest.mark.sandbox
 
 SPINNERS = 8
+CELL_WALL_S = 8.0
+"""The most wall time a neighbour's 2 s of CPU may take beside the burner (about 18 s without cgroups)."""
 # One line: site.py execs a .pth line that starts with "import" (in a scope a comprehension cannot
 # see, hence __import__). `sh` is no Python: the spinners start no spinners.
 PTH = (
@@ -49,7 +52,7 @@ PTH = (
     " for _ in range({n})]\n"
 )
 BURNER = "import time\ntime.sleep(4)"
-# Needs 2 s of CPU (not of wall time) within its 15 s budget.
+# Needs 2 s of CPU (not of wall time): its cell's wall time says what share of the machine it had.
 NEIGHBOUR = """
 import time
 from codeml_repro import record
@@ -132,7 +135,7 @@ def test_a_burner_at_start_up_never_times_out_its_neighbours(
     except EnvironmentFailed as exc:
         pytest.skip(f"uv cannot build a venv offline here: {exc}")
     assert _spinners(tag) == []  # building the environment ran none of its code on the host
-    neighbour = {**CLAIM, "artifact": {"timeout": 15}}
+    neighbour = {**CLAIM, "artifact": {"timeout": 40}}
     a_neighbour = make_submission("a-neighbour", NEIGHBOUR, spec=neighbour)  # the burner starts meanwhile
     make_submission("c-neighbour", NEIGHBOUR, spec=neighbour)  # runs beside the burner
     # The neighbours' (base) environment too: built during the run, in this empty cache, it counted
@@ -144,6 +147,7 @@ def test_a_burner_at_start_up_never_times_out_its_neighbours(
     for slug in ("a-neighbour", "c-neighbour"):
         ran = results[slug]
         assert ran.status is Status.REPRODUCED, (slug, ran.error, ran.duration_s, ran.resources)
+        assert ran.resources is not None and ran.resources.cells[0].duration_s < CELL_WALL_S, ran.resources
         assert results[slug].environment["limits"]["cgroup"]["cpu"] is True
     burned = results["b-burner"]
     assert burned.status in (Status.FUNCTIONAL, Status.TIMEOUT), burned.error
