@@ -37,7 +37,7 @@ def _open(browser: Any, url: str, errors: list[str], foreign: list[str]) -> Any:
     page.on("pageerror", lambda e: errors.append(str(e)))
     origin = url.split("/book/", 1)[0]
     page.on("request", lambda r: None if r.url.startswith((origin, "data:")) else foreign.append(r.url))
-    page.goto(url, wait_until="networkidle")
+    page.goto(url, wait_until="load")
     return page
 
 
@@ -114,7 +114,7 @@ def test_copy_button_puts_the_bibtex_on_the_clipboard(browser: Any, book_url: st
     errors: list[str] = []
     page.on("console", lambda m: _console(errors, m))
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{book_url}/book/posters/alpha.html", wait_until="networkidle")
+    page.goto(f"{book_url}/book/posters/alpha.html", wait_until="load")
     button = page.get_by_role("button", name="Copy BibTeX")
     assert button.is_visible()
     button.focus()
@@ -161,10 +161,10 @@ def test_every_page_fits_a_phone_succeeds_and_passes_axe(
         for rel in pages:
             page = context.new_page()
             bad = _watch_requests(page)
-            page.goto(f"{book_url}/{rel}", wait_until="networkidle")
+            page.goto(f"{book_url}/{rel}", wait_until="load")
             if rel == "index.html":  # the redirect Jupyter Book writes at the root
                 page.wait_for_url("**/book/index.html")
-                page.wait_for_load_state("networkidle")
+                page.wait_for_load_state("load")
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             if overflow > 0:
                 wide = page.evaluate(
@@ -185,7 +185,7 @@ def test_every_page_fits_a_phone_succeeds_and_passes_axe(
 
 def test_listing_filters_work_with_the_keyboard_alone(browser: Any, book_url: str) -> None:
     page = browser.new_page(viewport={"width": 375, "height": 800})
-    page.goto(f"{book_url}/book/posters.html", wait_until="networkidle")
+    page.goto(f"{book_url}/book/posters.html", wait_until="load")
     page.focus("#codeml-filter-tier")
     for _ in range(2):  # "" -> reusable -> reproduced
         page.keyboard.press("ArrowDown")
