@@ -246,7 +246,9 @@ def test_every_page_of_the_new_site_loads_in_chromium_cleanly(reproml: tuple[Pat
             page.on("requestfailed", lambda r, s=seen: s.append(f"request failed: {r.url}"))
             page.on("response", lambda r, s=seen: s.append(f"HTTP {r.status}: {r.url}") if r.status >= 400
                     else None)
-            page.goto(f"{server}/{rel}", wait_until="networkidle")
+            # The root redirects (and asks for /favicon.ico) after its load: there, wait for the network
+            # to be idle; elsewhere the load event has every resource (0.5 s less per page).
+            page.goto(f"{server}/{rel}", wait_until="networkidle" if rel == "" else "load")
             if re.search(r"CODEML(?!_[A-Z])", page.inner_text("body")):  # $CODEML_CACHE is the toolkit's
                 seen.append("shows CODEML")
             page.close()
