@@ -13,12 +13,12 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from codeml_repro.authoring.editions import toc_with_edition
 from codeml_repro.cli import cli
 from codeml_repro.model.editions import edition_of, past_editions, workshop_day
 from codeml_repro.model.errors import InputError, SubmissionInvalid
 from codeml_repro.model.result import RunRecord, Status
 from codeml_repro.model.submission import discover
+from codeml_repro.organizers.editions import toc_with_edition
 from codeml_repro.results.survival import add_months, half_life, months_between, survival
 from tests.conftest import make_notebook
 from tests.test_listing import build_book, copy_book

@@ -24,9 +24,9 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from codeml_repro.authoring.importer import slugify
 from codeml_repro.cli import cli
 from codeml_repro.model.submission import load_spec
+from codeml_repro.organizers.importer import slugify
 
 EXPORTS = Path(__file__).resolve().parent / "openreview"
 V2 = EXPORTS / "export_v2.json"

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from codeml_repro.authoring.newsite import rendered_site, site_values
+from codeml_repro.organizers.newsite import rendered_site, site_values
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "codeml_repro" / "authoring" / "site_template"

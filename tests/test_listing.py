@@ -151,8 +151,8 @@ def links_of(slug: str) -> dict[str, str]:
 
 def add_reviews(root: Path) -> None:
     """beta reviewed as it is (current); delta reviewed at another version (stale)."""
-    from codeml_repro.authoring.review import write_review
     from codeml_repro.model.submission import load_submission
+    from codeml_repro.organizers.review import write_review
 
     for slug, when in (("beta", date(2025, 7, 1)), ("delta", date(2025, 6, 1))):
         sub = load_submission(root / "submissions" / slug)

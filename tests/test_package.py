@@ -31,11 +31,11 @@ PACKAGE_DATA = [
     "codeml_repro/sphinx/static/codeml-cite.js",
     "codeml_repro/sphinx/static/codeml-a11y.js",
     "codeml_repro/sphinx/static/favicon.svg",
-    "codeml_repro/authoring/site_template/_config.yml",
-    "codeml_repro/authoring/site_template/README.md",
-    "codeml_repro/authoring/site_template/book/authors.md",
-    "codeml_repro/authoring/site_template/book/_data/workshop.yml",
-    "codeml_repro/authoring/site_template/workflows/full-run.yml",
+    "codeml_repro/organizers/site_template/_config.yml",
+    "codeml_repro/organizers/site_template/README.md",
+    "codeml_repro/organizers/site_template/book/authors.md",
+    "codeml_repro/organizers/site_template/book/_data/workshop.yml",
+    "codeml_repro/organizers/site_template/workflows/full-run.yml",
 ]
 
 

@@ -27,8 +27,8 @@ def review(slug: str, root: Path, by: str, reusable: bool, note: str, day: datet
     Reviews live at the project root, outside the folders authors write; commit the file
     (only organizers may change reviews/: .github/CODEOWNERS and the pull-request check).
     """
-    from codeml_repro.authoring.review import write_review
     from codeml_repro.model.submission import discover, load_submission
+    from codeml_repro.organizers.review import write_review
 
     (folder,) = discover(root, [slug])
     when = (day or datetime.now(timezone.utc)).date()
@@ -58,8 +58,8 @@ def import_openreview(file: Path | None, venue: str | None, dry_run: bool, root:
     only what came from OpenReview; withdrawn or rejected papers are reported, never deleted.
     Exits 1 when a note could not be imported (the others are).
     """
-    from codeml_repro.authoring.importer import apply_plan, plan_import
-    from codeml_repro.authoring.openreview import fetch_venue, read_export
+    from codeml_repro.organizers.importer import apply_plan, plan_import
+    from codeml_repro.organizers.openreview import fetch_venue, read_export
 
     if (file is None) == (venue is None):
         raise click.UsageError("give either FILE or --venue")
@@ -97,7 +97,7 @@ def edition_close(year: int, root: Path) -> None:
     and posters pages and adds them to _toc.yml. Results stay keyed by slug: history goes
     on, the scheduled runs keep running these artifacts, poster pages keep their URLs.
     """
-    from codeml_repro.authoring.editions import close_edition
+    from codeml_repro.organizers.editions import close_edition
 
     closed = close_edition(root, year)
     click.echo(f"closed {year}: {len(closed.moved)} submissions moved to {closed.folder / 'submissions'}")
@@ -123,7 +123,7 @@ def init(folder: Path, name: str | None, short_name: str | None, year: int | Non
     Asks nothing; edit book/_data/workshop.yml for anything left as a placeholder. Then:
     cd DIR && jupyter-book build . -W
     """
-    from codeml_repro.authoring.newsite import init_site, site_values
+    from codeml_repro.organizers.newsite import init_site, site_values
 
     values = site_values(name, short_name, year, venue, url, datetime.now(timezone.utc).year)
     written = init_site(folder, values)

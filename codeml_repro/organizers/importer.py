@@ -35,12 +35,12 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError as RuamelYAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from codeml_repro.authoring.openreview import Export, ImportedPaper
 from codeml_repro.model.editions import submission_bases
 from codeml_repro.model.errors import SubmissionInvalid
 from codeml_repro.model.safeyaml import MAX_BYTES, BoundedLoader, load_bounded
 from codeml_repro.model.schema import SCHEMA_FILE
 from codeml_repro.model.submission import SUBMISSION_FILE, SubmissionSpec, describe_error
+from codeml_repro.organizers.openreview import Export, ImportedPaper
 from codeml_repro.results.store import atomic_write
 
 MAX_SLUG_CHARS = 60

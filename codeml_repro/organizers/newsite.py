@@ -103,7 +103,7 @@ def _render(text: str, tokens: dict[str, str], shown: str) -> str:
 
 def _template_files() -> list[tuple[str, str]]:
     """Every template file as (relative path, text), from the installed package."""
-    root = resources.files("codeml_repro.authoring").joinpath(TEMPLATE)
+    root = resources.files("codeml_repro.organizers").joinpath(TEMPLATE)
     out: list[tuple[str, str]] = []
     stack = [(root, "")]
     while stack:

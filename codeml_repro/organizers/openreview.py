@@ -5,7 +5,7 @@ OpenReview's notes come in two shapes: API v2 (what ``openreview-py``'s
 ``{"value": ...}``; API v1 stores plain values. Both are read here, from a
 file (what tests and offline organizers use) or, with the optional
 ``[openreview]`` extra, straight from the venue. Nothing here writes files:
-``authoring.importer`` turns the records into ``submission.yml`` folders.
+``organizers.importer`` turns the records into ``submission.yml`` folders.
 
 The export is untrusted data like any author content: every field is checked
 for type, ids must be plain, links are built from the id rather than taken
