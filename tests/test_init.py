@@ -24,7 +24,7 @@ import yaml
 from codeml_repro.organizers.newsite import rendered_site, site_values
 
 REPO = Path(__file__).resolve().parents[1]
-TEMPLATE = REPO / "codeml_repro" / "authoring" / "site_template"
+TEMPLATE = REPO / "codeml_repro" / "organizers" / "site_template"
 TOOLKIT_NAMES = re.compile(r"CODEML_[A-Z]")  # the toolkit's environment variables ($CODEML_CACHE)
 REPROML = ["--name", "Workshop on Reproducible ML", "--short-name", "ReproML", "--year", "2027"]
 
