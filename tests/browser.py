@@ -6,6 +6,7 @@ import contextlib
 import functools
 import http.server
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,3 +80,16 @@ def axe_violations(page: Any) -> list[str]:
         for v in found
         if v.get("impact") in BLOCKING_IMPACTS
     ]
+
+
+BOOK_HOME = "**/book/index.html"
+"""Where the page Jupyter Book writes at the site root (``/index.html``) sends readers (a meta refresh)."""
+
+
+def goto_loaded(page: Any, url: str) -> None:
+    """Open ``url`` until its ``load`` event (every resource it names has arrived), following the
+    root's redirect to the book's home. Waiting for an idle network as well cost 0.5 s a page, and
+    a check run while the root's refresh navigates fails with "execution context destroyed"."""
+    page.goto(url, wait_until="load")
+    if urllib.parse.urlsplit(url).path == "/index.html":
+        page.wait_for_url(BOOK_HOME, wait_until="load")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import SCREENSHOTS, axe_violations, needs_chromium
+from tests.browser import SCREENSHOTS, axe_violations, goto_loaded, needs_chromium
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -161,10 +161,7 @@ def test_every_page_fits_a_phone_succeeds_and_passes_axe(
         for rel in pages:
             page = context.new_page()
             bad = _watch_requests(page)
-            page.goto(f"{book_url}/{rel}", wait_until="load")
-            if rel == "index.html":  # the redirect Jupyter Book writes at the root
-                page.wait_for_url("**/book/index.html")
-                page.wait_for_load_state("load")
+            goto_loaded(page, f"{book_url}/{rel}")
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             if overflow > 0:
                 wide = page.evaluate(

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import needs_chromium
+from tests.browser import goto_loaded, needs_chromium
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -51,26 +51,16 @@ def pages(html: Path) -> list[str]:
     return sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html") if "_static" not in p.parts)
 
 
-ROOT_REDIRECT = "index.html"
-"""The page Jupyter Book writes at the root: it moves on to ``book/index.html`` (a meta refresh)."""
-
-
 def _load(browser: Any, url: str, width: int) -> tuple[Any, Any, dict[str, Any]]:
-    """A fresh context (empty cache) and page at ``url`` once loaded (the root's redirect followed);
-    what it logged and fetched.
-
-    Loaded means the ``load`` event: every resource the page names has arrived. Waiting for the
-    network to be idle as well cost 0.5 s per page, a third of the every-page tests, and these
-    static pages fetch nothing after their load (the weight and request limits hold either way)."""
+    """A fresh context (empty cache) and page at ``url`` once loaded (:func:`goto_loaded`); what it
+    logged and fetched (these static pages fetch nothing after their load)."""
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     seen: dict[str, Any] = {"console": [], "requests": []}
     page.on("console", lambda m: seen["console"].append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: seen["console"].append(f"pageerror {e}"))
     page.on("requestfinished", lambda r: seen["requests"].append(r))
-    page.goto(url, wait_until="load")
-    if url.endswith(f"/{ROOT_REDIRECT}") and "/book/" not in url:
-        page.wait_for_url("**/book/index.html", wait_until="load")
+    goto_loaded(page, url)
     return context, page, seen
 
 
@@ -94,7 +84,7 @@ def _page_problems(rel: str, page: Any, seen: dict[str, Any], width: int) -> lis
     count, size = len(seen["requests"]), _weight(seen["requests"])
     if count > MAX_REQUESTS or size > MAX_BYTES:
         problems.append(f"{where}: {count} requests, {size} bytes")
-    if rel == ROOT_REDIRECT:
+    if rel == "index.html":
         return problems  # the root redirect: it has moved on to book/index.html, checked on its own
     # The theme's print-only copy of the title is display:none on screen: not in the accessibility tree.
     shown_h1 = "Array.from(document.querySelectorAll('h1')).filter(h => h.getClientRects().length).length"
