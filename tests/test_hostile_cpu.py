@@ -5,11 +5,11 @@ it whenever an interpreter of that environment starts, so the burner's sandbox f
 ``setsid`` processes at each interpreter start (two: the scratch set-up and the kernel) before any
 cell runs, while its neighbours run. Each run's CPU cgroup (v1 ``cpu.shares``, v2 ``cpu.weight``)
 gives the spinners together the share of one neighbour: a neighbour's cell that needs 2 s of CPU
-took 2.7 to 3.1 s of wall time beside them here (2/3 of a core); without the cgroups it gets about 2/18 of the
-machine's 2 cores, some 18 s. The test asserts that cell under 8 s, and the neighbour's status
-within a whole-run budget of 40 s: its whole run took 4.4 to 16 s here, its cell always about 3 s
-(the share holds less well while processes are being started), which says more of the machine's
-load than of the fairness.
+took 2.7 to 3.1 s of wall time beside them here (2/3 of a core); without the cgroups it gets
+about 2/18 of the machine's 2 cores, some 18 s. The test asserts that cell under 8 s, and the
+neighbour's status within a whole-run budget of 40 s: its whole run took 4.4 to 16 s here, its
+cell always about 3 s (the share holds less well while processes are being started), which says
+more of the machine's load than of the fairness.
 
 The runs' CPU groups (and the runner) are put inside one group of the test's (:func:`test_cpu_root`),
 weighted as 256 busy processes: the burner against its neighbours as on a CI runner that does
