@@ -17,7 +17,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 # axe-core from the npm registry, installed by scripts/test.sh (npm ci --prefix tools/axe).
 AXE = Path(__file__).resolve().parents[1] / "tools" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 BLOCKING_IMPACTS = ("serious", "critical")
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 # As root, Chromium needs --no-sandbox; the rest keep it off the (closed) network.
 CHROMIUM_ARGS = [
     "--headless",
@@ -71,7 +70,8 @@ def axe_violations(page: Any) -> list[str]:
     """axe-core's serious and critical violations on ``page``, one line each (rule, count, an example)."""
     if not AXE.is_file():
         pytest.fail(f"{AXE} is missing: npm ci --prefix tools/axe (scripts/test.sh does it)")
-    page.add_script_tag(path=str(AXE))
+    if page.evaluate("typeof axe === 'undefined'"):  # once a page: a second width reuses it
+        page.add_script_tag(path=str(AXE))
     # label-content-name-mismatch is experimental in axe, so off by default: turned on here.
     options = "{resultTypes: ['violations'], rules: {'label-content-name-mismatch': {enabled: true}}}"
     found = page.evaluate(f"axe.run(document, {options}).then(r => r.violations)")
