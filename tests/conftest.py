@@ -177,7 +177,8 @@ def _kernel_functions(path: Path) -> frozenset[str]:
     """Names of the module's functions (tests, fixtures, helpers) that start a kernel, directly or
     through another function of the module: a test is marked by what it calls, not by its module."""
     source, tree = _parsed(path)
-    bodies = {node.name: ast.get_source_segment(source, node) or ""
+    lines = source.splitlines()  # once: ast.get_source_segment splits the whole source at every call
+    bodies = {node.name: "\n".join(lines[node.lineno - 1 : node.end_lineno])
               for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
     seeds = {name for name, body in bodies.items() if any(c in body for c in _KERNEL_CALLS)}
     seeds |= {name for name in bodies if "runner_helpers import" in source and "run(" in bodies[name]}
