@@ -145,10 +145,11 @@ def no_gpu_detected(monkeypatch: pytest.MonkeyPatch) -> None:
 # keeps what must not share the machine apart (scripts/test.sh runs the `serial` ones alone).
 _BOOK_FIXTURES = {"book", "site"}
 _BOOK_MODULES = {"test_book_site", "test_editions", "test_listing", "test_listing_security"}
-_SERIAL_MODULES = {"test_hostile_cpu", "test_hostile_pids", "test_usage", "test_benchmarks",
-                   "test_prewarm", "test_env_ahead"}  # these count the test process's children
-_SERIAL_TESTS = {"test_a_tool_error_in_a_worker_reaches_the_caller",  # forks workers, counts children
-                 "test_sigterm_and_ctrl_c_stop_the_fetch_stage_within_seconds",  # signals a run
+# Serial: what a neighbour's load would change. CPU shares and a fork bomb's neighbour, wall-clock
+# bounds on a cell (test_usage), a stop "within seconds". Tests that count processes count only
+# their own run's children (prewarm, env_ahead, a worker's tool error), so they share the machine.
+_SERIAL_MODULES = {"test_hostile_cpu", "test_hostile_pids", "test_usage"}
+_SERIAL_TESTS = {"test_sigterm_and_ctrl_c_stop_the_fetch_stage_within_seconds",  # signals a run
                  "test_sigterm_stops_the_run_and_leaves_nothing"}
 _KERNEL_CALLS = ("run_all(", "check_path(", "execute(", "run_cli(", '_cli("run"', "_cli('run'",
                  '"run", ', "run_prepared(", "run_matrix(", "bisect(", "venv_for(", "base_environment(")
