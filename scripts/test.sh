@@ -32,8 +32,10 @@ codeml-repro env build
 ruff check .
 mypy codeml_repro
 lint-imports
-# Two workers (pytest-xdist): the suite is CPU-bound here, a third adds nothing. Tests sharing a module's
-# costly fixture (a built book, a browser) stay on one worker (together() in tests/conftest.py).
-# Tests that measure CPU, processes or time (marker `serial`) then run alone: no neighbour skews them.
-python -m pytest -q -ra -n "${CODEML_TEST_WORKERS:-2}" -m "not serial" "$@"
+# One worker (pytest-xdist) per core, and one more: many tests wait on a kernel, a server or a
+# budget: with a worker per core this 2-core machine sat idle 17% of the time, with one more 8%.
+# Tests sharing a module's costly fixture (a built
+# book, a browser) stay on one worker (together() in tests/conftest.py). Tests that a neighbour's
+# load would skew (marker `serial`) then run alone.
+python -m pytest -q -ra -n "${CODEML_TEST_WORKERS:-$(( $(nproc) + 1 ))}" -m "not serial" "$@"
 python -m pytest -q -ra -m serial "$@" || [ $? -eq 5 ]  # 5: the arguments selected no serial test
