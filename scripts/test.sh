@@ -34,8 +34,7 @@ mypy codeml_repro
 lint-imports
 # One worker (pytest-xdist) per core, and one more: many tests wait on a kernel, a server or a
 # budget: with a worker per core this 2-core machine sat idle 17% of the time, with one more 8%.
-# Tests sharing a module's costly fixture (a built
-# book, a browser) stay on one worker (together() in tests/conftest.py). Tests that a neighbour's
-# load would skew (marker `serial`) then run alone.
+# Tests sharing a module's costly fixture (a built book, a browser) stay on one worker (together()
+# in tests/conftest.py). Tests that a neighbour's load would skew (marker `serial`) then run alone.
 python -m pytest -q -ra -n "${CODEML_TEST_WORKERS:-$(( $(nproc) + 1 ))}" -m "not serial" "$@"
 python -m pytest -q -ra -m serial "$@" || [ $? -eq 5 ]  # 5: the arguments selected no serial test
