@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -125,7 +125,7 @@ def _burner(make_submission: MakeSubmission, tmp_path: Path, tag: str) -> Path:
 @needs_cpu_cgroups
 @pytest.mark.usefixtures("test_cpu_root")
 def test_a_burner_at_start_up_never_times_out_its_neighbours(
-    make_submission: MakeSubmission, tmp_path: Path
+    make_submission: MakeSubmission, tmp_path: Path, share_base_env: Callable[[Path], None]
 ) -> None:
     cache = tmp_path / "cache"
     tag = f"codeml-spin-{uuid.uuid4().hex}"
@@ -136,11 +136,11 @@ def test_a_burner_at_start_up_never_times_out_its_neighbours(
         pytest.skip(f"uv cannot build a venv offline here: {exc}")
     assert _spinners(tag) == []  # building the environment ran none of its code on the host
     neighbour = {**CLAIM, "artifact": {"timeout": 40}}
-    a_neighbour = make_submission("a-neighbour", NEIGHBOUR, spec=neighbour)  # the burner starts meanwhile
+    make_submission("a-neighbour", NEIGHBOUR, spec=neighbour)  # the burner starts meanwhile
     make_submission("c-neighbour", NEIGHBOUR, spec=neighbour)  # runs beside the burner
-    # The neighbours' (base) environment too: built during the run, in this empty cache, it counted
-    # against a-neighbour's own budget, which is not what is tested.
-    prepare_environment(load_submission(a_neighbour), "auto", cache=cache, offline=True)
+    # The neighbours' (base) environment too, the session's: built during the run, in this empty
+    # cache, it counted against a-neighbour's own budget, which is not what is tested.
+    share_base_env(cache)
     policy = RunPolicy(sandbox="required", env="auto", timeout_s=60, cell_timeout_s=30, offline=True,
                        cache=cache)
     results = {r.slug: r for r in run_all(tmp_path, policy, RunOptions(jobs=2)).results}

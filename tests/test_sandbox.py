@@ -7,7 +7,7 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,23 @@ def test_passing_notebook_in_sandbox_records(tmp_path: Path) -> None:
     assert ex.outcome == "completed", ex.error
     assert ex.sandbox == "bwrap" and ex.warnings == []
     assert recorded(ex) == {"uid": 65534}
+
+
+@needs_bwrap
+def test_an_environment_reached_through_a_symlink_runs_in_the_sandbox(
+    tmp_path: Path, share_base_env: Callable[[Path], None]
+) -> None:
+    """The sandbox hides /tmp and the homes, and binds what a run reads at its resolved place: a
+    cache whose environment is a symlink (here: the session's base environment, linked into a
+    cache under /tmp) must be started by that place, not by the link."""
+    cache = tmp_path / "cache"
+    share_base_env(cache)
+    linked = next((cache / "envs").iterdir())
+    assert linked.is_symlink()
+    ex = srun(tmp_path, ["import sys\nfrom codeml_repro import record\nrecord('prefix', sys.prefix)"],
+              env="auto", cache=cache)
+    assert ex.outcome == "completed", ex.error
+    assert ex.environment["base"] and recorded(ex) == {"prefix": str(linked.resolve())}
 
 
 @needs_bwrap

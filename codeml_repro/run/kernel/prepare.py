@@ -196,13 +196,14 @@ def _kernel_launch(sub: Submission, choice: bwrap.SandboxChoice, env: KernelEnv,
     """The kernel's launch (inputs mounted, downloads placed, from the cache folder ``cache``),
     written as the run folder's kernelspec."""
     dirs, cgroup, sandboxed = claimed.dirs, claimed.cgroup, choice.kind == "bwrap"
+    python = launching.inside_path(env.python) if sandboxed else env.python
     mounts, data_env = data_mounts(sub, dirs, sandboxed=sandboxed, cache=cache)
-    fetched = downloads.prepare_downloads(sub, dirs, env.python, sandboxed=sandboxed, cache=cache)
+    fetched = downloads.prepare_downloads(sub, dirs, python, sandboxed=sandboxed, cache=cache)
     mounts, data_env = [*mounts, *fetched.mounts], {**data_env, **fetched.env}
     if sandboxed:
         privileges.make_readable(source for source, _target in mounts)
     launch = launching.build_launch(
-        choice, dirs, env.python, limits, marker, hide=[sub.folder.resolve().parent.parent, Path.cwd()],
+        choice, dirs, python, limits, marker, hide=[sub.folder.resolve().parent.parent, Path.cwd()],
         cgroup=cgroup, mounts=mounts, extra_env=data_env, devices=gpu.sandbox_args() if gpu else (),
         uid=uid, kernel_argv=host.argv if host else (), readable=host.readable if host else (),
         inside=fetched.inside, share_net=fetched.share_net,

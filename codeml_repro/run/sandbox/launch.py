@@ -145,6 +145,18 @@ def _join_argv(cgroup: RunCgroup | None) -> list[str]:
     return [sys.executable, *HELPER_PYTHON_FLAGS, "-c", _JOIN_CGROUP, *procs, "--"]
 
 
+def inside_path(python: str) -> str:
+    """``python`` as the sandbox sees it: its folder with every symlink resolved, its own name kept.
+
+    The sandbox binds each folder a run reads at its resolved place, under a fresh /tmp and hidden
+    homes: a cache reached through a symlink (``~/.cache`` -> ``/data/...``, or an environment
+    linked into a cache under /tmp) is not at its host path inside. The interpreter's own symlink is
+    kept, since a venv's ``bin/python`` finds its ``pyvenv.cfg`` from the name it is started by.
+    """
+    path = Path(python)
+    return str(path.parent.resolve() / path.name)
+
+
 def build_launch(
     choice: SandboxChoice,
     dirs: RunDirs,
