@@ -141,14 +141,14 @@ def test_every_page_passes_axe_at_both_widths(browser: Any, book_url: str, book:
     assert {"index.html", "book/posters.html", "book/dashboard.html", "book/posters/alpha.html",
             "book/posters/xss.html"} <= set(pages)
     problems: list[str] = []
-    context = browser.new_context(viewport={"width": 375, "height": 800}, bypass_csp=True)
+    context = browser.new_context(bypass_csp=True)
+    page = context.new_page()  # taken from page to page: a fresh page each time cost 0.3 s more
     for rel in pages:
-        page = context.new_page()
+        page.set_viewport_size({"width": 375, "height": 800})
         goto_loaded(page, f"{book_url}/{rel}")
         for width in (375, 1280):  # opened on a phone, then widened: what is shown changes, not the page
             page.set_viewport_size({"width": width, "height": 800})
             problems += [f"{rel} @{width}px: axe: {v}" for v in axe_violations(page)]
-        page.close()
     context.close()
     assert not problems, "\n".join(problems)
 
