@@ -38,17 +38,18 @@ while True:
     except OSError:
         break
     if pid == 0:
-        time.sleep(16)
+        time.sleep(11)
         os._exit(0)
     children.append(pid)
 record('forked', len(children))
-time.sleep(14)
+time.sleep(9)
 """
-# Starts once the bomb holds its processes, then needs 10 of its own.
+# Starts once the bomb holds its processes (its kernel starts beside this one, and forks to its cap
+# within a second), then needs 10 of its own, well before the bomb lets go (9 s after it is full).
 FORKS = """
 import subprocess, time
 from codeml_repro import record
-time.sleep(6)
+time.sleep(4)
 done = 0
 for _ in range(10):
     try:
