@@ -70,8 +70,7 @@ def axe_violations(page: Any) -> list[str]:
     """axe-core's serious and critical violations on ``page``, one line each (rule, count, an example)."""
     if not AXE.is_file():
         pytest.fail(f"{AXE} is missing: npm ci --prefix tools/axe (scripts/test.sh does it)")
-    if page.evaluate("typeof axe === 'undefined'"):  # once a page: a second width reuses it
-        page.add_script_tag(path=str(AXE))
+    page.add_script_tag(path=str(AXE))
     # label-content-name-mismatch is experimental in axe, so off by default: turned on here.
     options = "{resultTypes: ['violations'], rules: {'label-content-name-mismatch': {enabled: true}}}"
     found = page.evaluate(f"axe.run(document, {options}).then(r => r.violations)")
