@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import functools
 import os
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,11 @@ import nbformat
 import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_notebook
+
+# pytest keeps each test module with its asserts rewritten in __pycache__, except where bytecode
+# writing is off (PYTHONDONTWRITEBYTECODE, as on this machine): then every worker and the serial
+# run rewrote every module again, 2-3 s of CPU each. Only this process: its children keep the setting.
+sys.dont_write_bytecode = False
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
@@ -146,11 +152,11 @@ def no_gpu_detected(monkeypatch: pytest.MonkeyPatch) -> None:
 _BOOK_FIXTURES = {"book", "site"}
 _BOOK_MODULES = {"test_book_site", "test_editions", "test_listing", "test_listing_security"}
 # Serial: what a neighbour's load would change. CPU shares and a fork bomb's neighbour, wall-clock
-# bounds on a cell (test_usage), a stop "within seconds". Tests that count processes count only
-# their own run's children (prewarm, env_ahead, a worker's tool error), so they share the machine.
+# bounds on a cell (test_usage), kernels gone within a second. Tests that count processes count only
+# their own run's children (prewarm, env_ahead, a worker's tool error), so they share the machine,
+# as does the fetch stage's stop by a signal (10 s for what takes about one).
 _SERIAL_MODULES = {"test_hostile_cpu", "test_hostile_pids", "test_usage"}
-_SERIAL_TESTS = {"test_sigterm_and_ctrl_c_stop_the_fetch_stage_within_seconds",  # signals a run
-                 "test_sigterm_stops_the_run_and_leaves_nothing"}
+_SERIAL_TESTS = {"test_sigterm_stops_the_run_and_leaves_nothing"}  # its kernels gone 1 s after the exit
 _KERNEL_CALLS = ("run_all(", "check_path(", "execute(", "run_cli(", '_cli("run"', "_cli('run'",
                  '"run", ', "run_prepared(", "run_matrix(", "bisect(", "venv_for(", "base_environment(")
 
