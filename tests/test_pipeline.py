@@ -214,6 +214,33 @@ def test_a_tool_error_in_a_worker_reaches_the_caller(
     assert left == []  # the workers were stopped and reaped
 
 
+def _report_blocked(seen: Any) -> None:
+    import signal
+
+    seen.put(set(signal.pthread_sigmask(signal.SIG_BLOCK, [])))
+
+
+def test_a_worker_starts_with_stop_signals_blocked_until_its_own_handler_is_set() -> None:
+    """A forked worker is a copy of the runner, signal handlers and stack included. Stopped before
+    its own handler was set (another worker's tool error stops it at once), it ran the runner's
+    (the CLI's raises KeyboardInterrupt) and unwound through the runner's code: under
+    pytest-xdist the copy reported the test worker interrupted (seen once in a CI run here)."""
+    import multiprocessing
+    import signal
+
+    from codeml_repro.run.batch import pool
+
+    ctx = multiprocessing.get_context("fork")
+    seen: Any = ctx.Queue()
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    proc = ctx.Process(target=_report_blocked, args=(seen,))
+    pool.start_workers([proc])
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before  # the runner's own mask is back
+    blocked = seen.get(timeout=30)
+    proc.join(timeout=30)
+    assert {signal.SIGTERM, signal.SIGINT} <= blocked
+
+
 def test_repeat_marks_flaky_on_an_unclaimed_recorded_value(
     make_submission: MakeSubmission, tmp_path: Path
 ) -> None:

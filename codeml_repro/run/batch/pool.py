@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,8 +95,7 @@ def _run_workers(
         tasks.put(item)
     args = (tasks, results, policy, root, options.repeat, prestart)
     workers = [ctx.Process(target=_worker, args=args, name=f"codeml-worker-{i}") for i in range(count)]
-    for proc in workers:
-        proc.start()
+    start_workers(workers)
     finished = False
     try:
         yield from _collect(results, workers, len(todo))
@@ -105,10 +105,30 @@ def _run_workers(
         _stop_workers(workers, finished)
 
 
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+
+
+def start_workers(workers: list[Any]) -> None:
+    """Start ``workers`` with SIGTERM and SIGINT blocked; each unblocks them once its own handler is set.
+
+    A forked worker begins with a copy of this process: its signal handlers (the CLI's turns
+    SIGTERM into ``KeyboardInterrupt``) and its stack. Signalled before its own handler is in
+    place (a worker stopped at once because another hit a tool error, a cancelled CI job), the
+    copy raised that ``KeyboardInterrupt`` outside the worker's code and unwound through the
+    parent's: it ran the parent's clean-up and reported an interrupted run (under pytest-xdist, a
+    crashed test worker). Blocked, the signal waits for the worker's own handler.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        for proc in workers:
+            proc.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _die_with_parent() -> None:
     """A worker orphaned by a runner killed outright stops too (Linux: PR_SET_PDEATHSIG)."""
     import ctypes
-    import signal
 
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -158,10 +178,10 @@ def _stop_workers(workers: list[Any], finished: bool) -> None:
 def _worker(tasks: Any, results: Any, policy: RunPolicy, root: Path, repeat: int, prestart: bool) -> None:
     """A worker process: run submissions from ``tasks`` until a None, sending each result."""
     import pickle
-    import signal
     import sys
 
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))  # run finally blocks
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by start_workers until now
     _die_with_parent()
     todo = iter(tasks.get, None)
     try:
