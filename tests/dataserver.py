@@ -3,7 +3,9 @@
 Paths: ``/file/NAME`` serves ``files[NAME]``; ``/trickle`` sends one byte every ``trickle_s``
 seconds, forever; ``/stall`` sends nothing; ``/endless`` streams zeros without end;
 ``/redirect?to=URL`` answers 302. Every request is counted, and ``open_streams`` says how many
-answers are still being sent (a stopped fetch must hang up).
+answers are still being sent (a stopped fetch must hang up). ``hold_until(NAME, OTHER)`` holds the
+answer for ``/file/NAME`` until ``/file/OTHER`` is asked for (10 s at most): two fetches then
+overlap, whichever thread the fetch stage happens to start first.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class DataServer:
         self.open_streams = 0
         self.trickle_s = trickle_s
         self._stopping = threading.Event()
+        self._holds: dict[str, tuple[str, threading.Event]] = {}
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -37,12 +40,22 @@ class DataServer:
 
             def do_GET(self) -> None:
                 server.requests.append(self.path)
+                for other, asked in server._holds.values():
+                    if self.path == f"/file/{other}":
+                        asked.set()
+                held = server._holds.get(self.path.removeprefix("/file/"))
+                if held is not None:
+                    held[1].wait(10)
                 server._answer(self)
 
         self.httpd = http.server.ThreadingHTTPServer((host, 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def hold_until(self, name: str, other: str) -> None:
+        """Answer ``/file/name`` only once ``/file/other`` was asked for (or after 10 s)."""
+        self._holds[name] = (other, threading.Event())
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}/{path.lstrip('/')}"

@@ -135,6 +135,9 @@ def test_a_neighbours_hash_with_another_url_cannot_poison_it(
     tmp_path: Path, make_submission: MakeSubmission, server: DataServer
 ) -> None:
     poison = server.url("file/other.csv")
+    # Both fetched side by side: had x.csv's verified bytes reached the cache before the poison's
+    # fetch started, its declaration would be met from the cache without asking its URL (by design).
+    server.hold_until("x.csv", "other.csv")
     make_submission("aa-poison", "print('never')", spec={"artifact": {"data": [_entry(poison, sha(CSV))]}})
     make_submission("zz-data", "from codeml_repro import record\nrecord('n', len(open('x.csv').read()))",
                     spec={"artifact": {"data": [_entry(server.url("file/x.csv"), sha(CSV))]},
