@@ -81,6 +81,19 @@ def axe_violations(page: Any) -> list[str]:
     ]
 
 
+def watch(page: Any) -> dict[str, list[Any]]:
+    """What ``page`` shows from now on: ``errors`` (console errors, uncaught exceptions, failed
+    requests, HTTP errors) and ``requests`` (every finished one, for the page's weight)."""
+    seen: dict[str, list[Any]] = {"errors": [], "requests": []}
+    page.on("console", lambda m: seen["errors"].append(f"console: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: seen["errors"].append(f"pageerror: {e}"))
+    page.on("requestfinished", lambda r: seen["requests"].append(r))
+    page.on("requestfailed", lambda r: seen["errors"].append(f"request failed: {r.url}"))
+    page.on("response", lambda r: seen["errors"].append(f"HTTP {r.status}: {r.url}") if r.status >= 400
+            else None)
+    return seen
+
+
 BOOK_HOME = "**/book/index.html"
 """Where the page Jupyter Book writes at the site root (``/index.html``) sends readers (a meta refresh)."""
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import goto_loaded, needs_chromium
+from tests.browser import goto_loaded, needs_chromium, watch
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -60,18 +60,6 @@ def pages(html: Path) -> list[str]:
     return sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html") if "_static" not in p.parts)
 
 
-def _watch(page: Any) -> dict[str, Any]:
-    """What ``page`` logs and fetches from now on: console errors, failed requests, HTTP errors."""
-    seen: dict[str, Any] = {"console": [], "requests": []}
-    page.on("console", lambda m: seen["console"].append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: seen["console"].append(f"pageerror {e}"))
-    page.on("requestfinished", lambda r: seen["requests"].append(r))
-    page.on("requestfailed", lambda r: seen["console"].append(f"request failed: {r.url}"))
-    page.on("response", lambda r: seen["console"].append(f"HTTP {r.status}: {r.url}") if r.status >= 400
-            else None)
-    return seen
-
-
 def _open(page: Any, url: str) -> None:
     """``page`` at ``url`` once loaded (:func:`goto_loaded`). The site's root redirects, then asks
     for /favicon.ico after the load: there the network must fall idle too."""
@@ -85,7 +73,7 @@ def _load(browser: Any, url: str, width: int) -> tuple[Any, Any, dict[str, Any]]
     (these static pages fetch nothing after their load)."""
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
-    seen = _watch(page)
+    seen = watch(page)
     _open(page, url)
     return context, page, seen
 
@@ -101,7 +89,7 @@ def _visits(browser: Any, rels: list[str], base: str) -> Iterator[tuple[str, int
     cdp = context.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
-    seen = _watch(page)
+    seen = watch(page)
     try:
         for rel in rels:
             for width in WIDTHS:
@@ -125,7 +113,7 @@ def _weight(requests: list[Any]) -> int:
 def _visit_problems(rel: str, page: Any, seen: dict[str, Any], width: int) -> list[str]:
     """What a visit must not show: an error, a missing or loose policy, too much weight."""
     where = f"{rel} @{width}px"
-    problems = [f"{where}: {text}" for text in seen["console"]]
+    problems = [f"{where}: {text}" for text in seen["errors"]]
     csp = page.evaluate(
         "Array.from(document.querySelectorAll('meta[http-equiv=\"Content-Security-Policy\"]'))"
         ".map(m => m.content)"
@@ -176,7 +164,7 @@ def test_an_inline_script_the_policy_does_not_list_is_refused(browser: Any, book
     page.evaluate("""() => { const s = document.createElement('script');
         s.textContent = 'window.__injected = true'; document.body.appendChild(s); }""")
     assert page.evaluate("window.__injected === undefined")
-    assert any("Content Security Policy" in text for text in seen["console"])
+    assert any("Content Security Policy" in text for text in seen["errors"])
     context.close()
 
 

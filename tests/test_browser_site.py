@@ -13,18 +13,14 @@ from typing import Any
 
 import pytest
 
-from tests.browser import goto_loaded, needs_chromium
+from tests.browser import goto_loaded, needs_chromium, watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_chromium]
 
 
 def test_home_page_shows_the_next_deadline_three_actions_and_the_dates(browser: Any, book_url: str) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 800})
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-    page.on("requestfailed", lambda req: errors.append(f"request failed: {req.url}"))
-    page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+    errors = watch(page)["errors"]
     goto_loaded(page, f"{book_url}/book/index.html")
     assert page.locator(".codeml-hero .codeml-next-deadline").is_visible()
     assert page.locator(".codeml-hero a.codeml-action, .codeml-hero .codeml-action a").count() == 3

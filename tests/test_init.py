@@ -230,7 +230,7 @@ def test_codemls_config_is_the_template_plus_its_logo() -> None:
 @pytest.mark.slow
 def test_every_page_of_the_new_site_loads_in_chromium_cleanly(reproml: tuple[Path, Path]) -> None:
     """No failed request, no HTTP error, no console error, no CODEML on any page (the issue's done-when)."""
-    from tests.browser import CHROMIUM, chromium, serve
+    from tests.browser import CHROMIUM, chromium, serve, watch
 
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed")
@@ -239,10 +239,7 @@ def test_every_page_of_the_new_site_loads_in_chromium_cleanly(reproml: tuple[Pat
     problems: list[str] = []
     with serve(html) as server, chromium() as browser:
         page = browser.new_page()  # taken from page to page: a fresh page each time cost 0.3 s more
-        seen: list[str] = []
-        page.on("console", lambda m: seen.append(f"console: {m.text}") if m.type == "error" else None)
-        page.on("requestfailed", lambda r: seen.append(f"request failed: {r.url}"))
-        page.on("response", lambda r: seen.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+        seen: list[str] = watch(page)["errors"]
         for rel in pages:
             seen.clear()
             # The root redirects (and asks for /favicon.ico) after its load: there, wait for the network
