@@ -202,7 +202,6 @@ def terminate_as_interrupt() -> None:
     """SIGTERM (a cancelled CI job) stops runs as Ctrl-C does: workers and kernels cleaned up."""
     import signal
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise Terminated
+    from codeml_repro.run.batch.stopsignals import raise_on
 
-    signal.signal(signal.SIGTERM, interrupt)
+    raise_on(signal.SIGTERM, lambda _signum: Terminated())

@@ -20,6 +20,7 @@ from codeml_repro.model.policy import RunPolicy
 from codeml_repro.model.result import Result
 from codeml_repro.results.store import ResultStore
 from codeml_repro.run.batch.repeats import run_planned
+from codeml_repro.run.batch.stopsignals import raise_on
 from codeml_repro.run.plan.outcome import tool_failure
 from codeml_repro.run.plan.planning import Planned, RunOptions
 
@@ -178,9 +179,8 @@ def _stop_workers(workers: list[Any], finished: bool) -> None:
 def _worker(tasks: Any, results: Any, policy: RunPolicy, root: Path, repeat: int, prestart: bool) -> None:
     """A worker process: run submissions from ``tasks`` until a None, sending each result."""
     import pickle
-    import sys
 
-    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))  # run finally blocks
+    raise_on(signal.SIGTERM, lambda signum: SystemExit(128 + signum))  # its finally blocks clean up
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by start_workers until now
     _die_with_parent()
     todo = iter(tasks.get, None)
