@@ -34,15 +34,15 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
 @contextlib.contextmanager
-def serve(directory: Path) -> Iterator[str]:
+def serve(directory: Path, kind: type[QuietHandler] = QuietHandler) -> Iterator[str]:
     """``directory`` on 127.0.0.1 by ``http.server`` in a thread; yields the base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
+    handler = functools.partial(kind, directory=str(directory))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -81,14 +81,22 @@ def axe_violations(page: Any) -> list[str]:
     ]
 
 
+ABORTED = "net::ERR_ABORTED"
+"""How Chromium fails a request that a navigation cancels: the favicon, which it asks for only after
+the ``load`` event, when a test moves on to the next page at once. A missing file is an HTTP 404 and
+a refused or blocked one has its own error, so both are still seen."""
+
+
 def watch(page: Any) -> dict[str, list[Any]]:
     """What ``page`` shows from now on: ``errors`` (console errors, uncaught exceptions, failed
-    requests, HTTP errors) and ``requests`` (every finished one, for the page's weight)."""
+    requests but those the test's next navigation cancelled, HTTP errors) and ``requests`` (every
+    finished one, for the page's weight)."""
     seen: dict[str, list[Any]] = {"errors": [], "requests": []}
     page.on("console", lambda m: seen["errors"].append(f"console: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: seen["errors"].append(f"pageerror: {e}"))
     page.on("requestfinished", lambda r: seen["requests"].append(r))
-    page.on("requestfailed", lambda r: seen["errors"].append(f"request failed: {r.url}"))
+    page.on("requestfailed", lambda r: seen["errors"].append(f"request failed ({r.failure}): {r.url}")
+            if r.failure != ABORTED else None)
     page.on("response", lambda r: seen["errors"].append(f"HTTP {r.status}: {r.url}") if r.status >= 400
             else None)
     return seen
