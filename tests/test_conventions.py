@@ -420,6 +420,38 @@ def test_a_4_4_notebook_with_cell_ids_is_valid_as_papermill_runs_it(tmp_path: Pa
         check_notebook(load_submission(folder))
 
 
+def test_a_4_5_notebook_without_cell_ids_is_read_without_nbformats_warning(tmp_path: Path) -> None:
+    """Written by hand or by an older tool: nbformat gives the ids itself, but warned on every command
+    (``MissingIDFieldWarning``, headed by the path of the toolkit's install). The ids are given first;
+    the file, and so the skip key, stay as the author wrote them."""
+    import subprocess
+    import sys
+    import warnings
+
+    from nbformat.warnings import MissingIDFieldWarning
+
+    from codeml_repro.model.notebookfile import read_notebook
+
+    folder = _submission(tmp_path, [_cell("x = 1"), _cell("y = 2")])
+    raw = json.loads((folder / "artifact.ipynb").read_text())
+    for cell in raw["cells"]:
+        del cell["id"]
+    assert raw["nbformat_minor"] >= 5
+    text = json.dumps(raw)
+    (folder / "artifact.ipynb").write_text(text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MissingIDFieldWarning)
+        check_notebook(load_submission(folder))
+        nb = read_notebook(folder / "artifact.ipynb")
+    ids = [cell["id"] for cell in nb.cells]
+    assert len(set(ids)) == 2 and all(ids)
+    assert (folder / "artifact.ipynb").read_text() == text
+    proc = subprocess.run([sys.executable, "-m", "codeml_repro.cli", "validate", "--root", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stderr and sys.prefix not in proc.stderr, proc.stderr
+
+
 def test_cells_over_80_percent_of_their_own_budget_warn() -> None:
     from codeml_repro.model.result import CellTime, ResourceReport
     from codeml_repro.run.batch.runnotes import slow_cell_warnings

@@ -14,7 +14,8 @@ list) before its validator, which edits cells in place, sees them.
 (Scanning the text's brackets first, strings aside, was measured 5x slower than the parse
 on an 11 MB notebook with images.)
 A notebook of nbformat 3 (or older) is upgraded to version 4 as papermill reads it
-(``nbformat.reads(..., as_version=4)``) and runs with a note (:func:`format_note`).
+(``nbformat.reads(..., as_version=4)``) and runs with a note (:func:`format_note`). A 4.5
+notebook without cell ids gets them before nbformat sees it, which would warn on each read.
 """
 
 from __future__ import annotations
@@ -136,6 +137,8 @@ def read_notebook(path: Path) -> Any:
     if _older(raw):
         return _upgraded(path, text)
     _check_shape(path, raw)  # nbformat.reads normalizes cells in place before it validates
+    if _give_cell_ids(raw):
+        text = json.dumps(raw)
     try:
         return nbformat.reads(text, as_version=4)
     except (ValueError, NbValidationError, *_NBFORMAT_CRASHES) as exc:  # NotJSONError, versions
@@ -157,6 +160,25 @@ def _check_shape(path: Path, raw: Any) -> None:
     for index, cell in enumerate(raw.get("cells", [])):
         if not isinstance(cell, dict):
             raise SubmissionInvalid(f"{path}: cells/{index}: must be an object, not {_json_type(cell)}")
+
+
+def _give_cell_ids(raw: Any) -> bool:
+    """Give each cell of an nbformat 4.5+ notebook that has no ``id`` a fresh one, in place; True if
+    any cell got one. (Cells are objects: :func:`_check_shape` has looked.)
+
+    Notebooks written by hand or by older tools often lack them. nbformat gives the same ids while it
+    validates, but warns each time (``MissingIDFieldWarning``, a paragraph headed by the path of
+    the toolkit's own install) on every command that reads the notebook, and says it will refuse
+    such notebooks one day. Given here, the ids are made before nbformat looks."""
+    from nbformat.corpus.words import generate_corpus_id
+
+    minor = raw.get("nbformat_minor")
+    if raw.get("nbformat") != 4 or not isinstance(minor, int) or minor < 5:
+        return False
+    missing = [cell for cell in raw.get("cells", []) if "id" not in cell]
+    for cell in missing:
+        cell["id"] = generate_corpus_id()
+    return bool(missing)
 
 
 def _json_type(value: Any) -> str:
@@ -195,8 +217,10 @@ def check_nbformat(path: Path, raw: Any) -> Any:
     if _older(raw):
         raw = json.loads(nbformat.writes(_upgraded(path, notebook_text(path))))
     _check_shape(path, raw)
+    checked = nbformat.from_dict(raw)  # a copy: ``raw`` keeps no ids made up for the check
+    _give_cell_ids(checked)
     try:
-        nbformat.validate(nbformat.from_dict(raw))
+        nbformat.validate(checked)
     except NbValidationError as exc:
         if _valid_once_upgraded(raw):
             return raw  # e.g. 4.4 with 4.5's cell ids: papermill runs it, nbformat only warns
