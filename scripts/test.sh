@@ -35,9 +35,10 @@ codeml-repro env build
 ruff check .
 mypy codeml_repro
 lint-imports
-# One worker (pytest-xdist) per core, and one more: many tests wait on a kernel, a server or a
-# budget: with a worker per core this 2-core machine sat idle 17% of the time, with one more 8%.
+# One worker (pytest-xdist) per core, and two more: many tests wait on a kernel, a server, uv or
+# a budget. With a worker per core this 2-core machine sat idle 17% of the time. From an empty
+# cache, the parallel part took 303 s with one more worker and 274 s (6% idle) with two more.
 # Tests sharing a module's costly fixture (a built book, a browser) stay on one worker (together()
 # in tests/conftest.py). Tests that a neighbour's load would skew (marker `serial`) then run alone.
-python -m pytest -q -ra -n "${CODEML_TEST_WORKERS:-$(( $(nproc) + 1 ))}" -m "not serial" "$@"
+python -m pytest -q -ra -n "${CODEML_TEST_WORKERS:-$(( $(nproc) + 2 ))}" -m "not serial" "$@"
 python -m pytest -q -ra -m serial "$@" || [ $? -eq 5 ]  # 5: the arguments selected no serial test
