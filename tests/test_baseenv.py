@@ -130,23 +130,29 @@ def test_the_base_environments_lock_is_in_the_skip_key(
     assert rerun.skipped == [] and rerun.results[0].key == first.key
 
 
-def test_the_base_environment_honours_artifact_environment_python(tmp_path: Path, base: Any) -> None:
-    """No requirements.txt and ``artifact.environment.python``: the base environment is built on
-    that interpreter like any other environment (an unavailable one is invalid: test_lock.py)."""
+def test_asking_for_the_toolkits_own_python_finds_the_base_environment_already_built(
+    tmp_path: Path, base: Any
+) -> None:
+    """No requirements.txt and ``artifact.environment.python`` naming the version the toolkit runs
+    on: the host's interpreter for that version is the toolkit's own, so the run gets the base
+    environment already built, not a second copy under another key (an unavailable version is
+    invalid: test_lock.py)."""
     import platform
 
     from codeml_repro.model.submission import Submission, SubmissionSpec
 
     here = ".".join(platform.python_version_tuple()[:2])
     plain = make_submission(tmp_path / "py", ["import sys\nfrom codeml_repro import record\n"
-                                              "record('version', '%d.%d' % sys.version_info[:2])"])
+                                              "record('version', '%d.%d' % sys.version_info[:2])\n"
+                                              "record('prefix', sys.prefix)"])
     artifact = plain.spec.artifact.model_dump(mode="json", exclude_none=True)
     artifact["environment"] = {"python": here}
     spec = SubmissionSpec(title="Test", authors=[{"name": "Tester"}], artifact=artifact)
     ex = run(Submission(plain.slug, plain.folder, spec), env="auto", timeout_s=120)
     assert ex.outcome == "completed", (ex.error, outputs_text(ex))
-    assert recorded(ex) == {"version": here}
+    assert recorded(ex) == {"version": here, "prefix": base.path}
     assert ex.environment["env_kind"] == "venv" and ex.environment["base"] is True
+    assert ex.environment["requirements_hash"] == base.requirements_hash
     assert ex.environment["python"].startswith(here + ".")
     assert not [w for w in ex.warnings if "not honoured" in w]
 

@@ -146,6 +146,20 @@ def test_an_available_python_is_picked(tmp_path: Path) -> None:
     assert planned.submission.spec.artifact.environment.python == "3.11"
 
 
+def test_the_toolkits_own_python_keys_like_no_python_and_another_does_not(tmp_path: Path) -> None:
+    """Asking for the version the toolkit runs on picks the toolkit's own interpreter, so the era
+    (and the environment's key) is the one of not asking; another version keeps its own key."""
+    from codeml_repro.model.submission import load_submission
+
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    own = load_submission(_folder(tmp_path / "own", {"python": here, "as_of": "2024-06-01"}))
+    plain = load_submission(_folder(tmp_path / "plain", {"as_of": "2024-06-01"}))
+    other = load_submission(_folder(tmp_path / "other", {"python": "3.4", "as_of": "2024-06-01"}))
+    assert lock.pick_python(own) == sys.executable
+    assert lock.era_of(own) == lock.era_of(plain) and lock.era_of(own).key() == ["as_of=2024-06-01"]
+    assert lock.era_of(other).key() == ["as_of=2024-06-01", "python=3.4"]
+
+
 def test_new_fills_in_todays_date(tmp_path: Path) -> None:
     """A scaffolded submission keeps resolving to the versions it was made with."""
     from datetime import datetime, timezone

@@ -216,7 +216,7 @@ def env_source(sub: Submission) -> tuple[Path, str | None, Era]:
     else None) and its era; the base environment's when ``sub`` has no requirements."""
     req = sub.requirements_path
     if req is None:  # the base environment, on the interpreter the author picked
-        return BASE_REQUIREMENTS, None, Era(as_of=BASE_AS_OF, python=sub.spec.artifact.environment.python)
+        return BASE_REQUIREMENTS, None, Era(as_of=BASE_AS_OF, python=era_lock.asked_python(sub))
     text = replace_pins(req.read_text(), dict(sub.pins)) if sub.pins else None
     return req, text, era_lock.era_of(sub)
 

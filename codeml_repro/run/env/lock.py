@@ -68,8 +68,15 @@ class Era:
 
 
 def era_of(sub: Submission) -> Era:
-    env = sub.spec.artifact.environment
-    return Era(as_of=env.as_of, python=env.python)
+    return Era(as_of=sub.spec.artifact.environment.as_of, python=asked_python(sub))
+
+
+def asked_python(sub: Submission) -> str | None:
+    """The interpreter ``sub`` asks for (``artifact.environment.python``), None when that is the
+    toolkit's own version: :func:`host_pythons` gives that version the toolkit's own interpreter, so
+    asking for it builds the same environment as not asking, and must find it under the same key."""
+    wanted = sub.spec.artifact.environment.python
+    return None if wanted == f"{sys.version_info.major}.{sys.version_info.minor}" else wanted
 
 
 def exact_pins(text: str) -> dict[str, str]:
