@@ -185,3 +185,18 @@ def test_glue_and_sb_glue_work_in_the_base_environment(
     assert result.environment["base"] is True
     observed = {(c.name, c.observed, c.ok) for c in result.claims}
     assert observed == {("accuracy", 0.953, True), ("epochs", 12, True)}
+
+
+def test_the_base_environments_kernel_starts_without_the_debugger_and_completion(
+    tmp_path: Path, base: Any
+) -> None:
+    """The same on the base environment's ipykernel 6, which imports the debugger on import (7 does
+    on initialisation): kept out while the kernel starts, importable by a cell."""
+    from tests.test_runner import SKIPPED_PROBE
+
+    ex = run(make_submission(tmp_path / "skipped", [SKIPPED_PROBE]), env="auto", timeout_s=120)
+    assert ex.outcome == "completed", (ex.error, outputs_text(ex))
+    assert ex.environment["packages"]["ipykernel"].startswith("6.")
+    assert recorded(ex) == {
+        "loaded_at_start": [], "launcher_names": [], "imported_later": ["debugpy", "jedi"],
+    }

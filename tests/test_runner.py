@@ -25,6 +25,7 @@ from tests.runner_helpers import (
     recorded,
     run,
 )
+from tests.test_sandbox import needs_bwrap
 
 
 def test_passing_notebook_completes(tmp_path: Path) -> None:
@@ -100,6 +101,7 @@ def test_kernel_log_tail_keeps_what_helps(tmp_path: Path) -> None:
     banner = (
         "NOTE: When using the `ipython kernel` entry point, Ctrl-C will not work.\n\n"
         "To connect another client to this kernel, use:\n    --existing /tmp/x/kernel.json\n"
+        "[IPKernelApp] WARNING | debugpy_stream undefined, debugging will not be enabled\n"
     )
     log.write_text(banner)
     assert kernel_log_tail(log) == ""
@@ -258,3 +260,27 @@ def test_a_kernel_of_the_toolkit_dying_at_start_up_is_a_tool_error(
     monkeypatch.setattr(sandbox, "build_launch", exits)
     with pytest.raises(RunnerFailed, match=r"own environment did not start: .*code 3 .*no ipykernel here"):
         run(make_submission(tmp_path / "nostart", "passing"))
+
+
+SKIPPED_PROBE = (
+    "import sys\n"
+    "from codeml_repro import record\n"
+    "record('loaded_at_start', sorted(n for n in ('debugpy', 'jedi') if n in sys.modules))\n"
+    "record('launcher_names', sorted(n for n in ('skipped', 'name', 'kernelapp') if n in globals()))\n"
+    "import debugpy, jedi\n"
+    "record('imported_later', [debugpy.__name__, jedi.__name__])"
+)
+
+
+@pytest.mark.parametrize("mode", ["off", pytest.param("required", marks=needs_bwrap)])
+def test_the_kernel_starts_without_the_debugger_and_completion_a_notebook_still_imports(
+    tmp_path: Path, mode: str
+) -> None:
+    """debugpy and jedi are kept out of the kernel's start-up (what a batch run never uses, a third
+    of a start's CPU where nothing is byte-compiled); a cell that imports them gets them, and the
+    launcher's own names never reach the notebook's namespace."""
+    ex = run(make_submission(tmp_path / "skipped", [SKIPPED_PROBE]), sandbox=mode)
+    assert ex.outcome == "completed", (ex.error, outputs_text(ex))
+    assert recorded(ex) == {
+        "loaded_at_start": [], "launcher_names": [], "imported_later": ["debugpy", "jedi"],
+    }

@@ -14,11 +14,13 @@ from pathlib import Path
 
 from codeml_repro.model.text import shorten
 
-# ipykernel's start-up notice (printed when it has no terminal): noise in the kernel's log
+# ipykernel's start-up notice (printed when it has no terminal), and ipykernel 6's warning that
+# it has no debugger (the runner's launcher keeps debugpy out: run/sandbox/launch.py): noise
 _BANNER = re.compile(
     r"^(NOTE: When using the `ipython kernel`|To exit, you will have to|\"quit\" from a client|"
     r"To read more about this|https://github.com/ipython/ipython/issues/2049|"
-    r"To connect another client|\s*--existing )"
+    r"To connect another client|\s*--existing |"
+    r"\[IPKernelApp\] WARNING \| debugpy_stream undefined, debugging will not be enabled$)"
 )
 _FRAME = re.compile(r'^File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>.+)$')
 _EXC_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b:?")

@@ -35,12 +35,26 @@ HELPER_PYTHON_FLAGS = ("-I", "-S")
 # and zmq are imported: an ``ipykernel_launcher.py`` or ``zmq.py`` beside the notebook never runs in
 # their place. IPython puts the folder back (before site-packages) once it runs, so a notebook still
 # imports its own helper modules, as in Jupyter.
+# Two packages are kept out while ipykernel and IPython are imported, for what a batch run never
+# does: debugpy (with pydevd, the debugger a front end attaches) and jedi (with parso, IPython's tab
+# completion). Both import them in a try/except and start without them. That was a third of a
+# kernel's start-up CPU in an author's environment (1.7 s to 1.1 s, where nothing is byte-compiled:
+# benchmarks/bench_kernel_start.py). They are let back in once the kernel is initialised (ipykernel 7
+# imports the debugger then, 6 on import), before the first cell: a notebook that imports them gets
+# them, as in Jupyter. (``launch_new_instance`` is ``instance``, ``initialize``, ``start``.)
+SKIPPED_AT_START = ("debugpy", "jedi")
 KERNEL_LAUNCHER = (
     "import sys\n"
     "if sys.path and sys.path[0] in ('', '.'):\n"
     "    del sys.path[0]\n"
+    f"skipped = [n for n in {SKIPPED_AT_START!r} if sys.modules.setdefault(n, None) is None]\n"
     "from ipykernel import kernelapp\n"
-    "kernelapp.launch_new_instance()\n"
+    "app = kernelapp.IPKernelApp.instance()\n"
+    "app.initialize()\n"
+    "for name in skipped:\n"
+    "    if sys.modules.get(name, 0) is None:\n"
+    "        del sys.modules[name]\n"
+    "app.start()\n"
 )
 # Applies rlimits, then replaces itself with the kernel (argv: AS CPU FSIZE NPROC CORE -- cmd...).
 _LIMITER = (
