@@ -173,7 +173,7 @@ def _give_cell_ids(raw: Any) -> bool:
     from nbformat.corpus.words import generate_corpus_id
 
     minor = raw.get("nbformat_minor")
-    if raw.get("nbformat") != 4 or not isinstance(minor, int) or minor < 5:
+    if _major(raw) != 4 or not isinstance(minor, int) or minor < 5:
         return False
     missing = [cell for cell in raw.get("cells", []) if "id" not in cell]
     for cell in missing:

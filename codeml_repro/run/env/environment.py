@@ -172,7 +172,7 @@ def current_env_notes(sub: Submission) -> tuple[str, ...]:
     """
     wanted = sub.spec.artifact.environment
     ignored = []
-    if wanted.python is not None and wanted.python != ".".join(platform.python_version_tuple()[:2]):
+    if era_lock.asked_python(sub) is not None:
         ignored.append(f'artifact.environment.python "{wanted.python}"')
     if wanted.as_of is not None:
         ignored.append(f"artifact.environment.as_of {wanted.as_of.isoformat()}")

@@ -45,6 +45,8 @@ LOCK_FILE = "codeml-lock.txt"
 # inline`` and display path run through, and what breaks an older stack when newer.
 KERNEL_PACKAGES = ("ipykernel", "ipython", "matplotlib-inline", "jupyter-client", "pyzmq", "tornado",
                    "traitlets")
+OWN_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+"""The toolkit's own ``major.minor``: :func:`host_pythons` gives it the toolkit's own interpreter."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ def asked_python(sub: Submission) -> str | None:
     toolkit's own version: :func:`host_pythons` gives that version the toolkit's own interpreter, so
     asking for it builds the same environment as not asking, and must find it under the same key."""
     wanted = sub.spec.artifact.environment.python
-    return None if wanted == f"{sys.version_info.major}.{sys.version_info.minor}" else wanted
+    return None if wanted == OWN_PYTHON else wanted
 
 
 def exact_pins(text: str) -> dict[str, str]:
@@ -155,7 +157,7 @@ def host_pythons() -> dict[str, str]:
 
     Asked of ``uv python list`` (never downloading one); without uv, only the toolkit's own.
     """
-    found = {f"{sys.version_info.major}.{sys.version_info.minor}": sys.executable}
+    found = {OWN_PYTHON: sys.executable}
     uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/"), "NO_COLOR": "1"}
     env |= {k: v for k, v in os.environ.items() if k in ("UV_PYTHON_INSTALL_DIR", "XDG_DATA_HOME")}
